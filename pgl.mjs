@@ -1,0 +1,13 @@
+import { PGlite } from '@electric-sql/pglite';
+let t=Date.now();
+const db = await PGlite.create();
+console.log('create', Date.now()-t); t=Date.now();
+await db.exec('create table a(id int primary key, v text); insert into a values (1,\'x\')');
+const blob = await db.dumpDataDir('none');
+console.log('dump', Date.now()-t, blob.size); t=Date.now();
+const db2 = await PGlite.create({loadDataDir: blob});
+console.log('load', Date.now()-t, (await db2.query('select * from a')).rows); t=Date.now();
+const r = await db2.query('select $1::jsonb as j, now() as t', [JSON.stringify({a:1})]);
+console.log(r.rows, typeof r.rows[0].t);
+for (let i=0;i<1000;i++) await db2.query('select * from a where id=$1',[1]);
+console.log('1000 q', Date.now()-t);

@@ -1,0 +1,80 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { sql } from "kysely";
+import { adminTokenVerifier } from "./auth/admin-token.ts";
+import type { Config } from "./config.ts";
+import type { Database } from "./db/index.ts";
+import { pendingMigrations } from "./db/migrate.ts";
+import { loggerOptions } from "./logging.ts";
+import { randomBase62 } from "./services/ids.ts";
+import type { Services } from "./services/index.ts";
+import { adminRoutes } from "./surfaces/admin/routes.ts";
+import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
+import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
+import { buildValidator } from "./surfaces/shared/validator.ts";
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  services: Services;
+  adminToken: string;
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
+export async function buildApp({ config, db, services, adminToken, logStream }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, logStream),
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: () => `req_${randomBase62(20)}`,
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    schemaController: { compilersFactory: { buildValidator } },
+  });
+  app.addSchema(FlatErrorSchema);
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Patchbay",
+        version: "0.1.0",
+        description: "Self-hosted integrations hub: connectors (/v1/integrations), customer connections (/connections), shop integrations (/api/v3/integrations) and the admin API (/admin/v1).",
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: "http", scheme: "bearer", description: "An entity API key: ark_live_ent_… or ark_test_ent_…" },
+          adminAuth: { type: "http", scheme: "bearer", description: "The admin token (PATCHBAY_ADMIN_TOKEN)" },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  useFlatErrors(app);
+  flatNotFound(app);
+
+  app.get("/healthz", { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await sql`select 1`.execute(db);
+      const pending = await pendingMigrations(db);
+      if (pending.length > 0) return reply.status(503).send({ status: "migrating", pending });
+      return { status: "ok" };
+    } catch {
+      return reply.status(503).send({ status: "database_unreachable" });
+    }
+  });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(integrationsRoutes, { services });
+  await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
+  return app;
+}

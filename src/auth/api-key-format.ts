@@ -1,0 +1,26 @@
+import { createHash } from "node:crypto";
+import { randomBase62 } from "../services/ids.ts";
+
+export type KeyMode = "live" | "test";
+
+const KEY_RE = /^ark_(live|test)_ent_[0-9A-Za-z]{40}$/;
+
+/** A new secret key: `ark_<mode>_ent_` + 40 base62 characters (~238 bits). */
+export function generateApiKey(mode: KeyMode): { key: string; prefix: string; hash: Buffer } {
+  const key = `ark_${mode}_ent_${randomBase62(40)}`;
+  return { key, prefix: key.slice(0, 17), hash: hashApiKey(key) };
+}
+
+/** The non-secret public id of a key (HTTP Basic user name on /api/v3). */
+export function generatePublicKey(mode: KeyMode): string {
+  return `pk_${mode}_${randomBase62(24)}`;
+}
+
+export function hashApiKey(key: string): Buffer {
+  return createHash("sha256").update(key).digest();
+}
+
+/** Cheap shape check before any database work: a malformed key is simply invalid. */
+export function looksLikeApiKey(value: string): boolean {
+  return KEY_RE.test(value);
+}

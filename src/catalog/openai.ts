@@ -1,0 +1,19 @@
+import { Type } from "@sinclair/typebox";
+import { configObject, type ConnectorDefinition } from "./definition.ts";
+
+export const openai: ConnectorDefinition = {
+  type: "openai",
+  name: "OpenAI",
+  category: "ai",
+  authMode: "A",
+  configSchema: configObject({
+    model: Type.String({ minLength: 1, maxLength: 100 }),
+    max_output_tokens: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    temperature: Type.Number({ minimum: 0, maximum: 2 }),
+  }),
+  credentialKeys: ["api_key", "organization_id", "project_id"],
+  requiredCredentialKeys: ["api_key"],
+  requiredFields: [],
+  isShop: false,
+  docsUrl: "https://platform.openai.com/docs/api-reference",
+};

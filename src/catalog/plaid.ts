@@ -1,0 +1,18 @@
+import { Type } from "@sinclair/typebox";
+import { configObject, type ConnectorDefinition } from "./definition.ts";
+
+export const plaid: ConnectorDefinition = {
+  type: "plaid",
+  name: "Plaid",
+  category: "banking",
+  authMode: "A",
+  configSchema: configObject({
+    products: Type.Array(Type.Union([Type.Literal("auth"), Type.Literal("transactions"), Type.Literal("balance"), Type.Literal("identity")]), { maxItems: 4, uniqueItems: true }),
+    country_codes: Type.Array(Type.String({ pattern: "^[A-Z]{2}$" }), { maxItems: 20, uniqueItems: true }),
+  }),
+  credentialKeys: ["access_token", "client_id", "secret"],
+  requiredCredentialKeys: ["client_id", "secret"],
+  requiredFields: ["bank_account_id"],
+  isShop: false,
+  docsUrl: "https://plaid.com/docs/api/",
+};

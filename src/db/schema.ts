@@ -1,0 +1,61 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+/** Row types of every table, as the migrations in ./migrations create them. */
+export interface DB {
+  schema_migrations: { version: string; applied_at: Date };
+  entities: EntitiesTable;
+  api_keys: ApiKeysTable;
+  connectors: ConnectorsTable;
+}
+
+type Json = Record<string, unknown>;
+type JsonColumn = ColumnType<Json, string, string>;
+
+export interface EntitiesTable {
+  id: string;
+  name: string;
+  created_at: Date;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  entity_id: string;
+  name: string;
+  mode: "live" | "test";
+  scopes: string[];
+  key_prefix: string;
+  key_hash: Buffer;
+  public_key: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+export interface ConnectorsTable {
+  id: string;
+  entity_id: string;
+  connector_type: string;
+  display_name: string;
+  mode: "sandbox" | "live";
+  is_active: boolean;
+  config: JsonColumn;
+  last_sync_at: Date | null;
+  sync_status: string | null;
+  sync_error: string | null;
+  ship_from_name: string | null;
+  ship_from_address1: string | null;
+  ship_from_city: string | null;
+  ship_from_state: string | null;
+  ship_from_zip: string | null;
+  seller_id: string | null;
+  bank_account_id: string | null;
+  disconnected_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type Entity = Selectable<EntitiesTable>;
+export type ApiKeyRecord = Selectable<ApiKeysTable>;
+export type ConnectorRecord = Selectable<ConnectorsTable>;
+export type NewConnector = Insertable<ConnectorsTable>;
+export type ConnectorUpdate = Updateable<ConnectorsTable>;
+export type { Generated };

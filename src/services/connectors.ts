@@ -1,0 +1,320 @@
+import type { Clock } from "../clock.ts";
+import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
+import { validateConnectorConfig } from "../catalog/validate-config.ts";
+import type { Database } from "../db/index.ts";
+import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
+import type { ApiKeyActor } from "./api-keys.ts";
+import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
+import {
+  ConflictError,
+  ForbiddenFieldError,
+  NotConfiguredError,
+  NotFoundError,
+  PermissionError,
+  ValidationError,
+  type Violation,
+} from "./errors.ts";
+import { uuidv7 } from "./ids.ts";
+import { applyMergePatch } from "./merge-patch.ts";
+
+export type ConnectorMode = "sandbox" | "live";
+
+/** Row fields a caller may set (seed 000's PATCH allow-list, minus is_active). */
+export interface ConnectorFields {
+  display_name?: string;
+  mode?: ConnectorMode;
+  config?: Record<string, unknown>;
+  ship_from_name?: string;
+  ship_from_address1?: string;
+  ship_from_city?: string;
+  ship_from_state?: string;
+  ship_from_zip?: string;
+  seller_id?: string;
+  bank_account_id?: string;
+}
+
+export interface CreateConnectorInput extends ConnectorFields {
+  shop?: string;
+}
+
+export interface UpdateConnectorInput extends ConnectorFields {
+  is_active?: boolean;
+}
+
+export type CreateOutcome = { outcome: "created" | "restored"; row: ConnectorRow };
+
+export interface ListOptions {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+}
+
+/**
+ * Fields that must never arrive in a create body (seed 001): secrets go
+ * through the write-only credential endpoints, the entity comes from the key.
+ */
+export const FORBIDDEN_CREATE_FIELDS = [
+  "credentials",
+  "secret",
+  "api_key",
+  "access_token",
+  "refresh_token",
+  "webhook_secret",
+  "credentials_secret_arn",
+  "entity_id",
+] as const;
+
+const ROW_FIELDS = [
+  "ship_from_name",
+  "ship_from_address1",
+  "ship_from_city",
+  "ship_from_state",
+  "ship_from_zip",
+  "seller_id",
+  "bank_account_id",
+] as const;
+
+export function assertNoForbiddenFields(body: unknown): void {
+  if (typeof body !== "object" || body === null) return;
+  for (const field of FORBIDDEN_CREATE_FIELDS) {
+    if (Object.prototype.hasOwnProperty.call(body, field)) {
+      throw new ForbiddenFieldError(
+        field,
+        field === "entity_id"
+          ? "The entity is derived from the API key; remove entity_id from the body."
+          : "Secrets are write-only: send them with PUT /v1/integrations/{connector_type}/credentials.",
+      );
+    }
+  }
+}
+
+export interface ConnectorServiceDeps {
+  db: Database;
+  clock: Clock;
+  recoveryWindowDays: number;
+}
+
+export function createConnectorService({ db, clock, recoveryWindowDays }: ConnectorServiceDeps) {
+  const recoveryMs = recoveryWindowDays * 86_400_000;
+
+  function isRecoverable(c: ConnectorRecord, now: Date): boolean {
+    return c.disconnected_at !== null && now.getTime() - c.disconnected_at.getTime() < recoveryMs;
+  }
+
+  async function findOwned(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
+    const c = await db
+      .selectFrom("connectors")
+      .selectAll()
+      .where("entity_id", "=", actor.entityId)
+      .where("connector_type", "=", type)
+      .executeTakeFirst();
+    if (!c || (c.disconnected_at !== null && !isRecoverable(c, clock.now()))) throw notConnected(type);
+    assertKeyMayAct(actor, c.mode);
+    return c;
+  }
+
+  return {
+    async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: ConnectorRow[]; hasMore: boolean }> {
+      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
+      let q = db
+        .selectFrom("connectors")
+        .selectAll()
+        .where("entity_id", "=", actor.entityId)
+        // A test key lives in the sandbox: it does not see live connectors.
+        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "sandbox"))
+        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
+        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
+        .orderBy("id", backwards ? "asc" : "desc")
+        .limit(opts.limit + 1);
+      const rows = await q.execute();
+      const hasMore = rows.length > opts.limit;
+      const page = rows.slice(0, opts.limit);
+      if (backwards) page.reverse();
+      return { data: page.map(toConnectorRow), hasMore };
+    },
+
+    async getConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
+      return toConnectorRow(await findOwned(actor, type));
+    },
+
+    /**
+     * POST /v1/integrations/{type}: creates the connector (201), or, within
+     * the recovery window after a disconnect, restores it with its sealed
+     * credentials (200). An existing connector is a conflict.
+     */
+    async createConnector(actor: ApiKeyActor, type: ConnectorType, input: CreateConnectorInput): Promise<CreateOutcome> {
+      const def = connectorDefinition(type);
+      if (def.authMode === "B") {
+        throw new NotConfiguredError(
+          "oauth_not_available",
+          `${def.name} connects through OAuth, which this server does not offer yet.`,
+          "Connect a Mode A connector (for example stripe) instead.",
+        );
+      }
+      if (input.shop !== undefined) {
+        throw new ValidationError(`"shop" applies to Shopify only, not ${type}.`, { param: "shop" });
+      }
+      const mode = input.mode;
+      if (mode) assertKeyMayAct(actor, mode);
+      const now = clock.now();
+
+      return db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom("connectors")
+          .selectAll()
+          .where("entity_id", "=", actor.entityId)
+          .where("connector_type", "=", type)
+          .forUpdate()
+          .executeTakeFirst();
+
+        if (existing && existing.disconnected_at === null) {
+          throw new ConflictError(
+            "conflict",
+            `A ${type} connector already exists for this entity${existing.is_active ? " and is active" : " (paused)"}.`,
+            existing.is_active
+              ? `Change it with PATCH /v1/integrations/${type}, or DELETE it first.`
+              : `Resume it with PATCH /v1/integrations/${type} {"is_active": true}.`,
+          );
+        }
+
+        if (existing && isRecoverable(existing, now)) {
+          assertKeyMayAct(actor, mode ?? existing.mode);
+          const update = fieldUpdate(def, existing, input);
+          const restored = await trx
+            .updateTable("connectors")
+            .set({ ...update, is_active: true, disconnected_at: null, updated_at: now })
+            .where("id", "=", existing.id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return { outcome: "restored" as const, row: toConnectorRow(restored) };
+        }
+
+        // Past the recovery window the old connector is gone for good, whether or not the purge job has run yet.
+        if (existing) await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+
+        const config = input.config ?? {};
+        const violations = [...validateConnectorConfig(def, config), ...missingRequired(def, input)];
+        if (violations.length > 0) throw ValidationError.of(violations);
+
+        const created = await trx
+          .insertInto("connectors")
+          .values({
+            id: uuidv7(now),
+            entity_id: actor.entityId,
+            connector_type: type,
+            display_name: input.display_name ?? def.name,
+            mode: mode ?? "sandbox",
+            is_active: true,
+            config: JSON.stringify(config),
+            ...pickRowFields(input),
+            created_at: now,
+            updated_at: now,
+          })
+          .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (!created) {
+          throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
+        }
+        return { outcome: "created" as const, row: toConnectorRow(created) };
+      });
+    },
+
+    /** PATCH /v1/integrations/{type} (seed 000): allow-listed fields; config merges per RFC 7396. */
+    async updateConnector(actor: ApiKeyActor, type: ConnectorType, input: UpdateConnectorInput): Promise<ConnectorRow> {
+      const def = connectorDefinition(type);
+      if (input.mode) assertKeyMayAct(actor, input.mode);
+      return db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom("connectors")
+          .selectAll()
+          .where("entity_id", "=", actor.entityId)
+          .where("connector_type", "=", type)
+          .forUpdate()
+          .executeTakeFirst();
+        const now = clock.now();
+        if (!existing || (existing.disconnected_at !== null && !isRecoverable(existing, now))) throw notConnected(type);
+        assertKeyMayAct(actor, existing.mode);
+        if (existing.disconnected_at !== null) {
+          throw new ConflictError(
+            "connector_disconnected",
+            `The ${type} connector is disconnected.`,
+            `Restore it with POST /v1/integrations/${type} before ${new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString()}.`,
+          );
+        }
+        const update = fieldUpdate(def, existing, input);
+        if (input.is_active !== undefined && input.is_active !== existing.is_active) update.is_active = input.is_active;
+        if (Object.keys(update).length === 0) return toConnectorRow(existing);
+        const updated = await trx
+          .updateTable("connectors")
+          .set({ ...update, updated_at: now })
+          .where("id", "=", existing.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toConnectorRow(updated);
+      });
+    },
+
+    /**
+     * DELETE /v1/integrations/{type} (seed 002): a soft disconnect. The row and
+     * its sealed credentials stay for the recovery window, then the purge job
+     * destroys them. Disconnecting twice changes nothing.
+     */
+    async disconnectConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
+      const existing = await findOwned(actor, type);
+      if (existing.disconnected_at !== null) return toConnectorRow(existing);
+      const now = clock.now();
+      const row = await db
+        .updateTable("connectors")
+        .set({ is_active: false, disconnected_at: now, updated_at: now })
+        .where("id", "=", existing.id)
+        .where("disconnected_at", "is", null)
+        .returningAll()
+        .executeTakeFirst();
+      return toConnectorRow(row ?? (await findOwned(actor, type)));
+    },
+  };
+}
+
+export type ConnectorService = ReturnType<typeof createConnectorService>;
+
+function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
+  if (actor.mode === "test" && mode === "live") {
+    throw new PermissionError("live_mode_forbidden", "A test key (ark_test_ent_…) can only act on sandbox connectors.", {
+      hint: "Use a live key (ark_live_ent_…) for live connectors, or keep mode \"sandbox\".",
+    });
+  }
+}
+
+function notConnected(type: string): NotFoundError {
+  return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
+}
+
+function pickRowFields(input: ConnectorFields): Partial<Record<(typeof ROW_FIELDS)[number], string>> {
+  const out: Partial<Record<(typeof ROW_FIELDS)[number], string>> = {};
+  for (const f of ROW_FIELDS) if (input[f] !== undefined) out[f] = input[f];
+  return out;
+}
+
+function missingRequired(def: ConnectorDefinition, fields: ConnectorFields): Violation[] {
+  return def.requiredFields
+    .filter((f) => fields[f] === undefined || fields[f] === "")
+    .map((f) => ({ param: f, message: `${def.name} connectors require ${f}.` }));
+}
+
+/** The column changes a create-on-restore or PATCH body makes, validated against the merged result. */
+function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord, input: ConnectorFields): ConnectorUpdate {
+  const update: ConnectorUpdate = {};
+  if (input.display_name !== undefined && input.display_name !== existing.display_name) update.display_name = input.display_name;
+  if (input.mode !== undefined && input.mode !== existing.mode) update.mode = input.mode;
+  for (const [f, v] of Object.entries(pickRowFields(input))) {
+    if (v !== existing[f as (typeof ROW_FIELDS)[number]]) (update as Record<string, unknown>)[f] = v;
+  }
+  if (input.config !== undefined) {
+    const merged = applyMergePatch(existing.config, input.config);
+    const violations = validateConnectorConfig(def, merged);
+    if (violations.length > 0) throw ValidationError.of(violations);
+    if (JSON.stringify(merged) !== JSON.stringify(existing.config)) update.config = JSON.stringify(merged);
+  }
+  return update;
+}

@@ -1,0 +1,87 @@
+/**
+ * Domain errors: values with a code. Services throw them; each surface's
+ * errors.ts maps `kind` to its own status and body. No HTTP in here.
+ */
+export type ErrorKind =
+  | "validation" // the input breaks a rule
+  | "forbidden_field" // the input carries a field that must never be sent
+  | "unauthenticated" // no or bad credentials
+  | "forbidden" // authenticated, not allowed
+  | "not_found"
+  | "conflict" // the current state forbids it
+  | "rate_limited"
+  | "not_configured"; // the operator has not configured what this needs
+
+export interface ErrorDetails {
+  hint?: string;
+  /** The offending input field, dotted (`config.currency`). */
+  param?: string;
+  /** Extra, non-secret, machine-readable facts (`required` scope, `retry_after`). */
+  meta?: Record<string, unknown>;
+  /** Every violated rule, for surfaces that list them all. */
+  violations?: Violation[];
+}
+
+export interface Violation {
+  param: string;
+  message: string;
+  code?: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, details: ErrorDetails = {}, code = "validation_failed") {
+    super("validation", code, message, details);
+  }
+  static of(violations: Violation[], hint?: string): ValidationError {
+    const first = violations[0]!;
+    return new ValidationError(first.message, { param: first.param, violations, hint }, first.code ?? "validation_failed");
+  }
+}
+
+export class ForbiddenFieldError extends DomainError {
+  constructor(field: string, hint: string) {
+    super("forbidden_field", "forbidden_field", `The field "${field}" may not be sent in this request.`, { param: field, hint });
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(code: string, message: string, hint?: string) {
+    super("not_found", code, message, { hint });
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(code: string, message: string, hint?: string, meta?: Record<string, unknown>) {
+    super("conflict", code, message, { hint, meta });
+  }
+}
+
+export class AuthenticationError extends DomainError {
+  constructor(code: string, message: string, hint?: string) {
+    super("unauthenticated", code, message, { hint });
+  }
+}
+
+export class PermissionError extends DomainError {
+  constructor(code: string, message: string, details: ErrorDetails = {}) {
+    super("forbidden", code, message, details);
+  }
+}
+
+export class NotConfiguredError extends DomainError {
+  constructor(code: string, message: string, hint: string) {
+    super("not_configured", code, message, { hint });
+  }
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from "node:crypto";
+
+let lastMs = 0;
+let seq = 0;
+
+/**
+ * UUIDv7 (RFC 9562): time-ordered, so "order by id" is creation order and
+ * keyset pagination needs no second column. Within one millisecond a 12-bit
+ * counter in rand_a keeps ids from this process strictly increasing (method 1
+ * of RFC 9562 §6.2).
+ */
+export function uuidv7(now: Date = new Date()): string {
+  const bytes = randomBytes(16);
+  let t = now.getTime();
+  if (t <= lastMs) {
+    t = lastMs;
+    seq += 1;
+    if (seq > 0xfff) {
+      t += 1;
+      seq = 0;
+    }
+  } else {
+    seq = bytes[6]! & 0x07; // a small random start leaves room to count up
+  }
+  lastMs = t;
+  const ms = BigInt(t);
+  for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes[6] = 0x70 | (seq >> 8);
+  bytes[7] = seq & 0xff;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** A random base62 string; 62^n possibilities, unbiased. */
+export function randomBase62(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    for (const b of randomBytes(length * 2)) {
+      if (b < 248 && out.length < length) out += BASE62[b % 62];
+    }
+  }
+  return out;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID_RE.test(value);
+}

@@ -1,0 +1,22 @@
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import type { Database } from "../db/index.ts";
+import { createApiKeyService } from "./api-keys.ts";
+import { createConnectorService } from "./connectors.ts";
+import { createEntityService } from "./entities.ts";
+
+export interface ServiceDeps {
+  db: Database;
+  clock: Clock;
+  config: Config;
+}
+
+/** The composition root of the service layer: every service, wired once. */
+export function createServices({ db, clock, config }: ServiceDeps) {
+  const entities = createEntityService({ db, clock });
+  const apiKeys = createApiKeyService({ db, clock, entities });
+  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
+  return { entities, apiKeys, connectors };
+}
+
+export type Services = ReturnType<typeof createServices>;

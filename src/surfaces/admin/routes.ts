@@ -1,0 +1,92 @@
+import type { FastifyInstance } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { bearerToken } from "../../auth/guard.ts";
+import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
+import { SCOPES } from "../../auth/scopes.ts";
+import { AuthenticationError } from "../../services/errors.ts";
+import type { Services } from "../../services/index.ts";
+import { FLAT_ERROR_SCHEMA_ID, useFlatErrors } from "../shared/flat-errors.ts";
+import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
+
+const tags = ["admin"];
+const security = [{ adminAuth: [] }];
+
+const EntitySchema = Type.Object({ id: Uuid, name: Type.String(), created_at: Timestamp });
+const ApiKeySchema = Type.Object({
+  id: Uuid,
+  entity_id: Uuid,
+  name: Type.String(),
+  mode: StringEnum(["live", "test"] as const),
+  scopes: Type.Array(Type.String()),
+  public_key: Type.String({ description: "Non-secret key id; the HTTP Basic user name on /api/v3" }),
+  key_prefix: Type.String({ description: "The first characters of the key, to recognise it" }),
+  created_at: Timestamp,
+  revoked_at: Nullable(Timestamp),
+});
+const NewApiKeySchema = Type.Object({
+  ...ApiKeySchema.properties,
+  key: Type.String({ description: "The secret key. Shown in this response only; store it now." }),
+});
+const AdminError = Type.Ref(FLAT_ERROR_SCHEMA_ID);
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, AdminError]));
+
+/** /admin/v1… — entities and their API keys, for the operator. */
+export async function adminRoutes(root: FastifyInstance, { services, adminToken }: { services: Services; adminToken: AdminTokenVerifier }) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  useFlatErrors(app);
+
+  app.addHook("onRequest", async (request) => {
+    const token = bearerToken(request.headers.authorization);
+    if (!token) throw new AuthenticationError("missing_admin_token", "No admin token was sent.", "Send `Authorization: Bearer <admin token>` (PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir).");
+    if (!adminToken.verify(token)) throw new AuthenticationError("invalid_admin_token", "The admin token is not valid.", "Use PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir.");
+  });
+
+  app.post("/admin/v1/entities", {
+    schema: {
+      tags,
+      security,
+      summary: "Create an entity",
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+      response: { 201: EntitySchema, ...errors(400, 401) },
+    },
+    handler: async (request, reply) => reply.status(201).send(await services.entities.createEntity(request.body.name)),
+  });
+
+  app.get("/admin/v1/entities", {
+    schema: { tags, security, summary: "List entities", response: { 200: Type.Object({ data: Type.Array(EntitySchema) }), ...errors(401) } },
+    handler: async () => ({ data: await services.entities.listEntities() }),
+  });
+
+  app.post("/admin/v1/entities/:entity_id/api-keys", {
+    schema: {
+      tags,
+      security,
+      summary: "Create an API key (the secret is shown once)",
+      params: Type.Object({ entity_id: Uuid }),
+      body: Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 200 }),
+          mode: StringEnum(["live", "test"] as const),
+          scopes: Type.Array(Type.String({ description: SCOPES.join(", ") }), { minItems: 1, maxItems: SCOPES.length }),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: NewApiKeySchema, ...errors(400, 401, 404) },
+    },
+    handler: async (request, reply) => {
+      reply.header("cache-control", "no-store");
+      return reply.status(201).send(await services.apiKeys.createApiKey(request.params.entity_id, request.body));
+    },
+  });
+
+  app.get("/admin/v1/entities/:entity_id/api-keys", {
+    schema: { tags, security, summary: "List an entity's API keys (never the secrets)", params: Type.Object({ entity_id: Uuid }), response: { 200: Type.Object({ data: Type.Array(ApiKeySchema) }), ...errors(400, 401, 404) } },
+    handler: async (request) => ({ data: await services.apiKeys.listApiKeys(request.params.entity_id) }),
+  });
+
+  app.delete("/admin/v1/api-keys/:id", {
+    schema: { tags, security, summary: "Revoke an API key, at once, in every process", params: Type.Object({ id: Uuid }), response: { 200: Type.Object({ data: ApiKeySchema }), ...errors(400, 401, 404) } },
+    handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id) }),
+  });
+}

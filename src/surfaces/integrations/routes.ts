@@ -1,0 +1,133 @@
+import type { FastifyInstance } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { assertScope, bearerToken } from "../../auth/guard.ts";
+import { Type } from "@sinclair/typebox";
+import { catalog } from "../../catalog/index.ts";
+import { AuthenticationError } from "../../services/errors.ts";
+import { assertNoForbiddenFields } from "../../services/connectors.ts";
+import type { Services } from "../../services/index.ts";
+import "../shared/actor.ts";
+import { useFlatErrors } from "../shared/flat-errors.ts";
+import {
+  CatalogList,
+  ConnectorEnvelope,
+  ConnectorList,
+  ConnectorRowSchema,
+  ConnectorTypeParams,
+  CreateConnectorBody,
+  errorResponses,
+  ListQuery,
+  OAuthRequired,
+  UpdateConnectorBody,
+} from "./schemas.ts";
+
+const tags = ["integrations"];
+const security = [{ bearerAuth: [] }];
+
+/** /v1/integrations… — seeds 000, 001, 002. Parse, call the connector service, shape the answer. */
+export async function integrationsRoutes(root: FastifyInstance, { services }: { services: Services }) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  useFlatErrors(app);
+  app.addSchema(ConnectorRowSchema);
+  app.decorateRequest("actor", null as never);
+
+  app.addHook("onRequest", async (request) => {
+    const scope = request.routeOptions.config.scope;
+    if (!scope) return;
+    const token = bearerToken(request.headers.authorization);
+    if (!token) {
+      throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
+    }
+    request.actor = await services.apiKeys.authenticate(token);
+    assertScope(request.actor, scope);
+  });
+
+  app.get("/v1/integrations/catalog", {
+    config: { scope: "integrations:read" },
+    schema: { tags, security, summary: "The connector types and what each needs", response: { 200: CatalogList, ...errorResponses(401, 403) } },
+    handler: async () => ({
+      object: "list" as const,
+      data: catalog.map((d) => ({
+        connector_type: d.type as never,
+        name: d.name,
+        category: d.category,
+        auth_mode: d.authMode,
+        config_schema: d.configSchema,
+        credential_keys: [...d.credentialKeys],
+        required_credential_keys: [...d.requiredCredentialKeys],
+        required_fields: [...d.requiredFields],
+        is_shop: d.isShop,
+        docs_url: d.docsUrl,
+      })),
+      has_more: false,
+      url: "/v1/integrations/catalog",
+    }),
+  });
+
+  app.get("/v1/integrations", {
+    config: { scope: "integrations:read" },
+    schema: { tags, security, summary: "List connectors, newest first", querystring: ListQuery, response: { 200: ConnectorList, ...errorResponses(400, 401, 403) } },
+    handler: async (request) => {
+      const { limit, starting_after, ending_before } = request.query;
+      const page = await services.connectors.listConnectors(request.actor, { limit, startingAfter: starting_after, endingBefore: ending_before });
+      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: "/v1/integrations" };
+    },
+  });
+
+  app.get("/v1/integrations/:connector_type", {
+    config: { scope: "integrations:read" },
+    schema: { tags, security, summary: "Get a connector", params: ConnectorTypeParams, response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404) } },
+    handler: async (request) => ({ data: await services.connectors.getConnector(request.actor, request.params.connector_type) }),
+  });
+
+  app.post("/v1/integrations/:connector_type", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Create or initiate a connector connection",
+      description:
+        "Mode A: creates the connector (201, the bare row). Within the recovery window after a DELETE, restores it with its prior credentials (200). " +
+        "Shopify (Mode B): answers 200 integration_oauth_required. Credentials are never accepted here (422 forbidden_field).",
+      params: ConnectorTypeParams,
+      body: CreateConnectorBody,
+      response: { 200: Type.Union([Type.Ref("ConnectorRow"), OAuthRequired]), 201: Type.Ref("ConnectorRow"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 501) },
+    },
+    preValidation: async (request) => {
+      // A POST with no body at all means "all defaults".
+      if (request.body === undefined) request.body = {};
+      // Forbidden fields answer 422 before the schema's generic 400 for unknown fields (seed 001).
+      assertNoForbiddenFields(request.body);
+    },
+    handler: async (request, reply) => {
+      const result = await services.connectors.createConnector(request.actor, request.params.connector_type, request.body);
+      return reply.status(result.outcome === "created" ? 201 : 200).send(result.row);
+    },
+  });
+
+  app.patch("/v1/integrations/:connector_type", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Update editable fields on a connector",
+      description: `Allowed fields: display_name, mode, is_active, config, ship_from_*, seller_id, bank_account_id. Any other field answers 400 validation_failed.`,
+      params: ConnectorTypeParams,
+      body: UpdateConnectorBody,
+      response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    },
+    handler: async (request) => ({ data: await services.connectors.updateConnector(request.actor, request.params.connector_type, request.body) }),
+  });
+
+  app.delete("/v1/integrations/:connector_type", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Disconnect a connector (credentials kept sealed for the recovery window)",
+      params: ConnectorTypeParams,
+      response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404) },
+    },
+    handler: async (request) => ({ data: await services.connectors.disconnectConnector(request.actor, request.params.connector_type) }),
+  });
+}

@@ -1,0 +1,124 @@
+import { Type } from "@sinclair/typebox";
+import { CONNECTOR_TYPES } from "../../catalog/index.ts";
+import { FLAT_ERROR_SCHEMA_ID } from "../shared/flat-errors.ts";
+import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
+
+export const ConnectorTypeParams = Type.Object({
+  connector_type: StringEnum(CONNECTOR_TYPES, { description: "Connector type." }),
+});
+
+export const Mode = StringEnum(["sandbox", "live"] as const);
+
+const shipFrom = {
+  ship_from_name: Type.String({ minLength: 1, maxLength: 200 }),
+  ship_from_address1: Type.String({ minLength: 1, maxLength: 200 }),
+  ship_from_city: Type.String({ minLength: 1, maxLength: 100 }),
+  ship_from_state: Type.String({ minLength: 1, maxLength: 100 }),
+  ship_from_zip: Type.String({ minLength: 1, maxLength: 20 }),
+};
+
+const editable = {
+  display_name: Type.String({ minLength: 1, maxLength: 200 }),
+  mode: Mode,
+  config: Type.Object({}, { additionalProperties: true, description: "Provider-specific configuration; see GET /v1/integrations/catalog." }),
+  ...shipFrom,
+  seller_id: Type.String({ minLength: 1, maxLength: 64, description: "Amazon/eBay marketplace seller ID" }),
+  bank_account_id: Type.String({ format: "uuid", description: "Plaid: bank account UUID to link" }),
+};
+
+export const CreateConnectorBody = Type.Partial(
+  Type.Object(
+    {
+      ...editable,
+      shop: Type.String({ minLength: 1, maxLength: 255, description: "Shopify only: merchant myshopify.com domain" }),
+    },
+    { additionalProperties: false },
+  ),
+  { additionalProperties: false },
+);
+
+export const UpdateConnectorBody = Type.Partial(
+  Type.Object(
+    {
+      ...editable,
+      is_active: Type.Boolean(),
+      config: Type.Object({}, { additionalProperties: true, description: "Merged into the stored config (RFC 7396): nested objects merge, null removes a key, arrays replace." }),
+    },
+    { additionalProperties: false },
+  ),
+  { additionalProperties: false },
+);
+
+export const ConnectorRowSchema = Type.Object(
+  {
+    id: Uuid,
+    entity_id: Uuid,
+    connector_type: StringEnum(CONNECTOR_TYPES),
+    display_name: Type.String(),
+    mode: Mode,
+    is_active: Type.Boolean(),
+    config: Type.Object({}, { additionalProperties: true }),
+    has_webhook_secret: Type.Boolean({ description: "True if a webhook signing secret is configured (value never returned)" }),
+    has_credentials_secret_arn: Type.Boolean({ description: "True if credentials are stored (sealed; never returned)" }),
+    credentials_masked: Type.Array(Type.String(), { description: "Names of the stored credential keys, sorted; never values" }),
+    last_sync_at: Nullable(Timestamp),
+    sync_status: Nullable(Type.String()),
+    sync_error: Nullable(Type.String()),
+    ship_from_name: Nullable(Type.String()),
+    ship_from_address1: Nullable(Type.String()),
+    ship_from_city: Nullable(Type.String()),
+    ship_from_state: Nullable(Type.String()),
+    ship_from_zip: Nullable(Type.String()),
+    seller_id: Nullable(Type.String()),
+    bank_account_id: Nullable(Uuid),
+    disconnected_at: Nullable(Timestamp),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: "ConnectorRow", description: "A configured connector. Credentials, webhook secret and secret references are never returned." },
+);
+
+export const ConnectorEnvelope = Type.Object({ data: Type.Ref("ConnectorRow") });
+
+export const OAuthRequired = Type.Object({
+  object: Type.Literal("integration_oauth_required"),
+  oauth_url: Type.String({ format: "uri" }),
+  expires_at: Timestamp,
+  hint: Type.String(),
+});
+
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    starting_after: Type.Optional(Type.String({ format: "uuid", description: "A connector id: the page after it." })),
+    ending_before: Type.Optional(Type.String({ format: "uuid", description: "A connector id: the page before it." })),
+  },
+  { additionalProperties: false },
+);
+
+export const ConnectorList = Type.Object({
+  object: Type.Literal("list"),
+  data: Type.Array(Type.Ref("ConnectorRow")),
+  has_more: Type.Boolean(),
+  url: Type.String(),
+});
+
+export const CatalogEntry = Type.Object({
+  connector_type: StringEnum(CONNECTOR_TYPES),
+  name: Type.String(),
+  category: Type.String(),
+  auth_mode: StringEnum(["A", "B"] as const, { description: "A: config + API-key credentials; B: OAuth" }),
+  config_schema: Type.Object({}, { additionalProperties: true, description: "JSON Schema of config" }),
+  credential_keys: Type.Array(Type.String()),
+  required_credential_keys: Type.Array(Type.String()),
+  required_fields: Type.Array(Type.String()),
+  is_shop: Type.Boolean(),
+  docs_url: Type.String(),
+});
+
+export const CatalogList = Type.Object({ object: Type.Literal("list"), data: Type.Array(CatalogEntry), has_more: Type.Boolean(), url: Type.String() });
+
+/** Every error status a route can answer, pointing at the one error schema. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, Type.Ref(FLAT_ERROR_SCHEMA_ID)]));
+}

@@ -1,0 +1,113 @@
+import type { FastifyError } from "fastify";
+import { DomainError, type ErrorKind, type Violation } from "../../services/errors.ts";
+
+export const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  validation: 400,
+  forbidden_field: 422,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  rate_limited: 429,
+  not_configured: 501,
+};
+
+/** An error as every surface sees it before putting it in its own shape. */
+export interface NormalizedError {
+  status: number;
+  code: string;
+  message: string;
+  hint?: string;
+  param?: string;
+  meta?: Record<string, unknown>;
+  violations: Violation[];
+  /** Where in the request the violations are: body, querystring, params, headers. */
+  location: string;
+}
+
+interface AjvLikeError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * Turns anything a route can throw into one normalized error: domain errors
+ * keep their code; Fastify's own (schema, JSON parse, body size, media type)
+ * get stable codes and messages a client can act on; anything else is a 500
+ * whose message says nothing about internals.
+ */
+export function normalizeError(err: unknown): NormalizedError {
+  if (err instanceof DomainError) {
+    return {
+      status: STATUS_BY_KIND[err.kind],
+      code: err.code,
+      message: err.message,
+      hint: err.details.hint,
+      param: err.details.param,
+      meta: err.details.meta,
+      violations: err.details.violations ?? (err.details.param ? [{ param: err.details.param, message: err.message }] : []),
+      location: "body",
+    };
+  }
+  const fe = err as FastifyError & { validation?: AjvLikeError[]; validationContext?: string };
+  if (fe.validation) {
+    const location = fe.validationContext ?? "body";
+    const violations = fe.validation.map((v) => ajvViolation(v, location));
+    const first = violations[0] ?? { param: location, message: "The request is invalid." };
+    return { status: 400, code: "validation_failed", message: first.message, param: first.param, violations, location };
+  }
+  const simple = (status: number, code: string, message: string, hint?: string): NormalizedError => ({
+    status,
+    code,
+    message,
+    hint,
+    violations: [],
+    location: "body",
+  });
+  switch (fe.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return simple(400, "invalid_json", "The request body is not valid JSON.", "Send a JSON object with Content-Type: application/json.");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return simple(413, "body_too_large", "The request body is too large.", "Bodies are limited to PATCHBAY_BODY_LIMIT_BYTES (1 MiB by default).");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return simple(415, "unsupported_media_type", "The request body must be application/json.", "Set Content-Type: application/json.");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return simple(400, "invalid_content_length", "The Content-Length header does not match the body.");
+  }
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return simple(fe.statusCode, "bad_request", "The request could not be processed.");
+  }
+  return simple(500, "internal_error", "Something went wrong on our side; the request_id identifies it in the server log.");
+}
+
+function ajvViolation(v: AjvLikeError, location: string): Violation {
+  const path = v.instancePath.split("/").filter(Boolean).map(decodePointer);
+  if (v.keyword === "additionalProperty" || v.keyword === "additionalProperties") {
+    const field = [...path, String(v.params.additionalProperty)].join(".");
+    return {
+      param: field,
+      code: "unknown_field",
+      message: location === "body" ? `"${field}" is not an accepted field.` : `"${field}" is not an accepted ${location} parameter.`,
+    };
+  }
+  if (v.keyword === "required") {
+    const field = [...path, String(v.params.missingProperty)].join(".");
+    return { param: field, code: "required", message: `"${field}" is required.` };
+  }
+  const field = path.join(".") || location;
+  if (v.keyword === "enum") {
+    const allowed = (v.params.allowedValues as unknown[]).join(", ");
+    return { param: field, code: "invalid", message: `"${field}" must be one of: ${allowed}.` };
+  }
+  if (v.keyword === "type") {
+    return { param: field, code: "invalid_type", message: `"${field}" must be of type ${String(v.params.type).replace(",", " or ")}.` };
+  }
+  return { param: field, code: "invalid", message: `"${field}" ${v.message ?? "is invalid"}.` };
+}
+
+function decodePointer(segment: string): string {
+  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
+}

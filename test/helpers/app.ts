@@ -1,0 +1,78 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import { buildApp } from "../../src/app.ts";
+import type { Clock } from "../../src/clock.ts";
+import { loadConfig, type Config } from "../../src/config.ts";
+import type { DatabaseKind } from "../../src/db/index.ts";
+import { createServices, type Services } from "../../src/services/index.ts";
+import { ManualClock } from "./clock.ts";
+import { createTestDatabase, type TestDatabase } from "./databases.ts";
+
+export const ADMIN_TOKEN = "pb_admin_test_token_0123456789abcdef";
+
+export interface TestApp {
+  kind: DatabaseKind;
+  app: FastifyInstance;
+  database: TestDatabase;
+  services: Services;
+  config: Config;
+  clock: ManualClock;
+  /** Every log line the server wrote, raw. */
+  logs: string[];
+  /** Every response the tests received through `request`, raw (for leak checks). */
+  responses: string[];
+  request(opts: InjectOptions): Promise<LightMyRequestResponse>;
+  admin(method: InjectOptions["method"], url: string, payload?: unknown): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: ManualClock;
+}
+
+/** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
+export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
+  const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
+  const database = await createTestDatabase(kind);
+  const clock = opts.clock ?? new ManualClock();
+  const services = createServices({ db: database.db, clock: clock as Clock, config });
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream });
+  await app.ready();
+  const responses: string[] = [];
+
+  const request = async (o: InjectOptions) => {
+    const res = await app.inject(o);
+    responses.push(JSON.stringify(res.headers) + "\n" + res.body);
+    return res;
+  };
+
+  return {
+    kind,
+    app,
+    database,
+    services,
+    config,
+    clock,
+    logs,
+    responses,
+    request,
+    admin: (method, url, payload) => request({ method, url, payload: payload as InjectOptions["payload"], headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+    close: async () => {
+      await app.close();
+      await database.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
