@@ -12,6 +12,8 @@ export interface Config {
   databaseUrl: string | null;
   adminToken: string | null;
   publicUrl: string;
+  /** Where the CLI finds a running server (PATCHBAY_URL). */
+  serverUrl: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   bodyLimitBytes: number;
   /** Days a disconnected connector keeps its sealed credentials. */
@@ -105,6 +107,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const publicUrl = (url(env, "PATCHBAY_PUBLIC_URL", ["http:", "https:"]) ?? `http://${host}:${port}`).replace(/\/+$/, "");
 
+  const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const serverUrl = (url(env, "PATCHBAY_URL", ["http:", "https:"]) ?? `http://${localHost.includes(":") ? `[${localHost}]` : localHost}:${port}`).replace(/\/+$/, "");
+
   return {
     host,
     port,
@@ -112,6 +117,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     databaseUrl,
     adminToken,
     publicUrl,
+    serverUrl,
     logLevel,
     bodyLimitBytes: int(env, "PATCHBAY_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     recoveryWindowDays: int(env, "PATCHBAY_RECOVERY_DAYS", 7, 1, 365),

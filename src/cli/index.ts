@@ -1,0 +1,70 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { createAdminClient, type AdminClient } from "./admin-client.ts";
+import { entitiesCommand } from "./entities.ts";
+import { keysCommand } from "./keys.ts";
+import { migrateCommand } from "./migrate.ts";
+import { CliError, createOutput, type Output } from "./output.ts";
+
+export interface CommandContext {
+  args: string[];
+  flags: Record<string, string | boolean | undefined>;
+  config: Config;
+  admin: AdminClient;
+  out: Output;
+}
+
+const HELP = `patchbay — the Patchbay command line
+
+  patchbay entities create --name NAME
+  patchbay entities list
+  patchbay keys create --entity ENTITY_ID [--mode live|test] [--scopes a,b] [--name NAME]
+  patchbay keys list --entity ENTITY_ID
+  patchbay keys revoke KEY_ID
+  patchbay migrate
+
+Options: --json (machine output), --url URL (a running server; PATCHBAY_URL),
+         --admin-token TOKEN (PATCHBAY_ADMIN_TOKEN, or the token file in the data dir).
+Entity and key commands talk to a running server (npm start).`;
+
+const commands: Record<string, (ctx: CommandContext) => Promise<void>> = {
+  entities: entitiesCommand,
+  keys: keysCommand,
+  migrate: migrateCommand,
+};
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" }, url: { type: "string" }, "admin-token": { type: "string" } },
+  });
+  const out = createOutput(values.json === true);
+  const [group, ...args] = positionals;
+  if (!group || values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return group || values.help ? 0 : 1;
+  }
+  const command = commands[group];
+  try {
+    if (!command) throw new CliError(`Unknown command "${group}".`, "Run `npx patchbay --help` for the list.");
+    const config = loadConfig();
+    const admin = createAdminClient(config, {
+      url: typeof values.url === "string" ? values.url : undefined,
+      token: typeof values["admin-token"] === "string" ? values["admin-token"] : undefined,
+    });
+    await command({ args, flags: values, config, admin, out });
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError || err instanceof ConfigError) {
+      const hint = err instanceof CliError ? err.hint : undefined;
+      if (out.json) process.stdout.write(`${JSON.stringify({ error: err.message, ...(hint ? { hint } : {}) })}\n`);
+      else process.stderr.write(`error: ${err.message}\n${hint ? `hint: ${hint}\n` : ""}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2));
