@@ -38,7 +38,17 @@ async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" }, url: { type: "string" }, "admin-token": { type: "string" } },
+    // Every value-taking flag of every command is declared here, so `--name "Acme Inc"` is one value.
+    options: {
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      url: { type: "string" },
+      "admin-token": { type: "string" },
+      name: { type: "string" },
+      entity: { type: "string" },
+      mode: { type: "string" },
+      scopes: { type: "string" },
+    },
   });
   const out = createOutput(values.json === true);
   const [group, ...args] = positionals;
