@@ -1,0 +1,128 @@
+import type { Config } from "../config.ts";
+import { providerBaseUrl } from "./base-urls.ts";
+
+export interface ProviderRequest {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** JSON body (object) or a form body (URLSearchParams). */
+  body?: unknown;
+  /** Per-call target: sandbox origin, or the Shopify shop domain. */
+  mode?: "sandbox" | "live";
+  shop?: string;
+  /** Retry 429/5xx/network failures? Default: only for idempotent methods. */
+  retry?: boolean;
+  timeoutMs?: number;
+}
+
+export interface ProviderResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json<T = unknown>(): T;
+}
+
+export type ProviderFailure = "timeout" | "network";
+
+/**
+ * A provider could not be reached at all (the HTTP status, when there is
+ * one, comes back as a response). The message names the provider and the
+ * kind of failure, never a URL query, header or body.
+ */
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly failure: ProviderFailure,
+  ) {
+    super(failure === "timeout" ? `${provider} did not answer in time` : `${provider} could not be reached`);
+    this.name = "ProviderError";
+  }
+}
+
+/** What the client needs of a logger (pino's satisfies it). */
+export interface ProviderLogger {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+}
+
+export interface ProviderClientDeps {
+  config: Pick<Config, "providerUrls">;
+  logger: ProviderLogger;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** Attempts for a retryable call (first try included). */
+  maxAttempts?: number;
+  defaultTimeoutMs?: number;
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
+
+/**
+ * The one way Patchbay calls a provider: base URL from config, a timeout on
+ * every call, bounded retries with exponential backoff (honouring
+ * Retry-After) on 429/5xx/network failures, and a log line per attempt that
+ * carries provider, method, path, status and latency — nothing else.
+ */
+export function createProviderClient({ config, logger, fetch: fetchImpl = fetch, sleep = defaultSleep, maxAttempts = 3, defaultTimeoutMs = 10_000 }: ProviderClientDeps) {
+  return {
+    async request(provider: string, req: ProviderRequest): Promise<ProviderResponse> {
+      const url = new URL(req.path, providerBaseUrl(config, provider, { mode: req.mode, shop: req.shop }));
+      for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+      const headers: Record<string, string> = { accept: "application/json", "user-agent": "patchbay/0.1", ...req.headers };
+      let body: string | undefined;
+      if (req.body instanceof URLSearchParams) {
+        body = req.body.toString();
+        headers["content-type"] ??= "application/x-www-form-urlencoded";
+      } else if (req.body !== undefined) {
+        body = JSON.stringify(req.body);
+        headers["content-type"] ??= "application/json";
+      }
+      const retryable = req.retry ?? IDEMPOTENT.has(req.method);
+      const attempts = retryable ? maxAttempts : 1;
+
+      for (let attempt = 1; ; attempt++) {
+        const started = performance.now();
+        let res: Response;
+        try {
+          res = await fetchImpl(url, { method: req.method, headers, body, signal: AbortSignal.timeout(req.timeoutMs ?? defaultTimeoutMs), redirect: "manual" });
+        } catch (err) {
+          const failure: ProviderFailure = (err as Error).name === "TimeoutError" ? "timeout" : "network";
+          logger.warn({ provider, method: req.method, path: url.pathname, failure, attempt, ms: Math.round(performance.now() - started) }, "provider call failed");
+          if (attempt >= attempts) throw new ProviderError(provider, failure);
+          await sleep(backoff(attempt, null));
+          continue;
+        }
+        const text = await res.text();
+        const ms = Math.round(performance.now() - started);
+        logger.info({ provider, method: req.method, path: url.pathname, status: res.status, attempt, ms }, "provider call");
+        if ((res.status === 429 || res.status >= 500) && attempt < attempts) {
+          await sleep(backoff(attempt, res.headers.get("retry-after")));
+          continue;
+        }
+        return {
+          status: res.status,
+          headers: res.headers,
+          text,
+          json<T>() {
+            return JSON.parse(text) as T;
+          },
+        };
+      }
+    },
+  };
+}
+
+export type ProviderClient = ReturnType<typeof createProviderClient>;
+
+/** 200 ms, 400 ms, 800 ms … (± 20 % jitter), or the provider's Retry-After up to 10 s. */
+function backoff(attempt: number, retryAfter: string | null): number {
+  const seconds = retryAfter !== null && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null;
+  if (seconds !== null) return Math.min(seconds * 1000, 10_000);
+  const base = 200 * 2 ** (attempt - 1);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
