@@ -6,6 +6,8 @@ export interface DB {
   entities: EntitiesTable;
   api_keys: ApiKeysTable;
   connectors: ConnectorsTable;
+  events: EventsTable;
+  audit_events: AuditEventsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -51,6 +53,27 @@ export interface ConnectorsTable {
   disconnected_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface EventsTable {
+  id: string;
+  entity_id: string;
+  type: string;
+  data: JsonColumn;
+  created_at: Date;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  entity_id: string | null;
+  actor_type: "api_key" | "admin" | "system";
+  actor_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string;
+  request_id: string | null;
+  changes: JsonColumn;
+  created_at: Date;
 }
 
 export type Entity = Selectable<EntitiesTable>;

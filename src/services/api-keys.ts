@@ -15,6 +15,8 @@ export interface ApiKeyActor {
   mode: KeyMode;
   scopes: readonly Scope[];
   publicKey: string;
+  /** The request this actor is acting in, for the audit log (set by the surface). */
+  requestId?: string;
 }
 
 export interface ApiKeyView {
