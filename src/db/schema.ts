@@ -8,6 +8,7 @@ export interface DB {
   connectors: ConnectorsTable;
   events: EventsTable;
   audit_events: AuditEventsTable;
+  jobs: JobsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -76,9 +77,26 @@ export interface AuditEventsTable {
   created_at: Date;
 }
 
+export interface JobsTable {
+  id: string;
+  name: string;
+  payload: ColumnType<unknown, string, string>;
+  state: ColumnType<"queued" | "failed", "queued" | "failed" | undefined, "queued" | "failed">;
+  run_at: Date;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  singleton_key: string | null;
+  lease_token: string | null;
+  claimed_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export type Entity = Selectable<EntitiesTable>;
 export type ApiKeyRecord = Selectable<ApiKeysTable>;
 export type ConnectorRecord = Selectable<ConnectorsTable>;
 export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
+export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

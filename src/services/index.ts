@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { createJobQueue } from "../jobs/queue.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
@@ -13,10 +14,11 @@ export interface ServiceDeps {
 
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config }: ServiceDeps) {
+  const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
-  return { entities, apiKeys, connectors };
+  return { entities, apiKeys, connectors, jobs };
 }
 
 export type Services = ReturnType<typeof createServices>;
