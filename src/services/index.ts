@@ -4,6 +4,7 @@ import type { Database } from "../db/index.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
+import { createShopIntegrationService } from "./shop-integrations.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -16,7 +17,8 @@ export function createServices({ db, clock, config }: ServiceDeps) {
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
-  return { entities, apiKeys, connectors };
+  const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  return { entities, apiKeys, connectors, shopIntegrations };
 }
 
 export type Services = ReturnType<typeof createServices>;
