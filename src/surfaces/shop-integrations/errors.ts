@@ -59,8 +59,9 @@ function reworded(v: Violation): Violation {
 
 /** Several validator findings on one field (say format and pattern) are one broken rule: keep the first. */
 function onePerField(violations: Violation[]): Violation[] {
-  const seen = new Set<string>();
-  return violations.filter((v) => !seen.has(v.param) && seen.add(v.param));
+  const byField = new Map<string, Violation>();
+  for (const v of violations) if (!byField.has(v.param)) byField.set(v.param, v);
+  return [...byField.values()];
 }
 
 /** Any error as the JSON:API document of this surface. */

@@ -45,8 +45,8 @@ export const UpdateIntegrationBody = Type.Partial(
 );
 
 /**
- * What each body field must be, as an error's detail says it. One sentence per
- * field rather than the validator's wording per keyword.
+ * What each body field (and the id parameter) must be, as an error's detail
+ * says it: one sentence per field rather than the validator's wording per keyword.
  */
 export const FIELD_RULES: Record<string, string> = {
   shop_name: "shop_name must be a string of 1 to 250 characters",
