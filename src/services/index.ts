@@ -5,6 +5,7 @@ import { createJobQueue } from "../jobs/queue.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
+import { createShopIntegrationService } from "./shop-integrations.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -18,7 +19,8 @@ export function createServices({ db, clock, config }: ServiceDeps) {
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
-  return { entities, apiKeys, connectors, jobs };
+  const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  return { entities, apiKeys, connectors, shopIntegrations, jobs };
 }
 
 export type Services = ReturnType<typeof createServices>;
