@@ -6,6 +6,7 @@ export interface DB {
   entities: EntitiesTable;
   api_keys: ApiKeysTable;
   connectors: ConnectorsTable;
+  vault_secrets: VaultSecretsTable;
   jobs: JobsTable;
 }
 
@@ -50,6 +51,24 @@ export interface ConnectorsTable {
   seller_id: string | null;
   bank_account_id: string | null;
   disconnected_at: Date | null;
+  /** The sealed credentials in vault_secrets (never leaves the service). */
+  credentials_secret_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The sealed webhook signing secret in vault_secrets (never leaves the service). */
+  webhook_secret_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Names of the stored credential keys (not secret; shown as credentials_masked). */
+  credential_keys: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface VaultSecretsTable {
+  id: string;
+  entity_id: string;
+  owner_id: string;
+  purpose: string;
+  master_key_id: string;
+  wrapped_key: Buffer;
+  ciphertext: Buffer;
   created_at: Date;
   updated_at: Date;
 }
