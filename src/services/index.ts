@@ -4,6 +4,8 @@ import type { Database } from "../db/index.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
+import { createIdempotencyStore } from "../idempotency/store.ts";
+import { rateLimiterFor } from "../ratelimit/limiter.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -14,9 +16,11 @@ export interface ServiceDeps {
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config }: ServiceDeps) {
   const entities = createEntityService({ db, clock });
-  const apiKeys = createApiKeyService({ db, clock, entities });
+  const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
-  return { entities, apiKeys, connectors };
+  const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
+  const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
+  return { entities, apiKeys, connectors, idempotency, rateLimiter };
 }
 
 export type Services = ReturnType<typeof createServices>;
