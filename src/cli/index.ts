@@ -19,6 +19,7 @@ const HELP = `patchbay — the Patchbay command line
   patchbay entities create --name NAME
   patchbay entities list
   patchbay keys create --entity ENTITY_ID [--mode live|test] [--scopes a,b] [--name NAME]
+                      [--rate-limit-per-minute N] [--rate-limit-burst N]   (default: the mode's limit)
   patchbay keys list --entity ENTITY_ID
   patchbay keys revoke KEY_ID
   patchbay migrate
@@ -38,7 +39,19 @@ async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" }, url: { type: "string" }, "admin-token": { type: "string" } },
+    // Flags that take a value must be declared: undeclared ones parse as booleans (`--entity X` → entity: true).
+    options: {
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      url: { type: "string" },
+      "admin-token": { type: "string" },
+      name: { type: "string" },
+      entity: { type: "string" },
+      mode: { type: "string" },
+      scopes: { type: "string" },
+      "rate-limit-per-minute": { type: "string" },
+      "rate-limit-burst": { type: "string" },
+    },
   });
   const out = createOutput(values.json === true);
   const [group, ...args] = positionals;

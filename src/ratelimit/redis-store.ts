@@ -41,8 +41,9 @@ type TakeReply = [number, number, number, number, number];
 
 export function createRedisRateLimitStore(url: string, keyPrefix: string): RateLimitStore {
   // No offline queue and one try per command: while Redis is away a command
-  // fails at once, and the limiter counts in PostgreSQL instead of waiting.
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000, connectTimeout: 2000 });
+  // fails at once, and the limiter counts in PostgreSQL instead of waiting. The
+  // timeout only bounds a connection that hangs without closing.
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 2000 });
   // Connection errors surface on the commands that fail; the limiter reports them.
   redis.on("error", () => {});
   const scriptSha = sha1(TAKE_SCRIPT);
@@ -59,14 +60,20 @@ export function createRedisRateLimitStore(url: string, keyPrefix: string): RateL
       const [allowed, minutePrev, minuteCount, secondPrev, secondCount] = await take(`${keyPrefix}ratelimit:${apiKeyId}`, nowMs, limit.perMinute, limit.burst);
       return { allowed: allowed === 1, minutePrev, minuteCount, secondPrev, secondCount };
     },
+    // Waits for the first connection attempt to succeed or fail, so the first
+    // requests do not fall back to PostgreSQL merely because Redis is still connecting.
     ready: () =>
       new Promise<void>((resolve) => {
         if (redis.status === "ready") return resolve();
-        const timer = setTimeout(resolve, 3000);
-        redis.once("ready", () => {
+        const done = () => {
           clearTimeout(timer);
+          redis.off("ready", done);
+          redis.off("error", done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, 10_000);
+        redis.once("ready", done);
+        redis.once("error", done);
       }),
     close: async () => {
       redis.disconnect();
