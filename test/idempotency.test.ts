@@ -398,6 +398,18 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    describe("the OpenAPI document declares the header on every POST, PATCH and DELETE", () => {
+      it("as an optional header parameter of the writes, and nowhere else", async () => {
+        const doc = (await t.request({ method: "GET", url: "/openapi.json" })).json();
+        const declares = (op: { parameters?: { in: string; name: string }[] }) => (op.parameters ?? []).some((p) => p.in === "header" && p.name === "idempotency-key");
+        const path = doc.paths["/v1/integrations/{connector_type}"];
+        for (const method of ["post", "patch", "delete"]) assert.ok(declares(path[method]), method);
+        assert.ok(!declares(path.get));
+        assert.ok(declares(doc.paths["/admin/v1/entities"].post));
+        assert.ok(!declares(doc.paths["/admin/v1/entities/{entity_id}/api-keys"].post), "the route that refuses it");
+      });
+    });
+
     describe("the admin surface honours Idempotency-Key too", () => {
       it("POST /admin/v1/entities replays; one entity is created", async () => {
         const name = `Idem ${randomUUID()}`;

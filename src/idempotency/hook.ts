@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, RouteOptions } from "fastify";
 import { ValidationError } from "../services/errors.ts";
-import type { Claim, IdempotencyStore } from "./store.ts";
+import { MAX_KEY_LENGTH, type Claim, type IdempotencyStore } from "./store.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -92,7 +92,25 @@ export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): 
     }
     route.preHandler = [...hooks(route.preHandler), claimKey as preHandlerHookHandler];
     route.onSend = [...hooks(route.onSend), storeResponse as onSendHookHandler];
+    if (route.schema) route.schema = { ...route.schema, headers: withIdempotencyKeyHeader(route.schema.headers) };
   });
+}
+
+/**
+ * Declares the header in the route schema, so the OpenAPI document shows it.
+ * Its length is checked by the store (idempotency_key_invalid), not by the
+ * schema, so every surface answers the same code in its own shape.
+ */
+function withIdempotencyKeyHeader(headers: unknown): object {
+  const base = (headers ?? { type: "object", properties: {} }) as { properties?: Record<string, unknown> };
+  const header = {
+    type: "string",
+    description:
+      `At most ${MAX_KEY_LENGTH} characters, unique per logical request (a UUID). A retry with the same key, method, path and body within 24 h ` +
+      "gets the stored response with Idempotent-Replayed: true; another request with the key is 409 idempotency_key_mismatch; " +
+      "a retry while the first still runs is 409 idempotency_key_in_use.",
+  };
+  return { ...base, properties: { ...base.properties, "idempotency-key": header } };
 }
 
 function idempotencyKeyOf(request: FastifyRequest): string | null {
