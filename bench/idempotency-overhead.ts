@@ -3,7 +3,11 @@
  * server process over PostgreSQL, without the header, with a fresh key per
  * request (claim + execute + store) and with one key repeated (replay).
  *
- *   node --import tsx bench/idempotency-overhead.ts [seconds=10] [connections=10]
+ *   node --import tsx bench/idempotency-overhead.ts [seconds=5] [rounds=3] [connections=10]
+ *
+ * The variants run interleaved, round after round, and each figure is the
+ * median of its rounds: on a shared machine, load drifts, and interleaving
+ * spreads the drift over all three.
  *
  * Needs PostgreSQL at 127.0.0.1:5432 (as the tests do); makes and drops its own database.
  */
@@ -23,8 +27,9 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 // autocannon ships no type declarations; this is the slice used here.
 const autocannon = (await import("autocannon" as string)).default as Autocannon;
 
-const seconds = Number(process.argv[2] ?? 10);
-const connections = Number(process.argv[3] ?? 10);
+const seconds = Number(process.argv[2] ?? 5);
+const rounds = Number(process.argv[3] ?? 3);
+const connections = Number(process.argv[4] ?? 10);
 
 const database = await createTestDatabase("postgres");
 const server = await startServerProcess({
@@ -57,16 +62,28 @@ try {
   // A warm-up so the first variant does not pay for JIT and pool start.
   await autocannon({ url: `${server.url}/v1/integrations/stripe`, method: "PATCH", headers: auth, body: '{"display_name":"Bench"}', connections, duration: 3 });
 
-  const variants: [string, AutocannonResult][] = [];
-  variants.push(["no Idempotency-Key", await run("plain")]);
-  variants.push(["fresh key per request (claim, execute, store)", await run("fresh", [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, "idempotency-key": randomUUID() } }) }])]);
-  variants.push(["one key repeated (replay)", await run("replay", undefined, { "idempotency-key": randomUUID() })]);
+  const variants: { name: string; run: () => Promise<AutocannonResult>; results: AutocannonResult[] }[] = [
+    { name: "no Idempotency-Key", run: () => run("plain"), results: [] },
+    {
+      name: "fresh key per request (claim, execute, store)",
+      run: () => run("fresh", [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, "idempotency-key": randomUUID() } }) }]),
+      results: [],
+    },
+    // One key per round: its first request executes, the rest replay it.
+    { name: "one key repeated (replay)", run: () => run("replay", undefined, { "idempotency-key": randomUUID() }), results: [] },
+  ];
+  for (let round = 0; round < rounds; round++) for (const v of variants) v.results.push(await v.run());
 
-  const base = variants[0]![1].requests.average;
-  console.log(`PATCH /v1/integrations/stripe, ${connections} connections, ${seconds} s each, one process, PostgreSQL`);
-  for (const [name, r] of variants) {
-    const delta = ((r.requests.average / base - 1) * 100).toFixed(1);
-    console.log(`${name.padEnd(48)} ${r.requests.average.toFixed(0).padStart(6)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}  (${delta}% vs no key)`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const rps = (v: (typeof variants)[number]) => median(v.results.map((r) => r.requests.average));
+  const base = rps(variants[0]!);
+  console.log(`PATCH /v1/integrations/stripe, ${connections} connections, ${rounds} rounds of ${seconds} s, one process, PostgreSQL; medians`);
+  for (const v of variants) {
+    const all = v.results.map((r) => r.requests.average.toFixed(0)).join("/");
+    const p50 = median(v.results.map((r) => r.latency.p50));
+    const p99 = median(v.results.map((r) => r.latency.p99));
+    const non2xx = v.results.reduce((n, r) => n + r.non2xx + r.errors, 0);
+    console.log(`${v.name.padEnd(48)} ${rps(v).toFixed(0).padStart(6)} req/s (${all})  p50 ${p50} ms  p99 ${p99} ms  non-2xx ${non2xx}  (${((rps(v) / base - 1) * 100).toFixed(1)}% vs no key)`);
   }
 } finally {
   await server.stop();

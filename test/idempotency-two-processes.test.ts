@@ -19,7 +19,7 @@ const CONCURRENT = 200;
  * Patchbay processes on one PostgreSQL, 200 identical requests with one key
  * fired at both at once. Only PostgreSQL: PGlite belongs to one process.
  */
-describe("[postgres] two server processes on one PostgreSQL execute an Idempotency-Key exactly once", () => {
+describe("[postgres] two server processes on one PostgreSQL: an Idempotency-Key executes once, a rate limit is one budget", () => {
   let database: TestDatabase;
   let servers: ServerProcess[];
   let entityId: string;
@@ -111,5 +111,19 @@ describe("[postgres] two server processes on one PostgreSQL execute an Idempoten
     }
     const record = await database.db.selectFrom("idempotency_keys").select(["state", "response_status"]).where("key", "=", key).executeTakeFirstOrThrow();
     assert.deepEqual(record, { state: "done", response_status: 200 });
+  });
+
+  it("a key's rate limit holds across both processes: 30 concurrent requests, exactly its 10 admitted", async () => {
+    const created = await fetch(`${servers[0]!.url}/admin/v1/entities/${entityId}/api-keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "limited", mode: "live", scopes: ["integrations:read"], rate_limit: { per_minute: 10, burst: 10 } }),
+    }).then((r) => r.json());
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => fetch(`${servers[i % 2]!.url}/v1/integrations/catalog`, { headers: { authorization: `Bearer ${created.key}` } }).then((r) => ({ status: r.status, limit: r.headers.get("x-ratelimit-limit") }))),
+    );
+    assert.equal(answers.filter((a) => a.status === 200).length, 10, JSON.stringify(answers.map((a) => a.status)));
+    assert.equal(answers.filter((a) => a.status === 429).length, 20);
+    assert.ok(answers.every((a) => a.limit === "10"));
   });
 });

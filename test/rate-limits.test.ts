@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import type { LightMyRequestResponse } from "fastify";
 import { Redis } from "ioredis";
 import { buildApp } from "../src/app.ts";
+import { ConfigError, loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/index.ts";
 import { msUntilAdmitted, verdict, MINUTE_MS, SECOND_MS } from "../src/ratelimit/sliding-window.ts";
 import { createServices } from "../src/services/index.ts";
@@ -76,6 +77,19 @@ async function secondServer(t: TestApp) {
     },
   };
 }
+
+describe("rate-limit and idempotency settings are checked at start", () => {
+  it("defaults run; a bad value names its variable", () => {
+    const config = loadConfig({});
+    assert.deepEqual(config.rateLimits, { live: { perMinute: 300, burst: 50 }, test: { perMinute: 60, burst: 10 } });
+    assert.equal(config.idempotencyLeaseSeconds, 60);
+    assert.equal(config.redisUrl, null);
+    assert.equal(config.redisKeyPrefix, "patchbay:");
+    for (const [name, value] of [["PATCHBAY_IDEMPOTENCY_LEASE_SECONDS", "0"], ["PATCHBAY_RATE_LIMIT_TEST_BURST", "many"], ["REDIS_URL", "http://127.0.0.1:6379"]] as const) {
+      assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name, name);
+    }
+  });
+});
 
 describe("the sliding window arithmetic", () => {
   it("weighs the previous window by the share of it still inside the sliding one", () => {

@@ -1,11 +1,11 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { createIdempotencyStore } from "../idempotency/store.ts";
+import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
-import { createIdempotencyStore } from "../idempotency/store.ts";
-import { rateLimiterFor } from "../ratelimit/limiter.ts";
 
 export interface ServiceDeps {
   db: Database;
