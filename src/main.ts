@@ -1,3 +1,4 @@
+import pino from "pino";
 import { resolveAdminToken } from "./auth/admin-token.ts";
 import { buildApp } from "./app.ts";
 import { systemClock } from "./clock.ts";
@@ -5,6 +6,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
+import { loggerOptions } from "./logging.ts";
 import { createServices } from "./services/index.ts";
 
 /** Process entry: config → db → migrate → server (+ jobs). Nothing else. */
@@ -15,7 +17,8 @@ async function main(): Promise<void> {
   const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: config.dataDir });
   await migrate(database.db);
 
-  const services = createServices({ db: database.db, clock: systemClock, config });
+  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  const services = createServices({ db: database.db, clock: systemClock, config, logger: logger.child({ component: "providers" }) });
   const app = await buildApp({ config, db: database.db, services, adminToken: admin.token });
 
   if (admin.created) {

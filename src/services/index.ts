@@ -1,22 +1,40 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
+import { createShopifyApi } from "../providers/shopify.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
+import { createShopifyGrants, type GrantVault } from "./shopify-grants.ts";
+import { createShopifyOAuthService } from "./shopify-oauth.ts";
 
 export interface ServiceDeps {
   db: Database;
   clock: Clock;
   config: Config;
+  /** Where provider calls are logged (provider, method, path, status, latency; never a secret). */
+  logger?: ProviderLogger;
+  /** Tests may hand in a client with a stubbed fetch or sleep. */
+  providers?: ProviderClient;
+  // TODO(vault): required once the vault (branch `vault`) is in main; main.ts then passes it.
+  vault?: GrantVault;
 }
 
+const silent: ProviderLogger = { info() {}, warn() {} };
+
 /** The composition root of the service layer: every service, wired once. */
-export function createServices({ db, clock, config }: ServiceDeps) {
+export function createServices({ db, clock, config, logger = silent, providers, vault }: ServiceDeps) {
+  const client = providers ?? createProviderClient({ config, logger });
+  const { clientId, clientSecret } = config.shopify;
+  const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
+
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
-  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
-  return { entities, apiKeys, connectors };
+  const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault: vault ?? null });
+  const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants });
+  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, oauth: shopifyOAuth });
+  return { entities, apiKeys, connectors, shopifyOAuth, shopifyGrants };
 }
 
 export type Services = ReturnType<typeof createServices>;

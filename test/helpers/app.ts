@@ -3,7 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import pino from "pino";
 import { buildApp } from "../../src/app.ts";
+import { loggerOptions } from "../../src/logging.ts";
+import type { ProviderClient, ProviderLogger } from "../../src/providers/client.ts";
+import type { GrantVault } from "../../src/services/shopify-grants.ts";
+import { interimVault } from "./interim-vault.ts";
 import type { Clock } from "../../src/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import type { DatabaseKind } from "../../src/db/index.ts";
@@ -20,6 +25,8 @@ export interface TestApp {
   services: Services;
   config: Config;
   clock: ManualClock;
+  /** The vault the services seal with (a second process in a test shares it). */
+  vault: GrantVault;
   /** Every log line the server wrote, raw. */
   logs: string[];
   /** Every response the tests received through `request`, raw (for leak checks). */
@@ -32,6 +39,8 @@ export interface TestApp {
 export interface TestAppOptions {
   env?: Record<string, string>;
   clock?: ManualClock;
+  /** A provider client of the test's own making (e.g. without backoff sleeps). */
+  providers?: (config: Config, logger: ProviderLogger) => ProviderClient;
 }
 
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
@@ -40,7 +49,6 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
   const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
   const database = await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
-  const services = createServices({ db: database.db, clock: clock as Clock, config });
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk, _enc, cb) {
@@ -48,6 +56,9 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
       cb();
     },
   });
+  const logger = pino(loggerOptions("info") as pino.LoggerOptions, logStream);
+  const vault = interimVault();
+  const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger), vault });
   const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream });
   await app.ready();
   const responses: string[] = [];
@@ -65,6 +76,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     services,
     config,
     clock,
+    vault,
     logs,
     responses,
     request,

@@ -8,6 +8,7 @@ import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
 import { useFlatErrors } from "../shared/flat-errors.ts";
+import { shopifyRoutes } from "./shopify-routes.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -101,6 +102,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     },
     handler: async (request, reply) => {
       const result = await services.connectors.createConnector(request.actor, request.params.connector_type, request.body);
+      if (result.outcome === "oauth_required") return reply.status(200).send(result.oauth);
       return reply.status(result.outcome === "created" ? 201 : 200).send(result.row);
     },
   });
@@ -130,4 +132,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     },
     handler: async (request) => ({ data: await services.connectors.disconnectConnector(request.actor, request.params.connector_type) }),
   });
+
+  // Shopify OAuth callback and credential verification (their own file; same auth hook and error shape).
+  await app.register(shopifyRoutes, { services });
 }
