@@ -27,6 +27,10 @@ export interface Config {
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   webhookAllowPrivate: boolean;
   jobsEnabled: boolean;
+  /** How often each process's job runner looks for due jobs. */
+  jobsPollMs: number;
+  /** Jobs one process runs at the same time. */
+  jobsConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -141,5 +145,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     webhookAllowPrivate: bool(env, "PATCHBAY_WEBHOOK_ALLOW_PRIVATE", false),
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
+    jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
+    jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 4, 1, 100),
   };
 }

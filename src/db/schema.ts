@@ -8,6 +8,7 @@ export interface DB {
   connectors: ConnectorsTable;
   events: EventsTable;
   audit_events: AuditEventsTable;
+  jobs: JobsTable;
   shopify_oauth_states: ShopifyOAuthStatesTable;
   shopify_grants: ShopifyGrantsTable;
 }
@@ -102,6 +103,22 @@ export interface ShopifyGrantsTable {
   updated_at: Date;
 }
 
+export interface JobsTable {
+  id: string;
+  name: string;
+  payload: ColumnType<unknown, string, string>;
+  state: ColumnType<"queued" | "failed", "queued" | "failed" | undefined, "queued" | "failed">;
+  run_at: Date;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  singleton_key: string | null;
+  lease_token: string | null;
+  claimed_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export type Entity = Selectable<EntitiesTable>;
 export type ApiKeyRecord = Selectable<ApiKeysTable>;
 export type ConnectorRecord = Selectable<ConnectorsTable>;
@@ -109,4 +126,5 @@ export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
 export type ShopifyGrantRecord = Selectable<ShopifyGrantsTable>;
 export type ShopifyOAuthStateRecord = Selectable<ShopifyOAuthStatesTable>;
+export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

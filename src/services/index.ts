@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { createJobQueue } from "../jobs/queue.ts";
 import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
 import { createShopifyApi } from "../providers/shopify.ts";
 import { createApiKeyService } from "./api-keys.ts";
@@ -29,12 +30,13 @@ export function createServices({ db, clock, config, logger = silent, providers, 
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
+  const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault: vault ?? null });
   const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, oauth: shopifyOAuth });
-  return { entities, apiKeys, connectors, shopifyOAuth, shopifyGrants };
+  return { entities, apiKeys, connectors, jobs, shopifyOAuth, shopifyGrants };
 }
 
 export type Services = ReturnType<typeof createServices>;
