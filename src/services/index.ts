@@ -5,6 +5,7 @@ import { createJobQueue } from "../jobs/queue.ts";
 import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
 import { createShopifyApi } from "../providers/shopify.ts";
 import { createApiKeyService } from "./api-keys.ts";
+import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
 import { createShopifyGrants, type GrantVault } from "./shopify-grants.ts";
@@ -36,7 +37,18 @@ export function createServices({ db, clock, config, logger = silent, providers, 
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault: vault ?? null });
   const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, oauth: shopifyOAuth });
-  return { entities, apiKeys, connectors, jobs, shopifyOAuth, shopifyGrants };
+  const health = createConnectorHealth({
+    db,
+    clock,
+    providers: client,
+    shopify,
+    grants: shopifyGrants,
+    connectors,
+    // TODO(vault): credentials.openCredentials once the vault's credential service is in main.
+    openCredentials: async (c) => (vault ? vault.openSecret<Record<string, string>>(db, { entityId: c.entity_id, ownerId: c.id, purpose: "connector.credentials" }) : null),
+    healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
+  });
+  return { entities, apiKeys, connectors, jobs, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

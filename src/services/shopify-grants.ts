@@ -114,7 +114,7 @@ export function createShopifyGrants({ db, clock, shopify, vault: maybeVault }: S
     },
 
     /** The current access token, for a call to the shop; null when the connector has no usable grant. */
-    async openAccessToken(connector: ConnectorRecord): Promise<{ shop: string; accessToken: string; expired: boolean } | null> {
+    async openAccessToken(connector: ConnectorRef): Promise<{ shop: string; accessToken: string; expired: boolean } | null> {
       const grant = await db.selectFrom("shopify_grants").selectAll().where("connector_id", "=", connector.id).executeTakeFirst();
       if (!grant || grant.status !== "active") return null;
       const tokens = await open(connector);

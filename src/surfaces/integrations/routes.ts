@@ -9,6 +9,7 @@ import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
 import { useFlatErrors } from "../shared/flat-errors.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
+import { verifyRoutes } from "./verify-routes.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -133,6 +134,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     handler: async (request) => ({ data: await services.connectors.disconnectConnector(request.actor, request.params.connector_type) }),
   });
 
-  // Shopify OAuth callback and credential verification (their own file; same auth hook and error shape).
+  // Shopify's OAuth callback and credential verification, in their own files (same hooks and error shape).
   await app.register(shopifyRoutes, { services });
+  await app.register(verifyRoutes, { services });
 }
