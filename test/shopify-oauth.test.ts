@@ -60,7 +60,7 @@ for (const kind of DB_KINDS) {
         assertSeedRow(row);
         assert.equal(row.is_active, false);
         assert.equal(row.mode, "live");
-        assert.equal(row.sync_status, "oauth_pending");
+        assert.equal(row.sync_status, null);
         assert.equal(row.has_credentials_secret_arn, false);
       });
 

@@ -285,6 +285,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, oauth }:
 
 export type ConnectorService = ReturnType<typeof createConnectorService>;
 
+/** A test key lives in the sandbox: it may not act on live connectors, on any surface. */
 export function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
   if (actor.mode === "test" && mode === "live") {
     throw new PermissionError("live_mode_forbidden", "A test key (ark_test_ent_…) can only act on sandbox connectors.", {

@@ -8,6 +8,7 @@ import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
+import { createShopIntegrationService } from "./shop-integrations.ts";
 import { createShopifyGrants, type GrantVault } from "./shopify-grants.ts";
 import { createShopifyOAuthService } from "./shopify-oauth.ts";
 
@@ -48,7 +49,8 @@ export function createServices({ db, clock, config, logger = silent, providers, 
     openCredentials: async (c) => (vault ? vault.openSecret<Record<string, string>>(db, { entityId: c.entity_id, ownerId: c.id, purpose: "connector.credentials" }) : null),
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
-  return { entities, apiKeys, connectors, jobs, shopifyOAuth, shopifyGrants, health };
+  const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  return { entities, apiKeys, connectors, shopIntegrations, jobs, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

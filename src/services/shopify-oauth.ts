@@ -106,9 +106,10 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants }
         let row: ConnectorRecord;
         if (existing && (existing.disconnected_at === null || recoverable)) {
           // A pending row, one whose grant Shopify refused, or a disconnected one for another shop: authorize it afresh.
+          // Pending is not failing: sync_status stays null until the callback (shop integrations count any other status as failing).
           row = await trx
             .updateTable("connectors")
-            .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: "oauth_pending", sync_error: null, updated_at: now })
+            .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now })
             .where("id", "=", existing.id)
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -130,7 +131,6 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants }
               mode: input.mode ?? "sandbox",
               is_active: false,
               config: JSON.stringify(config),
-              sync_status: "oauth_pending",
               ...pickRowFields(input),
               created_at: now,
               updated_at: now,
