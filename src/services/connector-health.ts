@@ -52,9 +52,10 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
     if (access.expired) {
       const refreshed = await grants.refreshGrant(connector.id);
       if (refreshed.outcome === "auth_failed") return { status: "auth_failed", error: refreshed.error };
+      if (refreshed.outcome === "unreachable") return { status: "unreachable", error: `${refreshed.error} (token refresh).` };
       access = await grants.openAccessToken(connector);
-      if (!access) return null;
-      if (access.expired) return { status: "unreachable", error: "The Shopify access token expired and its refresh has not completed yet; try again shortly." };
+      // Another refresher holds the grant: it records its own outcome; there is nothing to check until it has.
+      if (!access || access.expired) return null;
     }
     try {
       return byStatus(await shopify.checkAccess(access.shop, access.accessToken), SHOPIFY_CHECK);

@@ -1,7 +1,9 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { registerHealthCheckJobs } from "../jobs/health-checks.ts";
 import { createJobQueue } from "../jobs/queue.ts";
+import { registerTokenRefreshJobs } from "../jobs/refresh-tokens.ts";
 import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
 import { createShopifyApi } from "../providers/shopify.ts";
 import { createApiKeyService } from "./api-keys.ts";
@@ -50,6 +52,8 @@ export function createServices({ db, clock, config, logger = silent, providers, 
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  registerTokenRefreshJobs(jobs, { db, grants: shopifyGrants, oauth: shopifyOAuth });
+  registerHealthCheckJobs(jobs, { db, health });
   return { entities, apiKeys, connectors, shopIntegrations, jobs, shopifyOAuth, shopifyGrants, health };
 }
 

@@ -133,11 +133,13 @@ export function createShopifyGrants({ db, clock, shopify, vault: maybeVault }: S
       const row = await db
         .selectFrom("shopify_grants")
         .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")
-        .select(["shopify_grants.generation", "shopify_grants.status", "shopify_grants.refresh_expires_at", "connectors.entity_id", "connectors.disconnected_at"])
+        .select(["shopify_grants.generation", "shopify_grants.status", "shopify_grants.access_expires_at", "shopify_grants.refresh_expires_at", "connectors.entity_id", "connectors.disconnected_at"])
         .where("shopify_grants.connector_id", "=", connectorId)
         .executeTakeFirst();
       if (!row || row.status !== "active" || row.disconnected_at !== null) return { outcome: "skipped" };
       const now = clock.now();
+      // Not due (a refresher that finished first made it fresh, or it never expires): nothing to spend.
+      if (row.access_expires_at === null || row.access_expires_at.getTime() > now.getTime() + REFRESH_AHEAD_MS) return { outcome: "skipped" };
       if (row.refresh_expires_at !== null && row.refresh_expires_at.getTime() <= now.getTime()) {
         const error = `The Shopify refresh token expired at ${row.refresh_expires_at.toISOString()}; the merchant must approve the app again (POST /v1/integrations/shopify).`;
         await markAuthFailed(connectorId, error);
@@ -173,7 +175,9 @@ export function createShopifyGrants({ db, clock, shopify, vault: maybeVault }: S
           return { outcome: "auth_failed", error };
         }
         if (!(err instanceof ProviderError)) throw err;
-        // The refresh token may or may not have been spent; the claim lapses and a later run tries again.
+        // Release the claim so a retry can run at once. If Shopify did rotate the token and the answer was
+        // lost, the old refresh token still works until the new one is used (Shopify keeps it for that case).
+        await db.updateTable("shopify_grants").set({ refresh_lease_id: null, refresh_lease_until: null }).where("connector_id", "=", connectorId).where("refresh_lease_id", "=", leaseId).execute();
         return { outcome: "unreachable", error: err.message };
       }
 

@@ -1,7 +1,10 @@
 import { createHmac, randomBytes } from "node:crypto";
 import "@shopify/shopify-api/adapters/node";
 import { ApiVersion, LogSeverity, shopifyApi } from "@shopify/shopify-api";
+import assert from "node:assert/strict";
+import type { TestApp } from "./app.ts";
 import { startFakeProvider, type RecordedRequest } from "./fake-provider.ts";
+import { asKey, createTenant } from "./fixtures.ts";
 
 export const SHOPIFY_CLIENT_ID = "fake_shopify_client_id";
 export const SHOPIFY_CLIENT_SECRET = "shpss_fake_client_secret_0123456789";
@@ -26,7 +29,10 @@ export async function startFakeShopify(opts: FakeShopifyOptions = {}) {
   /** How many times each refresh token was presented. */
   const refreshUses = new Map<string, number>();
   const issued: { access: string; refresh: string | null }[] = [];
+  /** Refresh token spent → the pair minted in exchange. */
+  const rotations = new Map<string, { access: string; refresh: string | null }>();
   let refuseRefresh = false;
+  let down = false;
 
   const mint = (expiring: boolean) => {
     const access = `shpat_${randomBytes(16).toString("hex")}`;
@@ -43,13 +49,16 @@ export async function startFakeShopify(opts: FakeShopifyOptions = {}) {
 
   const tokenEndpoint = async (req: RecordedRequest) => {
     if (opts.tokenDelayMs) await new Promise((r) => setTimeout(r, opts.tokenDelayMs));
+    if (down) return { status: 503, body: { errors: "Service unavailable" } };
     const body = (req.headers["content-type"] ?? "").includes("json") ? (JSON.parse(req.body) as Record<string, string>) : Object.fromEntries(new URLSearchParams(req.body));
     if (body.client_id !== SHOPIFY_CLIENT_ID || body.client_secret !== SHOPIFY_CLIENT_SECRET) return { status: 401, body: { error: "invalid_client" } };
     if (body.grant_type === "refresh_token") {
       const token = body.refresh_token ?? "";
       refreshUses.set(token, (refreshUses.get(token) ?? 0) + 1);
       if (refuseRefresh || !liveRefresh.delete(token)) return { status: 400, body: { error: "invalid_grant", error_description: "refresh token is invalid or was already used" } };
-      return { body: mint(true) };
+      const minted = mint(true);
+      rotations.set(token, issued.at(-1)!);
+      return { body: minted };
     }
     const shop = codes.get(body.code ?? "");
     if (!shop) return { status: 400, body: { error: "invalid_request", error_description: "The authorization code was not found or was already used" } };
@@ -69,15 +78,24 @@ export async function startFakeShopify(opts: FakeShopifyOptions = {}) {
     ...fake,
     issued,
     refreshUses,
+    rotations,
     /** What Shopify does when the merchant approves: a fresh single-use code for the shop. */
     issueCode(shop: string): string {
       const code = randomBytes(16).toString("hex");
       codes.set(code, shop);
       return code;
     },
-    /** From now on every refresh is refused (the app was uninstalled, say). */
-    refuseRefreshes(): void {
-      refuseRefresh = true;
+    /** While set, every refresh is refused (the app was uninstalled, say). */
+    refuseRefreshes(value = true): void {
+      refuseRefresh = value;
+    },
+    /** The token endpoint answers 503 while down. */
+    setDown(value: boolean): void {
+      down = value;
+    },
+    /** Slow the token endpoint down (so racing refreshers overlap). */
+    setTokenDelay(ms: number): void {
+      opts.tokenDelayMs = ms;
     },
     tokenCalls: () => fake.requests.filter((r) => r.path === "/admin/oauth/access_token"),
   };
@@ -126,4 +144,19 @@ export function shopifyEnv(fake: { url: string }): Record<string, string> {
     PATCHBAY_PUBLIC_URL: "https://patchbay.example",
     PATCHBAY_PROVIDER_URL_SHOPIFY: fake.url,
   };
+}
+
+/** A tenant whose Shopify connector went through the whole OAuth flow: POST, approval, signed callback. */
+export async function connectShopify(t: TestApp, fake: FakeShopify, shop = "acme-store.myshopify.com") {
+  const tenant = await createTenant(t);
+  const call = asKey(t, tenant);
+  const start = await call("POST", "/v1/integrations/shopify", { shop, mode: "live" });
+  assert.equal(start.statusCode, 200, start.body);
+  const done = await t.request({
+    method: "GET",
+    url: `/v1/integrations/shopify/oauth/callback?${await signedCallback({ code: fake.issueCode(shop), shop, state: stateOf(start.json().oauth_url) })}`,
+  });
+  assert.equal(done.statusCode, 200, done.body);
+  const row = done.json().data as { id: string; entity_id: string };
+  return { tenant, call, row, shop, tokens: fake.issued.at(-1)! };
 }
