@@ -147,6 +147,8 @@ for (const kind of DB_KINDS) {
 
         const events = await t.database.db.selectFrom("events").selectAll().where("entity_id", "=", row.entity_id).execute();
         assert.deepEqual(events.map((e) => e.type), ["connector.connected"]);
+        const record = await t.database.db.selectFrom("connectors").select("shop_url").where("id", "=", row.id).executeTakeFirstOrThrow();
+        assert.equal(record.shop_url, `https://${shop}`, "the shop integration's shop_url is the shop");
         const grant = await t.database.db.selectFrom("shopify_grants").selectAll().where("connector_id", "=", row.id).executeTakeFirstOrThrow();
         assert.equal(grant.shop, shop);
         assert.equal(grant.status, "active");

@@ -195,7 +195,8 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants }
         await grants.storeGrant(trx, current, shop, tokens, done);
         const row = await trx
           .updateTable("connectors")
-          .set({ is_active: true, sync_status: "connected", sync_error: null, last_sync_at: done, updated_at: done })
+          // The shop's address also fills the shop integration's shop_url (/api/v3) unless someone set one.
+          .set({ is_active: true, sync_status: "connected", sync_error: null, last_sync_at: done, updated_at: done, shop_url: current.shop_url ?? `https://${shop}` })
           .where("id", "=", current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
