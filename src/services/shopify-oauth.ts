@@ -4,9 +4,10 @@ import { connectorDefinition } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord, ShopifyOAuthStateRecord } from "../db/schema.ts";
+import type { Kysely } from "kysely";
+import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
-import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "./../providers/shopify.ts";
+import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
 import { recordAudit } from "./audit.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
@@ -46,6 +47,7 @@ export interface ShopifyOAuthDeps {
  */
 export function createShopifyOAuthService({ db, clock, config, shopify, grants }: ShopifyOAuthDeps) {
   const recoveryMs = config.recoveryWindowDays * 86_400_000;
+  const def = connectorDefinition("shopify");
 
   function requireApp(): { api: ShopifyApi; clientId: string; clientSecret: string } {
     const { clientId, clientSecret } = config.shopify;
@@ -59,18 +61,87 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants }
     return { api: shopify, clientId, clientSecret };
   }
 
+  /** Re-POST within the recovery window, same shop: the connector and its sealed tokens come back. */
+  async function restore(trx: Kysely<DB>, existing: ConnectorRecord, input: CreateConnectorInput, now: Date): Promise<CreateOutcome> {
+    const restored = await trx
+      .updateTable("connectors")
+      .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
+      .where("id", "=", existing.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await emitEvent(trx, { entityId: existing.entity_id, type: "connector.restored", data: toConnectorRow(restored), at: now });
+    return { outcome: "restored", row: toConnectorRow(restored) };
+  }
+
+  /**
+   * A pending row, one whose grant Shopify refused, or a disconnected one for
+   * another shop: authorize it afresh. Pending is not failing, so sync_status
+   * is null until the callback (shop integrations count other statuses as failing).
+   */
+  async function reusePending(trx: Kysely<DB>, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
+    const row = await trx
+      .updateTable("connectors")
+      .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now })
+      .where("id", "=", existing.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (grantShop !== undefined && grantShop !== shop) await trx.deleteFrom("shopify_grants").where("connector_id", "=", existing.id).execute();
+    // The newest authorize URL is the only one that works.
+    await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
+    return row;
+  }
+
+  async function createPending(trx: Kysely<DB>, actor: ApiKeyActor, input: CreateConnectorInput, now: Date): Promise<ConnectorRecord> {
+    const config = input.config ?? {};
+    const violations = validateConnectorConfig(def, config);
+    if (violations.length > 0) throw ValidationError.of(violations);
+    const row = await trx
+      .insertInto("connectors")
+      .values({
+        id: uuidv7(now),
+        entity_id: actor.entityId,
+        connector_type: "shopify",
+        display_name: input.display_name ?? def.name,
+        mode: input.mode ?? "sandbox",
+        is_active: false,
+        config: JSON.stringify(config),
+        ...pickRowFields(input),
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", "GET /v1/integrations/shopify shows it.");
+    return row;
+  }
+
+  async function issueState(trx: Kysely<DB>, row: ConnectorRecord, shop: string, clientId: string, now: Date): Promise<OAuthRequired> {
+    const state = randomBase62(43);
+    const expiresAt = new Date(now.getTime() + OAUTH_STATE_TTL_MS);
+    await trx
+      .insertInto("shopify_oauth_states")
+      .values({ state_hash: hashState(state), entity_id: row.entity_id, connector_id: row.id, shop, created_at: now, expires_at: expiresAt })
+      .execute();
+    return {
+      object: "integration_oauth_required",
+      oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: `${config.publicUrl}${CALLBACK_PATH}`, state }),
+      expires_at: expiresAt.toISOString(),
+      hint: `Open oauth_url in a browser and approve the app in ${shop} before ${expiresAt.toISOString()}; then poll GET /v1/integrations/shopify until is_active is true.`,
+    };
+  }
+
   return {
     /**
      * POST /v1/integrations/shopify `{shop, mode}`. Restores a connector
      * disconnected within the recovery window for the same shop (its sealed
      * tokens come back); otherwise creates or reuses the pending row and
-     * answers the authorize URL.
+     * answers the authorize URL. A connector with working tokens is a conflict.
      */
     async startAuthorization(actor: ApiKeyActor, input: CreateConnectorInput): Promise<CreateOutcome> {
       const { clientId } = requireApp();
       const shop = requireShopDomain(input.shop);
       if (input.mode) assertKeyMayAct(actor, input.mode);
-      const def = connectorDefinition("shopify");
       const now = clock.now();
 
       return db.transaction().execute(async (trx) => {
@@ -81,77 +152,30 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants }
           .where("connector_type", "=", "shopify")
           .forUpdate()
           .executeTakeFirst();
-        const grant = existing ? await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst() : undefined;
-        if (existing) assertKeyMayAct(actor, input.mode ?? existing.mode);
+        if (!existing) return { outcome: "oauth_required", oauth: await issueState(trx, await createPending(trx, actor, input, now), shop, clientId, now) };
 
-        const recoverable = existing?.disconnected_at != null && now.getTime() - existing.disconnected_at.getTime() < recoveryMs;
-        if (existing && existing.disconnected_at === null && grant?.status === "active") {
+        assertKeyMayAct(actor, input.mode ?? existing.mode);
+        const grant = await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst();
+        const connected = existing.disconnected_at === null;
+        const recoverable = !connected && now.getTime() - existing.disconnected_at!.getTime() < recoveryMs;
+        if (connected && grant?.status === "active") {
           throw new ConflictError(
             "conflict",
             `A Shopify connector already exists for this entity (${grant.shop})${existing.is_active ? " and is active" : " (paused)"}.`,
             existing.is_active ? "Change it with PATCH /v1/integrations/shopify, or DELETE it first." : 'Resume it with PATCH /v1/integrations/shopify {"is_active": true}.',
           );
         }
-        if (existing && recoverable && grant?.shop === shop) {
-          const restored = await trx
-            .updateTable("connectors")
-            .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
-            .where("id", "=", existing.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          await emitEvent(trx, { entityId: actor.entityId, type: "connector.restored", data: toConnectorRow(restored), at: now });
-          return { outcome: "restored" as const, row: toConnectorRow(restored) };
-        }
+        if (recoverable && grant?.shop === shop) return restore(trx, existing, input, now);
 
         let row: ConnectorRecord;
-        if (existing && (existing.disconnected_at === null || recoverable)) {
-          // A pending row, one whose grant Shopify refused, or a disconnected one for another shop: authorize it afresh.
-          // Pending is not failing: sync_status stays null until the callback (shop integrations count any other status as failing).
-          row = await trx
-            .updateTable("connectors")
-            .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now })
-            .where("id", "=", existing.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          if (grant && grant.shop !== shop) await trx.deleteFrom("shopify_grants").where("connector_id", "=", existing.id).execute();
-          await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
+        if (connected || recoverable) {
+          row = await reusePending(trx, existing, grant?.shop, shop, input, now);
         } else {
           // Past the recovery window the old connector is gone for good.
-          if (existing) await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
-          const config = input.config ?? {};
-          const violations = validateConnectorConfig(def, config);
-          if (violations.length > 0) throw ValidationError.of(violations);
-          row = await trx
-            .insertInto("connectors")
-            .values({
-              id: uuidv7(now),
-              entity_id: actor.entityId,
-              connector_type: "shopify",
-              display_name: input.display_name ?? def.name,
-              mode: input.mode ?? "sandbox",
-              is_active: false,
-              config: JSON.stringify(config),
-              ...pickRowFields(input),
-              created_at: now,
-              updated_at: now,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+          row = await createPending(trx, actor, input, now);
         }
-
-        const state = randomBase62(43);
-        const expiresAt = new Date(now.getTime() + OAUTH_STATE_TTL_MS);
-        await trx
-          .insertInto("shopify_oauth_states")
-          .values({ state_hash: hashState(state), entity_id: actor.entityId, connector_id: row.id, shop, created_at: now, expires_at: expiresAt })
-          .execute();
-        const oauth: OAuthRequired = {
-          object: "integration_oauth_required",
-          oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: `${config.publicUrl}${CALLBACK_PATH}`, state }),
-          expires_at: expiresAt.toISOString(),
-          hint: `Open oauth_url in a browser and approve the app in ${shop} before ${expiresAt.toISOString()}; then poll GET /v1/integrations/shopify until is_active is true.`,
-        };
-        return { outcome: "oauth_required" as const, oauth };
+        return { outcome: "oauth_required", oauth: await issueState(trx, row, shop, clientId, now) };
       });
     },
 
