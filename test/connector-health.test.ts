@@ -163,13 +163,13 @@ for (const kind of DB_KINDS) {
       const call = asKey(t, tenant);
       const res = await call("POST", `/v1/integrations/${c.type}`, { mode: "live", ...c.fields });
       assert.equal(res.statusCode, 201, res.body);
-      await storeCredentials(res.json(), creds);
+      await storeCredentials(call, c.type, creds);
       return call;
     }
 
-    async function storeCredentials(row: { id: string; entity_id: string }, creds: Creds) {
-      // TODO(vault): PUT /v1/integrations/{type}/credentials once the vault's credential endpoints are in main.
-      await t.vault.sealSecret(t.database.db, { entityId: row.entity_id, ownerId: row.id, purpose: "connector.credentials" }, creds);
+    async function storeCredentials(call: ReturnType<typeof asKey>, type: string, creds: Creds) {
+      const res = await call("PUT", `/v1/integrations/${type}/credentials`, creds);
+      assert.equal(res.statusCode, 200, res.body);
     }
 
     const authFailedEvents = async (entityId: string) =>
@@ -191,7 +191,7 @@ for (const kind of DB_KINDS) {
         assert.equal(row.sync_error, null);
         assert.ok(row.last_sync_at);
 
-        await storeCredentials(row, c.bad);
+        await storeCredentials(call, c.type, c.bad);
         const refused = await call("POST", `/v1/integrations/${c.type}/verify`);
         assert.equal(refused.statusCode, 200, refused.body);
         row = refused.json().data;
@@ -218,6 +218,47 @@ for (const kind of DB_KINDS) {
         }
       });
     }
+
+    it("storing credentials queues their verification (PUT never waits on the provider)", async () => {
+      const c = CASES.find((x) => x.type === "postmark")!;
+      const call = asKey(t, await createTenant(t));
+      await call("POST", "/v1/integrations/postmark", { mode: "live" });
+      const put = await call("PUT", "/v1/integrations/postmark/credentials", c.good);
+      assert.equal(put.json().data.sync_status, null, "the PUT answers at once");
+      await t.services.jobs.runDueJobs();
+      const row = (await call("GET", "/v1/integrations/postmark")).json().data;
+      assert.equal(row.sync_status, "ok");
+      assert.ok(row.last_sync_at);
+    });
+
+    it("the health-check job re-checks active connectors older than the interval; none without credentials, paused or disconnected", async () => {
+      const tenant = await createTenant(t);
+      const call = asKey(t, tenant);
+      const stripe = CASES.find((x) => x.type === "stripe")!;
+      await connectorWith(stripe, tenant, stripe.good);
+      await call("POST", "/v1/integrations/postmark", { mode: "live" });
+      const openai = CASES.find((x) => x.type === "openai")!;
+      await connectorWith(openai, tenant, { api_key: "sk-paused-connector" });
+      await call("PATCH", "/v1/integrations/openai", { is_active: false });
+      const pausedCalls = () => fakes.get("openai")!.requests.filter((r) => r.headers.authorization === "Bearer sk-paused-connector").length;
+      await t.services.jobs.runDueJobs();
+      const first = (await call("GET", "/v1/integrations/stripe")).json().data.last_sync_at;
+      assert.ok(first, "checked after the PUT");
+
+      t.clock.advance(30 * 60_000);
+      await t.services.jobs.runDueJobs();
+      assert.equal((await call("GET", "/v1/integrations/stripe")).json().data.last_sync_at, first, "not due before the interval");
+
+      t.clock.advance(31 * 60_000);
+      await t.services.jobs.runDueJobs();
+      const after = (await call("GET", "/v1/integrations/stripe")).json().data;
+      assert.ok(Date.parse(after.last_sync_at) > Date.parse(first), "re-checked after PATCHBAY_HEALTH_CHECK_MINUTES");
+      assert.equal(after.sync_status, "ok");
+      assert.equal((await call("GET", "/v1/integrations/postmark")).json().data.sync_status, null, "nothing to check without credentials");
+      assert.equal(pausedCalls(), 0, "a paused connector is not checked");
+      const due = await t.services.health.dueForCheck(10_000);
+      assert.ok(!due.includes((await call("GET", "/v1/integrations/postmark")).json().data.id));
+    });
 
     it("a connector without credentials → 409 no_credentials, row unchanged", async () => {
       const call = asKey(t, await createTenant(t));

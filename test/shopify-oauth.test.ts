@@ -144,6 +144,8 @@ for (const kind of DB_KINDS) {
         assert.equal(row.sync_status, "connected");
         assert.equal(row.sync_error, null);
         assert.ok(row.last_sync_at);
+        assert.equal(row.has_credentials_secret_arn, true, "the tokens are the connector's sealed credentials");
+        assert.deepEqual(row.credentials_masked, ["access_token", "refresh_token"]);
 
         const events = await t.database.db.selectFrom("events").selectAll().where("entity_id", "=", row.entity_id).execute();
         assert.deepEqual(events.map((e) => e.type), ["connector.connected"]);

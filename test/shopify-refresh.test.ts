@@ -87,7 +87,7 @@ for (const kind of DB_KINDS) {
           kind === "postgres"
             ? await openDatabase({ kind: "postgres", url: t.database.url!, poolSize: 4 })
             : null;
-        const b = other ? createServices({ db: other.db, clock: t.clock, config: t.config, vault: t.vault }) : t.services;
+        const b = other ? createServices({ db: other.db, clock: t.clock, config: t.config }) : t.services;
         shopify.setTokenDelay(150);
         try {
           for (let round = 1; round <= 5; round++) {

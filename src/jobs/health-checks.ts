@@ -1,4 +1,6 @@
+import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
+import type { DB } from "../db/schema.ts";
 import type { ConnectorHealth } from "../services/connector-health.ts";
 import type { JobQueue } from "./queue.ts";
 
@@ -6,6 +8,11 @@ export const HEALTH_CHECKS_DUE = "connector-health-checks";
 export const HEALTH_CHECK = "connector-health-check";
 
 const BATCH = 200;
+
+/** Queues one connector's check, in the caller's transaction (after new credentials are stored, say). */
+export function queueHealthCheck(queue: JobQueue, executor: Kysely<DB>, connectorId: string): Promise<string | null> {
+  return queue.enqueue(executor, HEALTH_CHECK, { connectorId }, { singletonKey: `${HEALTH_CHECK}:${connectorId}` });
+}
 
 /**
  * Periodically re-verifies every active connector's credentials (the same
@@ -29,9 +36,7 @@ export function registerHealthCheckJobs(
     everyMs,
     leaseMs: 5 * 60_000,
     handler: async () => {
-      for (const connectorId of await health.dueForCheck(BATCH)) {
-        await queue.enqueue(db, HEALTH_CHECK, { connectorId }, { singletonKey: `${HEALTH_CHECK}:${connectorId}` });
-      }
+      for (const connectorId of await health.dueForCheck(BATCH)) await queueHealthCheck(queue, db, connectorId);
     },
   });
 }

@@ -114,7 +114,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       return result;
     },
 
-    /** Active connectors whose last check is older than the interval (never-checked first). */
+    /** Active connectors with credentials whose last check is older than the interval (never-checked first). */
     async dueForCheck(limit: number): Promise<string[]> {
       const staleBefore = new Date(clock.now().getTime() - healthIntervalMs);
       const rows = await db
@@ -122,6 +122,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         .select("id")
         .where("is_active", "=", true)
         .where("disconnected_at", "is", null)
+        .where("credentials_secret_id", "is not", null)
         .where((eb) => eb.or([eb("last_sync_at", "is", null), eb("last_sync_at", "<=", staleBefore)]))
         .orderBy("last_sync_at", (ob) => ob.asc().nullsFirst())
         .limit(limit)

@@ -5,25 +5,17 @@ import type { ConnectorRecord, DB } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
 import { toConnectorRow } from "./connector-row.ts";
-import { NotConfiguredError } from "./errors.ts";
+import { CREDENTIALS_PURPOSE } from "./credentials.ts";
+import type { SecretPlace, Vault } from "../vault/vault.ts";
 import { uuidv7 } from "./ids.ts";
 import { emitEvent } from "./outbox.ts";
 
-/** Where a secret lives in the vault: its entity, the record that owns it, and what it is for. */
-export interface SecretPlace {
-  entityId: string;
-  ownerId: string;
-  purpose: string;
-}
-
-/** What grants need of the vault: seal and open one secret, in the caller's transaction. */
-export interface GrantVault {
-  sealSecret(db: Kysely<DB>, place: SecretPlace, value: unknown): Promise<string>;
-  openSecret<T = unknown>(db: Kysely<DB>, place: SecretPlace): Promise<T | null>;
-}
-
-/** The vault purpose of a Shopify connector's tokens. */
-export const SHOPIFY_TOKENS_PURPOSE = "shopify.tokens";
+/**
+ * A Shopify connector's credentials are its OAuth tokens: sealed where any
+ * connector's credentials are (so the row shows has_credentials_secret_arn
+ * and the key names, and DELETE's recovery window and the purge apply).
+ */
+const TOKEN_KEYS = ["access_token", "refresh_token"];
 
 /** Refresh an access token this long before it expires. */
 export const REFRESH_AHEAD_MS = 10 * 60_000;
@@ -53,7 +45,7 @@ export interface ShopifyGrantDeps {
   db: Database;
   clock: Clock;
   shopify: ShopifyApi | null;
-  vault: GrantVault | null;
+  vault: Pick<Vault, "sealSecret" | "openSecret">;
 }
 
 /**
@@ -63,12 +55,8 @@ export interface ShopifyGrantDeps {
  * processes: it must first win a conditional UPDATE that claims the grant's
  * current generation, and it completes only that generation.
  */
-export function createShopifyGrants({ db, clock, shopify, vault: maybeVault }: ShopifyGrantDeps) {
-  const vault: GrantVault = maybeVault ?? {
-    sealSecret: () => Promise.reject(new NotConfiguredError("vault_unavailable", "The vault is not available on this server.", "Start Patchbay with the vault configured.")),
-    openSecret: () => Promise.reject(new NotConfiguredError("vault_unavailable", "The vault is not available on this server.", "Start Patchbay with the vault configured.")),
-  };
-  const place = (connector: ConnectorRef): SecretPlace => ({ entityId: connector.entity_id, ownerId: connector.id, purpose: SHOPIFY_TOKENS_PURPOSE });
+export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantDeps) {
+  const place = (connector: ConnectorRef): SecretPlace => ({ entityId: connector.entity_id, ownerId: connector.id, purpose: CREDENTIALS_PURPOSE });
 
   async function seal(trx: Kysely<DB>, connector: ConnectorRef, tokens: ShopifyTokens): Promise<string> {
     const plain: SealedTokens = { access_token: tokens.accessToken, refresh_token: tokens.refreshToken };
@@ -95,7 +83,8 @@ export function createShopifyGrants({ db, clock, shopify, vault: maybeVault }: S
   return {
     /** Seals fresh tokens for a connector (OAuth callback), replacing any earlier grant. In the caller's transaction. */
     async storeGrant(trx: Kysely<DB>, connector: ConnectorRecord, shop: string, tokens: ShopifyTokens, now: Date): Promise<void> {
-      await seal(trx, connector, tokens);
+      const secretId = await seal(trx, connector, tokens);
+      await trx.updateTable("connectors").set({ credentials_secret_id: secretId, credential_keys: TOKEN_KEYS }).where("id", "=", connector.id).execute();
       const values = {
         shop,
         scope: tokens.scope,

@@ -16,6 +16,7 @@ import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError,
 import { randomBase62, uuidv7 } from "./ids.ts";
 import { emitEvent } from "./outbox.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
+import type { Vault } from "../vault/vault.ts";
 
 /** How long an authorize URL (its state) stays usable. */
 export const OAUTH_STATE_TTL_MS = 10 * 60_000;
@@ -37,6 +38,7 @@ export interface ShopifyOAuthDeps {
   /** null when SHOPIFY_CLIENT_ID / SHOPIFY_CLIENT_SECRET are not set. */
   shopify: ShopifyApi | null;
   grants: ShopifyGrants;
+  vault: Pick<Vault, "destroySecretsOf">;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface ShopifyOAuthDeps {
  * came from Shopify (HMAC), spends the state, exchanges the code and only
  * then touches the row. Any failure before that leaves the row as it was.
  */
-export function createShopifyOAuthService({ db, clock, config, shopify, grants }: ShopifyOAuthDeps) {
+export function createShopifyOAuthService({ db, clock, config, shopify, grants, vault }: ShopifyOAuthDeps) {
   const recoveryMs = config.recoveryWindowDays * 86_400_000;
   const def = connectorDefinition("shopify");
 
@@ -171,8 +173,9 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants }
         if (connected || recoverable) {
           row = await reusePending(trx, existing, grant?.shop, shop, input, now);
         } else {
-          // Past the recovery window the old connector is gone for good.
+          // Past the recovery window the old connector is gone for good, its sealed tokens with it.
           await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+          await vault.destroySecretsOf(trx, [existing.id]);
           row = await createPending(trx, actor, input, now);
         }
         return { outcome: "oauth_required", oauth: await issueState(trx, row, shop, clientId, now) };

@@ -7,11 +7,10 @@ import pino from "pino";
 import { buildApp } from "../../src/app.ts";
 import { loggerOptions } from "../../src/logging.ts";
 import type { ProviderClient, ProviderLogger } from "../../src/providers/client.ts";
-import type { GrantVault } from "../../src/services/shopify-grants.ts";
-import { interimVault } from "./interim-vault.ts";
 import type { Clock } from "../../src/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
-import type { DatabaseKind } from "../../src/db/index.ts";
+import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
+import { migrate } from "../../src/db/migrate.ts";
 import { createServices, type Services } from "../../src/services/index.ts";
 import { ManualClock } from "./clock.ts";
 import { createTestDatabase, type TestDatabase } from "./databases.ts";
@@ -24,9 +23,9 @@ export interface TestApp {
   database: TestDatabase;
   services: Services;
   config: Config;
+  /** The server's data dir (a fresh temp dir; removed by close()). */
+  dataDir: string;
   clock: ManualClock;
-  /** The vault the services seal with (a second process in a test shares it). */
-  vault: GrantVault;
   /** Every log line the server wrote, raw. */
   logs: string[];
   /** Every response the tests received through `request`, raw (for leak checks). */
@@ -39,6 +38,8 @@ export interface TestApp {
 export interface TestAppOptions {
   env?: Record<string, string>;
   clock?: ManualClock;
+  /** pglite only: keep the embedded database in files under the data dir, as a real server does (slower to start). */
+  embeddedOnDisk?: boolean;
   /** A provider client of the test's own making (e.g. without backoff sleeps). */
   providers?: (config: Config, logger: ProviderLogger) => ProviderClient;
 }
@@ -47,7 +48,7 @@ export interface TestAppOptions {
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
   const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
-  const database = await createTestDatabase(kind);
+  const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
   const logs: string[] = [];
   const logStream = new Writable({
@@ -57,8 +58,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     },
   });
   const logger = pino(loggerOptions("info") as pino.LoggerOptions, logStream);
-  const vault = interimVault();
-  const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger), vault });
+  const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger) });
   const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream });
   await app.ready();
   const responses: string[] = [];
@@ -75,8 +75,8 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     database,
     services,
     config,
+    dataDir,
     clock,
-    vault,
     logs,
     responses,
     request,
@@ -87,4 +87,10 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function onDisk(dataDir: string): Promise<TestDatabase> {
+  const database = await openDatabase({ kind: "pglite", dataDir });
+  await migrate(database.db);
+  return database;
 }

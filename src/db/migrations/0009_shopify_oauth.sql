@@ -1,6 +1,7 @@
 -- Shopify OAuth (Mode B): the authorizations in flight, and each Shopify
 -- connector's grant: which shop, when its tokens expire, who is refreshing
--- them. The tokens themselves are sealed in the vault (owner = the connector).
+-- them. The tokens themselves are the connector's credentials in the vault.
+-- Plus the index the credential health checks scan.
 
 create table shopify_oauth_states (
   -- SHA-256 of the state sent through the merchant's browser; the state itself is never stored.
@@ -36,3 +37,7 @@ create table shopify_grants (
 );
 -- The refresh job: active grants whose access token expires soonest.
 create index shopify_grants_due_idx on shopify_grants (access_expires_at) where status = 'active';
+
+-- The health-check job: active connectors with credentials, least recently checked first.
+create index connectors_health_due_idx on connectors (last_sync_at nulls first)
+  where is_active and disconnected_at is null and credentials_secret_id is not null;
