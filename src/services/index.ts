@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import { queueHealthCheck, registerHealthCheckJobs } from "../jobs/health-checks.ts";
 import { registerPurgeJob } from "../jobs/purge.ts";
+import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
 import { createJobQueue } from "../jobs/queue.ts";
 import { registerTokenRefreshJobs } from "../jobs/refresh-tokens.ts";
 import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
@@ -10,6 +11,8 @@ import { createShopifyApi } from "../providers/shopify.ts";
 import type { KeyRing } from "../vault/envelope.ts";
 import { resolveKeyRing } from "../vault/key-ring.ts";
 import { createVault } from "../vault/vault.ts";
+import { createIdempotencyStore } from "../idempotency/store.ts";
+import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectorService } from "./connectors.ts";
@@ -42,7 +45,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const vault = createVault({ db, ring: keyRing ?? resolveKeyRing(config).ring, clock });
   const entities = createEntityService({ db, clock });
-  const apiKeys = createApiKeyService({ db, clock, entities });
+  const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault });
   const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants, vault });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, oauth: shopifyOAuth });
@@ -59,10 +62,13 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
+  const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
+  registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerTokenRefreshJobs(jobs, { db, grants: shopifyGrants, oauth: shopifyOAuth });
   registerHealthCheckJobs(jobs, { db, health });
-  return { entities, apiKeys, connectors, credentials, shopIntegrations, vault, jobs, shopifyOAuth, shopifyGrants, health };
+  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;
