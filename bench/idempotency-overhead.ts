@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { ADMIN_TOKEN } from "../test/helpers/app.ts";
 import { createTestDatabase } from "../test/helpers/databases.ts";
-import { startServerProcess } from "../test/helpers/server-process.ts";
+import { startTestServerProcess as startServerProcess } from "../test/helpers/process.ts";
 
 interface AutocannonResult {
   requests: { average: number };

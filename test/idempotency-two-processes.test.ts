@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { ADMIN_TOKEN } from "./helpers/app.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/databases.ts";
-import { startServerProcess, type ServerProcess } from "./helpers/server-process.ts";
+import { startTestServerProcess as startServerProcess, type ServerProcess } from "./helpers/process.ts";
 
 interface Answer {
   status: number;
