@@ -6,6 +6,7 @@ import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { startFakeShopify, shopifyEnv, shopifyLibrary, signedCallback, stateOf, SHOPIFY_CLIENT_ID, type FakeShopify } from "./helpers/fake-shopify.ts";
 import { addKey, asKey, assertSeedRow, createTenant } from "./helpers/fixtures.ts";
+import { bearerSurface, runSecurityBattery } from "./helpers/security-battery.ts";
 
 const CALLBACK = "/v1/integrations/shopify/oauth/callback";
 
@@ -279,6 +280,39 @@ for (const kind of DB_KINDS) {
         assert.equal(res.json().code, "connector_changed");
         assert.equal((await rowState(call)).is_active, false);
       });
+    });
+  });
+
+  describe(`[${kind}] Shopify OAuth: security battery`, () => {
+    let t: TestApp;
+    let shopify: FakeShopify;
+    before(async () => {
+      shopify = await startFakeShopify();
+      t = await startTestApp(kind, { env: shopifyEnv(shopify) });
+    });
+    after(async () => {
+      await t.close();
+      await shopify.close();
+    });
+    runSecurityBattery("POST /v1/integrations/shopify", () => t, {
+      method: "POST",
+      scope: "integrations:write",
+      url: () => "/v1/integrations/shopify",
+      payload: { shop: "acme.myshopify.com", mode: "sandbox" },
+      surface: bearerSurface,
+    });
+    const connected = async (tt: TestApp, owner: { key: string }, mode = "sandbox") => {
+      const start = await asKey(tt, owner)("POST", "/v1/integrations/shopify", { shop: "battery.myshopify.com", mode });
+      assert.equal(start.statusCode, 200, start.body);
+      return { state: stateOf(start.json().oauth_url) };
+    };
+    runSecurityBattery("POST /v1/integrations/shopify/verify", () => t, {
+      method: "POST",
+      scope: "integrations:write",
+      url: () => "/v1/integrations/shopify/verify",
+      setup: connected,
+      setupLive: (a, o) => connected(a, o, "live"),
+      surface: bearerSurface,
     });
   });
 
