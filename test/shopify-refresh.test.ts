@@ -143,6 +143,7 @@ for (const kind of DB_KINDS) {
         t.clock.advance(HOUR);
         await t.services.jobs.runDueJobs();
         assert.equal(usesOf(tokens.refresh!), 1, "no refresh of a refused grant");
+        assert.ok(!(await t.services.health.dueForCheck(10_000)).includes(row.id), "no health check of a refused grant either");
         assert.equal(await eventsOf(row.entity_id, "connector.auth_failed"), 1);
 
         const again = await call("POST", "/v1/integrations/shopify", { shop, mode: "live" });

@@ -123,6 +123,8 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         .where("is_active", "=", true)
         .where("disconnected_at", "is", null)
         .where("credentials_secret_id", "is not", null)
+        // A Shopify grant Shopify refused stays refused until the merchant approves again: nothing to re-check.
+        .where((eb) => eb.not(eb.and([eb("connector_type", "=", "shopify"), eb("sync_status", "=", "auth_failed")])))
         .where((eb) => eb.or([eb("last_sync_at", "is", null), eb("last_sync_at", "<=", staleBefore)]))
         .orderBy("last_sync_at", (ob) => ob.asc().nullsFirst())
         .limit(limit)
