@@ -42,6 +42,8 @@ export interface Config {
   jobsPollMs: number;
   /** Jobs one process runs at the same time. */
   jobsConcurrency: number;
+  /** How often the health checks re-verify each active connector's credentials. */
+  healthCheckIntervalMinutes: number;
 }
 
 /** One master key: its id (stored beside every wrapped data key) and the 256-bit key, opaque to logging. */
@@ -196,5 +198,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
     jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
     jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 4, 1, 100),
+    healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),
   };
 }

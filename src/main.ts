@@ -1,3 +1,4 @@
+import pino from "pino";
 import { resolveAdminToken } from "./auth/admin-token.ts";
 import { buildApp } from "./app.ts";
 import { systemClock } from "./clock.ts";
@@ -5,6 +6,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
+import { loggerOptions } from "./logging.ts";
 import { createServices } from "./services/index.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";
 
@@ -18,7 +20,8 @@ async function main(): Promise<void> {
   const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: config.dataDir });
   await migrate(database.db);
 
-  const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring });
+  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
   const app = await buildApp({ config, db: database.db, services, adminToken: admin.token });
 
   if (keys.generatedFile) {

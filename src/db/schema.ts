@@ -12,6 +12,8 @@ export interface DB {
   jobs: JobsTable;
   idempotency_keys: IdempotencyKeysTable;
   rate_limit_windows: RateLimitWindowsTable;
+  shopify_oauth_states: ShopifyOAuthStatesTable;
+  shopify_grants: ShopifyGrantsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -111,6 +113,30 @@ export interface AuditEventsTable {
   created_at: Date;
 }
 
+export interface ShopifyOAuthStatesTable {
+  state_hash: Buffer;
+  entity_id: string;
+  connector_id: string;
+  shop: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export interface ShopifyGrantsTable {
+  connector_id: string;
+  shop: string;
+  scope: string;
+  access_expires_at: Date | null;
+  refresh_expires_at: Date | null;
+  status: "active" | "reauth_required";
+  generation: Generated<number>;
+  refresh_lease_id: string | null;
+  refresh_lease_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface JobsTable {
   id: string;
   name: string;
@@ -156,5 +182,7 @@ export type ApiKeyRecord = Selectable<ApiKeysTable>;
 export type ConnectorRecord = Selectable<ConnectorsTable>;
 export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
+export type ShopifyGrantRecord = Selectable<ShopifyGrantsTable>;
+export type ShopifyOAuthStateRecord = Selectable<ShopifyOAuthStatesTable>;
 export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

@@ -20,6 +20,8 @@ const DEFAULTS: Record<string, string> = {
   fedex: "https://apis.fedex.com",
   usps: "https://apis.usps.com",
   amazon: "https://sellingpartnerapi-na.amazon.com",
+  // Login with Amazon: where SP-API refresh tokens become access tokens.
+  amazon_lwa: "https://api.amazon.com",
   ebay: "https://api.ebay.com",
   wwex: "https://www.wwexship.com",
 };

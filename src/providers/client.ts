@@ -23,19 +23,27 @@ export interface ProviderResponse {
   json<T = unknown>(): T;
 }
 
-export type ProviderFailure = "timeout" | "network";
+/** timeout: no answer in time; network: no connection; bad_answer: a 5xx or an answer that cannot be read. */
+export type ProviderFailure = "timeout" | "network" | "bad_answer";
 
 /**
- * A provider could not be reached at all (the HTTP status, when there is
- * one, comes back as a response). The message names the provider and the
- * kind of failure, never a URL query, header or body.
+ * A provider could not be reached at all (the client returns any HTTP
+ * answer as a response; adapters raise `bad_answer` for a 5xx or an
+ * unreadable body). The message names the provider and the kind of
+ * failure, never a URL query, header or body.
  */
 export class ProviderError extends Error {
   constructor(
     readonly provider: string,
     readonly failure: ProviderFailure,
   ) {
-    super(failure === "timeout" ? `${provider} did not answer in time` : `${provider} could not be reached`);
+    super(
+      failure === "timeout"
+        ? `${provider} did not answer in time`
+        : failure === "network"
+          ? `${provider} could not be reached`
+          : `${provider} answered with a server error or an unreadable response`,
+    );
     this.name = "ProviderError";
   }
 }

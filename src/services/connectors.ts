@@ -10,7 +10,6 @@ import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import {
   ConflictError,
   ForbiddenFieldError,
-  NotConfiguredError,
   NotFoundError,
   PermissionError,
   ValidationError,
@@ -18,6 +17,7 @@ import {
 } from "./errors.ts";
 import { uuidv7 } from "./ids.ts";
 import { applyMergePatch } from "./merge-patch.ts";
+import type { OAuthRequired } from "./shopify-oauth.ts";
 
 export type ConnectorMode = "sandbox" | "live";
 
@@ -43,7 +43,10 @@ export interface UpdateConnectorInput extends ConnectorFields {
   is_active?: boolean;
 }
 
-export type CreateOutcome = { outcome: "created" | "restored"; row: ConnectorRow };
+export type CreateOutcome =
+  | { outcome: "created" | "restored"; row: ConnectorRow }
+  /** Mode B (Shopify): the merchant must approve the app first (seed 001). */
+  | { outcome: "oauth_required"; oauth: OAuthRequired };
 
 export interface ListOptions {
   limit: number;
@@ -95,9 +98,11 @@ export interface ConnectorServiceDeps {
   clock: Clock;
   recoveryWindowDays: number;
   vault: Vault;
+  /** Mode B connectors start here (Shopify OAuth). */
+  oauth: { startAuthorization(actor: ApiKeyActor, input: CreateConnectorInput): Promise<CreateOutcome> };
 }
 
-export function createConnectorService({ db, clock, recoveryWindowDays, vault }: ConnectorServiceDeps) {
+export function createConnectorService({ db, clock, recoveryWindowDays, vault, oauth }: ConnectorServiceDeps) {
   const recoveryMs = recoveryWindowDays * 86_400_000;
 
   function isRecoverable(c: ConnectorRecord, now: Date): boolean {
@@ -172,13 +177,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault }:
      */
     async createConnector(actor: ApiKeyActor, type: ConnectorType, input: CreateConnectorInput): Promise<CreateOutcome> {
       const def = connectorDefinition(type);
-      if (def.authMode === "B") {
-        throw new NotConfiguredError(
-          "oauth_not_available",
-          `${def.name} connects through OAuth, which this server does not offer yet.`,
-          "Connect a Mode A connector (for example stripe) instead.",
-        );
-      }
+      if (def.authMode === "B") return oauth.startAuthorization(actor, input);
       if (input.shop !== undefined) {
         throw new ValidationError(`"shop" applies to Shopify only, not ${type}.`, { param: "shop" });
       }
@@ -261,6 +260,13 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault }:
         const now = clock.now();
         const update = fieldUpdate(def, existing, input);
         if (input.is_active !== undefined && input.is_active !== existing.is_active) update.is_active = input.is_active;
+        if (update.is_active === true && def.authMode === "B" && !(await hasActiveGrant(trx, existing.id))) {
+          throw new ConflictError(
+            "oauth_incomplete",
+            `The ${def.name} connector cannot be activated before the merchant approves the app.`,
+            `POST /v1/integrations/${type} with {"shop": …} answers the oauth_url to open.`,
+          );
+        }
         if (Object.keys(update).length === 0) return toConnectorRow(existing);
         const updated = await trx
           .updateTable("connectors")
@@ -338,7 +344,7 @@ function notConnected(type: string): NotFoundError {
   return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
 }
 
-function pickRowFields(input: ConnectorFields): Partial<Record<(typeof ROW_FIELDS)[number], string>> {
+export function pickRowFields(input: ConnectorFields): Partial<Record<(typeof ROW_FIELDS)[number], string>> {
   const out: Partial<Record<(typeof ROW_FIELDS)[number], string>> = {};
   for (const f of ROW_FIELDS) if (input[f] !== undefined) out[f] = input[f];
   return out;
@@ -351,7 +357,7 @@ function missingRequired(def: ConnectorDefinition, fields: ConnectorFields): Vio
 }
 
 /** The column changes a create-on-restore or PATCH body makes, validated against the merged result. */
-function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord, input: ConnectorFields): ConnectorUpdate {
+export function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord, input: ConnectorFields): ConnectorUpdate {
   const update: ConnectorUpdate = {};
   if (input.display_name !== undefined && input.display_name !== existing.display_name) update.display_name = input.display_name;
   if (input.mode !== undefined && input.mode !== existing.mode) update.mode = input.mode;
@@ -365,4 +371,9 @@ function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord, input:
     if (JSON.stringify(merged) !== JSON.stringify(existing.config)) update.config = JSON.stringify(merged);
   }
   return update;
+}
+
+async function hasActiveGrant(trx: Kysely<DB>, connectorId: string): Promise<boolean> {
+  const grant = await trx.selectFrom("shopify_grants").select("status").where("connector_id", "=", connectorId).executeTakeFirst();
+  return grant?.status === "active";
 }

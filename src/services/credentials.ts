@@ -1,7 +1,8 @@
 import type { Clock } from "../clock.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
+import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord } from "../db/schema.ts";
+import type { ConnectorRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
@@ -24,7 +25,16 @@ function place(c: Pick<ConnectorRecord, "id" | "entity_id">, purpose: string): S
  * credential key names. Every write locks the connector row and changes the
  * vault and the row in one transaction.
  */
-export function createCredentialService({ db, clock, vault, connectors }: { db: Database; clock: Clock; vault: Vault; connectors: ConnectorService }) {
+export interface CredentialServiceDeps {
+  db: Database;
+  clock: Clock;
+  vault: Vault;
+  connectors: ConnectorService;
+  /** Called in the transaction that stores new credentials (queues their verification). */
+  onCredentialsStored?: (trx: Kysely<DB>, connectorId: string) => Promise<unknown>;
+}
+
+export function createCredentialService({ db, clock, vault, connectors, onCredentialsStored }: CredentialServiceDeps) {
   return {
     /** PUT …/credentials: replaces the stored credentials with `values` (keys from the catalog). */
     async putCredentials(actor: ApiKeyActor, type: ConnectorType, values: Credentials): Promise<ConnectorRow> {
@@ -39,6 +49,7 @@ export function createCredentialService({ db, clock, vault, connectors }: { db: 
           .where("id", "=", c.id)
           .returningAll()
           .executeTakeFirstOrThrow();
+        await onCredentialsStored?.(trx, c.id);
         return toConnectorRow(row);
       });
     },

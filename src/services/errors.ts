@@ -10,7 +10,9 @@ export type ErrorKind =
   | "not_found"
   | "conflict" // the current state forbids it
   | "rate_limited"
-  | "not_configured"; // the operator has not configured what this needs
+  | "unprocessable" // well-formed, but a value is not acceptable (seed 001: a bad shop domain)
+  | "not_configured" // the operator has not configured what this needs
+  | "upstream"; // a provider Patchbay depends on failed or could not be reached
 
 export interface ErrorDetails {
   hint?: string;
@@ -83,6 +85,19 @@ export class PermissionError extends DomainError {
 export class NotConfiguredError extends DomainError {
   constructor(code: string, message: string, hint: string) {
     super("not_configured", code, message, { hint });
+  }
+}
+
+export class UnprocessableError extends DomainError {
+  constructor(code: string, message: string, details: ErrorDetails = {}) {
+    super("unprocessable", code, message, details);
+  }
+}
+
+/** A provider failed us (unreachable, timed out, 5xx); the message names the provider, never a URL or secret. */
+export class UpstreamError extends DomainError {
+  constructor(code: string, message: string, hint?: string) {
+    super("upstream", code, message, { hint });
   }
 }
 

@@ -1,19 +1,26 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { queueHealthCheck, registerHealthCheckJobs } from "../jobs/health-checks.ts";
 import { registerPurgeJob } from "../jobs/purge.ts";
 import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
 import { createJobQueue } from "../jobs/queue.ts";
+import { registerTokenRefreshJobs } from "../jobs/refresh-tokens.ts";
+import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
+import { createShopifyApi } from "../providers/shopify.ts";
 import type { KeyRing } from "../vault/envelope.ts";
 import { resolveKeyRing } from "../vault/key-ring.ts";
 import { createVault } from "../vault/vault.ts";
 import { createIdempotencyStore } from "../idempotency/store.ts";
 import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createApiKeyService } from "./api-keys.ts";
+import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createCredentialService } from "./credentials.ts";
 import { createEntityService } from "./entities.ts";
 import { createShopIntegrationService } from "./shop-integrations.ts";
+import { createShopifyGrants } from "./shopify-grants.ts";
+import { createShopifyOAuthService } from "./shopify-oauth.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -21,22 +28,47 @@ export interface ServiceDeps {
   config: Config;
   /** The master key ring; resolved from config (PATCHBAY_MASTER_KEYS or the data dir's key file) when not given. */
   keyRing?: KeyRing;
+  /** Where provider calls are logged (provider, method, path, status, latency; never a secret). */
+  logger?: ProviderLogger;
+  /** Tests may hand in a client with a stubbed fetch or sleep. */
+  providers?: ProviderClient;
 }
 
+const silent: ProviderLogger = { info() {}, warn() {} };
+
 /** The composition root of the service layer: every service, wired once. */
-export function createServices({ db, clock, config, keyRing }: ServiceDeps) {
+export function createServices({ db, clock, config, keyRing, logger = silent, providers }: ServiceDeps) {
+  const client = providers ?? createProviderClient({ config, logger });
+  const { clientId, clientSecret } = config.shopify;
+  const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
+
   const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const vault = createVault({ db, ring: keyRing ?? resolveKeyRing(config).ring, clock });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
-  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault });
-  const credentials = createCredentialService({ db, clock, vault, connectors });
+  const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault });
+  const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants, vault });
+  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, oauth: shopifyOAuth });
+  // New credentials are verified right after they are stored (a job, so the PUT never waits on the provider).
+  const credentials = createCredentialService({ db, clock, vault, connectors, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });
+  const health = createConnectorHealth({
+    db,
+    clock,
+    providers: client,
+    shopify,
+    grants: shopifyGrants,
+    connectors,
+    openCredentials: credentials.openCredentials,
+    healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
+  });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
   const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
   registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
-  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs };
+  registerTokenRefreshJobs(jobs, { db, grants: shopifyGrants, oauth: shopifyOAuth });
+  registerHealthCheckJobs(jobs, { db, health });
+  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

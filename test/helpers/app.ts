@@ -3,7 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import pino from "pino";
 import { buildApp } from "../../src/app.ts";
+import { loggerOptions } from "../../src/logging.ts";
+import type { ProviderClient, ProviderLogger } from "../../src/providers/client.ts";
 import type { Clock } from "../../src/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
@@ -37,6 +40,8 @@ export interface TestAppOptions {
   clock?: ManualClock;
   /** pglite only: keep the embedded database in files under the data dir, as a real server does (slower to start). */
   embeddedOnDisk?: boolean;
+  /** A provider client of the test's own making (e.g. without backoff sleeps). */
+  providers?: (config: Config, logger: ProviderLogger) => ProviderClient;
 }
 
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
@@ -45,7 +50,6 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
   const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
   const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
-  const services = createServices({ db: database.db, clock: clock as Clock, config });
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk, _enc, cb) {
@@ -53,6 +57,8 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
       cb();
     },
   });
+  const logger = pino(loggerOptions("info") as pino.LoggerOptions, logStream);
+  const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger) });
   const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream });
   await app.ready();
   const responses: string[] = [];

@@ -11,6 +11,8 @@ import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
+import { shopifyRoutes } from "./shopify-routes.ts";
+import { verifyRoutes } from "./verify-routes.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -109,6 +111,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     },
     handler: async (request, reply) => {
       const result = await services.connectors.createConnector(request.actor, request.params.connector_type, request.body);
+      if (result.outcome === "oauth_required") return reply.status(200).send(result.oauth);
       return reply.status(result.outcome === "created" ? 201 : 200).send(result.row);
     },
   });
@@ -193,4 +196,8 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     },
     handler: async (request) => ({ data: await services.credentials.deleteWebhookSecret(request.actor, request.params.connector_type) }),
   });
+
+  // Shopify's OAuth callback and credential verification, in their own files (same hooks and error shape).
+  await app.register(shopifyRoutes, { services });
+  await app.register(verifyRoutes, { services });
 }

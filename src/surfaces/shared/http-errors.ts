@@ -9,7 +9,9 @@ export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   rate_limited: 429,
+  unprocessable: 422,
   not_configured: 501,
+  upstream: 502,
 };
 
 /** An error as every surface sees it before putting it in its own shape. */

@@ -1,0 +1,137 @@
+import type { Clock } from "../clock.ts";
+import type { ConnectorType } from "../catalog/index.ts";
+import type { Database } from "../db/index.ts";
+import type { ConnectorRecord } from "../db/schema.ts";
+import { ProviderError, type ProviderClient } from "../providers/client.ts";
+import type { ShopifyApi } from "../providers/shopify.ts";
+import { byStatus } from "../providers/verify/check.ts";
+import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
+import type { ApiKeyActor } from "./api-keys.ts";
+import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
+import type { ConnectorService } from "./connectors.ts";
+import { ConflictError } from "./errors.ts";
+import { recordAuthFailure, type ShopifyGrants } from "./shopify-grants.ts";
+
+type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode">;
+
+export interface ConnectorHealthDeps {
+  db: Database;
+  clock: Clock;
+  providers: ProviderClient;
+  shopify: ShopifyApi | null;
+  grants: ShopifyGrants;
+  connectors: Pick<ConnectorService, "getConnector">;
+  /** A Mode A connector's stored credentials (opened from the vault), or null when it has none. */
+  openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Record<string, string> | null>;
+  /** How long a check result stays fresh for the periodic health checks. */
+  healthIntervalMs: number;
+}
+
+const SHOPIFY_CHECK = "GET /admin/oauth/access_scopes.json";
+
+/**
+ * Does a connector's stored credential still work? One cheap, read-only
+ * provider call per type (src/providers/verify/), recorded on the row as
+ * last_sync_at, sync_status (ok | auth_failed | unreachable) and sync_error.
+ * A refusal also emits `connector.auth_failed`, once per transition.
+ */
+export function createConnectorHealth({ db, clock, providers, shopify, grants, connectors, openCredentials, healthIntervalMs }: ConnectorHealthDeps) {
+  /** null: the connector has nothing to check yet (no credentials, or Shopify not authorized). */
+  async function runCheck(connector: ConnectorRef): Promise<CheckResult | null> {
+    const type = connector.connector_type as ConnectorType;
+    if (type === "shopify") return checkShopify(connector);
+    const credentials = await openCredentials(connector);
+    if (!credentials) return null;
+    return checkCredentials(providers, type, credentials, connector.mode);
+  }
+
+  async function checkShopify(connector: ConnectorRef): Promise<CheckResult | null> {
+    if (!shopify) return null;
+    let access = await grants.openAccessToken(connector);
+    if (!access) return null;
+    if (access.expired) {
+      const refreshed = await grants.refreshGrant(connector.id);
+      if (refreshed.outcome === "auth_failed") return { status: "auth_failed", error: refreshed.error };
+      if (refreshed.outcome === "unreachable") return { status: "unreachable", error: `${refreshed.error} (token refresh).` };
+      access = await grants.openAccessToken(connector);
+      // Another refresher holds the grant: it records its own outcome; there is nothing to check until it has.
+      if (!access || access.expired) return null;
+    }
+    try {
+      return byStatus(await shopify.checkAccess(access.shop, access.accessToken), SHOPIFY_CHECK);
+    } catch (err) {
+      if (err instanceof ProviderError) return { status: "unreachable", error: `${err.message} (${SHOPIFY_CHECK}).` };
+      throw err;
+    }
+  }
+
+  async function record(connector: ConnectorRef, result: CheckResult): Promise<ConnectorRecord | undefined> {
+    return db.transaction().execute(async (trx) => {
+      const now = clock.now();
+      if (result.status === "auth_failed") {
+        if (connector.connector_type === "shopify") {
+          await trx.updateTable("shopify_grants").set({ status: "reauth_required", updated_at: now }).where("connector_id", "=", connector.id).execute();
+        }
+        await recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", now);
+        return trx.selectFrom("connectors").selectAll().where("id", "=", connector.id).executeTakeFirst();
+      }
+      return trx
+        .updateTable("connectors")
+        .set({ last_sync_at: now, sync_status: result.status, sync_error: result.error, updated_at: now })
+        .where("id", "=", connector.id)
+        .returningAll()
+        .executeTakeFirst();
+    });
+  }
+
+  return {
+    /** POST /v1/integrations/{type}/verify: checks now and answers the row with the result. */
+    async verifyConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
+      const row = await connectors.getConnector(actor, type);
+      if (row.disconnected_at !== null) {
+        throw new ConflictError("connector_disconnected", `The ${type} connector is disconnected.`, `Restore it with POST /v1/integrations/${type} first.`);
+      }
+      const ref: ConnectorRef = { id: row.id, entity_id: row.entity_id, connector_type: row.connector_type, mode: row.mode };
+      const result = await runCheck(ref);
+      if (!result) {
+        throw new ConflictError(
+          "no_credentials",
+          `The ${type} connector has no credentials to verify.`,
+          type === "shopify" ? "Connect the shop first: POST /v1/integrations/shopify with {\"shop\": …}, then approve the app." : `Store them first with PUT /v1/integrations/${type}/credentials.`,
+        );
+      }
+      const recorded = await record(ref, result);
+      if (!recorded) return connectors.getConnector(actor, type);
+      return toConnectorRow(recorded);
+    },
+
+    /** One connector's periodic check (the health-check job); null when it had nothing to check. */
+    async checkConnector(connectorId: string): Promise<CheckResult | null> {
+      const connector = await db.selectFrom("connectors").selectAll().where("id", "=", connectorId).executeTakeFirst();
+      if (!connector || !connector.is_active || connector.disconnected_at !== null) return null;
+      const result = await runCheck(connector);
+      if (result) await record(connector, result);
+      return result;
+    },
+
+    /** Active connectors with credentials whose last check is older than the interval (never-checked first). */
+    async dueForCheck(limit: number): Promise<string[]> {
+      const staleBefore = new Date(clock.now().getTime() - healthIntervalMs);
+      const rows = await db
+        .selectFrom("connectors")
+        .select("id")
+        .where("is_active", "=", true)
+        .where("disconnected_at", "is", null)
+        .where("credentials_secret_id", "is not", null)
+        // A Shopify grant Shopify refused stays refused until the merchant approves again: nothing to re-check.
+        .where((eb) => eb.not(eb.and([eb("connector_type", "=", "shopify"), eb("sync_status", "=", "auth_failed")])))
+        .where((eb) => eb.or([eb("last_sync_at", "is", null), eb("last_sync_at", "<=", staleBefore)]))
+        .orderBy("last_sync_at", (ob) => ob.asc().nullsFirst())
+        .limit(limit)
+        .execute();
+      return rows.map((r) => r.id);
+    },
+  };
+}
+
+export type ConnectorHealth = ReturnType<typeof createConnectorHealth>;

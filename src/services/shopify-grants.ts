@@ -1,0 +1,235 @@
+import type { Kysely } from "kysely";
+import type { Clock } from "../clock.ts";
+import type { Database } from "../db/index.ts";
+import type { ConnectorRecord, DB } from "../db/schema.ts";
+import { ProviderError } from "../providers/client.ts";
+import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
+import { toConnectorRow } from "./connector-row.ts";
+import { CREDENTIALS_PURPOSE } from "./credentials.ts";
+import type { SecretPlace, Vault } from "../vault/vault.ts";
+import { uuidv7 } from "./ids.ts";
+import { emitEvent } from "./outbox.ts";
+
+/**
+ * A Shopify connector's credentials are its OAuth tokens: sealed where any
+ * connector's credentials are (so the row shows has_credentials_secret_arn
+ * and the key names, and DELETE's recovery window and the purge apply).
+ */
+const TOKEN_KEYS = ["access_token", "refresh_token"];
+
+/** Refresh an access token this long before it expires. */
+export const REFRESH_AHEAD_MS = 10 * 60_000;
+
+/**
+ * How long a refresher's claim holds. Longer than a token call can take
+ * (one attempt, 10 s timeout), so a live refresher never loses it; a dead
+ * one's claim lapses and the next run takes over.
+ */
+export const REFRESH_LEASE_MS = 2 * 60_000;
+
+export type RefreshOutcome =
+  | { outcome: "refreshed"; accessExpiresAt: Date | null }
+  /** Another refresher holds the claim, or already refreshed this generation. */
+  | { outcome: "skipped" }
+  | { outcome: "auth_failed"; error: string }
+  | { outcome: "unreachable"; error: string };
+
+type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id">;
+
+interface SealedTokens {
+  access_token: string;
+  refresh_token: string | null;
+}
+
+export interface ShopifyGrantDeps {
+  db: Database;
+  clock: Clock;
+  shopify: ShopifyApi | null;
+  vault: Pick<Vault, "sealSecret" | "openSecret">;
+}
+
+/**
+ * Each Shopify connector's grant: the sealed access and refresh tokens and
+ * their expiries. A refresh spends the refresh token (Shopify rotates it),
+ * so exactly one refresher may spend each one, whatever the number of
+ * processes: it must first win a conditional UPDATE that claims the grant's
+ * current generation, and it completes only that generation.
+ */
+export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantDeps) {
+  const place = (connector: ConnectorRef): SecretPlace => ({ entityId: connector.entity_id, ownerId: connector.id, purpose: CREDENTIALS_PURPOSE });
+
+  async function seal(trx: Kysely<DB>, connector: ConnectorRef, tokens: ShopifyTokens): Promise<string> {
+    const plain: SealedTokens = { access_token: tokens.accessToken, refresh_token: tokens.refreshToken };
+    return vault.sealSecret(trx, place(connector), plain);
+  }
+
+  async function open(connector: ConnectorRef): Promise<SealedTokens | null> {
+    return vault.openSecret<SealedTokens>(db, place(connector));
+  }
+
+  /** Shopify refused the grant: the connector shows it, keeps its row, and an event tells subscribers. */
+  async function markAuthFailed(connectorId: string, error: string): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      const now = clock.now();
+      await trx
+        .updateTable("shopify_grants")
+        .set({ status: "reauth_required", refresh_lease_id: null, refresh_lease_until: null, updated_at: now })
+        .where("connector_id", "=", connectorId)
+        .execute();
+      await recordAuthFailure(trx, connectorId, error, now);
+    });
+  }
+
+  return {
+    /** Seals fresh tokens for a connector (OAuth callback), replacing any earlier grant. In the caller's transaction. */
+    async storeGrant(trx: Kysely<DB>, connector: ConnectorRecord, shop: string, tokens: ShopifyTokens, now: Date): Promise<void> {
+      const secretId = await seal(trx, connector, tokens);
+      await trx.updateTable("connectors").set({ credentials_secret_id: secretId, credential_keys: TOKEN_KEYS }).where("id", "=", connector.id).execute();
+      const values = {
+        shop,
+        scope: tokens.scope,
+        access_expires_at: tokens.accessExpiresAt,
+        refresh_expires_at: tokens.refreshExpiresAt,
+        status: "active" as const,
+        refresh_lease_id: null,
+        refresh_lease_until: null,
+        updated_at: now,
+      };
+      await trx
+        .insertInto("shopify_grants")
+        .values({ connector_id: connector.id, ...values, created_at: now })
+        .onConflict((oc) => oc.column("connector_id").doUpdateSet((eb) => ({ ...values, generation: eb("shopify_grants.generation", "+", 1) })))
+        .execute();
+    },
+
+    /** The current access token, for a call to the shop; null when the connector has no usable grant. */
+    async openAccessToken(connector: ConnectorRef): Promise<{ shop: string; accessToken: string; expired: boolean } | null> {
+      const grant = await db.selectFrom("shopify_grants").selectAll().where("connector_id", "=", connector.id).executeTakeFirst();
+      if (!grant || grant.status !== "active") return null;
+      const tokens = await open(connector);
+      if (!tokens) return null;
+      const expired = grant.access_expires_at !== null && grant.access_expires_at.getTime() <= clock.now().getTime();
+      return { shop: grant.shop, accessToken: tokens.access_token, expired };
+    },
+
+    /**
+     * Refreshes one connector's tokens if it is this caller's turn. Two
+     * callers racing on the same grant: one claims and spends the refresh
+     * token, the other is told "skipped" without calling Shopify.
+     */
+    async refreshGrant(connectorId: string): Promise<RefreshOutcome> {
+      if (!shopify) return { outcome: "skipped" };
+      const row = await db
+        .selectFrom("shopify_grants")
+        .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")
+        .select(["shopify_grants.generation", "shopify_grants.status", "shopify_grants.access_expires_at", "shopify_grants.refresh_expires_at", "connectors.entity_id", "connectors.disconnected_at"])
+        .where("shopify_grants.connector_id", "=", connectorId)
+        .executeTakeFirst();
+      if (!row || row.status !== "active" || row.disconnected_at !== null) return { outcome: "skipped" };
+      const now = clock.now();
+      // Not due (a refresher that finished first made it fresh, or it never expires): nothing to spend.
+      if (row.access_expires_at === null || row.access_expires_at.getTime() > now.getTime() + REFRESH_AHEAD_MS) return { outcome: "skipped" };
+      if (row.refresh_expires_at !== null && row.refresh_expires_at.getTime() <= now.getTime()) {
+        const error = `The Shopify refresh token expired at ${row.refresh_expires_at.toISOString()}; the merchant must approve the app again (POST /v1/integrations/shopify).`;
+        await markAuthFailed(connectorId, error);
+        return { outcome: "auth_failed", error };
+      }
+
+      const leaseId = uuidv7(now);
+      const claimed = await db
+        .updateTable("shopify_grants")
+        .set({ refresh_lease_id: leaseId, refresh_lease_until: new Date(now.getTime() + REFRESH_LEASE_MS) })
+        .where("connector_id", "=", connectorId)
+        .where("generation", "=", row.generation)
+        .where("status", "=", "active")
+        .where((eb) => eb.or([eb("refresh_lease_until", "is", null), eb("refresh_lease_until", "<=", now)]))
+        .returningAll()
+        .executeTakeFirst();
+      if (!claimed) return { outcome: "skipped" };
+
+      const connector = { id: connectorId, entity_id: row.entity_id };
+      const refresh_token = (await open(connector))?.refresh_token;
+      if (!refresh_token) {
+        const error = "This Shopify grant has no refresh token; the merchant must approve the app again (POST /v1/integrations/shopify).";
+        await markAuthFailed(connectorId, error);
+        return { outcome: "auth_failed", error };
+      }
+      let tokens: ShopifyTokens;
+      try {
+        tokens = await shopify.refreshTokens(claimed.shop, refresh_token, now);
+      } catch (err) {
+        if (err instanceof ShopifyRejected) {
+          const error = `Shopify refused the token refresh (HTTP ${err.status}); the merchant must approve the app again (POST /v1/integrations/shopify).`;
+          await markAuthFailed(connectorId, error);
+          return { outcome: "auth_failed", error };
+        }
+        if (!(err instanceof ProviderError)) throw err;
+        // Release the claim so a retry can run at once. If Shopify did rotate the token and the answer was
+        // lost, the old refresh token still works until the new one is used (Shopify keeps it for that case).
+        await db.updateTable("shopify_grants").set({ refresh_lease_id: null, refresh_lease_until: null }).where("connector_id", "=", connectorId).where("refresh_lease_id", "=", leaseId).execute();
+        return { outcome: "unreachable", error: err.message };
+      }
+
+      const done = clock.now();
+      await db.transaction().execute(async (trx) => {
+        // Completes only the generation it claimed; the rotated tokens are sealed in the same transaction.
+        const completed = await trx
+        .updateTable("shopify_grants")
+        .set({
+          scope: tokens.scope || claimed.scope,
+          access_expires_at: tokens.accessExpiresAt,
+          refresh_expires_at: tokens.refreshExpiresAt ?? claimed.refresh_expires_at,
+          generation: claimed.generation + 1,
+          refresh_lease_id: null,
+          refresh_lease_until: null,
+          updated_at: done,
+        })
+        .where("connector_id", "=", connectorId)
+        .where("generation", "=", claimed.generation)
+        .executeTakeFirst();
+        if (Number(completed.numUpdatedRows) === 1) await seal(trx, connector, tokens);
+      });
+      return { outcome: "refreshed", accessExpiresAt: tokens.accessExpiresAt };
+    },
+
+    /** Active grants of connected (not disconnected) connectors whose access token expires within REFRESH_AHEAD_MS. */
+    async dueForRefresh(limit: number): Promise<string[]> {
+      const horizon = new Date(clock.now().getTime() + REFRESH_AHEAD_MS);
+      const rows = await db
+        .selectFrom("shopify_grants")
+        .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")
+        .select("shopify_grants.connector_id")
+        .where("shopify_grants.status", "=", "active")
+        .where("shopify_grants.access_expires_at", "<=", horizon)
+        .where("connectors.disconnected_at", "is", null)
+        .orderBy("shopify_grants.access_expires_at")
+        .limit(limit)
+        .execute();
+      return rows.map((r) => r.connector_id);
+    },
+
+    markAuthFailed,
+  };
+}
+
+export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
+
+/**
+ * Records that a provider refused a connector's credentials: sync_status
+ * auth_failed with the reason, the row kept, and `connector.auth_failed`
+ * emitted in the same transaction (only on the transition, not on every
+ * repeat). Shared with the health checks.
+ */
+export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, now: Date): Promise<void> {
+  const before = await trx.selectFrom("connectors").select("sync_status").where("id", "=", connectorId).forUpdate().executeTakeFirst();
+  if (!before) return;
+  const row = await trx
+    .updateTable("connectors")
+    .set({ sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now })
+    .where("id", "=", connectorId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  if (before.sync_status !== "auth_failed") {
+    await emitEvent(trx, { entityId: row.entity_id, type: "connector.auth_failed", data: toConnectorRow(row), at: now });
+  }
+}

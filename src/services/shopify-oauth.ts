@@ -1,0 +1,323 @@
+import { createHash } from "node:crypto";
+import type { Clock } from "../clock.ts";
+import { connectorDefinition } from "../catalog/index.ts";
+import { validateConnectorConfig } from "../catalog/validate-config.ts";
+import type { Config } from "../config.ts";
+import type { Database } from "../db/index.ts";
+import type { Kysely } from "kysely";
+import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.ts";
+import { ProviderError } from "../providers/client.ts";
+import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
+import type { ApiKeyActor } from "./api-keys.ts";
+import { recordAudit } from "./audit.ts";
+import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
+import { assertKeyMayAct, fieldUpdate, pickRowFields, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
+import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "./errors.ts";
+import { randomBase62, uuidv7 } from "./ids.ts";
+import { emitEvent } from "./outbox.ts";
+import type { ShopifyGrants } from "./shopify-grants.ts";
+import type { Vault } from "../vault/vault.ts";
+
+/** How long an authorize URL (its state) stays usable. */
+export const OAUTH_STATE_TTL_MS = 10 * 60_000;
+
+export const CALLBACK_PATH = "/v1/integrations/shopify/oauth/callback";
+
+/** Seed 001's Mode B answer. */
+export interface OAuthRequired {
+  object: "integration_oauth_required";
+  oauth_url: string;
+  expires_at: string;
+  hint: string;
+}
+
+export interface ShopifyOAuthDeps {
+  db: Database;
+  clock: Clock;
+  config: Pick<Config, "shopify" | "publicUrl" | "recoveryWindowDays">;
+  /** null when SHOPIFY_CLIENT_ID / SHOPIFY_CLIENT_SECRET are not set. */
+  shopify: ShopifyApi | null;
+  grants: ShopifyGrants;
+  vault: Pick<Vault, "destroySecretsOf">;
+}
+
+/**
+ * Shopify's Mode B: POST starts an authorization (a pending row and a
+ * single-use state bound to entity, row and shop); the callback proves it
+ * came from Shopify (HMAC), spends the state, exchanges the code and only
+ * then touches the row. Any failure before that leaves the row as it was.
+ */
+export function createShopifyOAuthService({ db, clock, config, shopify, grants, vault }: ShopifyOAuthDeps) {
+  const recoveryMs = config.recoveryWindowDays * 86_400_000;
+  const def = connectorDefinition("shopify");
+
+  function requireApp(): { api: ShopifyApi; clientId: string; clientSecret: string } {
+    const { clientId, clientSecret } = config.shopify;
+    if (!shopify || !clientId || !clientSecret) {
+      throw new NotConfiguredError(
+        "shopify_not_configured",
+        "Shopify OAuth is not configured on this server.",
+        "Set SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET to your Shopify app's client credentials (and PATCHBAY_PUBLIC_URL to the address Shopify redirects browsers to), then restart Patchbay.",
+      );
+    }
+    return { api: shopify, clientId, clientSecret };
+  }
+
+  /** Re-POST within the recovery window, same shop: the connector and its sealed tokens come back. */
+  async function restore(trx: Kysely<DB>, existing: ConnectorRecord, input: CreateConnectorInput, now: Date): Promise<CreateOutcome> {
+    const restored = await trx
+      .updateTable("connectors")
+      .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
+      .where("id", "=", existing.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await emitEvent(trx, { entityId: existing.entity_id, type: "connector.restored", data: toConnectorRow(restored), at: now });
+    return { outcome: "restored", row: toConnectorRow(restored) };
+  }
+
+  /**
+   * A pending row, one whose grant Shopify refused, or a disconnected one for
+   * another shop: authorize it afresh. Pending is not failing, so sync_status
+   * is null until the callback (shop integrations count other statuses as failing).
+   */
+  async function reusePending(trx: Kysely<DB>, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
+    const row = await trx
+      .updateTable("connectors")
+      .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now })
+      .where("id", "=", existing.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (grantShop !== undefined && grantShop !== shop) await trx.deleteFrom("shopify_grants").where("connector_id", "=", existing.id).execute();
+    // The newest authorize URL is the only one that works.
+    await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
+    return row;
+  }
+
+  async function createPending(trx: Kysely<DB>, actor: ApiKeyActor, input: CreateConnectorInput, now: Date): Promise<ConnectorRecord> {
+    const config = input.config ?? {};
+    const violations = validateConnectorConfig(def, config);
+    if (violations.length > 0) throw ValidationError.of(violations);
+    const row = await trx
+      .insertInto("connectors")
+      .values({
+        id: uuidv7(now),
+        entity_id: actor.entityId,
+        connector_type: "shopify",
+        display_name: input.display_name ?? def.name,
+        mode: input.mode ?? "sandbox",
+        is_active: false,
+        config: JSON.stringify(config),
+        ...pickRowFields(input),
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", "GET /v1/integrations/shopify shows it.");
+    return row;
+  }
+
+  async function issueState(trx: Kysely<DB>, row: ConnectorRecord, shop: string, clientId: string, now: Date): Promise<OAuthRequired> {
+    const state = randomBase62(43);
+    const expiresAt = new Date(now.getTime() + OAUTH_STATE_TTL_MS);
+    await trx
+      .insertInto("shopify_oauth_states")
+      .values({ state_hash: hashState(state), entity_id: row.entity_id, connector_id: row.id, shop, created_at: now, expires_at: expiresAt })
+      .execute();
+    return {
+      object: "integration_oauth_required",
+      oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: `${config.publicUrl}${CALLBACK_PATH}`, state }),
+      expires_at: expiresAt.toISOString(),
+      hint: `Open oauth_url in a browser and approve the app in ${shop} before ${expiresAt.toISOString()}; then poll GET /v1/integrations/shopify until is_active is true.`,
+    };
+  }
+
+  return {
+    /**
+     * POST /v1/integrations/shopify `{shop, mode}`. Restores a connector
+     * disconnected within the recovery window for the same shop (its sealed
+     * tokens come back); otherwise creates or reuses the pending row and
+     * answers the authorize URL. A connector with working tokens is a conflict.
+     */
+    async startAuthorization(actor: ApiKeyActor, input: CreateConnectorInput): Promise<CreateOutcome> {
+      const { clientId } = requireApp();
+      const shop = requireShopDomain(input.shop);
+      if (input.mode) assertKeyMayAct(actor, input.mode);
+      const now = clock.now();
+
+      return db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom("connectors")
+          .selectAll()
+          .where("entity_id", "=", actor.entityId)
+          .where("connector_type", "=", "shopify")
+          .forUpdate()
+          .executeTakeFirst();
+        if (!existing) return { outcome: "oauth_required", oauth: await issueState(trx, await createPending(trx, actor, input, now), shop, clientId, now) };
+
+        assertKeyMayAct(actor, input.mode ?? existing.mode);
+        const grant = await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst();
+        const connected = existing.disconnected_at === null;
+        const recoverable = !connected && now.getTime() - existing.disconnected_at!.getTime() < recoveryMs;
+        if (connected && grant?.status === "active") {
+          throw new ConflictError(
+            "conflict",
+            `A Shopify connector already exists for this entity (${grant.shop})${existing.is_active ? " and is active" : " (paused)"}.`,
+            existing.is_active ? "Change it with PATCH /v1/integrations/shopify, or DELETE it first." : 'Resume it with PATCH /v1/integrations/shopify {"is_active": true}.',
+          );
+        }
+        if (recoverable && grant?.shop === shop) return restore(trx, existing, input, now);
+
+        let row: ConnectorRecord;
+        if (connected || recoverable) {
+          row = await reusePending(trx, existing, grant?.shop, shop, input, now);
+        } else {
+          // Past the recovery window the old connector is gone for good, its sealed tokens with it.
+          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+          await vault.destroySecretsOf(trx, [existing.id]);
+          row = await createPending(trx, actor, input, now);
+        }
+        return { outcome: "oauth_required", oauth: await issueState(trx, row, shop, clientId, now) };
+      });
+    },
+
+    /**
+     * GET /v1/integrations/shopify/oauth/callback. Checks, in order: the
+     * HMAC, the shop domain, the state (known, unused, unexpired, issued for
+     * this shop, its connector unchanged); spends the state; exchanges the
+     * code; then, in one transaction, seals the tokens and activates the row.
+     */
+    async completeAuthorization(query: URLSearchParams): Promise<ConnectorRow> {
+      const { api, clientSecret } = requireApp();
+      const params = callbackParams(query);
+      if (!verifyCallbackHmac(query, clientSecret)) {
+        throw new PermissionError("hmac_invalid", "The callback's hmac does not match its parameters: it was not signed by Shopify with this app's secret.", {
+          hint: "Start again with POST /v1/integrations/shopify and follow the new oauth_url.",
+        });
+      }
+      const shop = normalizeShopDomain(params.shop);
+      if (!shop) throw new ValidationError(`"${params.shop}" is not a Shopify shop domain.`, { param: "shop" }, "shop_invalid");
+
+      const state = await db.selectFrom("shopify_oauth_states").selectAll().where("state_hash", "=", hashState(params.state)).executeTakeFirst();
+      const now = clock.now();
+      assertStateUsable(state, shop, now);
+      const connector = await db.selectFrom("connectors").selectAll().where("id", "=", state.connector_id).executeTakeFirst();
+      assertConnectorAwaits(connector, state);
+
+      // Spend the state before calling Shopify: of two racing callbacks, only one gets past here.
+      const spent = await db
+        .updateTable("shopify_oauth_states")
+        .set({ used_at: now })
+        .where("state_hash", "=", state.state_hash)
+        .where("used_at", "is", null)
+        .executeTakeFirst();
+      if (Number(spent.numUpdatedRows) !== 1) throw stateUsed();
+
+      const tokens = await exchange(api, shop, params.code, now);
+      return db.transaction().execute(async (trx) => {
+        const current = await trx.selectFrom("connectors").selectAll().where("id", "=", state.connector_id).forUpdate().executeTakeFirst();
+        assertConnectorAwaits(current, state);
+        const done = clock.now();
+        await grants.storeGrant(trx, current, shop, tokens, done);
+        const row = await trx
+          .updateTable("connectors")
+          // The shop's address also fills the shop integration's shop_url (/api/v3) unless someone set one.
+          .set({ is_active: true, sync_status: "connected", sync_error: null, last_sync_at: done, updated_at: done, shop_url: current.shop_url ?? `https://${shop}` })
+          .where("id", "=", current.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const projected = toConnectorRow(row);
+        await emitEvent(trx, { entityId: row.entity_id, type: "connector.connected", data: projected, at: done });
+        await recordAudit(trx, {
+          entityId: row.entity_id,
+          actor: { type: "system", id: "shopify_oauth" },
+          action: "connector.oauth_completed",
+          target: { type: "connector", id: row.id },
+          changes: { is_active: { before: current.is_active, after: true }, sync_status: { before: current.sync_status, after: "connected" } },
+          at: done,
+        });
+        return projected;
+      });
+    },
+
+    /** Drops states that can no longer be used (housekeeping for the refresh job). */
+    async purgeExpiredStates(): Promise<number> {
+      const res = await db.deleteFrom("shopify_oauth_states").where("expires_at", "<", new Date(clock.now().getTime() - OAUTH_STATE_TTL_MS)).executeTakeFirst();
+      return Number(res.numDeletedRows);
+    },
+  };
+}
+
+export type ShopifyOAuthService = ReturnType<typeof createShopifyOAuthService>;
+
+function hashState(state: string): Buffer {
+  return createHash("sha256").update(state).digest();
+}
+
+function requireShopDomain(shop: string | undefined): string {
+  if (shop === undefined || shop === "") {
+    throw new UnprocessableError("shop_required", 'Shopify connects through OAuth: send "shop", the store\'s myshopify.com domain.', {
+      param: "shop",
+      hint: '{"shop": "mystore.myshopify.com", "mode": "live"}',
+    });
+  }
+  const normalized = normalizeShopDomain(shop);
+  if (!normalized) {
+    throw new UnprocessableError("invalid_shop_domain", `"shop" must be a Shopify shop domain like mystore.myshopify.com.`, {
+      param: "shop",
+      hint: "Use the store's permanent myshopify.com domain (Shopify admin → Settings → Domains), without https:// or a path.",
+    });
+  }
+  return normalized;
+}
+
+/** The parameters Shopify sends, each exactly once. */
+function callbackParams(query: URLSearchParams): { code: string; shop: string; state: string } {
+  for (const name of ["code", "hmac", "shop", "state"]) {
+    const values = query.getAll(name);
+    if (values.length !== 1 || values[0] === "") {
+      throw new ValidationError(
+        values.length > 1 ? `The callback carries "${name}" more than once.` : `The callback lacks "${name}".`,
+        { param: name, hint: "This URL is for Shopify's redirect after a merchant approves the app; start with POST /v1/integrations/shopify." },
+        "oauth_callback_invalid",
+      );
+    }
+  }
+  return { code: query.get("code")!, shop: query.get("shop")!, state: query.get("state")! };
+}
+
+function stateUsed(): ConflictError {
+  return new ConflictError("state_used", "This authorization was already completed or attempted: a state works once.", "Start again with POST /v1/integrations/shopify.");
+}
+
+function assertStateUsable(state: ShopifyOAuthStateRecord | undefined, shop: string, now: Date): asserts state is ShopifyOAuthStateRecord {
+  const again = "Start again with POST /v1/integrations/shopify.";
+  if (!state) throw new ValidationError("The callback's state was not issued by this server, or was replaced by a newer authorization.", { param: "state", hint: again }, "state_unknown");
+  if (state.used_at !== null) throw stateUsed();
+  if (state.expires_at.getTime() <= now.getTime()) {
+    throw new ValidationError(`The authorization expired at ${state.expires_at.toISOString()}.`, { param: "state", hint: again }, "state_expired");
+  }
+  if (state.shop !== shop) {
+    throw new PermissionError("shop_mismatch", `The callback is for ${shop}, but this authorization was issued for another shop.`, { hint: again });
+  }
+}
+
+/** The state's connector is still the pending row it was issued for. */
+function assertConnectorAwaits(connector: ConnectorRecord | undefined, state: ShopifyOAuthStateRecord): asserts connector is ConnectorRecord {
+  if (!connector || connector.entity_id !== state.entity_id || connector.connector_type !== "shopify" || connector.disconnected_at !== null) {
+    throw new ConflictError("connector_changed", "The Shopify connector this authorization was for was removed or disconnected meanwhile.", "Start again with POST /v1/integrations/shopify.");
+  }
+}
+
+async function exchange(api: ShopifyApi, shop: string, code: string, now: Date) {
+  try {
+    return await api.exchangeCode(shop, code, now);
+  } catch (err) {
+    if (err instanceof ShopifyRejected) {
+      throw new ValidationError(`Shopify refused the authorization code (HTTP ${err.status}).`, { param: "code", hint: "Codes work once and expire quickly; start again with POST /v1/integrations/shopify." }, "oauth_code_rejected");
+    }
+    if (err instanceof ProviderError) throw new UpstreamError("shopify_unavailable", `${err.message}; the authorization was not completed.`, "Try again with POST /v1/integrations/shopify in a moment.");
+    throw err;
+  }
+}
