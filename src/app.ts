@@ -10,6 +10,7 @@ import { loggerOptions } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
+import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
@@ -52,6 +53,8 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "An entity API key: ark_live_ent_… or ark_test_ent_…" },
           adminAuth: { type: "http", scheme: "bearer", description: "The admin token (PATCHBAY_ADMIN_TOKEN)" },
+          apiKeyHeader: { type: "apiKey", in: "header", name: "x-api-key", description: "The client's API key secret value (connections surface)" },
+          connectionToken: { type: "http", scheme: "bearer", description: "A connection-specific token with access scope" },
         },
       },
     },
@@ -75,6 +78,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(integrationsRoutes, { services });
+  await app.register(connectionsRoutes, { services, publicUrl: config.publicUrl });
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;
 }

@@ -27,6 +27,10 @@ export interface Config {
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   webhookAllowPrivate: boolean;
   jobsEnabled: boolean;
+  /** Signs connection tokens; null → derived key stored in the data dir. */
+  connectionTokenSecret: string | null;
+  /** How often the job re-checks an active connection's login with its retailer. */
+  connectionCheckIntervalHours: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +109,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     }
   }
 
+  const connectionTokenSecret = str(env, "PATCHBAY_CONNECTION_TOKEN_SECRET");
+  if (connectionTokenSecret !== null && connectionTokenSecret.length < 32) {
+    throw new ConfigError("PATCHBAY_CONNECTION_TOKEN_SECRET", "must be at least 32 characters (e.g. `openssl rand -base64 32`)");
+  }
+
   const publicUrl = (url(env, "PATCHBAY_PUBLIC_URL", ["http:", "https:"]) ?? `http://${host}:${port}`).replace(/\/+$/, "");
 
   const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
@@ -141,5 +150,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     webhookAllowPrivate: bool(env, "PATCHBAY_WEBHOOK_ALLOW_PRIVATE", false),
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
+    connectionTokenSecret,
+    connectionCheckIntervalHours: int(env, "PATCHBAY_CONNECTION_CHECK_HOURS", 24, 1, 8760),
   };
 }

@@ -8,6 +8,7 @@ export interface DB {
   connectors: ConnectorsTable;
   events: EventsTable;
   audit_events: AuditEventsTable;
+  connections: ConnectionsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -76,9 +77,29 @@ export interface AuditEventsTable {
   created_at: Date;
 }
 
+export type ConnectionStatus = "initialized" | "active" | "unauthenticated" | "disconnected";
+
+export interface ConnectionsTable {
+  id: string;
+  entity_id: string;
+  customer_id: string;
+  retailer_id: string;
+  email: string | null;
+  mobile: string | null;
+  status: ConnectionStatus;
+  credentials_version: Generated<number>;
+  linked_at: Date | null;
+  last_checked_at: Date | null;
+  disconnected_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export type Entity = Selectable<EntitiesTable>;
 export type ApiKeyRecord = Selectable<ApiKeysTable>;
 export type ConnectorRecord = Selectable<ConnectorsTable>;
 export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
+export type ConnectionRecord = Selectable<ConnectionsTable>;
+export type ConnectionUpdate = Updateable<ConnectionsTable>;
 export type { Generated };

@@ -1,9 +1,15 @@
+import { createConnectionTokenSigner, resolveConnectionTokenKeys } from "../auth/connection-tokens.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
+import { createRetailerGateway } from "../providers/retailers.ts";
 import { createApiKeyService } from "./api-keys.ts";
+import { createConnectionLinking } from "./connection-linking.ts";
+import type { LoginVault } from "./connection-status.ts";
+import { createConnectionService } from "./connections.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
+import { NotConfiguredError } from "./errors.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -11,12 +17,31 @@ export interface ServiceDeps {
   config: Config;
 }
 
+// TEMPORARY until the vault (branch `vault`) reaches main: nothing can be sealed, so linking refuses.
+const vaultPending: LoginVault = {
+  sealSecret: async () => {
+    throw new NotConfiguredError("vault_unavailable", "The vault is not available on this server yet.", "Linking needs the vault.");
+  },
+  openSecret: async () => null,
+  destroySecret: async () => false,
+};
+
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config }: ServiceDeps) {
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
-  return { entities, apiKeys, connectors };
+  const connectionTokens = createConnectionTokenSigner({ keys: resolveConnectionTokenKeys(config), clock });
+  const connections = createConnectionService({ db, clock, tokens: connectionTokens, vault: vaultPending });
+  const connectionLinking = createConnectionLinking({
+    db,
+    clock,
+    tokens: connectionTokens,
+    retailers: createRetailerGateway({ config }),
+    vault: vaultPending,
+    checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
+  });
+  return { entities, apiKeys, connectors, connectionTokens, connections, connectionLinking };
 }
 
 export type Services = ReturnType<typeof createServices>;
