@@ -133,7 +133,9 @@ function assertSameOrigin(request: FastifyRequest): void {
   const origin = request.headers.origin;
   if (origin !== undefined) {
     try {
-      sameOrigin &&= new URL(origin).host === request.headers.host;
+      // Parsed with the origin's scheme, so "host:80" and "host" compare equal over http.
+      const from = new URL(origin);
+      sameOrigin &&= new URL(`${from.protocol}//${request.headers.host ?? ""}`).host === from.host;
     } catch {
       sameOrigin = false;
     }
