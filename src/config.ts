@@ -31,6 +31,10 @@ export interface Config {
   connectionTokenSecret: string | null;
   /** How often the job re-checks an active connection's login with its retailer. */
   connectionCheckIntervalHours: number;
+  /** How often each process's job runner looks for due jobs. */
+  jobsPollMs: number;
+  /** Jobs one process runs at the same time. */
+  jobsConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -152,5 +156,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
     connectionTokenSecret,
     connectionCheckIntervalHours: int(env, "PATCHBAY_CONNECTION_CHECK_HOURS", 24, 1, 8760),
+    jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
+    jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 4, 1, 100),
   };
 }

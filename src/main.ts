@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     stopping = true;
     app.log.info({ signal }, "shutting down");
     await app.close();
+    await services.jobs.stop();
     await database.close();
     unlock();
     process.exit(0);
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
   await app.listen({ host: config.host, port: config.port });
+  if (config.jobsEnabled) services.jobs.start(app.log.child({ component: "jobs" }));
   app.log.info({ database: database.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, "patchbay ready");
 }
 

@@ -9,6 +9,7 @@ export interface DB {
   events: EventsTable;
   audit_events: AuditEventsTable;
   connections: ConnectionsTable;
+  jobs: JobsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -95,6 +96,22 @@ export interface ConnectionsTable {
   updated_at: Date;
 }
 
+export interface JobsTable {
+  id: string;
+  name: string;
+  payload: ColumnType<unknown, string, string>;
+  state: ColumnType<"queued" | "failed", "queued" | "failed" | undefined, "queued" | "failed">;
+  run_at: Date;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  singleton_key: string | null;
+  lease_token: string | null;
+  claimed_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export type Entity = Selectable<EntitiesTable>;
 export type ApiKeyRecord = Selectable<ApiKeysTable>;
 export type ConnectorRecord = Selectable<ConnectorsTable>;
@@ -102,4 +119,5 @@ export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
 export type ConnectionRecord = Selectable<ConnectionsTable>;
 export type ConnectionUpdate = Updateable<ConnectionsTable>;
+export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

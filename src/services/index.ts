@@ -3,6 +3,7 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import { createRetailerGateway } from "../providers/retailers.ts";
+import { createJobQueue } from "../jobs/queue.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectionLinking } from "./connection-linking.ts";
 import type { LoginVault } from "./connection-status.ts";
@@ -28,6 +29,7 @@ const vaultPending: LoginVault = {
 
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config }: ServiceDeps) {
+  const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
@@ -41,7 +43,7 @@ export function createServices({ db, clock, config }: ServiceDeps) {
     vault: vaultPending,
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
   });
-  return { entities, apiKeys, connectors, connectionTokens, connections, connectionLinking };
+  return { entities, apiKeys, connectors, jobs, connectionTokens, connections, connectionLinking };
 }
 
 export type Services = ReturnType<typeof createServices>;
