@@ -25,6 +25,8 @@ export type LinkOutcome =
   | { outcome: "unavailable"; session: LinkSession };
 
 export interface RecheckSummary {
+  /** Connections taken from the due list in this batch. */
+  claimed: number;
   checked: number;
   rejected: number;
   unavailable: number;
@@ -128,7 +130,7 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
         .returningAll()
         .execute();
 
-      const summary: RecheckSummary = { checked: 0, rejected: 0, unavailable: 0 };
+      const summary: RecheckSummary = { claimed: claimed.length, checked: 0, rejected: 0, unavailable: 0 };
       for (const c of claimed) {
         const retailer = findRetailer(c.retailer_id);
         const login = await vault.openSecret<RetailerLogin>(db, loginPlace(c));

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import { createRetailerGateway } from "../providers/retailers.ts";
+import { registerCheckConnectionsJob } from "../jobs/check-connections.ts";
 import { createJobQueue } from "../jobs/queue.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectionLinking } from "./connection-linking.ts";
@@ -43,6 +44,7 @@ export function createServices({ db, clock, config }: ServiceDeps) {
     vault: vaultPending,
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
   });
+  registerCheckConnectionsJob(jobs, { linking: connectionLinking });
   return { entities, apiKeys, connectors, jobs, connectionTokens, connections, connectionLinking };
 }
 
