@@ -90,6 +90,7 @@ export interface ConnectionsTable {
   status: ConnectionStatus;
   credentials_version: Generated<number>;
   linked_at: Date | null;
+  link_attempts: Generated<number>;
   last_checked_at: Date | null;
   disconnected_at: Date | null;
   created_at: Date;

@@ -9,7 +9,7 @@ import type { AuditActor } from "./audit.ts";
 import { activateConnection, markUnauthenticated } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
 import { connectionNotFound, disconnected } from "./connections.ts";
-import { ConflictError, NotConfiguredError, PermissionError } from "./errors.ts";
+import { ConflictError, DomainError, NotConfiguredError, PermissionError } from "./errors.ts";
 import { loginPlace, type LoginVault } from "./connection-status.ts";
 
 /** What the link page shows: the connection being linked and to which retailer. */
@@ -23,6 +23,9 @@ export type LinkOutcome =
   | { outcome: "linked"; connection: Connection; session: LinkSession }
   | { outcome: "refused"; reason: string; session: LinkSession }
   | { outcome: "unavailable"; session: LinkSession };
+
+/** Logins the link page checks with the retailer per link token. */
+export const LINK_ATTEMPTS_PER_TOKEN = 5;
 
 export interface RecheckSummary {
   /** Connections taken from the due list in this batch. */
@@ -89,9 +92,24 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
      */
     async completeLink(token: string, login: RetailerLogin, logger: ProviderLogger): Promise<LinkOutcome> {
       const { session, record } = await openSession(token);
+      // One attempt is reserved in the database before the retailer is asked, so parallel posts cannot exceed the allowance.
+      const reserved = await db
+        .updateTable("connections")
+        .set((eb) => ({ link_attempts: eb("link_attempts", "+", 1) }))
+        .where("id", "=", record.id)
+        .where("link_attempts", "<", LINK_ATTEMPTS_PER_TOKEN)
+        .returning("id")
+        .executeTakeFirst();
+      if (!reserved) {
+        throw new DomainError("rate_limited", "too_many_link_attempts", "Too many login attempts with this link.", { hint: "Ask for a new link to try again." });
+      }
       const check = await retailers.checkLogin(session.retailer, login, logger);
       if (check.outcome === "refused") return { outcome: "refused", reason: check.reason, session };
-      if (check.outcome !== "accepted") return { outcome: "unavailable", session };
+      if (check.outcome !== "accepted") {
+        // The retailer concluded nothing: the attempt is given back.
+        await db.updateTable("connections").set((eb) => ({ link_attempts: eb("link_attempts", "-", 1) })).where("id", "=", record.id).where("link_attempts", ">", 0).execute();
+        return { outcome: "unavailable", session };
+      }
 
       const actor: AuditActor = { type: "system", id: `link_token:${session.claims.tokenId}` };
       const linked = await db.transaction().execute(async (trx) => {

@@ -46,6 +46,7 @@ export async function activateConnection(
       status: "active",
       credentials_version: eb("credentials_version", "+", 1),
       linked_at: at,
+      link_attempts: 0,
       last_checked_at: at,
       updated_at: at,
     }))

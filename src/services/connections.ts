@@ -131,6 +131,8 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
       const c = await findOwned(db, actor.entityId, connectionId);
       if (scope === "link" && c.status === "disconnected") throw disconnected(connectionId);
       const { token, claims } = tokens.issue({ connectionId: c.id, entityId: c.entity_id, scope });
+      // A new link gets a fresh allowance of login attempts on the link page.
+      if (scope === "link") await db.updateTable("connections").set({ link_attempts: 0 }).where("id", "=", c.id).execute();
       await recordAudit(db, {
         entityId: actor.entityId,
         actor: auditActorOf(actor),

@@ -15,6 +15,9 @@ create table connections (
   credentials_version  integer not null default 0,
   -- The last successful link: link tokens issued before it are spent.
   linked_at            timestamptz,
+  -- Logins tried on the link page since the last link token was issued (bounded, so a
+  -- leaked link cannot be used to guess a customer's retailer password).
+  link_attempts        integer not null default 0,
   last_checked_at      timestamptz,
   disconnected_at      timestamptz,
   created_at           timestamptz not null,

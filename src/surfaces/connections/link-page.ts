@@ -34,6 +34,7 @@ const TITLES: Record<number, string> = {
   403: "This page cannot be used this way",
   404: "This link is invalid",
   409: "This link can no longer be used",
+  429: "Too many attempts",
   501: "Linking is not available",
 };
 
