@@ -12,6 +12,7 @@ import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
+import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
 
@@ -55,6 +56,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
           adminAuth: { type: "http", scheme: "bearer", description: "The admin token (PATCHBAY_ADMIN_TOKEN)" },
           apiKeyHeader: { type: "apiKey", in: "header", name: "x-api-key", description: "The client's API key secret value (connections surface)" },
           connectionToken: { type: "http", scheme: "bearer", description: "A connection-specific token with access scope" },
+          basicAuth: { type: "http", scheme: "basic", description: "/api/v3: user = the API key's public_key, password = the API key" },
         },
       },
     },
@@ -79,6 +81,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services, publicUrl: config.publicUrl });
+  await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;
 }

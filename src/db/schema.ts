@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, GeneratedAlways, Insertable, Selectable, Updateable } from "kysely";
 
 /** Row types of every table, as the migrations in ./migrations create them. */
 export interface DB {
@@ -55,6 +55,16 @@ export interface ConnectorsTable {
   disconnected_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  // Shop integration view (0006): the integer id and the shipping settings.
+  shop_integration_id: GeneratedAlways<number>;
+  shop_url: string | null;
+  service_point_enabled: Generated<boolean>;
+  service_point_carriers: Generated<string[]>;
+  webhook_active: Generated<boolean>;
+  webhook_url: string | null;
+  feedback_type: Generated<"eager" | "delayed" | "none">;
+  /** Maintained by a trigger: when sync_status turned failing. */
+  sync_failing_since: Date | null;
 }
 
 export interface EventsTable {

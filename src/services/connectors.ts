@@ -278,7 +278,8 @@ export function createConnectorService({ db, clock, recoveryWindowDays }: Connec
 
 export type ConnectorService = ReturnType<typeof createConnectorService>;
 
-function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
+/** A test key lives in the sandbox: it may not act on live connectors, on any surface. */
+export function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
   if (actor.mode === "test" && mode === "live") {
     throw new PermissionError("live_mode_forbidden", "A test key (ark_test_ent_…) can only act on sandbox connectors.", {
       hint: "Use a live key (ark_live_ent_…) for live connectors, or keep mode \"sandbox\".",

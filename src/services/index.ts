@@ -12,6 +12,7 @@ import { createConnectionService } from "./connections.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createEntityService } from "./entities.ts";
 import { NotConfiguredError } from "./errors.ts";
+import { createShopIntegrationService } from "./shop-integrations.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -34,6 +35,7 @@ export function createServices({ db, clock, config }: ServiceDeps) {
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
+  const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
   const connectionTokens = createConnectionTokenSigner({ keys: resolveConnectionTokenKeys(config), clock });
   const connections = createConnectionService({ db, clock, tokens: connectionTokens, vault: vaultPending });
   const connectionLinking = createConnectionLinking({
@@ -45,7 +47,7 @@ export function createServices({ db, clock, config }: ServiceDeps) {
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
   });
   registerCheckConnectionsJob(jobs, { linking: connectionLinking });
-  return { entities, apiKeys, connectors, jobs, connectionTokens, connections, connectionLinking };
+  return { entities, apiKeys, connectors, shopIntegrations, jobs, connectionTokens, connections, connectionLinking };
 }
 
 export type Services = ReturnType<typeof createServices>;
