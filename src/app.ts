@@ -10,6 +10,7 @@ import { loggerOptions } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
+import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
@@ -80,7 +81,8 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(integrationsRoutes, { services });
-  await app.register(connectionsRoutes, { services, publicUrl: config.publicUrl });
+  await app.register(connectionsRoutes, { services });
+  await app.register(linkPageRoutes, { services, publicUrl: config.publicUrl });
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;

@@ -3,7 +3,6 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Services } from "../../services/index.ts";
 import { useConnectionsAuth } from "./auth.ts";
 import { errorResponses, HttpErrorSchema, useConnectionsErrors, ValidationErrorSchema } from "./errors.ts";
-import { linkPageRoutes } from "./link-page.ts";
 import {
   ConnectionList,
   ConnectionParams,
@@ -22,16 +21,19 @@ const keyOnly = [{ apiKeyHeader: [] }];
 const keyAndToken = [{ apiKeyHeader: [], connectionToken: [] }];
 
 /**
- * /connections…, /retailers, /simulated-connections… (seed 003, SPEC §4) and
- * the hosted /link page. Parse, call the connection service, shape the answer.
+ * /connections…, /retailers, /simulated-connections… (seed 003, SPEC §4).
+ * Parse, call the connection service, shape the answer. The hosted /link page
+ * is its own plugin (link-page.ts): HTML, another auth, no Idempotency-Key.
  */
-export async function connectionsRoutes(root: FastifyInstance, { services, publicUrl }: { services: Services; publicUrl: string }) {
+export async function connectionsRoutes(root: FastifyInstance, { services }: { services: Services }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   useConnectionsErrors(app);
   app.addSchema(ConnectionSchema);
   app.addSchema(HttpErrorSchema);
   app.addSchema(ValidationErrorSchema);
   useConnectionsAuth(app, services);
+  // Idempotency-Key (SPEC §3) is one call here once its hook is in main (scope: the actor's entity,
+  // errors: sendConnectionsError); POST …/token then opts out, its answer being a secret.
 
   app.get("/retailers", {
     config: { scope: "connections:read" },
@@ -121,6 +123,4 @@ export async function connectionsRoutes(root: FastifyInstance, { services, publi
     },
     handler: async (request) => services.connections.simulateUnauthenticated(request.actor, request.params.connection_id),
   });
-
-  await app.register(linkPageRoutes, { services, publicUrl });
 }
