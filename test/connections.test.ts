@@ -471,6 +471,17 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    describe("unknown paths and methods under /connections answer in the surface's shape", () => {
+      it("404 {detail:\"Not Found\"}", async () => {
+        const call = asConnectionsKey(t, await createTenant(t));
+        for (const [method, url] of [["DELETE", "/connections/01J51S0JYV6N7K1030CV1ZKSCA"], ["GET", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope"], ["GET", "/simulated-connections/x"]] as const) {
+          const res = await call(method, url);
+          assert.equal(res.statusCode, 404, `${method} ${url}`);
+          assert.deepEqual(res.json(), { detail: "Not Found" });
+        }
+      });
+    });
+
     describe("every route passes the security battery", () => {
       const withConnection = async (app: TestApp, owner: Parameters<typeof createConnection>[1]) => {
         const c = await createConnection(app, owner);

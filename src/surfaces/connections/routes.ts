@@ -35,6 +35,11 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   // Idempotency-Key (SPEC §3) is one call here once its hook is in main (scope: the actor's entity,
   // errors: sendConnectionsError); POST …/token then opts out, its answer being a secret.
 
+  // Unknown paths and methods under this surface's prefixes answer in its own shape, as FastAPI would.
+  for (const prefix of ["/connections", "/simulated-connections"]) {
+    await app.register(async (scoped) => scoped.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" })), { prefix });
+  }
+
   app.get("/retailers", {
     config: { scope: "connections:read" },
     schema: { tags, security: keyOnly, summary: "The retailers a customer can link", response: { 200: RetailerList, ...errorResponses(401, 403) } },
