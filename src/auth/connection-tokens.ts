@@ -1,6 +1,4 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import { AuthenticationError } from "../services/errors.ts";
 
@@ -99,33 +97,17 @@ function invalidToken(): AuthenticationError {
   );
 }
 
-export const CONNECTION_TOKEN_KEY_FILE = "connection-token-key";
-
 /**
- * The signing key: derived from PATCHBAY_CONNECTION_TOKEN_SECRET when set
- * (every process sharing a PostgreSQL must then use the same value), else from
- * a random secret generated once into the data dir (0600).
+ * The signing keys: from PATCHBAY_CONNECTION_TOKEN_SECRET when set, else
+ * derived (HKDF-SHA256) from the vault's master keys — which every process
+ * sharing a database already shares. The newest key signs; every key in the
+ * ring verifies, so a master-key rotation does not void live tokens.
  */
-export function resolveConnectionTokenKeys(config: { connectionTokenSecret: string | null; dataDir: string }): Buffer[] {
-  const secret = config.connectionTokenSecret ?? dataDirSecret(config.dataDir);
-  return [deriveKey(secret)];
+export function connectionTokenKeys(config: { connectionTokenSecret: string | null }, ring: { keys: readonly { key: KeyObject }[] }): Buffer[] {
+  if (config.connectionTokenSecret) return [deriveKey(Buffer.from(config.connectionTokenSecret, "utf8"))];
+  return ring.keys.map((k) => deriveKey(k.key.export()));
 }
 
-function deriveKey(secret: string): Buffer {
+function deriveKey(secret: Buffer): Buffer {
   return Buffer.from(hkdfSync("sha256", secret, "patchbay", "connection-tokens v1", 32));
-}
-
-function dataDirSecret(dataDir: string): string {
-  const file = path.join(dataDir, CONNECTION_TOKEN_KEY_FILE);
-  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
-  fs.mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(32).toString("base64url");
-  try {
-    fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
-    return secret;
-  } catch (err) {
-    // Another process created it between our check and our write: use theirs.
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return fs.readFileSync(file, "utf8").trim();
-    throw err;
-  }
 }

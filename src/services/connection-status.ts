@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { ulidToUUID } from "ulid";
 import type { ConnectionRecord, DB } from "../db/schema.ts";
+import type { SecretPlace, Vault } from "../vault/vault.ts";
 import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import { toConnection } from "./connection-view.ts";
 import { emitEvent } from "./outbox.ts";
@@ -11,19 +12,8 @@ import { emitEvent } from "./outbox.ts";
  * its audit entry — so an event exists exactly when the change committed.
  */
 
-/** Where a connection's retailer login is sealed: the vault binds the ciphertext to this place. */
-export interface SecretPlace {
-  entityId: string;
-  ownerId: string;
-  purpose: string;
-}
-
 /** The vault operations connections use. */
-export interface LoginVault {
-  sealSecret(db: Kysely<DB>, place: SecretPlace, value: unknown): Promise<string>;
-  openSecret<T = unknown>(db: Kysely<DB>, place: SecretPlace): Promise<T | null>;
-  destroySecret(db: Kysely<DB>, place: SecretPlace): Promise<boolean>;
-}
+export type LoginVault = Pick<Vault, "sealSecret" | "openSecret" | "destroySecret">;
 
 /** The vault keys secrets by a UUID owner; a ULID is the same 128 bits, written differently. */
 export function loginPlace(c: Pick<ConnectionRecord, "id" | "entity_id">): SecretPlace {

@@ -28,10 +28,17 @@ const NewApiKeySchema = Type.Object({
   ...ApiKeySchema.properties,
   key: Type.String({ description: "The secret key. Shown in this response only; store it now." }),
 });
+const VaultStatusSchema = Type.Object({
+  newest_key_id: Type.String({ description: "The master key new secrets are sealed under (first in PATCHBAY_MASTER_KEYS)" }),
+  configured_key_ids: Type.Array(Type.String()),
+  secrets_by_key: Type.Array(Type.Object({ key_id: Type.String(), secrets: Type.Integer(), configured: Type.Boolean() })),
+  remaining: Type.Integer({ description: "Secrets under an older configured key: what a rewrap still has to do" }),
+  unreadable: Type.Integer({ description: "Secrets under a key this server does not have" }),
+});
 const AdminError = Type.Ref(FLAT_ERROR_SCHEMA_ID);
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, AdminError]));
 
-/** /admin/v1… — entities and their API keys, for the operator. */
+/** /admin/v1… — entities, their API keys, and the vault's master keys, for the operator. */
 export async function adminRoutes(root: FastifyInstance, { services, adminToken }: { services: Services; adminToken: AdminTokenVerifier }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   useFlatErrors(app);
@@ -88,5 +95,27 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
   app.delete("/admin/v1/api-keys/:id", {
     schema: { tags, security, summary: "Revoke an API key, at once, in every process", params: Type.Object({ id: Uuid }), response: { 200: Type.Object({ data: ApiKeySchema }), ...errors(400, 401, 404) } },
     handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id) }),
+  });
+
+  app.get("/admin/v1/vault", {
+    schema: { tags, security, summary: "What is sealed under which master key (never any key or secret)", response: { 200: VaultStatusSchema, ...errors(401) } },
+    handler: async () => services.vault.status(),
+  });
+
+  app.post("/admin/v1/vault/rewrap", {
+    schema: {
+      tags,
+      security,
+      summary: "Rewrap one batch of data keys under the newest master key",
+      description:
+        "Master-key rotation, online: rewraps up to batch_size data keys that are under an older configured key (rows locked with SKIP LOCKED, " +
+        "so it is safe beside running servers) and answers the progress. Call again until remaining is 0; `npx patchbay vault rewrap` does that.",
+      body: Type.Object({ batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ rewrapped: Type.Integer(), ...VaultStatusSchema.properties }), ...errors(400, 401, 409) },
+    },
+    preValidation: async (request) => {
+      if (request.body === undefined) request.body = {};
+    },
+    handler: async (request) => services.vault.rewrapBatch(request.body.batch_size ?? 100),
   });
 }
