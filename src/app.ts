@@ -80,6 +80,10 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+  // A shared rate-limit store (Redis) should be connected before the first request counts.
+  app.addHook("onReady", async () => services.rateLimiter.ready());
+  app.addHook("onClose", async () => services.rateLimiter.close());
+
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });
   await app.register(linkPageRoutes, { services, publicUrl: config.publicUrl });

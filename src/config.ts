@@ -28,7 +28,12 @@ export interface Config {
   purgeIntervalMs: number;
   /** Base URL overrides per provider, from PATCHBAY_PROVIDER_URL_<TYPE>. */
   providerUrls: Record<string, string>;
+  /** Rate-limit counters live here when set (else in PostgreSQL / PGlite). */
   redisUrl: string | null;
+  /** Prefix of every Redis key Patchbay writes, so one Redis can serve several deployments. */
+  redisKeyPrefix: string;
+  /** How long an in-progress Idempotency-Key is held before a retry may execute it again. */
+  idempotencyLeaseSeconds: number;
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   webhookAllowPrivate: boolean;
@@ -179,6 +184,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     purgeIntervalMs: int(env, "PATCHBAY_PURGE_INTERVAL_SECONDS", 600, 1, 86_400) * 1000,
     providerUrls,
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    redisKeyPrefix: str(env, "PATCHBAY_REDIS_PREFIX") ?? "patchbay:",
+    idempotencyLeaseSeconds: int(env, "PATCHBAY_IDEMPOTENCY_LEASE_SECONDS", 60, 1, 3600),
     rateLimits: {
       live: {
         perMinute: int(env, "PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE", 300, 1, 1_000_000),

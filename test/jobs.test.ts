@@ -308,18 +308,17 @@ for (const kind of DB_KINDS) {
           q.register("count", {
             handler: async (_p, ctx) => {
               mine.push(ctx.id);
-              await new Promise((r) => setTimeout(r, 2));
+              await new Promise((r) => setTimeout(r, 10));
             },
           });
-          const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "helpers/job-worker.ts"), database.url!, "4000"], { stdio: ["ignore", "pipe", "inherit"] });
+          const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "helpers/job-worker.ts"), database.url!, "3000"], { stdio: ["pipe", "pipe", "inherit"] });
           let out = "";
           child.stdout.on("data", (d) => (out += String(d)));
           const exited = new Promise<number | null>((r) => child.on("exit", r));
-          await until(() => out.includes("ready\n"), 20_000);
-          // All 300 become visible in one commit, so neither worker gets a head start while they are queued.
-          await database.db.transaction().execute(async (trx) => {
-            for (let i = 0; i < 300; i++) await q.enqueue(trx, "count", { n: i });
-          });
+          await until(() => out.includes("ready\n"), 30_000);
+          for (let i = 0; i < 300; i++) await q.enqueue(database.db, "count", { n: i });
+          // Both processes start polling the full queue at the same moment.
+          child.stdin.end("go\n");
           started.push(q);
           q.start();
           assert.equal(await exited, 0);

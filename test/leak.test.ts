@@ -60,7 +60,8 @@ for (const kind of DB_KINDS) {
       asKey(t, tenant)(method, url, payload, { "idempotency-key": `leak-${++n}`, ...headers });
 
     before(async () => {
-      t = await startTestApp(kind, { env: { LOG_LEVEL: "trace" }, embeddedOnDisk: true });
+      // Many writes through one key: lift the rate limit so every route is exercised.
+      t = await startTestApp(kind, { env: { LOG_LEVEL: "trace", PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE: "100000", PATCHBAY_RATE_LIMIT_LIVE_BURST: "100000" }, embeddedOnDisk: true });
       tenant = await createTenant(t);
     });
     after(async () => {

@@ -111,6 +111,31 @@ for (const kind of DB_KINDS) {
       for (const out of [status, res, again]) assert.ok(!/sk_rotate|pm_rotate|whsec_rotate/.test(out.stdout + out.stderr));
     });
 
+    it("the vault admin routes need the admin token and refuse bad batch sizes", async () => {
+      for (const [method, route] of [["GET", "/admin/v1/vault"], ["POST", "/admin/v1/vault/rewrap"]] as const) {
+        const none = await t.request({ method, url: route });
+        assert.equal(none.statusCode, 401, none.body);
+        assert.equal(none.json().code, "missing_admin_token");
+        const bad = await t.request({ method, url: route, headers: { authorization: "Bearer not-the-admin-token-at-all" } });
+        assert.equal(bad.statusCode, 401);
+        assert.equal(bad.json().code, "invalid_admin_token");
+        const apiKey = await createTenant(t);
+        const asEntity = await t.request({ method, url: route, headers: { authorization: `Bearer ${apiKey.key}` } });
+        assert.equal(asEntity.statusCode, 401, "an entity API key is not the admin token");
+      }
+      for (const batch_size of [0, 1001, "10", 1.5]) {
+        const res = await t.admin("POST", "/admin/v1/vault/rewrap", { batch_size });
+        assert.equal(res.statusCode, 400, `${batch_size}: ${res.body}`);
+        assert.equal(res.json().code, "validation_failed");
+      }
+      const noBody = await t.request({ method: "POST", url: "/admin/v1/vault/rewrap", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(noBody.statusCode, 200, noBody.body);
+      const status = await t.admin("GET", "/admin/v1/vault");
+      assert.equal(status.json().newest_key_id, "k2");
+      assert.deepEqual(status.json().configured_key_ids, ["k2", "k1"]);
+      assert.ok(!status.body.includes(k1.split(":")[1]!) && !status.body.includes(k2.split(":")[1]!), "never key material");
+    });
+
     it("secrets under a key the server lacks make status and rewrap fail loudly (exit 1)", async () => {
       const lost = `k0:${randomBytes(32).toString("base64")}`;
       const tenant = await createTenant(t);

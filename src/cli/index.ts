@@ -21,6 +21,7 @@ const HELP = `patchbay — the Patchbay command line
   patchbay entities create --name NAME
   patchbay entities list
   patchbay keys create --entity ENTITY_ID [--mode live|test] [--scopes a,b] [--name NAME]
+                      [--rate-limit-per-minute N] [--rate-limit-burst N]   (default: the mode's limit)
   patchbay keys list --entity ENTITY_ID
   patchbay keys revoke KEY_ID
   patchbay migrate
@@ -56,6 +57,8 @@ async function run(argv: string[]): Promise<number> {
       mode: { type: "string" },
       scopes: { type: "string" },
       "batch-size": { type: "string" },
+      "rate-limit-per-minute": { type: "string" },
+      "rate-limit-burst": { type: "string" },
     },
   });
   const out = createOutput(values.json === true);

@@ -11,6 +11,8 @@ export interface DB {
   connections: ConnectionsTable;
   vault_secrets: VaultSecretsTable;
   jobs: JobsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  rate_limit_windows: RateLimitWindowsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -33,6 +35,9 @@ export interface ApiKeysTable {
   public_key: string;
   created_at: Date;
   revoked_at: Date | null;
+  /** Per-key overrides; null means the mode's default. */
+  rate_limit_per_minute: number | null;
+  rate_limit_burst: number | null;
 }
 
 export interface ConnectorsTable {
@@ -140,6 +145,30 @@ export interface JobsTable {
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  fingerprint: Buffer;
+  state: "in_progress" | "done";
+  lease_token: string | null;
+  locked_until: Date | null;
+  response_status: number | null;
+  response_headers: ColumnType<Record<string, string> | null, string | null, string | null>;
+  response_body: Buffer | null;
+  created_at: Date;
+  expires_at: Date;
+}
+
+export interface RateLimitWindowsTable {
+  api_key_id: string;
+  minute_index: ColumnType<string, string | number, string | number>;
+  minute_count: number;
+  minute_prev: number;
+  second_index: ColumnType<string, string | number, string | number>;
+  second_count: number;
+  second_prev: number;
 }
 
 export type Entity = Selectable<EntitiesTable>;

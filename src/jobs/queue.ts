@@ -97,7 +97,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
   // Worker-loop state (the guarantees live in the table; this is only pacing).
   let running = false;
   let timer: NodeJS.Timeout | undefined;
-  let ticking = false;
+  let polling: Promise<void> | null = null;
   let tickAgain = false;
   const active = new Set<Promise<unknown>>();
   let stopController = new AbortController();
@@ -222,14 +222,28 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     }
   }
 
-  async function tick(): Promise<void> {
+  /** One poll: claim what this process has room for and start it. Never two at once. */
+  function tick(): void {
     if (!running) return;
-    if (ticking) {
+    if (polling) {
       tickAgain = true;
       return;
     }
-    ticking = true;
     clearTimeout(timer);
+    polling = poll().finally(() => {
+      polling = null;
+      if (!running) return;
+      if (tickAgain) {
+        tickAgain = false;
+        setImmediate(tick);
+      } else {
+        timer = setTimeout(tick, pollMs);
+        timer.unref?.();
+      }
+    });
+  }
+
+  async function poll(): Promise<void> {
     try {
       await ensureSchedules();
       const jobs = await claim(concurrency - active.size);
@@ -246,27 +260,13 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       if (jobs.length > 0 && active.size < concurrency) tickAgain = true;
     } catch (err) {
       log.warn({ error: errorText(err) }, "job runner could not poll the queue");
-    } finally {
-      ticking = false;
-      if (running) {
-        if (tickAgain) {
-          tickAgain = false;
-          setImmediate(() => void tick());
-        } else {
-          timer = setTimeout(() => void tick(), pollMs);
-          timer.unref?.();
-        }
-      }
     }
   }
 
   function wake(delayMs = 0): void {
     if (!running) return;
-    if (delayMs === 0) {
-      void tick();
-      return;
-    }
-    setTimeout(() => void tick(), delayMs).unref?.();
+    if (delayMs === 0) tick();
+    else setTimeout(tick, delayMs).unref?.();
   }
 
   return {
@@ -312,7 +312,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       log = logger;
       running = true;
       stopController = new AbortController();
-      void tick();
+      tick();
     },
 
     /** Stops claiming, asks running handlers to stop, and waits for them (up to graceMs). */
@@ -322,7 +322,11 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       clearTimeout(timer);
       stopController.abort();
       const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref?.());
-      await Promise.race([Promise.allSettled([...active]), grace]);
+      // A poll in flight may still claim jobs: let it, so they are among those waited for.
+      await Promise.race([(async () => {
+        await polling;
+        await Promise.allSettled([...active]);
+      })(), grace]);
     },
 
     /** Jobs that ran out of attempts, newest first (for operators and tests). */

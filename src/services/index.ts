@@ -5,10 +5,13 @@ import type { Database } from "../db/index.ts";
 import { createRetailerGateway } from "../providers/retailers.ts";
 import { registerCheckConnectionsJob } from "../jobs/check-connections.ts";
 import { registerPurgeJob } from "../jobs/purge.ts";
+import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
 import { createJobQueue } from "../jobs/queue.ts";
 import type { KeyRing } from "../vault/envelope.ts";
 import { resolveKeyRing } from "../vault/key-ring.ts";
 import { createVault } from "../vault/vault.ts";
+import { createIdempotencyStore } from "../idempotency/store.ts";
+import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectionLinking } from "./connection-linking.ts";
 import { createConnectionService } from "./connections.ts";
@@ -31,11 +34,14 @@ export function createServices({ db, clock, config, keyRing }: ServiceDeps) {
   const ring = keyRing ?? resolveKeyRing(config).ring;
   const vault = createVault({ db, ring, clock });
   const entities = createEntityService({ db, clock });
-  const apiKeys = createApiKeyService({ db, clock, entities });
+  const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault });
   const credentials = createCredentialService({ db, clock, vault, connectors });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
+  const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
+  registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   const connectionTokens = createConnectionTokenSigner({ keys: connectionTokenKeys(config, ring), clock });
   const connections = createConnectionService({ db, clock, tokens: connectionTokens, vault });
   const connectionLinking = createConnectionLinking({
@@ -47,7 +53,7 @@ export function createServices({ db, clock, config, keyRing }: ServiceDeps) {
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
   });
   registerCheckConnectionsJob(jobs, { linking: connectionLinking });
-  return { entities, apiKeys, connectors, credentials, shopIntegrations, vault, jobs, connectionTokens, connections, connectionLinking };
+  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { ADMIN_TOKEN } from "./app.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -69,6 +71,34 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
         child.kill("SIGTERM");
         setTimeout(() => child.kill("SIGKILL"), 5_000).unref();
       }),
+  };
+}
+
+/** One master key for every server process of a test run, so processes sharing a PostgreSQL open each other's secrets. */
+export const TEST_MASTER_KEYS = `test1:${randomBytes(32).toString("base64")}`;
+
+/**
+ * A server process with the tests' defaults — its own data dir (removed on
+ * stop), the tests' admin token and master key, background jobs off — for
+ * putting several processes on one PostgreSQL (pass DATABASE_URL).
+ */
+export async function startTestServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const dataDir = tempDir();
+  const server = await startServerProcess({
+    HOST: "127.0.0.1",
+    PATCHBAY_DATA_DIR: dataDir,
+    PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    PATCHBAY_MASTER_KEYS: TEST_MASTER_KEYS,
+    PATCHBAY_JOBS: "false",
+    LOG_LEVEL: "info",
+    ...env,
+  });
+  return {
+    ...server,
+    stop: async () => {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

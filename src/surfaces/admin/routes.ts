@@ -6,7 +6,8 @@ import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
 import { SCOPES } from "../../auth/scopes.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
-import { FLAT_ERROR_SCHEMA_ID, useFlatErrors } from "../shared/flat-errors.ts";
+import { useIdempotency } from "../../idempotency/hook.ts";
+import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
 const tags = ["admin"];
@@ -23,6 +24,13 @@ const ApiKeySchema = Type.Object({
   key_prefix: Type.String({ description: "The first characters of the key, to recognise it" }),
   created_at: Timestamp,
   revoked_at: Nullable(Timestamp),
+  rate_limit: Type.Object(
+    {
+      per_minute: Type.Integer({ description: "Requests per sliding minute" }),
+      burst: Type.Integer({ description: "Requests in any one second" }),
+    },
+    { description: "The limit in force: the key's own, or its mode's default" },
+  ),
 });
 const NewApiKeySchema = Type.Object({
   ...ApiKeySchema.properties,
@@ -48,6 +56,8 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
     if (!token) throw new AuthenticationError("missing_admin_token", "No admin token was sent.", "Send `Authorization: Bearer <admin token>` (PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir).");
     if (!adminToken.verify(token)) throw new AuthenticationError("invalid_admin_token", "The admin token is not valid.", "Use PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir.");
   });
+  // One operator, one scope of keys.
+  useIdempotency(app, { store: services.idempotency, scopeOf: () => "admin", renderError: sendFlatError });
 
   app.post("/admin/v1/entities", {
     schema: {
@@ -66,6 +76,8 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
   });
 
   app.post("/admin/v1/entities/:entity_id/api-keys", {
+    // The answer holds the new secret, which must never be stored: no Idempotency-Key here.
+    config: { idempotency: false },
     schema: {
       tags,
       security,
@@ -76,6 +88,15 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
           name: Type.String({ minLength: 1, maxLength: 200 }),
           mode: StringEnum(["live", "test"] as const),
           scopes: Type.Array(Type.String({ description: SCOPES.join(", ") }), { minItems: 1, maxItems: SCOPES.length }),
+          rate_limit: Type.Optional(
+            Type.Object(
+              {
+                per_minute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Requests per sliding minute" })),
+                burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Requests in any one second (≤ per_minute)" })),
+              },
+              { additionalProperties: false, minProperties: 1, description: "Overrides the mode's default limit (live 300/min burst 50, test 60/min burst 10, unless configured otherwise)" },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
+import { enforceRateLimit } from "../../ratelimit/http.ts";
 import type { ConnectionGrant } from "../../services/connections.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
@@ -18,7 +19,7 @@ declare module "fastify" {
 
 /**
  * The connections surface's authentication, before any body is read: the
- * entity's API key in `x-api-key` (and the route's scope), then, on
+ * entity's API key in `x-api-key` (its rate limit, the route's scope), then, on
  * per-connection routes, a connection token of scope access for the
  * connection named in the path.
  */
@@ -26,7 +27,7 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
   app.decorateRequest("actor", null as never);
   app.decorateRequest("connectionGrant", null as never);
 
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const { scope, connectionToken } = request.routeOptions.config;
     if (!scope) return;
     const key = request.headers["x-api-key"];
@@ -39,6 +40,8 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
       if (!(err instanceof AuthenticationError)) throw err;
       throw new AuthenticationError("invalid_api_key", "The x-api-key header does not hold a valid API key: it is malformed, unknown or revoked.");
     }
+    // Every request of a known key counts, whatever it is refused for afterwards.
+    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
     if (connectionToken) {
       const { connection_id } = request.params as { connection_id: string };

@@ -104,6 +104,10 @@ export function connectionsError(err: unknown, request: FastifyRequest): { statu
   if (fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return { status: 422, body: { detail: [{ loc: ["body"], msg: "Field required", type: "missing" }] }, headers: {} };
 
   const e = normalizeError(err);
+  // A bad Idempotency-Key header is a 400 on every surface (SPEC §3), not a field of the body.
+  if (err instanceof DomainError && err.kind === "validation" && err.code.startsWith("idempotency_")) {
+    return { status: 400, body: { detail: e.hint ? `${e.message} ${e.hint}` : e.message }, headers: {} };
+  }
   if (err instanceof DomainError && (err.kind === "validation" || err.kind === "forbidden_field")) {
     return { status: 422, body: { detail: e.violations.map((v) => domainDetail(v, "body")) }, headers: {} };
   }

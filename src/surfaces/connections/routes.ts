@@ -1,8 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { useIdempotency } from "../../idempotency/hook.ts";
+import { entityScope } from "../../idempotency/store.ts";
 import type { Services } from "../../services/index.ts";
 import { useConnectionsAuth } from "./auth.ts";
-import { errorResponses, HttpErrorSchema, useConnectionsErrors, ValidationErrorSchema } from "./errors.ts";
+import { errorResponses, HttpErrorSchema, sendConnectionsError, useConnectionsErrors, ValidationErrorSchema } from "./errors.ts";
 import {
   ConnectionList,
   ConnectionParams,
@@ -32,8 +34,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   app.addSchema(HttpErrorSchema);
   app.addSchema(ValidationErrorSchema);
   useConnectionsAuth(app, services);
-  // Idempotency-Key (SPEC §3) is one call here once its hook is in main (scope: the actor's entity,
-  // errors: sendConnectionsError); POST …/token then opts out, its answer being a secret.
+  useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendConnectionsError });
 
   // Unknown paths and methods under this surface's prefixes answer in its own shape, as FastAPI would.
   for (const prefix of ["/connections", "/simulated-connections"]) {
@@ -42,7 +43,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
 
   app.get("/retailers", {
     config: { scope: "connections:read" },
-    schema: { tags, security: keyOnly, summary: "The retailers a customer can link", response: { 200: RetailerList, ...errorResponses(401, 403) } },
+    schema: { tags, security: keyOnly, summary: "The retailers a customer can link", response: { 200: RetailerList, ...errorResponses(401, 403, 429) } },
     handler: async () => ({ retailers: services.connections.listRetailers().map((r) => ({ retailer_id: r.id, name: r.name, slug: r.slug })) }),
   });
 
@@ -53,7 +54,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
       security: keyOnly,
       summary: "Create a connection (status initialized)",
       body: CreateConnectionBody,
-      response: { 201: ConnectionSchema, ...errorResponses(401, 403, 413, 415, 422) },
+      response: { 201: ConnectionSchema, ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
     },
     handler: async (request, reply) => reply.status(201).send(await services.connections.createConnection(request.actor, request.body)),
   });
@@ -65,13 +66,14 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
       security: keyOnly,
       summary: "List a customer's connections",
       querystring: ListConnectionsQuery,
-      response: { 200: ConnectionList, ...errorResponses(401, 403, 422) },
+      response: { 200: ConnectionList, ...errorResponses(401, 403, 422, 429) },
     },
     handler: async (request) => ({ connections: await services.connections.listConnections(request.actor, request.query.customer_id) }),
   });
 
   app.post("/connections/:connection_id/token", {
-    config: { scope: "connections:write" },
+    // The answer is a secret, and secrets are never stored for replay: no Idempotency-Key here.
+    config: { scope: "connections:write", idempotency: false },
     schema: {
       tags,
       security: keyOnly,
@@ -79,7 +81,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
       description: "scope link: opens the hosted link page (/link?connection_token=…). scope access: GET/PATCH /connections/{connection_id}.",
       params: ConnectionParams,
       body: TokenBody,
-      response: { 201: TokenResponse, ...errorResponses(401, 403, 404, 409, 413, 415, 422) },
+      response: { 201: TokenResponse, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
     },
     handler: async (request, reply) => {
       reply.header("cache-control", "no-store");
@@ -95,7 +97,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
       security: keyAndToken,
       summary: "Get a connection",
       params: ConnectionParams,
-      response: { 200: ConnectionSchema, ...errorResponses(401, 403, 404, 422) },
+      response: { 200: ConnectionSchema, ...errorResponses(401, 403, 404, 422, 429) },
     },
     handler: async (request) => services.connections.getConnection(request.connectionGrant),
   });
@@ -111,7 +113,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
         "null clears email or mobile; null customer_id or status changes nothing. A disconnected connection's contact fields stay editable.",
       params: ConnectionParams,
       body: UpdateConnectionBody,
-      response: { 200: ConnectionSchema, ...errorResponses(401, 403, 404, 413, 415, 422) },
+      response: { 200: ConnectionSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
     },
     handler: async (request) => services.connections.updateConnection(request.actor, request.connectionGrant, request.body),
   });
@@ -124,7 +126,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
       summary: "Simulate the retailer rejecting an active connection's login (for testing)",
       params: ConnectionParams,
       body: SimulatedStatusBody,
-      response: { 200: ConnectionSchema, ...errorResponses(401, 403, 404, 409, 413, 415, 422) },
+      response: { 200: ConnectionSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
     },
     handler: async (request) => services.connections.simulateUnauthenticated(request.actor, request.params.connection_id),
   });

@@ -3,11 +3,14 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
 import { Type } from "@sinclair/typebox";
 import { catalog } from "../../catalog/index.ts";
+import { useIdempotency } from "../../idempotency/hook.ts";
+import { entityScope } from "../../idempotency/store.ts";
+import { enforceRateLimit } from "../../ratelimit/http.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
-import { useFlatErrors } from "../shared/flat-errors.ts";
+import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -33,7 +36,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   app.addSchema(ConnectorRowSchema);
   app.decorateRequest("actor", null as never);
 
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     const token = bearerToken(request.headers.authorization);
@@ -41,8 +44,11 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
     request.actor = await services.apiKeys.authenticate(token);
+    // Every request of a known key counts, whatever it is refused for afterwards.
+    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
   });
+  useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendFlatError });
 
   app.get("/v1/integrations/catalog", {
     config: { scope: "integrations:read" },

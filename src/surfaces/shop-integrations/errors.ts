@@ -81,6 +81,8 @@ export function sendJsonApiError(request: FastifyRequest, reply: FastifyReply, e
   const { status, errors } = jsonApiErrors(err);
   if (status >= 500) request.log.error({ err }, "request failed");
   if (status === 401) reply.header("www-authenticate", 'Basic realm="patchbay", charset="UTF-8"');
+  const retryAfter = err instanceof DomainError ? err.details.meta?.retry_after : undefined;
+  if (typeof retryAfter === "number") reply.header("retry-after", String(retryAfter));
   return reply.status(status).send({ errors });
 }
 

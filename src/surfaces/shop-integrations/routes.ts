@@ -1,4 +1,7 @@
 import type { FastifyInstance } from "fastify";
+import { useIdempotency } from "../../idempotency/hook.ts";
+import { entityScope } from "../../idempotency/store.ts";
+import { enforceRateLimit } from "../../ratelimit/http.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { basicCredentials } from "../../auth/basic-auth.ts";
 import { assertScope } from "../../auth/guard.ts";
@@ -6,7 +9,7 @@ import type { ApiKeyActor } from "../../services/api-keys.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
-import { invalidIdError, splitPatchBody, useJsonApiErrors } from "./errors.ts";
+import { invalidIdError, splitPatchBody, useJsonApiErrors, sendJsonApiError } from "./errors.ts";
 import {
   errorResponses,
   IntegrationEnvelope,
@@ -23,8 +26,8 @@ const security = [{ basicAuth: [] }];
 
 /**
  * /api/v3/integrations… — seed 004. Register with `prefix: "/api/v3"`.
- * Every route here runs the Basic-auth hook; a write-side hook (such as
- * Idempotency-Key) is one more `app.addHook` below it, and sees `request.actor`.
+ * Every route runs the Basic-auth hook, then the key's rate limit; writes
+ * honour Idempotency-Key (SPEC §3) with errors in this surface's JSON:API shape.
  */
 export async function shopIntegrationsRoutes(root: FastifyInstance, { services }: { services: Services }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -33,12 +36,14 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
   app.addSchema(JsonApiErrorsSchema);
   app.decorateRequest("actor", null as never);
 
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     request.actor = await authenticateBasic(services, request.headers.authorization);
+    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
   });
+  useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendJsonApiError });
 
   // The validator would coerce "0x10", "1e3" or " 7" into integers; an id is written in decimal digits.
   app.addHook("preValidation", async (request) => {
