@@ -471,6 +471,64 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    describe("Idempotency-Key on POST and PATCH (SPEC §3), in this surface's error shape", () => {
+      it("a retried POST /connections with the same key replays the stored answer and creates one connection", async () => {
+        const tenant = await createTenant(t);
+        const call = asConnectionsKey(t, tenant);
+        const body = { customer_id: "idem-customer", retailer_id: WALMART };
+        const first = await call("POST", "/connections", body, { headers: { "idempotency-key": "create-1" } });
+        const again = await call("POST", "/connections", body, { headers: { "idempotency-key": "create-1" } });
+        assert.equal(first.statusCode, 201, first.body);
+        assert.equal(again.statusCode, 201);
+        assert.equal(again.headers["idempotent-replayed"], "true");
+        assert.equal(again.body, first.body);
+        assert.equal((await call("GET", "/connections?customer_id=idem-customer")).json().connections.length, 1);
+
+        const other = await call("POST", "/connections", { ...body, customer_id: "someone-else" }, { headers: { "idempotency-key": "create-1" } });
+        assert.equal(other.statusCode, 409, other.body);
+        assert.match(assertDetailString(other.json()), /already used for a different request/);
+        const long = await call("POST", "/connections", body, { headers: { "idempotency-key": "k".repeat(256) } });
+        assert.equal(long.statusCode, 400, long.body);
+        assert.match(assertDetailString(long.json()), /at most 255/);
+      });
+
+      it("a retried PATCH replays even with a fresh access token; the token route refuses the header (its answer is a secret)", async () => {
+        const tenant = await createTenant(t);
+        const c = await createConnection(t, tenant);
+        const call = asConnectionsKey(t, tenant);
+        const first = await call("PATCH", `/connections/${c.connection_id}`, { status: "disconnected" }, { token: await mintToken(t, tenant, c.connection_id, "access"), headers: { "idempotency-key": "disc-1" } });
+        const again = await call("PATCH", `/connections/${c.connection_id}`, { status: "disconnected" }, { token: await mintToken(t, tenant, c.connection_id, "access"), headers: { "idempotency-key": "disc-1" } });
+        assert.equal(first.statusCode, 200, first.body);
+        assert.equal(again.headers["idempotent-replayed"], "true");
+        assert.equal(again.body, first.body);
+        const noToken = await call("PATCH", `/connections/${c.connection_id}`, { status: "disconnected" }, { headers: { "idempotency-key": "disc-1" } });
+        assert.equal(noToken.statusCode, 401, "a replay still needs the access token");
+
+        const token = await call("POST", `/connections/${c.connection_id}/token`, { scope: "access" }, { headers: { "idempotency-key": "tok-1" } });
+        assert.equal(token.statusCode, 400, token.body);
+        assert.match(assertDetailString(token.json()), /does not accept an Idempotency-Key/);
+      });
+    });
+
+    describe("per-key rate limits (SPEC §2) on this surface", () => {
+      it("X-RateLimit-* on every answer; over the limit → 429 {detail} with Retry-After", async () => {
+        const owner = await createTenant(t);
+        const res = await t.admin("POST", `/admin/v1/entities/${owner.entityId}/api-keys`, { name: "slow", mode: "live", scopes: ["connections:read"], rate_limit: { per_minute: 3, burst: 3 } });
+        assert.equal(res.statusCode, 201, res.body);
+        const call = asConnectionsKey(t, { key: res.json().key });
+        for (let i = 0; i < 3; i++) {
+          const ok = await call("GET", "/retailers");
+          assert.equal(ok.statusCode, 200);
+          assert.equal(ok.headers["x-ratelimit-limit"], "3");
+          assert.equal(ok.headers["x-ratelimit-remaining"], String(2 - i));
+        }
+        const refused = await call("GET", "/retailers");
+        assert.equal(refused.statusCode, 429, refused.body);
+        assert.match(assertDetailString(refused.json()), /Too many requests/);
+        assert.ok(Number(refused.headers["retry-after"]) >= 1);
+      });
+    });
+
     describe("unknown paths and methods under /connections answer in the surface's shape", () => {
       it("404 {detail:\"Not Found\"}", async () => {
         const call = asConnectionsKey(t, await createTenant(t));
