@@ -10,6 +10,8 @@ import { loggerOptions } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
+import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
+import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
@@ -53,6 +55,8 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "An entity API key: ark_live_ent_… or ark_test_ent_…" },
           adminAuth: { type: "http", scheme: "bearer", description: "The admin token (PATCHBAY_ADMIN_TOKEN)" },
+          apiKeyHeader: { type: "apiKey", in: "header", name: "x-api-key", description: "The client's API key secret value (connections surface)" },
+          connectionToken: { type: "http", scheme: "bearer", description: "A connection-specific token with access scope" },
           basicAuth: { type: "http", scheme: "basic", description: "/api/v3: user = the API key's public_key, password = the API key" },
         },
       },
@@ -81,6 +85,8 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   app.addHook("onClose", async () => services.rateLimiter.close());
 
   await app.register(integrationsRoutes, { services });
+  await app.register(connectionsRoutes, { services });
+  await app.register(linkPageRoutes, { services, publicUrl: config.publicUrl });
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;

@@ -38,6 +38,10 @@ export interface Config {
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   webhookAllowPrivate: boolean;
   jobsEnabled: boolean;
+  /** Signs connection tokens; null → a key derived from the master keys. */
+  connectionTokenSecret: string | null;
+  /** How often the job re-checks an active connection's login with its retailer. */
+  connectionCheckIntervalHours: number;
   /** How often each process's job runner looks for due jobs. */
   jobsPollMs: number;
   /** Jobs one process runs at the same time. */
@@ -155,6 +159,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     }
   }
 
+  const connectionTokenSecret = str(env, "PATCHBAY_CONNECTION_TOKEN_SECRET");
+  if (connectionTokenSecret !== null && connectionTokenSecret.length < 32) {
+    throw new ConfigError("PATCHBAY_CONNECTION_TOKEN_SECRET", "must be at least 32 characters (e.g. `openssl rand -base64 32`)");
+  }
+
   const publicUrl = (url(env, "PATCHBAY_PUBLIC_URL", ["http:", "https:"]) ?? `http://${host}:${port}`).replace(/\/+$/, "");
 
   const masterKeys = str(env, "PATCHBAY_MASTER_KEYS");
@@ -196,6 +205,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     webhookAllowPrivate: bool(env, "PATCHBAY_WEBHOOK_ALLOW_PRIVATE", false),
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
+    connectionTokenSecret,
+    connectionCheckIntervalHours: int(env, "PATCHBAY_CONNECTION_CHECK_HOURS", 24, 1, 8760),
     jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
     jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 4, 1, 100),
     healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),

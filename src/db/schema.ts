@@ -8,6 +8,7 @@ export interface DB {
   connectors: ConnectorsTable;
   events: EventsTable;
   audit_events: AuditEventsTable;
+  connections: ConnectionsTable;
   vault_secrets: VaultSecretsTable;
   jobs: JobsTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -137,6 +138,25 @@ export interface ShopifyGrantsTable {
   updated_at: Date;
 }
 
+export type ConnectionStatus = "initialized" | "active" | "unauthenticated" | "disconnected";
+
+export interface ConnectionsTable {
+  id: string;
+  entity_id: string;
+  customer_id: string;
+  retailer_id: string;
+  email: string | null;
+  mobile: string | null;
+  status: ConnectionStatus;
+  credentials_version: Generated<number>;
+  linked_at: Date | null;
+  link_attempts: Generated<number>;
+  last_checked_at: Date | null;
+  disconnected_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface JobsTable {
   id: string;
   name: string;
@@ -184,5 +204,7 @@ export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
 export type ShopifyGrantRecord = Selectable<ShopifyGrantsTable>;
 export type ShopifyOAuthStateRecord = Selectable<ShopifyOAuthStatesTable>;
+export type ConnectionRecord = Selectable<ConnectionsTable>;
+export type ConnectionUpdate = Updateable<ConnectionsTable>;
 export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { monotonicFactory } from "ulid";
 
 let lastMs = 0;
 let seq = 0;
@@ -49,3 +50,12 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export function isUuid(value: string): boolean {
   return UUID_RE.test(value);
 }
+
+const monotonicUlid = monotonicFactory();
+
+/** A ULID (26 characters, Crockford base32, time-ordered; strictly increasing within this process). */
+export function ulidAt(now: Date): string {
+  return monotonicUlid(now.getTime());
+}
+
+export const ULID_PATTERN = "^[0-9A-HJKMNP-TV-Z]{26}$";

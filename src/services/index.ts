@@ -1,7 +1,10 @@
+import { connectionTokenKeys, createConnectionTokenSigner } from "../auth/connection-tokens.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import { queueHealthCheck, registerHealthCheckJobs } from "../jobs/health-checks.ts";
+import { createRetailerGateway } from "../providers/retailers.ts";
+import { registerCheckConnectionsJob } from "../jobs/check-connections.ts";
 import { registerPurgeJob } from "../jobs/purge.ts";
 import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
 import { createJobQueue } from "../jobs/queue.ts";
@@ -15,6 +18,8 @@ import { createIdempotencyStore } from "../idempotency/store.ts";
 import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createConnectorHealth } from "./connector-health.ts";
+import { createConnectionLinking } from "./connection-linking.ts";
+import { createConnectionService } from "./connections.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createCredentialService } from "./credentials.ts";
 import { createEntityService } from "./entities.ts";
@@ -43,7 +48,8 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
   const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
-  const vault = createVault({ db, ring: keyRing ?? resolveKeyRing(config).ring, clock });
+  const ring = keyRing ?? resolveKeyRing(config).ring;
+  const vault = createVault({ db, ring, clock });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault });
@@ -68,7 +74,18 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerTokenRefreshJobs(jobs, { db, grants: shopifyGrants, oauth: shopifyOAuth });
   registerHealthCheckJobs(jobs, { db, health });
-  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, shopifyOAuth, shopifyGrants, health };
+  const connectionTokens = createConnectionTokenSigner({ keys: connectionTokenKeys(config, ring), clock });
+  const connections = createConnectionService({ db, clock, tokens: connectionTokens, vault });
+  const connectionLinking = createConnectionLinking({
+    db,
+    clock,
+    tokens: connectionTokens,
+    retailers: createRetailerGateway({ config }),
+    vault,
+    checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
+  });
+  registerCheckConnectionsJob(jobs, { linking: connectionLinking });
+  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -8,8 +8,8 @@ import { addKey, createTenant, type Tenant } from "./fixtures.ts";
 
 /** How a surface carries an API key; each surface supplies its own. */
 export interface SurfaceAuth {
-  /** Headers that present this key (null: present nothing). */
-  headers(tenant: Tenant | null, rawKey?: string): Record<string, string>;
+  /** Headers that present this key (null: present nothing); `ctx` is what the route's setup made (e.g. a connection token). */
+  headers(tenant: Tenant | null, rawKey?: string, ctx?: BatteryContext): Record<string, string>;
   /** Checks a 401 body in the surface's shape. */
   assertUnauthenticated(body: unknown, reason: "missing" | "invalid"): void;
   /** Checks a 403 body in the surface's shape. */
@@ -40,7 +40,7 @@ export type BatteryContext = Record<string, string>;
  */
 export function runSecurityBattery(name: string, getApp: () => TestApp, route: BatteryRoute): void {
   const send = async (tenant: Tenant | null, ctx: BatteryContext, rawKey?: string) =>
-    getApp().request({ method: route.method, url: route.url(ctx), payload: route.payload as InjectOptions["payload"], headers: route.surface.headers(tenant, rawKey) });
+    getApp().request({ method: route.method, url: route.url(ctx), payload: route.payload as InjectOptions["payload"], headers: route.surface.headers(tenant, rawKey, ctx) });
 
   const ownerAndCtx = async () => {
     const t = getApp();

@@ -1,0 +1,245 @@
+import type { Kysely } from "kysely";
+import type { ConnectionTokenScope, ConnectionTokenSigner } from "../auth/connection-tokens.ts";
+import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts";
+import type { Clock } from "../clock.ts";
+import type { Database } from "../db/index.ts";
+import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
+import type { ApiKeyActor } from "./api-keys.ts";
+import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
+import { loginPlace, markUnauthenticated, type LoginVault } from "./connection-status.ts";
+import { toConnection, type Connection } from "./connection-view.ts";
+import { AuthenticationError, ConflictError, NotFoundError, PermissionError, ValidationError } from "./errors.ts";
+import { ulidAt } from "./ids.ts";
+import { emitEvent } from "./outbox.ts";
+
+/** Field rules of seed 003 and SPEC §4; the surface's schema is built from these. */
+export const CONNECTION_FIELD_RULES = {
+  customerIdMaxLength: 64,
+  emailMaxLength: 64,
+  mobileMaxLength: 16,
+  /** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
+  mobilePattern: "^\\+[1-9][0-9]{1,14}$",
+} as const;
+
+export interface CreateConnectionInput {
+  customer_id: string;
+  retailer_id: string;
+  email?: string | null;
+  mobile?: string | null;
+}
+
+/**
+ * PATCH /connections/{id} (seed 003). `null` clears email and mobile; for
+ * customer_id and status, which can never be empty, `null` means "no change".
+ */
+export interface UpdateConnectionInput {
+  customer_id?: string | null;
+  email?: string | null;
+  mobile?: string | null;
+  status?: "disconnected" | null;
+}
+
+/** Proof that the caller presented an access token for this connection; only `authorizeAccess` makes one. */
+export interface ConnectionGrant {
+  readonly connectionId: string;
+  readonly entityId: string;
+  readonly tokenId: string;
+}
+
+export interface ConnectionServiceDeps {
+  db: Database;
+  clock: Clock;
+  tokens: ConnectionTokenSigner;
+  vault: LoginVault;
+}
+
+export function auditActorOf(actor: ApiKeyActor): AuditActor {
+  return { type: "api_key", id: actor.keyId, requestId: actor.requestId };
+}
+
+export function createConnectionService({ db, clock, tokens, vault }: ConnectionServiceDeps) {
+  async function findOwned(executor: Kysely<DB>, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord> {
+    const c = await executor
+      .selectFrom("connections")
+      .selectAll()
+      .where("id", "=", connectionId)
+      .where("entity_id", "=", entityId)
+      .$if(lock, (qb) => qb.forUpdate())
+      .executeTakeFirst();
+    if (!c) throw connectionNotFound(connectionId);
+    return c;
+  }
+
+  return {
+    listRetailers(): readonly Retailer[] {
+      return RETAILERS;
+    },
+
+    /** POST /connections: a new connection, `initialized` until the customer links it. */
+    async createConnection(actor: ApiKeyActor, input: CreateConnectionInput): Promise<Connection> {
+      if (!findRetailer(input.retailer_id)) {
+        throw ValidationError.of([{ param: "retailer_id", message: `Unknown retailer_id "${input.retailer_id}".`, code: "unknown_retailer" }], "GET /retailers lists them.");
+      }
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        const created = await trx
+          .insertInto("connections")
+          .values({
+            id: ulidAt(now),
+            entity_id: actor.entityId,
+            customer_id: input.customer_id,
+            retailer_id: input.retailer_id,
+            email: input.email ?? null,
+            mobile: input.mobile ?? null,
+            status: "initialized",
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const view = toConnection(created);
+        await recordAudit(trx, {
+          entityId: actor.entityId,
+          actor: auditActorOf(actor),
+          action: "connection.created",
+          target: { type: "connection", id: created.id },
+          changes: diffFields(null, view, ["customer_id", "retailer_id", "status", "email", "mobile"]),
+          at: now,
+        });
+        return view;
+      });
+    },
+
+    /** GET /connections?customer_id=…: that customer's connections, oldest first. */
+    async listConnections(actor: ApiKeyActor, customerId: string): Promise<Connection[]> {
+      const rows = await db
+        .selectFrom("connections")
+        .selectAll()
+        .where("entity_id", "=", actor.entityId)
+        .where("customer_id", "=", customerId)
+        .orderBy("id")
+        .execute();
+      return rows.map(toConnection);
+    },
+
+    /**
+     * POST /connections/{id}/token: a 15-minute token for this connection and
+     * scope. A disconnected connection can still be read (access) but never
+     * linked again (link → 409).
+     */
+    async issueToken(actor: ApiKeyActor, connectionId: string, scope: ConnectionTokenScope): Promise<string> {
+      const c = await findOwned(db, actor.entityId, connectionId);
+      if (scope === "link" && c.status === "disconnected") throw disconnected(connectionId);
+      const { token, claims } = tokens.issue({ connectionId: c.id, entityId: c.entity_id, scope });
+      // A new link gets a fresh allowance of login attempts on the link page.
+      if (scope === "link") await db.updateTable("connections").set({ link_attempts: 0 }).where("id", "=", c.id).execute();
+      await recordAudit(db, {
+        entityId: actor.entityId,
+        actor: auditActorOf(actor),
+        action: "connection.token_issued",
+        target: { type: "connection", id: c.id },
+        changes: { scope: { before: null, after: scope }, token_id: { before: null, after: claims.tokenId } },
+        at: clock.now(),
+      });
+      return token;
+    },
+
+    /**
+     * Checks the connection token presented for `connectionId` by `actor`:
+     * genuine and unexpired (else 401), issued for this very connection and
+     * with scope access (else 403). A token of another entity reads as a
+     * connection that does not exist (404), whatever it names.
+     */
+    authorizeAccess(actor: ApiKeyActor, connectionId: string, presented: string | null): ConnectionGrant {
+      if (!presented) {
+        throw new AuthenticationError(
+          "missing_connection_token",
+          "No connection token was sent.",
+          "Send `Authorization: Bearer <connection_token>` with an access token from POST /connections/{connection_id}/token.",
+        );
+      }
+      const claims = tokens.verify(presented);
+      if (claims.entityId !== actor.entityId) throw connectionNotFound(connectionId);
+      if (claims.connectionId !== connectionId) {
+        throw new PermissionError("token_connection_mismatch", "This connection token was issued for another connection.");
+      }
+      if (claims.scope !== "access") {
+        throw new PermissionError("token_scope_mismatch", `This is a ${claims.scope} token; reading or changing a connection needs a token of scope access.`);
+      }
+      return { connectionId, entityId: claims.entityId, tokenId: claims.tokenId };
+    },
+
+    async getConnection(grant: ConnectionGrant): Promise<Connection> {
+      return toConnection(await findOwned(db, grant.entityId, grant.connectionId));
+    },
+
+    /**
+     * PATCH /connections/{id} (seed 003). `status: "disconnected"` is terminal:
+     * the sealed login is destroyed and the event emitted once. Contact fields
+     * stay editable after a disconnect (the record remains for bookkeeping);
+     * repeating the disconnect is a no-op.
+     */
+    async updateConnection(actor: ApiKeyActor, grant: ConnectionGrant, input: UpdateConnectionInput): Promise<Connection> {
+      return db.transaction().execute(async (trx) => {
+        const existing = await findOwned(trx, grant.entityId, grant.connectionId, true);
+        const now = clock.now();
+        const set: ConnectionUpdate = {};
+        if (input.customer_id != null && input.customer_id !== existing.customer_id) set.customer_id = input.customer_id;
+        if (input.email !== undefined && input.email !== existing.email) set.email = input.email;
+        if (input.mobile !== undefined && input.mobile !== existing.mobile) set.mobile = input.mobile;
+        const disconnecting = input.status === "disconnected" && existing.status !== "disconnected";
+        if (disconnecting) Object.assign(set, { status: "disconnected", disconnected_at: now });
+        if (Object.keys(set).length === 0) return toConnection(existing);
+        if (disconnecting) await vault.destroySecret(trx, loginPlace(existing));
+
+        const updated = await trx
+          .updateTable("connections")
+          .set({ ...set, updated_at: now })
+          .where("id", "=", existing.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const view = toConnection(updated);
+        if (disconnecting) await emitEvent(trx, { entityId: existing.entity_id, type: "connection.disconnected", data: view, at: now });
+        await recordAudit(trx, {
+          entityId: existing.entity_id,
+          actor: auditActorOf(actor),
+          action: disconnecting ? "connection.disconnected" : "connection.updated",
+          target: { type: "connection", id: existing.id },
+          changes: diffFields(toConnection(existing), view, ["customer_id", "email", "mobile", "status"]),
+          at: now,
+        });
+        return view;
+      });
+    },
+
+    /**
+     * PATCH /simulated-connections/{id} {status:"unauthenticated"}: what a
+     * rejected re-check does, on demand, for testing an integration. Only an
+     * active connection can lose its login; repeating it is a no-op.
+     */
+    async simulateUnauthenticated(actor: ApiKeyActor, connectionId: string): Promise<Connection> {
+      return db.transaction().execute(async (trx) => {
+        const existing = await findOwned(trx, actor.entityId, connectionId, true);
+        if (existing.status === "unauthenticated") return toConnection(existing);
+        if (existing.status !== "active") {
+          throw new ConflictError(
+            "invalid_status_transition",
+            `Only an active connection can become unauthenticated; this one is ${existing.status}.`,
+            existing.status === "initialized" ? "Link it first: POST /connections/{connection_id}/token {\"scope\":\"link\"}, then open /link." : undefined,
+          );
+        }
+        return toConnection(await markUnauthenticated(trx, vault, existing, auditActorOf(actor), clock.now()));
+      });
+    },
+  };
+}
+
+export type ConnectionService = ReturnType<typeof createConnectionService>;
+
+export function connectionNotFound(connectionId: string): NotFoundError {
+  return new NotFoundError("connection_not_found", `No connection with id ${connectionId}.`, "GET /connections?customer_id=… lists a customer's connections.");
+}
+
+export function disconnected(connectionId: string): ConflictError {
+  return new ConflictError("connection_disconnected", `Connection ${connectionId} is disconnected; a disconnected connection cannot be linked again.`, "Create a new connection with POST /connections.");
+}

@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { Services } from "../../services/index.ts";
+import { PermissionError, ValidationError } from "../../services/errors.ts";
+import { normalizeError } from "../shared/http-errors.ts";
+import { linkErrorPage, linkFormPage, linkSuccessPage, STYLE_HASH } from "./link-html.ts";
+
+const CSRF_COOKIE = "pb_link_csrf";
+const CSRF_PURPOSE = "link-form v1";
+const NONCE_RE = /^[A-Za-z0-9_-]{24}$/;
+const CREDENTIAL_MAX = 256;
+
+const LinkQuery = Type.Object({
+  connection_token: Type.String({ minLength: 1, maxLength: 1024, description: "A connection token of scope link" }),
+  redirect_url: Type.Optional(Type.String({ maxLength: 2048, description: "http(s) URL to send the customer to afterwards, with ?connection_id=…" })),
+});
+
+const LinkForm = Type.Object(
+  {
+    connection_token: Type.String({ minLength: 1, maxLength: 1024 }),
+    redirect_url: Type.Optional(Type.String({ maxLength: 2048 })),
+    csrf_token: Type.String({ minLength: 1, maxLength: 128 }),
+    username: Type.String({ maxLength: 1024 }),
+    password: Type.String({ maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+const TITLES: Record<number, string> = {
+  400: "This link is incomplete",
+  401: "This link is invalid or has expired",
+  403: "This page cannot be used this way",
+  404: "This link is invalid",
+  409: "This link can no longer be used",
+  429: "Too many attempts",
+  501: "Linking is not available",
+};
+
+/**
+ * The hosted link page (SPEC §4): `GET /link?connection_token=…&redirect_url=…`
+ * shows a form for the retailer login; `POST /link` checks it with the retailer.
+ *
+ * CSRF: GET sets a random nonce in an HttpOnly, SameSite=Strict cookie; the
+ * form carries an HMAC of (nonce, link token id, redirect_url). POST needs
+ * both to match, and refuses cross-site requests (Sec-Fetch-Site, Origin).
+ * The password is never logged, echoed into the page or stored unsealed.
+ */
+export async function linkPageRoutes(root: FastifyInstance, { services, publicUrl }: { services: Services; publicUrl: string }) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const tokens = services.connectionTokens;
+  const secureCookie = publicUrl.startsWith("https:");
+
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const e = normalizeError(err);
+    const status = e.status === 422 ? 400 : e.status;
+    if (status >= 500 && status !== 501) request.log.error({ err }, "link page failed");
+    const message = status >= 500 && status !== 501 ? "Something went wrong on our side. Please try again later." : e.message;
+    return sendPage(reply.status(status), linkErrorPage(TITLES[status] ?? "Something went wrong", message), null);
+  });
+
+  app.get("/link", {
+    schema: { tags: ["connections"], summary: "The hosted link page (HTML)", querystring: LinkQuery, produces: ["text/html"] },
+    handler: async (request, reply) => {
+      const redirectUrl = parseRedirectUrl(request.query.redirect_url);
+      const session = await services.connectionLinking.openLinkSession(request.query.connection_token);
+      const existing = readCookie(request, CSRF_COOKIE);
+      const nonce = existing && NONCE_RE.test(existing) ? existing : randomBytes(18).toString("base64url");
+      reply.header("set-cookie", `${CSRF_COOKIE}=${nonce}; Path=/link; Max-Age=3600; HttpOnly; SameSite=Strict${secureCookie ? "; Secure" : ""}`);
+      const csrfToken = tokens.mac(CSRF_PURPOSE, nonce, session.claims.tokenId, redirectUrl ?? "");
+      return sendPage(reply, linkFormPage({ retailerName: session.retailer.name, connectionToken: request.query.connection_token, redirectUrl, csrfToken }), redirectUrl);
+    },
+  });
+
+  app.post("/link", {
+    schema: { tags: ["connections"], summary: "Submit the hosted link form (HTML)", body: LinkForm, consumes: ["application/x-www-form-urlencoded"], produces: ["text/html"] },
+    handler: async (request, reply) => {
+      const form = request.body;
+      assertSameOrigin(request);
+      const redirectUrl = parseRedirectUrl(form.redirect_url);
+      const claims = tokens.verify(form.connection_token);
+      const nonce = readCookie(request, CSRF_COOKIE);
+      if (!nonce || !tokens.verifyMac(form.csrf_token, CSRF_PURPOSE, nonce, claims.tokenId, redirectUrl ?? "")) {
+        throw new PermissionError("csrf_failed", "This form was not sent from the link page, or your browser blocked its cookie. Open the link again.");
+      }
+      const view = { connectionToken: form.connection_token, redirectUrl, csrfToken: form.csrf_token, username: form.username };
+
+      const username = form.username.trim();
+      if (username === "" || form.password === "" || username.length > CREDENTIAL_MAX || form.password.length > CREDENTIAL_MAX) {
+        const session = await services.connectionLinking.openLinkSession(form.connection_token);
+        const error = `Enter your username and password (at most ${CREDENTIAL_MAX} characters each).`;
+        return sendPage(reply.status(422), linkFormPage({ ...view, retailerName: session.retailer.name, error }), redirectUrl);
+      }
+
+      const result = await services.connectionLinking.completeLink(form.connection_token, { username, password: form.password }, request.log);
+      request.log.info({ connection_id: claims.connectionId, outcome: result.outcome }, "link attempt");
+      if (result.outcome === "linked") {
+        if (!redirectUrl) return sendPage(reply, linkSuccessPage(result.session.retailer.name), null);
+        const target = new URL(redirectUrl);
+        target.searchParams.set("connection_id", result.connection.connection_id);
+        return reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer").redirect(target.toString(), 303);
+      }
+      const retailerName = result.session.retailer.name;
+      const error = result.outcome === "refused" ? result.reason : `${retailerName} is not answering right now. Please try again in a moment.`;
+      return sendPage(reply.status(result.outcome === "refused" ? 422 : 503), linkFormPage({ ...view, retailerName, error }), redirectUrl);
+    },
+  });
+}
+
+/** An absolute http(s) URL without embedded credentials, or null when none was given. */
+function parseRedirectUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === "") return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ValidationError("redirect_url must be an absolute http or https URL.", { param: "redirect_url" });
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.username !== "" || url.password !== "") {
+    throw new ValidationError("redirect_url must be an absolute http or https URL.", { param: "redirect_url" });
+  }
+  return url.toString();
+}
+
+/** The form may only be posted from this origin's own page. */
+function assertSameOrigin(request: FastifyRequest): void {
+  const site = request.headers["sec-fetch-site"];
+  let sameOrigin = site === undefined || site === "same-origin" || site === "none";
+  const origin = request.headers.origin;
+  if (origin !== undefined) {
+    try {
+      // Parsed with the origin's scheme, so "host:80" and "host" compare equal over http.
+      const from = new URL(origin);
+      sameOrigin &&= new URL(`${from.protocol}//${request.headers.host ?? ""}`).host === from.host;
+    } catch {
+      sameOrigin = false;
+    }
+  }
+  if (!sameOrigin) throw new PermissionError("cross_site_form", "This form can only be sent from the link page itself.");
+}
+
+function readCookie(request: FastifyRequest, name: string): string | null {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
+/** An HTML page that nothing may frame, cache, or leak the token-bearing URL from. */
+function sendPage(reply: FastifyReply, html: string, redirectUrl: string | null) {
+  const formAction = redirectUrl ? `'self' ${new URL(redirectUrl).origin}` : "'self'";
+  return reply
+    .header("content-type", "text/html; charset=utf-8")
+    .header("cache-control", "no-store")
+    .header("referrer-policy", "no-referrer")
+    .header("x-frame-options", "DENY")
+    .header("x-content-type-options", "nosniff")
+    .header("content-security-policy", `default-src 'none'; style-src ${STYLE_HASH}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`)
+    .send(html);
+}
