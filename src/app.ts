@@ -11,6 +11,7 @@ import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
+import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
 
@@ -53,6 +54,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "An entity API key: ark_live_ent_… or ark_test_ent_…" },
           adminAuth: { type: "http", scheme: "bearer", description: "The admin token (PATCHBAY_ADMIN_TOKEN)" },
+          basicAuth: { type: "http", scheme: "basic", description: "/api/v3: user = the API key's public_key, password = the API key" },
         },
       },
     },
@@ -75,7 +77,12 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+  // A shared rate-limit store (Redis) should be connected before the first request counts.
+  app.addHook("onReady", async () => services.rateLimiter.ready());
+  app.addHook("onClose", async () => services.rateLimiter.close());
+
   await app.register(integrationsRoutes, { services });
+  await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;
 }

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import path from "node:path";
 
 /**
@@ -18,15 +19,35 @@ export interface Config {
   bodyLimitBytes: number;
   /** Days a disconnected connector keeps its sealed credentials. */
   recoveryWindowDays: number;
-  /** Key ring, newest first; empty means "generate one" in embedded mode. */
-  masterKeys: string | null;
+  /**
+   * The master key ring from PATCHBAY_MASTER_KEYS, newest first; null means
+   * "generate one into the data dir" in embedded mode (PostgreSQL refuses to start).
+   */
+  masterKeys: MasterKey[] | null;
+  /** How often the purge job looks for connectors past their recovery window. */
+  purgeIntervalMs: number;
   /** Base URL overrides per provider, from PATCHBAY_PROVIDER_URL_<TYPE>. */
   providerUrls: Record<string, string>;
+  /** Rate-limit counters live here when set (else in PostgreSQL / PGlite). */
   redisUrl: string | null;
+  /** Prefix of every Redis key Patchbay writes, so one Redis can serve several deployments. */
+  redisKeyPrefix: string;
+  /** How long an in-progress Idempotency-Key is held before a retry may execute it again. */
+  idempotencyLeaseSeconds: number;
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   webhookAllowPrivate: boolean;
   jobsEnabled: boolean;
+  /** How often each process's job runner looks for due jobs. */
+  jobsPollMs: number;
+  /** Jobs one process runs at the same time. */
+  jobsConcurrency: number;
+}
+
+/** One master key: its id (stored beside every wrapped data key) and the 256-bit key, opaque to logging. */
+export interface MasterKey {
+  id: string;
+  key: KeyObject;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +99,33 @@ function url(env: Env, name: string, protocols: string[]): string | null {
   return raw;
 }
 
+const MASTER_KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+
+/**
+ * `id:base64key[,id:base64key…]`, newest first; each key exactly 32 bytes.
+ * Error messages name the entry and its id, never any key material.
+ */
+export function parseMasterKeys(raw: string, variable = "PATCHBAY_MASTER_KEYS"): MasterKey[] {
+  const entries = raw.split(",").map((e) => e.trim());
+  const ring: MasterKey[] = [];
+  entries.forEach((entry, i) => {
+    const where = `entry ${i + 1} of ${entries.length}`;
+    const colon = entry.indexOf(":");
+    if (colon < 0) throw new ConfigError(variable, `${where} is not in the form id:base64key (make one with \`npx patchbay master-key new\`)`);
+    const id = entry.slice(0, colon);
+    const encoded = entry.slice(colon + 1).replace(/-/g, "+").replace(/_/g, "/");
+    if (!MASTER_KEY_ID.test(id)) throw new ConfigError(variable, `${where}: the key id must be 1-64 letters, digits, '.', '_' or '-'`);
+    if (!BASE64.test(encoded)) throw new ConfigError(variable, `${where} (id "${id}"): the key is not valid base64`);
+    const bytes = Buffer.from(encoded, "base64");
+    if (bytes.length !== 32) throw new ConfigError(variable, `${where} (id "${id}"): the key must be 32 bytes (256 bits), got ${bytes.length}`);
+    if (ring.some((k) => k.id === id)) throw new ConfigError(variable, `the key id "${id}" appears twice`);
+    ring.push({ id, key: createSecretKey(bytes) });
+    bytes.fill(0);
+  });
+  return ring;
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
@@ -107,6 +155,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const publicUrl = (url(env, "PATCHBAY_PUBLIC_URL", ["http:", "https:"]) ?? `http://${host}:${port}`).replace(/\/+$/, "");
 
+  const masterKeys = str(env, "PATCHBAY_MASTER_KEYS");
+
   const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const serverUrl = (url(env, "PATCHBAY_URL", ["http:", "https:"]) ?? `http://${localHost.includes(":") ? `[${localHost}]` : localHost}:${port}`).replace(/\/+$/, "");
 
@@ -121,9 +171,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel,
     bodyLimitBytes: int(env, "PATCHBAY_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     recoveryWindowDays: int(env, "PATCHBAY_RECOVERY_DAYS", 7, 1, 365),
-    masterKeys: str(env, "PATCHBAY_MASTER_KEYS"),
+    masterKeys: masterKeys === null ? null : parseMasterKeys(masterKeys),
+    purgeIntervalMs: int(env, "PATCHBAY_PURGE_INTERVAL_SECONDS", 600, 1, 86_400) * 1000,
     providerUrls,
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    redisKeyPrefix: str(env, "PATCHBAY_REDIS_PREFIX") ?? "patchbay:",
+    idempotencyLeaseSeconds: int(env, "PATCHBAY_IDEMPOTENCY_LEASE_SECONDS", 60, 1, 3600),
     rateLimits: {
       live: {
         perMinute: int(env, "PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE", 300, 1, 1_000_000),
@@ -141,5 +194,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     webhookAllowPrivate: bool(env, "PATCHBAY_WEBHOOK_ALLOW_PRIVATE", false),
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
+    jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
+    jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 4, 1, 100),
   };
 }

@@ -6,17 +6,36 @@ import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createServices } from "./services/index.ts";
+import { resolveKeyRing } from "./vault/key-ring.ts";
 
-/** Process entry: config → db → migrate → server (+ jobs). Nothing else. */
+/** Process entry: config → keys → db → migrate → server (+ jobs). Nothing else. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const unlock = config.databaseUrl ? () => {} : lockDataDir(config.dataDir);
+  // Before the database opens: PostgreSQL without PATCHBAY_MASTER_KEYS stops here.
+  const keys = resolveKeyRing(config);
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: config.dataDir });
   await migrate(database.db);
 
-  const services = createServices({ db: database.db, clock: systemClock, config });
+  const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring });
   const app = await buildApp({ config, db: database.db, services, adminToken: admin.token });
+
+  if (keys.generatedFile) {
+    app.log.warn(
+      { file: keys.generatedFile },
+      "generated a master key for the vault: back it up apart from the data dir (without it no sealed secret can be opened), " +
+        "and consider moving it into PATCHBAY_MASTER_KEYS",
+    );
+  }
+  const vault = await services.vault.status();
+  if (vault.unreadable > 0) {
+    const missing = vault.secrets_by_key.filter((k) => !k.configured).map((k) => k.key_id);
+    app.log.error(
+      { unreadable: vault.unreadable, missingKeyIds: missing },
+      "some secrets are sealed under master keys missing from PATCHBAY_MASTER_KEYS and cannot be opened: add those keys back, then run `npx patchbay vault rewrap`",
+    );
+  }
 
   if (admin.created) {
     // Printed once, on the first start; afterwards it lives only in the 0600 file.
@@ -29,6 +48,7 @@ async function main(): Promise<void> {
     stopping = true;
     app.log.info({ signal }, "shutting down");
     await app.close();
+    await services.jobs.stop();
     await database.close();
     unlock();
     process.exit(0);
@@ -37,6 +57,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
   await app.listen({ host: config.host, port: config.port });
+  if (config.jobsEnabled) services.jobs.start(app.log.child({ component: "jobs" }));
   app.log.info({ database: database.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, "patchbay ready");
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -114,7 +115,12 @@ describe("the server as a process on PostgreSQL (DATABASE_URL)", () => {
   before(async () => {
     database = await createTestDatabase("postgres");
     dataDir = tempDir();
-    server = await startServerProcess({ DATABASE_URL: database.url!, PATCHBAY_ADMIN_TOKEN: ADMIN, PATCHBAY_DATA_DIR: dataDir });
+    server = await startServerProcess({
+      DATABASE_URL: database.url!,
+      PATCHBAY_ADMIN_TOKEN: ADMIN,
+      PATCHBAY_MASTER_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+      PATCHBAY_DATA_DIR: dataDir,
+    });
   });
   after(async () => {
     await server.stop();

@@ -3,8 +3,10 @@ import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { createAdminClient, type AdminClient } from "./admin-client.ts";
 import { entitiesCommand } from "./entities.ts";
 import { keysCommand } from "./keys.ts";
+import { masterKeyCommand } from "./master-key.ts";
 import { migrateCommand } from "./migrate.ts";
 import { CliError, createOutput, type Output } from "./output.ts";
+import { vaultCommand } from "./vault.ts";
 
 export interface CommandContext {
   args: string[];
@@ -19,9 +21,13 @@ const HELP = `patchbay — the Patchbay command line
   patchbay entities create --name NAME
   patchbay entities list
   patchbay keys create --entity ENTITY_ID [--mode live|test] [--scopes a,b] [--name NAME]
+                      [--rate-limit-per-minute N] [--rate-limit-burst N]   (default: the mode's limit)
   patchbay keys list --entity ENTITY_ID
   patchbay keys revoke KEY_ID
   patchbay migrate
+  patchbay master-key new
+  patchbay vault status
+  patchbay vault rewrap [--batch-size 100]
 
 Options: --json (machine output), --url URL (a running server; PATCHBAY_URL),
          --admin-token TOKEN (PATCHBAY_ADMIN_TOKEN, or the token file in the data dir).
@@ -31,6 +37,8 @@ const commands: Record<string, (ctx: CommandContext) => Promise<void>> = {
   entities: entitiesCommand,
   keys: keysCommand,
   migrate: migrateCommand,
+  "master-key": masterKeyCommand,
+  vault: vaultCommand,
 };
 
 async function run(argv: string[]): Promise<number> {
@@ -48,6 +56,9 @@ async function run(argv: string[]): Promise<number> {
       entity: { type: "string" },
       mode: { type: "string" },
       scopes: { type: "string" },
+      "batch-size": { type: "string" },
+      "rate-limit-per-minute": { type: "string" },
+      "rate-limit-burst": { type: "string" },
     },
   });
   const out = createOutput(values.json === true);
@@ -60,10 +71,13 @@ async function run(argv: string[]): Promise<number> {
   try {
     if (!command) throw new CliError(`Unknown command "${group}".`, "Run `npx patchbay --help` for the list.");
     const config = loadConfig();
-    const admin = createAdminClient(config, {
-      url: typeof values.url === "string" ? values.url : undefined,
-      token: typeof values["admin-token"] === "string" ? values["admin-token"] : undefined,
-    });
+    // Made on first use: commands that need no server (master-key new, migrate) must not need its token either.
+    let client: AdminClient | undefined;
+    const admin: AdminClient = (method, route, body) =>
+      (client ??= createAdminClient(config, {
+        url: typeof values.url === "string" ? values.url : undefined,
+        token: typeof values["admin-token"] === "string" ? values["admin-token"] : undefined,
+      }))(method, route, body);
     await command({ args, flags: values, config, admin, out });
     return 0;
   } catch (err) {

@@ -11,11 +11,15 @@ export async function keysCommand({ args, flags, admin, out }: CommandContext): 
     const mode = typeof flags.mode === "string" ? flags.mode : "live";
     const scopes = (typeof flags.scopes === "string" ? flags.scopes : DEFAULT_SCOPES).split(",").map((s) => s.trim()).filter(Boolean);
     const name = typeof flags.name === "string" ? flags.name : `${mode} key`;
-    const key = await admin<ApiKeyView & { key: string }>("POST", `/admin/v1/entities/${entity}/api-keys`, { name, mode, scopes });
+    const perMinute = positiveInt(flags["rate-limit-per-minute"], "--rate-limit-per-minute");
+    const burst = positiveInt(flags["rate-limit-burst"], "--rate-limit-burst");
+    const rateLimit = perMinute === undefined && burst === undefined ? undefined : { per_minute: perMinute, burst };
+    const key = await admin<ApiKeyView & { key: string }>("POST", `/admin/v1/entities/${entity}/api-keys`, { name, mode, scopes, rate_limit: rateLimit });
     out.result(key, () =>
       [
         `Created ${key.mode} key "${key.name}" (${key.id})`,
         `  scopes:     ${key.scopes.join(", ")}`,
+        `  rate limit: ${key.rate_limit.per_minute}/min, burst ${key.rate_limit.burst}/s`,
         `  public key: ${key.public_key}`,
         `  secret key: ${key.key}`,
         "",
@@ -37,6 +41,12 @@ export async function keysCommand({ args, flags, admin, out }: CommandContext): 
     return;
   }
   throw new CliError(`Unknown command "keys ${sub ?? ""}".`, "Use `keys create`, `keys list` or `keys revoke`.");
+}
+
+function positiveInt(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !/^[1-9]\d{0,6}$/.test(value)) throw new CliError(`${flag} needs a whole number from 1 to 1000000.`, `For example ${flag} 120`);
+  return Number(value);
 }
 
 function requireFlag(value: unknown, message: string): string {

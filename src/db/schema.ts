@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, GeneratedAlways, Insertable, Selectable, Updateable } from "kysely";
 
 /** Row types of every table, as the migrations in ./migrations create them. */
 export interface DB {
@@ -8,6 +8,10 @@ export interface DB {
   connectors: ConnectorsTable;
   events: EventsTable;
   audit_events: AuditEventsTable;
+  vault_secrets: VaultSecretsTable;
+  jobs: JobsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  rate_limit_windows: RateLimitWindowsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -30,6 +34,9 @@ export interface ApiKeysTable {
   public_key: string;
   created_at: Date;
   revoked_at: Date | null;
+  /** Per-key overrides; null means the mode's default. */
+  rate_limit_per_minute: number | null;
+  rate_limit_burst: number | null;
 }
 
 export interface ConnectorsTable {
@@ -51,6 +58,34 @@ export interface ConnectorsTable {
   seller_id: string | null;
   bank_account_id: string | null;
   disconnected_at: Date | null;
+  /** The sealed credentials in vault_secrets (never leaves the service). */
+  credentials_secret_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The sealed webhook signing secret in vault_secrets (never leaves the service). */
+  webhook_secret_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Names of the stored credential keys (not secret; shown as credentials_masked). */
+  credential_keys: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Date;
+  updated_at: Date;
+  // Shop integration view (0006): the integer id and the shipping settings.
+  shop_integration_id: GeneratedAlways<number>;
+  shop_url: string | null;
+  service_point_enabled: Generated<boolean>;
+  service_point_carriers: Generated<string[]>;
+  webhook_active: Generated<boolean>;
+  webhook_url: string | null;
+  feedback_type: Generated<"eager" | "delayed" | "none">;
+  /** Maintained by a trigger: when sync_status turned failing. */
+  sync_failing_since: Date | null;
+}
+
+export interface VaultSecretsTable {
+  id: string;
+  entity_id: string;
+  owner_id: string;
+  purpose: string;
+  master_key_id: string;
+  wrapped_key: Buffer;
+  ciphertext: Buffer;
   created_at: Date;
   updated_at: Date;
 }
@@ -76,9 +111,50 @@ export interface AuditEventsTable {
   created_at: Date;
 }
 
+export interface JobsTable {
+  id: string;
+  name: string;
+  payload: ColumnType<unknown, string, string>;
+  state: ColumnType<"queued" | "failed", "queued" | "failed" | undefined, "queued" | "failed">;
+  run_at: Date;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  singleton_key: string | null;
+  lease_token: string | null;
+  claimed_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  fingerprint: Buffer;
+  state: "in_progress" | "done";
+  lease_token: string | null;
+  locked_until: Date | null;
+  response_status: number | null;
+  response_headers: ColumnType<Record<string, string> | null, string | null, string | null>;
+  response_body: Buffer | null;
+  created_at: Date;
+  expires_at: Date;
+}
+
+export interface RateLimitWindowsTable {
+  api_key_id: string;
+  minute_index: ColumnType<string, string | number, string | number>;
+  minute_count: number;
+  minute_prev: number;
+  second_index: ColumnType<string, string | number, string | number>;
+  second_count: number;
+  second_prev: number;
+}
+
 export type Entity = Selectable<EntitiesTable>;
 export type ApiKeyRecord = Selectable<ApiKeysTable>;
 export type ConnectorRecord = Selectable<ConnectorsTable>;
 export type NewConnector = Insertable<ConnectorsTable>;
 export type ConnectorUpdate = Updateable<ConnectorsTable>;
+export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
 import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type KeyMode } from "../auth/api-key-format.ts";
@@ -17,6 +18,8 @@ export interface ApiKeyActor {
   publicKey: string;
   /** The request this actor is acting in, for the audit log (set by the surface). */
   requestId?: string;
+  /** The key's own limit, or its mode's default. */
+  rateLimit: { perMinute: number; burst: number };
 }
 
 export interface ApiKeyView {
@@ -29,9 +32,18 @@ export interface ApiKeyView {
   key_prefix: string;
   created_at: string;
   revoked_at: string | null;
+  /** In force for this key: its own override, else the mode's default. */
+  rate_limit: { per_minute: number; burst: number };
 }
 
-export function toApiKey(k: ApiKeyRecord): ApiKeyView {
+export type RateLimitDefaults = Config["rateLimits"];
+
+export function effectiveRateLimit(k: Pick<ApiKeyRecord, "mode" | "rate_limit_per_minute" | "rate_limit_burst">, defaults: RateLimitDefaults) {
+  return { perMinute: k.rate_limit_per_minute ?? defaults[k.mode].perMinute, burst: k.rate_limit_burst ?? defaults[k.mode].burst };
+}
+
+export function toApiKey(k: ApiKeyRecord, defaults: RateLimitDefaults): ApiKeyView {
+  const limit = effectiveRateLimit(k, defaults);
   return {
     id: k.id,
     entity_id: k.entity_id,
@@ -42,6 +54,7 @@ export function toApiKey(k: ApiKeyRecord): ApiKeyView {
     key_prefix: k.key_prefix,
     created_at: k.created_at.toISOString(),
     revoked_at: k.revoked_at?.toISOString() ?? null,
+    rate_limit: { per_minute: limit.perMinute, burst: limit.burst },
   };
 }
 
@@ -49,11 +62,29 @@ export interface NewApiKeyInput {
   name: string;
   mode: KeyMode;
   scopes: string[];
+  /** Overrides of the mode's default limit; either may be omitted. */
+  rate_limit?: { per_minute?: number; burst?: number };
 }
 
-export function createApiKeyService({ db, clock, entities }: { db: Database; clock: Clock; entities: EntityService }) {
+export interface ApiKeyServiceDeps {
+  db: Database;
+  clock: Clock;
+  entities: EntityService;
+  rateLimits: RateLimitDefaults;
+}
+
+export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyServiceDeps) {
+  const toView = (k: ApiKeyRecord) => toApiKey(k, rateLimits);
   function actorOf(k: ApiKeyRecord): ApiKeyActor {
-    return { type: "api_key", keyId: k.id, entityId: k.entity_id, mode: k.mode, scopes: k.scopes as Scope[], publicKey: k.public_key };
+    return {
+      type: "api_key",
+      keyId: k.id,
+      entityId: k.entity_id,
+      mode: k.mode,
+      scopes: k.scopes as Scope[],
+      publicKey: k.public_key,
+      rateLimit: effectiveRateLimit(k, rateLimits),
+    };
   }
 
   return {
@@ -64,6 +95,15 @@ export function createApiKeyService({ db, clock, entities }: { db: Database; clo
         throw new ValidationError(`Unknown scope "${unknown[0]}".`, {
           param: "scopes",
           hint: "Scopes are integrations:read, integrations:write, connections:read, connections:write, webhooks:manage, audit:read.",
+        });
+      }
+      const override = { perMinute: input.rate_limit?.per_minute ?? null, burst: input.rate_limit?.burst ?? null };
+      const limit = effectiveRateLimit({ mode: input.mode, rate_limit_per_minute: override.perMinute, rate_limit_burst: override.burst }, rateLimits);
+      // A burst above the minute's budget could never be used; it is almost certainly a typo.
+      if (limit.burst > limit.perMinute) {
+        throw new ValidationError(`rate_limit.burst (${limit.burst}) may not exceed rate_limit.per_minute (${limit.perMinute}).`, {
+          param: "rate_limit.burst",
+          hint: "The burst is the most requests in any one second; the per-minute limit caps them over a minute.",
         });
       }
       await entities.requireEntity(entityId);
@@ -82,16 +122,18 @@ export function createApiKeyService({ db, clock, entities }: { db: Database; clo
           public_key: generatePublicKey(input.mode),
           created_at: now,
           revoked_at: null,
+          rate_limit_per_minute: override.perMinute,
+          rate_limit_burst: override.burst,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      return { ...toApiKey(record), key: secret.key };
+      return { ...toView(record), key: secret.key };
     },
 
     async listApiKeys(entityId: string): Promise<ApiKeyView[]> {
       await entities.requireEntity(entityId);
       const rows = await db.selectFrom("api_keys").selectAll().where("entity_id", "=", entityId).orderBy("id").execute();
-      return rows.map(toApiKey);
+      return rows.map(toView);
     },
 
     async revokeApiKey(id: string): Promise<ApiKeyView> {
@@ -102,10 +144,10 @@ export function createApiKeyService({ db, clock, entities }: { db: Database; clo
         .where("revoked_at", "is", null)
         .returningAll()
         .executeTakeFirst();
-      if (row) return toApiKey(row);
+      if (row) return toView(row);
       const existing = await db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
       if (!existing) throw new NotFoundError("api_key_not_found", `No API key with id ${id}.`);
-      return toApiKey(existing);
+      return toView(existing);
     },
 
     /**

@@ -40,9 +40,10 @@ export function toConnectorRow(c: ConnectorRecord): ConnectorRow {
     mode: c.mode,
     is_active: c.is_active,
     config: c.config,
-    has_webhook_secret: false,
-    has_credentials_secret_arn: false,
-    credentials_masked: [],
+    // Whether a sealed secret exists, and the credential key names: never a value, never the vault reference.
+    has_webhook_secret: c.webhook_secret_id !== null,
+    has_credentials_secret_arn: c.credentials_secret_id !== null,
+    credentials_masked: c.credentials_secret_id === null ? [] : [...c.credential_keys].sort(),
     last_sync_at: c.last_sync_at?.toISOString() ?? null,
     sync_status: c.sync_status,
     sync_error: c.sync_error,

@@ -1,8 +1,10 @@
 import type { Clock } from "../clock.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
+import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
+import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
+import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import {
@@ -92,9 +94,10 @@ export interface ConnectorServiceDeps {
   db: Database;
   clock: Clock;
   recoveryWindowDays: number;
+  vault: Vault;
 }
 
-export function createConnectorService({ db, clock, recoveryWindowDays }: ConnectorServiceDeps) {
+export function createConnectorService({ db, clock, recoveryWindowDays, vault }: ConnectorServiceDeps) {
   const recoveryMs = recoveryWindowDays * 86_400_000;
 
   function isRecoverable(c: ConnectorRecord, now: Date): boolean {
@@ -111,6 +114,31 @@ export function createConnectorService({ db, clock, recoveryWindowDays }: Connec
     if (!c || (c.disconnected_at !== null && !isRecoverable(c, clock.now()))) throw notConnected(type);
     assertKeyMayAct(actor, c.mode);
     return c;
+  }
+
+  /**
+   * Locks the caller's connector for a write in `trx`: absent or past the
+   * window → 404, disconnected → 409 (restore it first), test key on live → 403.
+   */
+  async function lockWritableConnector(trx: Kysely<DB>, actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
+    const existing = await trx
+      .selectFrom("connectors")
+      .selectAll()
+      .where("entity_id", "=", actor.entityId)
+      .where("connector_type", "=", type)
+      .forUpdate()
+      .executeTakeFirst();
+    const now = clock.now();
+    if (!existing || (existing.disconnected_at !== null && !isRecoverable(existing, now))) throw notConnected(type);
+    assertKeyMayAct(actor, existing.mode);
+    if (existing.disconnected_at !== null) {
+      throw new ConflictError(
+        "connector_disconnected",
+        `The ${type} connector is disconnected.`,
+        `Restore it with POST /v1/integrations/${type} before ${new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString()}.`,
+      );
+    }
+    return existing;
   }
 
   return {
@@ -189,8 +217,12 @@ export function createConnectorService({ db, clock, recoveryWindowDays }: Connec
           return { outcome: "restored" as const, row: toConnectorRow(restored) };
         }
 
-        // Past the recovery window the old connector is gone for good, whether or not the purge job has run yet.
-        if (existing) await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+        // Past the recovery window the old connector is gone for good, whether or not the purge job has run yet:
+        // its sealed secrets are destroyed with it, and the new one starts with none.
+        if (existing) {
+          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+          await vault.destroySecretsOf(trx, [existing.id]);
+        }
 
         const config = input.config ?? {};
         const violations = [...validateConnectorConfig(def, config), ...missingRequired(def, input)];
@@ -225,23 +257,8 @@ export function createConnectorService({ db, clock, recoveryWindowDays }: Connec
       const def = connectorDefinition(type);
       if (input.mode) assertKeyMayAct(actor, input.mode);
       return db.transaction().execute(async (trx) => {
-        const existing = await trx
-          .selectFrom("connectors")
-          .selectAll()
-          .where("entity_id", "=", actor.entityId)
-          .where("connector_type", "=", type)
-          .forUpdate()
-          .executeTakeFirst();
+        const existing = await lockWritableConnector(trx, actor, type);
         const now = clock.now();
-        if (!existing || (existing.disconnected_at !== null && !isRecoverable(existing, now))) throw notConnected(type);
-        assertKeyMayAct(actor, existing.mode);
-        if (existing.disconnected_at !== null) {
-          throw new ConflictError(
-            "connector_disconnected",
-            `The ${type} connector is disconnected.`,
-            `Restore it with POST /v1/integrations/${type} before ${new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString()}.`,
-          );
-        }
         const update = fieldUpdate(def, existing, input);
         if (input.is_active !== undefined && input.is_active !== existing.is_active) update.is_active = input.is_active;
         if (Object.keys(update).length === 0) return toConnectorRow(existing);
@@ -273,12 +290,43 @@ export function createConnectorService({ db, clock, recoveryWindowDays }: Connec
         .executeTakeFirst();
       return toConnectorRow(row ?? (await findOwned(actor, type)));
     },
+
+    /** For services that write beside the connector row (credentials): PATCH's locking and rules. */
+    lockWritableConnector,
+
+    /**
+     * The purge job's work: deletes up to `limit` connectors whose recovery
+     * window has passed, and destroys every secret they own (ciphertext and
+     * wrapped data key). Rows are taken with SKIP LOCKED, so purges in several
+     * processes, or a restore racing the purge, never collide. Returns how
+     * many it purged.
+     */
+    async purgeExpiredConnectors(limit = 100): Promise<number> {
+      return db.transaction().execute(async (trx) => {
+        const cutoff = new Date(clock.now().getTime() - recoveryMs);
+        const expired = await trx
+          .selectFrom("connectors")
+          .select("id")
+          .where("disconnected_at", "<=", cutoff)
+          .orderBy("disconnected_at")
+          .limit(limit)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        const ids = expired.map((r) => r.id);
+        if (ids.length === 0) return 0;
+        await trx.deleteFrom("connectors").where("id", "in", ids).execute();
+        await vault.destroySecretsOf(trx, ids);
+        return ids.length;
+      });
+    },
   };
 }
 
 export type ConnectorService = ReturnType<typeof createConnectorService>;
 
-function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
+/** A test key lives in the sandbox: it may not act on live connectors, on any surface. */
+export function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
   if (actor.mode === "test" && mode === "live") {
     throw new PermissionError("live_mode_forbidden", "A test key (ark_test_ent_…) can only act on sandbox connectors.", {
       hint: "Use a live key (ark_live_ent_…) for live connectors, or keep mode \"sandbox\".",

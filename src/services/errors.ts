@@ -85,3 +85,12 @@ export class NotConfiguredError extends DomainError {
     super("not_configured", code, message, { hint });
   }
 }
+
+export class RateLimitError extends DomainError {
+  constructor(retryAfterSeconds: number, limit: { perMinute: number; burst: number }) {
+    super("rate_limited", "rate_limit_exceeded", `Too many requests with this API key: it may make ${limit.perMinute} per minute, at most ${limit.burst} in any second.`, {
+      hint: `Retry after ${retryAfterSeconds} s (Retry-After). X-RateLimit-Remaining tells how many requests are left; a higher limit is set when the key is created.`,
+      meta: { retry_after: retryAfterSeconds },
+    });
+  }
+}

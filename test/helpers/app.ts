@@ -6,7 +6,8 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fas
 import { buildApp } from "../../src/app.ts";
 import type { Clock } from "../../src/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
-import type { DatabaseKind } from "../../src/db/index.ts";
+import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
+import { migrate } from "../../src/db/migrate.ts";
 import { createServices, type Services } from "../../src/services/index.ts";
 import { ManualClock } from "./clock.ts";
 import { createTestDatabase, type TestDatabase } from "./databases.ts";
@@ -19,6 +20,8 @@ export interface TestApp {
   database: TestDatabase;
   services: Services;
   config: Config;
+  /** The server's data dir (a fresh temp dir; removed by close()). */
+  dataDir: string;
   clock: ManualClock;
   /** Every log line the server wrote, raw. */
   logs: string[];
@@ -32,13 +35,15 @@ export interface TestApp {
 export interface TestAppOptions {
   env?: Record<string, string>;
   clock?: ManualClock;
+  /** pglite only: keep the embedded database in files under the data dir, as a real server does (slower to start). */
+  embeddedOnDisk?: boolean;
 }
 
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
   const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
-  const database = await createTestDatabase(kind);
+  const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
   const services = createServices({ db: database.db, clock: clock as Clock, config });
   const logs: string[] = [];
@@ -64,6 +69,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     database,
     services,
     config,
+    dataDir,
     clock,
     logs,
     responses,
@@ -75,4 +81,10 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function onDisk(dataDir: string): Promise<TestDatabase> {
+  const database = await openDatabase({ kind: "pglite", dataDir });
+  await migrate(database.db);
+  return database;
 }

@@ -6,7 +6,8 @@ import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
 import { SCOPES } from "../../auth/scopes.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
-import { FLAT_ERROR_SCHEMA_ID, useFlatErrors } from "../shared/flat-errors.ts";
+import { useIdempotency } from "../../idempotency/hook.ts";
+import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
 const tags = ["admin"];
@@ -23,15 +24,29 @@ const ApiKeySchema = Type.Object({
   key_prefix: Type.String({ description: "The first characters of the key, to recognise it" }),
   created_at: Timestamp,
   revoked_at: Nullable(Timestamp),
+  rate_limit: Type.Object(
+    {
+      per_minute: Type.Integer({ description: "Requests per sliding minute" }),
+      burst: Type.Integer({ description: "Requests in any one second" }),
+    },
+    { description: "The limit in force: the key's own, or its mode's default" },
+  ),
 });
 const NewApiKeySchema = Type.Object({
   ...ApiKeySchema.properties,
   key: Type.String({ description: "The secret key. Shown in this response only; store it now." }),
 });
+const VaultStatusSchema = Type.Object({
+  newest_key_id: Type.String({ description: "The master key new secrets are sealed under (first in PATCHBAY_MASTER_KEYS)" }),
+  configured_key_ids: Type.Array(Type.String()),
+  secrets_by_key: Type.Array(Type.Object({ key_id: Type.String(), secrets: Type.Integer(), configured: Type.Boolean() })),
+  remaining: Type.Integer({ description: "Secrets under an older configured key: what a rewrap still has to do" }),
+  unreadable: Type.Integer({ description: "Secrets under a key this server does not have" }),
+});
 const AdminError = Type.Ref(FLAT_ERROR_SCHEMA_ID);
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, AdminError]));
 
-/** /admin/v1… — entities and their API keys, for the operator. */
+/** /admin/v1… — entities, their API keys, and the vault's master keys, for the operator. */
 export async function adminRoutes(root: FastifyInstance, { services, adminToken }: { services: Services; adminToken: AdminTokenVerifier }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   useFlatErrors(app);
@@ -41,6 +56,8 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
     if (!token) throw new AuthenticationError("missing_admin_token", "No admin token was sent.", "Send `Authorization: Bearer <admin token>` (PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir).");
     if (!adminToken.verify(token)) throw new AuthenticationError("invalid_admin_token", "The admin token is not valid.", "Use PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir.");
   });
+  // One operator, one scope of keys.
+  useIdempotency(app, { store: services.idempotency, scopeOf: () => "admin", renderError: sendFlatError });
 
   app.post("/admin/v1/entities", {
     schema: {
@@ -59,6 +76,8 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
   });
 
   app.post("/admin/v1/entities/:entity_id/api-keys", {
+    // The answer holds the new secret, which must never be stored: no Idempotency-Key here.
+    config: { idempotency: false },
     schema: {
       tags,
       security,
@@ -69,6 +88,15 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
           name: Type.String({ minLength: 1, maxLength: 200 }),
           mode: StringEnum(["live", "test"] as const),
           scopes: Type.Array(Type.String({ description: SCOPES.join(", ") }), { minItems: 1, maxItems: SCOPES.length }),
+          rate_limit: Type.Optional(
+            Type.Object(
+              {
+                per_minute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Requests per sliding minute" })),
+                burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Requests in any one second (≤ per_minute)" })),
+              },
+              { additionalProperties: false, minProperties: 1, description: "Overrides the mode's default limit (live 300/min burst 50, test 60/min burst 10, unless configured otherwise)" },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -88,5 +116,27 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
   app.delete("/admin/v1/api-keys/:id", {
     schema: { tags, security, summary: "Revoke an API key, at once, in every process", params: Type.Object({ id: Uuid }), response: { 200: Type.Object({ data: ApiKeySchema }), ...errors(400, 401, 404) } },
     handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id) }),
+  });
+
+  app.get("/admin/v1/vault", {
+    schema: { tags, security, summary: "What is sealed under which master key (never any key or secret)", response: { 200: VaultStatusSchema, ...errors(401) } },
+    handler: async () => services.vault.status(),
+  });
+
+  app.post("/admin/v1/vault/rewrap", {
+    schema: {
+      tags,
+      security,
+      summary: "Rewrap one batch of data keys under the newest master key",
+      description:
+        "Master-key rotation, online: rewraps up to batch_size data keys that are under an older configured key (rows locked with SKIP LOCKED, " +
+        "so it is safe beside running servers) and answers the progress. Call again until remaining is 0; `npx patchbay vault rewrap` does that.",
+      body: Type.Object({ batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ rewrapped: Type.Integer(), ...VaultStatusSchema.properties }), ...errors(400, 401, 409) },
+    },
+    preValidation: async (request) => {
+      if (request.body === undefined) request.body = {};
+    },
+    handler: async (request) => services.vault.rewrapBatch(request.body.batch_size ?? 100),
   });
 }

@@ -3,11 +3,14 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
 import { Type } from "@sinclair/typebox";
 import { catalog } from "../../catalog/index.ts";
+import { useIdempotency } from "../../idempotency/hook.ts";
+import { entityScope } from "../../idempotency/store.ts";
+import { enforceRateLimit } from "../../ratelimit/http.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
-import { useFlatErrors } from "../shared/flat-errors.ts";
+import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -15,10 +18,12 @@ import {
   ConnectorRowSchema,
   ConnectorTypeParams,
   CreateConnectorBody,
+  CredentialsBody,
   errorResponses,
   ListQuery,
   OAuthRequired,
   UpdateConnectorBody,
+  WebhookSecretBody,
 } from "./schemas.ts";
 
 const tags = ["integrations"];
@@ -31,7 +36,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   app.addSchema(ConnectorRowSchema);
   app.decorateRequest("actor", null as never);
 
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     const token = bearerToken(request.headers.authorization);
@@ -39,8 +44,11 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
     request.actor = await services.apiKeys.authenticate(token);
+    // Every request of a known key counts, whatever it is refused for afterwards.
+    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
   });
+  useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendFlatError });
 
   app.get("/v1/integrations/catalog", {
     config: { scope: "integrations:read" },
@@ -129,5 +137,60 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404) },
     },
     handler: async (request) => ({ data: await services.connectors.disconnectConnector(request.actor, request.params.connector_type) }),
+  });
+
+  // Write-only secrets (SPEC §2, §6): each answers the row, which shows only whether a secret exists and the key names.
+  app.put("/v1/integrations/:connector_type/credentials", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Store the connector's credentials (write-only)",
+      description:
+        "Replaces the stored credentials. Keys must be the type's credential_keys (catalog), all required_credential_keys present; an unknown key is 400 validation_failed. " +
+        "Values are sealed in the vault and never returned: the row shows has_credentials_secret_arn and credentials_masked (key names, sorted).",
+      params: ConnectorTypeParams,
+      body: CredentialsBody,
+      response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    },
+    handler: async (request) => ({ data: await services.credentials.putCredentials(request.actor, request.params.connector_type, request.body) }),
+  });
+
+  app.delete("/v1/integrations/:connector_type/credentials", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Destroy the connector's stored credentials",
+      params: ConnectorTypeParams,
+      response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+    handler: async (request) => ({ data: await services.credentials.deleteCredentials(request.actor, request.params.connector_type) }),
+  });
+
+  app.put("/v1/integrations/:connector_type/webhook-secret", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Store the provider's webhook signing secret (write-only)",
+      description: "Sealed in the vault and never returned: the row shows has_webhook_secret.",
+      params: ConnectorTypeParams,
+      body: WebhookSecretBody,
+      response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    },
+    handler: async (request) => ({ data: await services.credentials.putWebhookSecret(request.actor, request.params.connector_type, request.body.webhook_secret) }),
+  });
+
+  app.delete("/v1/integrations/:connector_type/webhook-secret", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags,
+      security,
+      summary: "Destroy the connector's stored webhook signing secret",
+      params: ConnectorTypeParams,
+      response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+    handler: async (request) => ({ data: await services.credentials.deleteWebhookSecret(request.actor, request.params.connector_type) }),
   });
 }

@@ -49,6 +49,23 @@ export const UpdateConnectorBody = Type.Partial(
   { additionalProperties: false },
 );
 
+export const CredentialsBody = Type.Record(
+  Type.String(),
+  Type.String({ minLength: 1, maxLength: 16384 }),
+  {
+    maxProperties: 32,
+    description:
+      "The connector's credentials as key → string value; the accepted keys are the type's credential_keys in GET /v1/integrations/catalog, " +
+      "and every key in required_credential_keys must be present. Replaces whatever was stored. Values are sealed and never returned.",
+    examples: [{ secret_key: "sk_live_…", publishable_key: "pk_live_…" }],
+  },
+);
+
+export const WebhookSecretBody = Type.Object(
+  { webhook_secret: Type.String({ minLength: 1, maxLength: 4096, description: "The provider's webhook signing secret. Sealed; never returned." }) },
+  { additionalProperties: false },
+);
+
 export const ConnectorRowSchema = Type.Object(
   {
     id: Uuid,

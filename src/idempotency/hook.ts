@@ -1,0 +1,135 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, RouteOptions } from "fastify";
+import { ValidationError } from "../services/errors.ts";
+import { MAX_KEY_LENGTH, type Claim, type IdempotencyStore } from "./store.ts";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** `false`: the route refuses Idempotency-Key (its response carries a secret, which is never stored). */
+    idempotency?: false;
+  }
+}
+
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH", "DELETE"]);
+
+/**
+ * Response headers that belong to the stored answer and are replayed with it.
+ * Per-request headers (x-request-id, X-RateLimit-*) are fresh on every answer.
+ */
+const REPLAYED_HEADERS = ["content-type", "content-language", "location", "cache-control", "www-authenticate"];
+
+export interface IdempotencyOptions {
+  store: IdempotencyStore;
+  /** Whose keys these are: the authenticated caller (`entityScope(request.actor)`). */
+  scopeOf(request: FastifyRequest): string;
+  /** The surface's own error renderer; idempotency errors are domain errors it shapes. */
+  renderError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply;
+}
+
+/**
+ * Idempotency-Key for every POST, PATCH and DELETE route of the calling
+ * surface (SPEC §3). Call it before declaring the routes. The key is claimed
+ * as the route's last preHandler — after authentication and validation, so
+ * requests refused before execution leave nothing behind — and the response
+ * is stored in onSend, before it goes out, so a retry that follows the answer
+ * always finds it.
+ */
+export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): void {
+  const claims = new WeakMap<FastifyRequest, Claim>();
+
+  const claimKey = async (request: FastifyRequest, reply: FastifyReply) => {
+    const key = idempotencyKeyOf(request);
+    if (key === null || !IDEMPOTENT_METHODS.has(request.method)) return;
+    // A route that takes schema failures into its handler (attachValidation) refuses them before execution: nothing to keep.
+    if (request.validationError) return;
+    try {
+      const outcome = await opts.store.begin({ scope: opts.scopeOf(request), key, method: request.method, path: request.url, body: request.body });
+      if (outcome.kind === "execute") {
+        claims.set(request, outcome.claim);
+        return;
+      }
+      const { status, headers, body } = outcome.response;
+      reply.code(status).headers(headers).header("idempotent-replayed", "true");
+      return body.length === 0 ? reply.send() : reply.send(body);
+    } catch (err) {
+      return opts.renderError(request, reply, err);
+    }
+  };
+
+  const storeResponse = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const claim = claims.get(request);
+    if (!claim) return payload;
+    claims.delete(request);
+    const body = payload === undefined || payload === null ? Buffer.alloc(0) : typeof payload === "string" ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : null;
+    try {
+      // A 5xx means the work did not complete (services write in one transaction): the retry should run again.
+      if (reply.statusCode >= 500 || body === null) {
+        await opts.store.release(claim);
+      } else if (!(await opts.store.complete(claim, { status: reply.statusCode, headers: replayedHeaders(reply), body }))) {
+        request.log.warn({ key_scope: claim.scope }, "idempotent request outlived its lease; its response was not stored");
+      }
+    } catch (err) {
+      request.log.error({ err }, "could not record the idempotent response; the key stays in progress until its lease lapses");
+    }
+    return payload;
+  };
+
+  const refuseKey = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (idempotencyKeyOf(request) === null) return;
+    return opts.renderError(
+      request,
+      reply,
+      new ValidationError(
+        "This route does not accept an Idempotency-Key: its response carries a secret, which is never stored.",
+        { param: "Idempotency-Key", hint: "Send the request without the header; list the resources to see whether an earlier attempt succeeded." },
+        "idempotency_not_supported",
+      ),
+    );
+  };
+
+  app.addHook("onRoute", (route: RouteOptions) => {
+    if (![route.method].flat().some((m) => IDEMPOTENT_METHODS.has(m))) return;
+    if (route.config?.idempotency === false) {
+      route.preHandler = [...hooks(route.preHandler), refuseKey as preHandlerHookHandler];
+      return;
+    }
+    route.preHandler = [...hooks(route.preHandler), claimKey as preHandlerHookHandler];
+    route.onSend = [...hooks(route.onSend), storeResponse as onSendHookHandler];
+    if (route.schema) route.schema = { ...route.schema, headers: withIdempotencyKeyHeader(route.schema.headers) };
+  });
+}
+
+/**
+ * Declares the header in the route schema, so the OpenAPI document shows it.
+ * Its length is checked by the store (idempotency_key_invalid), not by the
+ * schema, so every surface answers the same code in its own shape.
+ */
+function withIdempotencyKeyHeader(headers: unknown): object {
+  const base = (headers ?? { type: "object", properties: {} }) as { properties?: Record<string, unknown> };
+  const header = {
+    type: "string",
+    description:
+      `At most ${MAX_KEY_LENGTH} characters, unique per logical request (a UUID). A retry with the same key, method, path and body within 24 h ` +
+      "gets the stored response with Idempotent-Replayed: true; another request with the key is 409 idempotency_key_mismatch; " +
+      "a retry while the first still runs is 409 idempotency_key_in_use.",
+  };
+  return { ...base, properties: { ...base.properties, "idempotency-key": header } };
+}
+
+function idempotencyKeyOf(request: FastifyRequest): string | null {
+  const raw = request.headers["idempotency-key"];
+  if (raw === undefined) return null;
+  return Array.isArray(raw) ? raw.join(", ") : raw;
+}
+
+function replayedHeaders(reply: FastifyReply): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of REPLAYED_HEADERS) {
+    const value = reply.getHeader(name);
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return out;
+}
+
+function hooks<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}

@@ -1,0 +1,86 @@
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import type { RateLimitStore } from "./store.ts";
+
+/**
+ * The `rate_limit_take` function of migration 0005, step for step, as a Redis
+ * script (one hash per key, which expires two minutes after its last use).
+ * Redis runs a script atomically, so every process sees one count.
+ */
+const TAKE_SCRIPT = `
+local now = tonumber(ARGV[1])
+local per_minute = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local m = math.floor(now / 60000)
+local s = math.floor(now / 1000)
+local mf = (now % 60000) / 60000
+local sf = (now % 1000) / 1000
+local v = redis.call('HMGET', KEYS[1], 'mi', 'mc', 'mp', 'si', 'sc', 'sp')
+local wmi, wmc, wmp = tonumber(v[1]), tonumber(v[2]) or 0, tonumber(v[3]) or 0
+local wsi, wsc, wsp = tonumber(v[4]), tonumber(v[5]) or 0, tonumber(v[6]) or 0
+local mp, mc, sp, sc = 0, 0, 0, 0
+if wmi == nil then
+elseif wmi >= m then m = wmi; mp = wmp; mc = wmc
+elseif wmi == m - 1 then mp = wmc
+end
+if wsi == nil then
+elseif wsi >= s then s = wsi; sp = wsp; sc = wsc
+elseif wsi == s - 1 then sp = wsc
+end
+local ok = (mp * (1 - mf) + mc + 1 <= per_minute) and (sp * (1 - sf) + sc + 1 <= burst)
+if ok then
+  mc = mc + 1
+  sc = sc + 1
+end
+redis.call('HSET', KEYS[1], 'mi', m, 'mc', mc, 'mp', mp, 'si', s, 'sc', sc, 'sp', sp)
+redis.call('PEXPIRE', KEYS[1], 120000)
+return {ok and 1 or 0, mp, mc, sp, sc}
+`;
+
+type TakeReply = [number, number, number, number, number];
+
+export function createRedisRateLimitStore(url: string, keyPrefix: string): RateLimitStore {
+  // No offline queue and one try per command: while Redis is away a command
+  // fails at once, and the limiter counts in PostgreSQL instead of waiting. The
+  // timeout only bounds a connection that hangs without closing.
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 2000 });
+  // Connection errors surface on the commands that fail; the limiter reports them.
+  redis.on("error", () => {});
+  const scriptSha = sha1(TAKE_SCRIPT);
+  // EVALSHA sends 40 bytes instead of the script; a Redis that has not seen it yet gets it once.
+  const take = (key: string, now: number, perMinute: number, burst: number) =>
+    redis.evalsha(scriptSha, 1, key, now, perMinute, burst).catch((err: Error) => {
+      if (!/NOSCRIPT/.test(err.message)) throw err;
+      return redis.eval(TAKE_SCRIPT, 1, key, now, perMinute, burst);
+    }) as Promise<TakeReply>;
+
+  return {
+    name: "redis",
+    async take(apiKeyId, nowMs, limit) {
+      const [allowed, minutePrev, minuteCount, secondPrev, secondCount] = await take(`${keyPrefix}ratelimit:${apiKeyId}`, nowMs, limit.perMinute, limit.burst);
+      return { allowed: allowed === 1, minutePrev, minuteCount, secondPrev, secondCount };
+    },
+    // Waits for the first connection attempt to succeed or fail, so the first
+    // requests do not fall back to PostgreSQL merely because Redis is still connecting.
+    ready: () =>
+      new Promise<void>((resolve) => {
+        if (redis.status === "ready") return resolve();
+        const done = () => {
+          clearTimeout(timer);
+          redis.off("ready", done);
+          redis.off("error", done);
+          resolve();
+        };
+        const timer = setTimeout(done, 10_000);
+        redis.once("ready", done);
+        redis.once("error", done);
+      }),
+    close: async () => {
+      redis.disconnect();
+    },
+  };
+}
+
+function sha1(text: string): string {
+  return createHash("sha1").update(text).digest("hex");
+}

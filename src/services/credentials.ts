@@ -1,0 +1,126 @@
+import type { Clock } from "../clock.ts";
+import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
+import type { Database } from "../db/index.ts";
+import type { ConnectorRecord } from "../db/schema.ts";
+import type { SecretPlace, Vault } from "../vault/vault.ts";
+import type { ApiKeyActor } from "./api-keys.ts";
+import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
+import type { ConnectorService } from "./connectors.ts";
+import { ValidationError, type Violation } from "./errors.ts";
+
+/** Vault purposes of a connector's secrets (part of each blob's authenticated data). */
+export const CREDENTIALS_PURPOSE = "connector.credentials";
+export const WEBHOOK_SECRET_PURPOSE = "connector.webhook_secret";
+
+export type Credentials = Record<string, string>;
+
+function place(c: Pick<ConnectorRecord, "id" | "entity_id">, purpose: string): SecretPlace {
+  return { entityId: c.entity_id, ownerId: c.id, purpose };
+}
+
+/**
+ * A connector's secrets: written through their own write-only endpoints,
+ * sealed in the vault, and shown on the row only as "there is one" and the
+ * credential key names. Every write locks the connector row and changes the
+ * vault and the row in one transaction.
+ */
+export function createCredentialService({ db, clock, vault, connectors }: { db: Database; clock: Clock; vault: Vault; connectors: ConnectorService }) {
+  return {
+    /** PUT …/credentials: replaces the stored credentials with `values` (keys from the catalog). */
+    async putCredentials(actor: ApiKeyActor, type: ConnectorType, values: Credentials): Promise<ConnectorRow> {
+      const violations = credentialViolations(connectorDefinition(type), values);
+      if (violations.length > 0) throw ValidationError.of(violations, `See credential_keys in GET /v1/integrations/catalog.`);
+      return db.transaction().execute(async (trx) => {
+        const c = await connectors.lockWritableConnector(trx, actor, type);
+        const secretId = await vault.sealSecret(trx, place(c, CREDENTIALS_PURPOSE), values);
+        const row = await trx
+          .updateTable("connectors")
+          .set({ credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: clock.now() })
+          .where("id", "=", c.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toConnectorRow(row);
+      });
+    },
+
+    /** DELETE …/credentials: destroys the stored credentials at once (not recoverable). */
+    async deleteCredentials(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
+      return db.transaction().execute(async (trx) => {
+        const c = await connectors.lockWritableConnector(trx, actor, type);
+        if (c.credentials_secret_id === null) return toConnectorRow(c);
+        const row = await trx
+          .updateTable("connectors")
+          .set({ credentials_secret_id: null, credential_keys: [], updated_at: clock.now() })
+          .where("id", "=", c.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await vault.destroySecret(trx, place(c, CREDENTIALS_PURPOSE));
+        return toConnectorRow(row);
+      });
+    },
+
+    /** PUT …/webhook-secret: stores (or replaces) the provider's webhook signing secret. */
+    async putWebhookSecret(actor: ApiKeyActor, type: ConnectorType, secret: string): Promise<ConnectorRow> {
+      return db.transaction().execute(async (trx) => {
+        const c = await connectors.lockWritableConnector(trx, actor, type);
+        const secretId = await vault.sealSecret(trx, place(c, WEBHOOK_SECRET_PURPOSE), secret);
+        const row = await trx
+          .updateTable("connectors")
+          .set({ webhook_secret_id: secretId, updated_at: clock.now() })
+          .where("id", "=", c.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toConnectorRow(row);
+      });
+    },
+
+    /** DELETE …/webhook-secret: destroys the stored webhook signing secret. */
+    async deleteWebhookSecret(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
+      return db.transaction().execute(async (trx) => {
+        const c = await connectors.lockWritableConnector(trx, actor, type);
+        if (c.webhook_secret_id === null) return toConnectorRow(c);
+        const row = await trx
+          .updateTable("connectors")
+          .set({ webhook_secret_id: null, updated_at: clock.now() })
+          .where("id", "=", c.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await vault.destroySecret(trx, place(c, WEBHOOK_SECRET_PURPOSE));
+        return toConnectorRow(row);
+      });
+    },
+
+    /** The connector's credentials, for provider calls made inside the server. Never for a response. */
+    async openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Credentials | null> {
+      return vault.openSecret<Credentials>(db, place(connector, CREDENTIALS_PURPOSE));
+    },
+
+    /** The connector's webhook signing secret, for verifying the provider's webhooks. Never for a response. */
+    async openWebhookSecret(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<string | null> {
+      return vault.openSecret<string>(db, place(connector, WEBHOOK_SECRET_PURPOSE));
+    },
+  };
+}
+
+export type CredentialService = ReturnType<typeof createCredentialService>;
+
+/** Keys must be the type's credential keys, all required ones present; messages name keys, never values. */
+function credentialViolations(def: ConnectorDefinition, values: Credentials): Violation[] {
+  if (def.authMode === "B") {
+    return [
+      {
+        param: "connector_type",
+        message: `${def.name} connects through OAuth: its tokens come from the authorization flow and are never written through this endpoint.`,
+      },
+    ];
+  }
+  const keys = Object.keys(values);
+  const violations: Violation[] = keys
+    .filter((k) => !def.credentialKeys.includes(k))
+    .map((k) => ({ param: k, message: `"${k}" is not a ${def.name} credential key; accepted keys: ${def.credentialKeys.join(", ")}.` }));
+  for (const k of def.requiredCredentialKeys) {
+    if (!Object.hasOwn(values, k)) violations.push({ param: k, message: `${def.name} credentials require "${k}".` });
+  }
+  if (keys.length === 0 && violations.length === 0) violations.push({ param: "body", message: "Send at least one credential key." });
+  return violations;
+}

@@ -1,0 +1,106 @@
+import { Type } from "@sinclair/typebox";
+import { CARRIER_CODES, DEFAULT_SORT, FEEDBACK_TYPES, SHOP_TYPES, SORT_FIELDS } from "../../services/shop-integrations.ts";
+import { Nullable, StringEnum, Timestamp } from "../shared/schema-types.ts";
+
+export const SHOP_INTEGRATION_SCHEMA_ID = "ShopIntegration";
+export const JSON_API_ERRORS_SCHEMA_ID = "JsonApiErrors";
+
+const HttpUrl = (description: string) => Type.String({ format: "uri", pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", minLength: 1, maxLength: 2048, description });
+
+export const IntegrationIdParams = Type.Object({
+  id: Type.Integer({ minimum: 1, description: "The integration's id." }),
+});
+
+export const ListQuery = Type.Object(
+  {
+    sort: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: `Comma-separated fields from ${SORT_FIELDS.join(", ")}; "-" in front for descending. Default ${DEFAULT_SORT}. Unset values sort last.`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** PATCH body (seed 004). Rules that span fields are checked by the service against the merged record. */
+export const UpdateIntegrationBody = Type.Partial(
+  Type.Object(
+    {
+      shop_name: Type.String({ minLength: 1, maxLength: 250, description: "Name of the shop (the connector's display_name)." }),
+      shop_url: HttpUrl("URL of the shop the integration connects to."),
+      service_point_enabled: Type.Boolean({ description: "Delivery to service points; needs at least one carrier." }),
+      service_point_carriers: Type.Array(StringEnum(CARRIER_CODES), {
+        uniqueItems: true,
+        maxItems: CARRIER_CODES.length,
+        description: "Carriers for the service point picker.",
+      }),
+      webhook_active: Type.Boolean({ description: "Send parcel updates to webhook_url; needs a webhook_url." }),
+      webhook_url: Nullable(HttpUrl("URL for parcel updates, or null.")),
+      feedback_type: StringEnum(FEEDBACK_TYPES, { description: "eager: sent on label creation; delayed: sent on carrier scan; none: no feedback." }),
+    },
+    { additionalProperties: false },
+  ),
+  { additionalProperties: false },
+);
+
+/**
+ * What each body field (and the id parameter) must be, as an error's detail
+ * says it: one sentence per field rather than the validator's wording per keyword.
+ */
+export const FIELD_RULES: Record<string, string> = {
+  shop_name: "shop_name must be a string of 1 to 250 characters",
+  shop_url: "shop_url must be an absolute http(s) URL of at most 2048 characters",
+  service_point_enabled: "service_point_enabled must be true or false",
+  service_point_carriers: `service_point_carriers must be a list of distinct known carrier codes: ${CARRIER_CODES.join(", ")}`,
+  webhook_active: "webhook_active must be true or false",
+  webhook_url: "webhook_url must be an absolute http(s) URL of at most 2048 characters, or null",
+  feedback_type: `feedback_type must be one of ${FEEDBACK_TYPES.join(", ")}`,
+  id: "The integration id must be an integer of at least 1",
+};
+
+export const ShopIntegrationSchema = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1 }),
+    shop_name: Type.String(),
+    shop_url: Nullable(Type.String()),
+    type: StringEnum(SHOP_TYPES),
+    service_point_enabled: Type.Boolean(),
+    service_point_carriers: Type.Array(Type.String()),
+    webhook_active: Type.Boolean(),
+    webhook_url: Nullable(Type.String()),
+    feedback_type: StringEnum(FEEDBACK_TYPES),
+    started_failing_at: Nullable(Timestamp),
+    last_fetched_at: Nullable(Timestamp),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: SHOP_INTEGRATION_SCHEMA_ID, description: "A shop-type connector (shopify, amazon, ebay) as shipping software sees it." },
+);
+
+export const IntegrationEnvelope = Type.Object({ data: Type.Ref(SHOP_INTEGRATION_SCHEMA_ID) });
+export const IntegrationList = Type.Object({ data: Type.Array(Type.Ref(SHOP_INTEGRATION_SCHEMA_ID)) });
+
+export const JsonApiErrorsSchema = Type.Object(
+  {
+    errors: Type.Array(
+      Type.Object({
+        status: Type.String({ description: "The HTTP status, as a string." }),
+        code: Type.String({ description: "invalid, unknown_field, authentication_failed, not_found, insufficient_scope, live_mode_forbidden, …" }),
+        title: Type.String(),
+        detail: Type.String(),
+        source: Type.Optional(
+          Type.Object({
+            pointer: Type.Optional(Type.String({ description: "JSON Pointer to the body field, e.g. /webhook_url" })),
+            parameter: Type.Optional(Type.String({ description: "The path or query parameter, e.g. sort" })),
+          }),
+        ),
+      }),
+    ),
+  },
+  { $id: JSON_API_ERRORS_SCHEMA_ID, description: "JSON:API error document: every violated rule, not only the first." },
+);
+
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, Type.Ref(JSON_API_ERRORS_SCHEMA_ID)]));
+}

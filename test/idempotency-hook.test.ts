@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { useIdempotency } from "../src/idempotency/hook.ts";
+import { createIdempotencyStore } from "../src/idempotency/store.ts";
+import { NotFoundError } from "../src/services/errors.ts";
+import { normalizeError } from "../src/surfaces/shared/http-errors.ts";
+import { ManualClock } from "./helpers/clock.ts";
+import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/databases.ts";
+
+/** The shop-integrations surface's JSON:API error shape (SPEC §5). */
+function renderJsonApi(_request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  const e = normalizeError(err);
+  return reply.status(e.status).send({ errors: [{ status: String(e.status), code: e.code, title: e.message, detail: e.hint ?? e.message }] });
+}
+
+/** The connections surface's FastAPI-style shape (SPEC §4). */
+function renderDetail(_request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  const e = normalizeError(err);
+  if (typeof e.meta?.retry_after === "number") reply.header("retry-after", String(e.meta.retry_after));
+  return reply.status(e.status).send({ detail: e.message });
+}
+
+/**
+ * Two stand-in surfaces with their own error shapes, as the connections and
+ * shop-integrations surfaces will reuse the hook: it must answer in each one's
+ * shape and know nothing of /v1.
+ */
+async function buildSurfaces(database: TestDatabase, executions: Map<string, number>): Promise<FastifyInstance> {
+  const store = createIdempotencyStore({ db: database.db, clock: new ManualClock(), leaseMs: 30_000 });
+  const count = (name: string) => executions.set(name, (executions.get(name) ?? 0) + 1);
+  const app = Fastify();
+  await app.register(async (surface) => {
+    surface.setErrorHandler((err, request, reply) => renderJsonApi(request, reply, err));
+    useIdempotency(surface, { store, scopeOf: () => "entity:shop-surface", renderError: renderJsonApi });
+    surface.patch("/api/v3/integrations/:id", async (request, reply) => {
+      count(`patch ${(request.params as { id: string }).id}`);
+      if ((request.params as { id: string }).id === "404") throw new NotFoundError("integration_not_found", "No integration 404.");
+      return reply.code(204).send();
+    });
+    surface.post("/api/v3/explode", async () => {
+      count("explode");
+      throw new Error("database went away");
+    });
+  });
+  await app.register(async (surface) => {
+    surface.setErrorHandler((err, request, reply) => renderDetail(request, reply, err));
+    useIdempotency(surface, { store, scopeOf: () => "entity:connections-surface", renderError: renderDetail });
+    surface.post("/connections", async (_request, reply) => {
+      count("connections");
+      await new Promise((r) => setTimeout(r, 200));
+      return reply.code(201).send({ id: "c1", status: "initialized" });
+    });
+    surface.get("/connections", async () => {
+      count("list");
+      return { connections: [] };
+    });
+  });
+  await app.ready();
+  return app;
+}
+
+for (const kind of DB_KINDS) {
+  describe(`[${kind}] the idempotency hook serves any surface in its own error shape`, () => {
+    let database: TestDatabase;
+    let app: FastifyInstance;
+    const executions = new Map<string, number>();
+    before(async () => {
+      database = await createTestDatabase(kind);
+      app = await buildSurfaces(database, executions);
+    });
+    after(async () => {
+      await app.close();
+      await database.close();
+    });
+
+    it("a 204 with no body is stored and replayed empty", async () => {
+      const headers = { "idempotency-key": randomUUID() };
+      const first = await app.inject({ method: "PATCH", url: "/api/v3/integrations/7", payload: { shop_name: "A" }, headers });
+      assert.equal(first.statusCode, 204);
+      const retry = await app.inject({ method: "PATCH", url: "/api/v3/integrations/7", payload: { shop_name: "A" }, headers });
+      assert.equal(retry.statusCode, 204);
+      assert.equal(retry.body, "");
+      assert.equal(retry.headers["idempotent-replayed"], "true");
+      assert.equal(executions.get("patch 7"), 1);
+    });
+
+    it("JSON:API surface: mismatch is a 409 in {errors:[…]}; a stored 404 replays in that shape", async () => {
+      const headers = { "idempotency-key": randomUUID() };
+      const first = await app.inject({ method: "PATCH", url: "/api/v3/integrations/404", payload: { shop_name: "A" }, headers });
+      assert.equal(first.statusCode, 404);
+      assert.equal(first.json().errors[0].code, "integration_not_found");
+      const replay = await app.inject({ method: "PATCH", url: "/api/v3/integrations/404", payload: { shop_name: "A" }, headers });
+      assert.equal(replay.body, first.body);
+      assert.equal(executions.get("patch 404"), 1);
+      const mismatch = await app.inject({ method: "PATCH", url: "/api/v3/integrations/404", payload: { shop_name: "B" }, headers });
+      assert.equal(mismatch.statusCode, 409);
+      assert.deepEqual(Object.keys(mismatch.json()), ["errors"]);
+      assert.equal(mismatch.json().errors[0].status, "409");
+      assert.equal(mismatch.json().errors[0].code, "idempotency_key_mismatch");
+      const tooLong = await app.inject({ method: "PATCH", url: "/api/v3/integrations/7", payload: {}, headers: { "idempotency-key": "x".repeat(300) } });
+      assert.equal(tooLong.statusCode, 400);
+      assert.equal(tooLong.json().errors[0].code, "idempotency_key_invalid");
+    });
+
+    it("FastAPI-style surface: in use is a 409 {detail} with Retry-After; then the answer replays", async () => {
+      const headers = { "idempotency-key": randomUUID() };
+      const slow = app.inject({ method: "POST", url: "/connections", payload: { customer_id: "c" }, headers });
+      await new Promise((r) => setTimeout(r, 80));
+      const busy = await app.inject({ method: "POST", url: "/connections", payload: { customer_id: "c" }, headers });
+      assert.equal(busy.statusCode, 409, busy.body);
+      assert.equal(typeof busy.json().detail, "string");
+      assert.equal(busy.headers["retry-after"], "1");
+      const done = await slow;
+      assert.equal(done.statusCode, 201);
+      const replay = await app.inject({ method: "POST", url: "/connections", payload: { customer_id: "c" }, headers });
+      assert.equal(replay.body, done.body);
+      assert.equal(replay.headers["idempotent-replayed"], "true");
+      assert.equal(executions.get("connections"), 1);
+    });
+
+    it("a 5xx is not stored: the key is released and a retry executes again", async () => {
+      const headers = { "idempotency-key": randomUUID() };
+      assert.equal((await app.inject({ method: "POST", url: "/api/v3/explode", payload: {}, headers })).statusCode, 500);
+      const retry = await app.inject({ method: "POST", url: "/api/v3/explode", payload: {}, headers });
+      assert.equal(retry.statusCode, 500);
+      assert.equal(retry.headers["idempotent-replayed"], undefined);
+      assert.equal(executions.get("explode"), 2);
+      const left = await database.db.selectFrom("idempotency_keys").select("key").where("key", "=", headers["idempotency-key"]).execute();
+      assert.equal(left.length, 0);
+    });
+
+    it("GET ignores the header", async () => {
+      const headers = { "idempotency-key": randomUUID() };
+      await app.inject({ method: "GET", url: "/connections", headers });
+      await app.inject({ method: "GET", url: "/connections", headers });
+      assert.equal(executions.get("list"), 2);
+    });
+  });
+}
