@@ -4,8 +4,10 @@ import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../src
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/db/index.ts";
 import type { NewConnector } from "../src/db/schema.ts";
+import { CREDENTIALS_PURPOSE } from "../src/services/credentials.ts";
 import { uuidv7 } from "../src/services/ids.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices, type Services } from "../src/services/index.ts";
+import type { KeyRing } from "../src/vault/envelope.ts";
 
 /** One API key of one seeded entity, and the connector the scenarios drive with it. */
 export interface Actor {
@@ -23,6 +25,8 @@ export interface Actor {
 export interface Dataset {
   entities: number;
   connectors: number;
+  /** Connectors with sealed credentials (the types that take credentials). */
+  sealed: number;
   readers: Actor[];
   patchers: Actor[];
   replayers: Actor[];
@@ -64,12 +68,30 @@ function connectorRow(entityId: string, type: ConnectorType, n: number, now: Dat
   return row;
 }
 
+/** Credentials as PUT …/credentials would store them: every key the type takes, placeholder values. */
+function benchCredentials(type: ConnectorType, n: number): Record<string, string> | null {
+  const def = connectorDefinition(type);
+  if (def.authMode !== "A" || def.credentialKeys.length === 0) return null;
+  return Object.fromEntries(def.credentialKeys.map((k) => [k, `bench_${k}_${n}_${randomUUID()}`]));
+}
+
+/** The service layer over the bench database, with the bench's master key ring (never a key file). */
+export function benchServices(db: Database, keyRing: KeyRing): Services {
+  return createServices({ db, clock: systemClock, config: loadConfig({}), keyRing });
+}
+
 async function insertInBatches<T>(items: readonly T[], size: number, insert: (batch: T[]) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await insert(items.slice(i, i + size));
 }
 
 /** Bulk-inserts entities holding `perEntity` connectors each (the last may hold fewer), `total` connectors in all. */
-export async function insertEntitiesWithConnectors(db: Database, total: number, perEntity: number, namePrefix: string): Promise<{ entityIds: string[]; connectors: NewConnector[][] }> {
+export async function insertEntitiesWithConnectors(
+  db: Database,
+  total: number,
+  perEntity: number,
+  namePrefix: string,
+  services?: Services,
+): Promise<{ entityIds: string[]; connectors: NewConnector[][] }> {
   const now = new Date();
   const entityCount = Math.ceil(total / perEntity);
   const entityIds: string[] = [];
@@ -85,13 +107,31 @@ export async function insertEntitiesWithConnectors(db: Database, total: number, 
   await insertInBatches(entityIds, 1000, (batch) =>
     db.insertInto("entities").values(batch.map((id, k) => ({ id, name: `${namePrefix} ${k}`, created_at: now }))).execute(),
   );
+  if (services) await sealCredentials(db, services, connectors.flat());
   await insertInBatches(connectors.flat(), 1000, (batch) => db.insertInto("connectors").values(batch).execute());
   return { entityIds, connectors };
 }
 
+/**
+ * Seals credentials for every connector whose type takes them, through the
+ * vault itself (same envelope, same bound place), before the rows that point
+ * at them are inserted.
+ */
+async function sealCredentials(db: Database, services: Services, rows: NewConnector[]): Promise<void> {
+  await insertInBatches(rows, 1000, (batch) =>
+    db.transaction().execute(async (trx) => {
+      for (const [n, row] of batch.entries()) {
+        const credentials = benchCredentials(row.connector_type as ConnectorType, n);
+        if (!credentials) continue;
+        row.credentials_secret_id = await services.vault.sealSecret(trx, { entityId: row.entity_id, ownerId: row.id, purpose: CREDENTIALS_PURPOSE }, credentials);
+        row.credential_keys = Object.keys(credentials).sort();
+      }
+    }),
+  );
+}
+
 /** An API key through the service layer, as the admin API makes it. */
-async function keysFor(db: Database, entityIds: readonly string[]): Promise<string[]> {
-  const services = createServices({ db, clock: systemClock, config: loadConfig({}) });
+async function keysFor(services: Services, entityIds: readonly string[]): Promise<string[]> {
   const keys: string[] = [];
   for (const entityId of entityIds) {
     const k = await services.apiKeys.createApiKey(entityId, { name: "bench", mode: "live", scopes: ["integrations:read", "integrations:write"] });
@@ -101,13 +141,15 @@ async function keysFor(db: Database, entityIds: readonly string[]): Promise<stri
 }
 
 /**
- * The issue's dataset: `entities` entities × `perEntity` connectors, then API
+ * The issue's dataset: `entities` entities × `perEntity` connectors (with
+ * sealed credentials wherever the type takes them), then API
  * keys for four groups of `groupSize` entities (one per connection):
  * readers (GET and list, each its own first type), and three groups of
  * writers on their stripe connector (PATCH fresh, PATCH replayed, DELETE+POST).
  */
-export async function seedDataset(db: Database, opts: { entities: number; perEntity: number; groupSize: number }): Promise<Dataset> {
-  const { entityIds, connectors } = await insertEntitiesWithConnectors(db, opts.entities * opts.perEntity, opts.perEntity, "Bench entity");
+export async function seedDataset(db: Database, keyRing: KeyRing, opts: { entities: number; perEntity: number; groupSize: number }): Promise<Dataset> {
+  const services = benchServices(db, keyRing);
+  const { entityIds, connectors } = await insertEntitiesWithConnectors(db, opts.entities * opts.perEntity, opts.perEntity, "Bench entity", services);
   const actorAt = (i: number, type: ConnectorType) => ({ entityId: entityIds[i]!, type, connectorId: connectors[i]!.find((c) => c.connector_type === type)!.id });
 
   const readers = Array.from({ length: opts.groupSize }, (_, i) => actorAt(i, connectors[i]![0]!.connector_type as ConnectorType));
@@ -119,12 +161,13 @@ export async function seedDataset(db: Database, opts: { entities: number; perEnt
   const writers = withStripe.map((i) => actorAt(i, "stripe"));
 
   const all = [...readers, ...writers];
-  const keys = await keysFor(db, all.map((a) => a.entityId));
+  const keys = await keysFor(services, all.map((a) => a.entityId));
   const withKeys = all.map((a, i) => ({ ...a, key: keys[i]! }));
   const g = opts.groupSize;
   return {
     entities: entityIds.length,
     connectors: connectors.flat().length,
+    sealed: connectors.flat().filter((c) => c.credentials_secret_id).length,
     readers: withKeys.slice(0, g),
     patchers: withKeys.slice(g, 2 * g),
     replayers: withKeys.slice(2 * g, 3 * g),
@@ -133,9 +176,10 @@ export async function seedDataset(db: Database, opts: { entities: number; perEnt
 }
 
 /** One entity with `perEntity` connectors and a key: the subject of the list-scaling measurement. */
-export async function seedListSubject(db: Database, perEntity: number): Promise<Actor> {
-  const { entityIds, connectors } = await insertEntitiesWithConnectors(db, perEntity, perEntity, "List subject");
-  const [key] = await keysFor(db, entityIds);
+export async function seedListSubject(db: Database, keyRing: KeyRing, perEntity: number): Promise<Actor> {
+  const services = benchServices(db, keyRing);
+  const { entityIds, connectors } = await insertEntitiesWithConnectors(db, perEntity, perEntity, "List subject", services);
+  const [key] = await keysFor(services, entityIds);
   const first = connectors[0]![0]!;
   return { entityId: entityIds[0]!, key: key!, type: first.connector_type as ConnectorType, connectorId: first.id };
 }

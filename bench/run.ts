@@ -13,6 +13,9 @@ import { performance } from "node:perf_hooks";
 import { sql } from "kysely";
 import { openDatabase, type Database } from "../src/db/index.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { parseMasterKeys } from "../src/config.ts";
+import { KeyRing } from "../src/vault/envelope.ts";
+import { generateMasterKey } from "../src/vault/key-ring.ts";
 import { BackendCpu, backendCpuDelta, cpuMs } from "./cpu.ts";
 import { insertEntitiesWithConnectors, seedDataset, seedListSubject, type Dataset } from "./dataset.ts";
 import { drive } from "./load.ts";
@@ -47,11 +50,16 @@ const options: BenchOptions = parsed;
 const began = performance.now();
 const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
 
+/** One master key for the run: the seeding seals with it, every Patchbay process opens with it. */
+const MASTER_KEYS = generateMasterKey();
+const keyRing = new KeyRing(parseMasterKeys(MASTER_KEYS));
+
 const rows: Measurement[] = [];
 const startups: StartupFigure[] = [];
 const plans: Record<string, Record<string, string>> = {};
 const scaling: ScalingPoint[] = [];
 const versions: Record<string, string> = {};
+let seeded: Dataset | null = null;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 async function cleanUp(): Promise<void> {
@@ -76,6 +84,7 @@ function patchbay(name: string, env: Record<string, string>): StartOptions {
     entry: "src/main.ts",
     env: {
       LOG_LEVEL: options.logLevel,
+      PATCHBAY_MASTER_KEYS: MASTER_KEYS,
       PATCHBAY_ADMIN_TOKEN: `pb_admin_bench_${randomBytes(16).toString("hex")}`,
       PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE: "1000000",
       PATCHBAY_RATE_LIMIT_LIVE_BURST: "1000000",
@@ -146,7 +155,7 @@ async function withDatabase<T>(db: Promise<{ db: Database; close(): Promise<void
 
 async function seed(db: Database, kind: Target): Promise<Dataset> {
   await migrate(db);
-  const dataset = await seedDataset(db, { entities: ENTITIES, perEntity: CONNECTORS_PER_ENTITY, groupSize: options.connections });
+  const dataset = await seedDataset(db, keyRing, { entities: ENTITIES, perEntity: CONNECTORS_PER_ENTITY, groupSize: options.connections });
   // What autovacuum would have done by the time a real table held this much.
   await sql`analyze`.execute(db);
   plans[kind] = await explainRequestQueries(db, dataset.readers[0]!);
@@ -164,7 +173,8 @@ async function postgresPass(): Promise<void> {
     await sql`create table bench_inserts (id uuid primary key, request_key text, body jsonb not null, created_at timestamptz not null)`.execute(db);
     return d;
   });
-  log(`PostgreSQL: ${dataset.entities} entities, ${dataset.connectors} connectors, ${4 * options.connections} API keys`);
+  log(`PostgreSQL: ${dataset.entities} entities, ${dataset.connectors} connectors (${dataset.sealed} with sealed credentials), ${4 * options.connections} API keys`);
+  seeded = dataset;
 
   await timedStarts("PostgreSQL, empty database (runs the migrations)", "postgres", options.startupRuns, async () => {
     const fresh = await createBenchDatabase(options.pgAdminUrl, "fresh");
@@ -237,7 +247,7 @@ async function listScaling(): Promise<void> {
   cleanups.push(scale.drop);
   await withDatabase(openDatabase({ kind: "postgres", url: scale.url, poolSize: 2 }), async (db) => {
     await migrate(db);
-    const subject = await seedListSubject(db, 10);
+    const subject = await seedListSubject(db, keyRing, 10);
     const server = await startServer(patchbay("patchbay-pg-scale", { DATABASE_URL: scale.url }));
     const scenario = listScenario(subject);
     let inTable = 10;
@@ -285,14 +295,16 @@ function report(startedAt: Date, loadAvg: number[]): string {
   const parts = [
     `# Patchbay benchmark, ${date}`,
     "",
-    `\`npm run bench${args ? ` -- ${args}` : ""}\` at ${commit}${dirty}: ${options.connections} connections, ${options.durationSec} s measured per scenario after ${options.warmupSec} s of warm-up, Patchbay at LOG_LEVEL=${options.logLevel}.`,
+    `\`npm run bench${args ? ` -- ${args}` : ""}\` at ${commit}${dirty}: ${options.connections} connections, ${options.durationSec} s measured per scenario after ${options.warmupSec} s of warm-up, Patchbay at LOG_LEVEL=${options.logLevel}` +
+      `${Object.keys(options.patchbayEnv).length > 0 ? ` with ${Object.entries(options.patchbayEnv).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}.`,
     "",
     `Machine: ${cpu}, ${os.availableParallelism()} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node ${process.version}, ` +
       `PostgreSQL ${versions.postgres ?? "–"}, PGlite ${pgliteVersion()} (PostgreSQL ${versions.embedded ?? "–"}). ` +
       `Load average when the run began: ${loadAvg.map((l) => l.toFixed(2)).join(", ")}. The load generator, the server and the database share these CPUs.`,
     "",
-    `Dataset: ${ENTITIES.toLocaleString("en-US")} entities × ${CONNECTORS_PER_ENTITY} connectors = ${(ENTITIES * CONNECTORS_PER_ENTITY).toLocaleString("en-US")}, ` +
-      `${4 * options.connections} live API keys; every connection acts as its own entity.`,
+    `Dataset: ${ENTITIES.toLocaleString("en-US")} entities × ${CONNECTORS_PER_ENTITY} connectors = ${(ENTITIES * CONNECTORS_PER_ENTITY).toLocaleString("en-US")} ` +
+      `(${seeded?.sealed.toLocaleString("en-US") ?? "–"} with credentials sealed in the vault), ${4 * options.connections} live API keys; every connection acts as its own entity. ` +
+      "Rate limits raised out of reach (PATCHBAY_RATE_LIMIT_*=1000000) but still counted: one rate_limit_take() per request, in PostgreSQL (no REDIS_URL).",
     "",
     "## Throughput and latency",
     "",
