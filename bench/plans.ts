@@ -37,8 +37,8 @@ async function explain(db: Database, q: CompiledQuery): Promise<string> {
   return res.rows.map((r) => r["QUERY PLAN"]).join("\n");
 }
 
-/** The first line of a plan naming the index it uses, or its top node. */
+/** The plan's first scan node: which index (or a sequential scan) answered the query. */
 export function planSummary(plan: string): string {
   const lines = plan.split("\n").map((l) => l.trim().replace(/^->\s*/, ""));
-  return lines.find((l) => / using /.test(l)) ?? lines[0] ?? "";
+  return lines.find((l) => / Scan /.test(` ${l}`)) ?? lines[0] ?? "";
 }
