@@ -6,7 +6,7 @@ import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { pendingMigrations } from "./db/migrate.ts";
-import { loggerOptions } from "./logging.ts";
+import { loggerOptions, OneLinePerRequest } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
@@ -30,6 +30,7 @@ export interface AppDeps {
 export async function buildApp({ config, db, services, adminToken, logStream }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
+    logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     genReqId: () => `req_${randomBase62(20)}`,
     requestIdHeader: false,

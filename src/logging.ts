@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from "fastify";
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 
 /** Query parameters whose values are credentials or one-time codes: never logged. */
 const SECRET_QUERY_PARAMS = /^(connection_token|token|code|hmac|state|signature|key|api_key|access_token|refresh_token|password|secret)$/i;
@@ -43,4 +43,20 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   } as FastifyServerOptions["logger"];
+}
+
+/**
+ * One log line per request, when it completes: method, redacted URL, status,
+ * time and id. Fastify's default writes two (incoming + completed), and at
+ * info level formatting, redacting and writing them was about a tenth of a
+ * GET's CPU (BENCHMARKS.md); the completed line alone carries everything.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, "request errored");
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, "request completed");
+  }
 }

@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import type { DB } from "./schema.ts";
 
@@ -20,8 +19,18 @@ export type DatabaseTarget =
   | { kind: "pglite"; dataDir: string }
   | { kind: "pglite"; instance: PGlite };
 
+/**
+ * PGlite's default shared_buffers (128 MB) is resident from the moment it
+ * starts: it alone put the embedded server past 200 MB RSS (bench/results).
+ * 32 MB holds a small deployment's whole working set; reads beyond it come
+ * from the OS page cache.
+ */
+const EMBEDDED_POSTGRESQL_CONF = ["shared_buffers=32MB"];
+
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
+  // Each driver is loaded only when used: importing both cost the start-up a few hundred ms.
   if (target.kind === "postgres") {
+    const { default: pg } = await import("pg");
     const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
     // An idle client that loses its server must not take the process down.
     pool.on("error", () => {});
@@ -34,7 +43,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     pglite = target.instance;
   } else {
     fs.mkdirSync(target.dataDir, { recursive: true });
-    pglite = await PGlite.create(path.join(target.dataDir, "pglite"));
+    const { PGlite } = await import("@electric-sql/pglite");
+    pglite = await PGlite.create(path.join(target.dataDir, "pglite"), { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
   }
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });

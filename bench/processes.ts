@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+
+export const ROOT = path.resolve(import.meta.dirname, "..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+export interface ServerUnderTest {
+  name: string;
+  url: string;
+  pid: number;
+  /** Spawn to the first 200 from /healthz, in ms. */
+  startupMs: number;
+  rss: RssSampler;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  /** A TypeScript entry point, relative to the repository root. */
+  entry: string;
+  env: Record<string, string>;
+  nodeFlags?: string[];
+  timeoutMs?: number;
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Starts a server as its own Node process, exactly as `npm start` would
+ * (`node --import tsx <entry>`), and times it to /healthz 200. Its log goes
+ * to /dev/null: the server still formats and writes every line, but nothing
+ * on this machine spends CPU reading them back.
+ */
+export async function startServer(opts: StartOptions): Promise<ServerUnderTest> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), "--import", "tsx", opts.entry], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HOST: "127.0.0.1", PORT: String(port), ...opts.env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  let stderr = "";
+  child.stderr!.on("data", (d) => {
+    if (stderr.length < 20_000) stderr += d;
+  });
+
+  const deadline = started + (opts.timeoutMs ?? 60_000);
+  let startupMs = NaN;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${opts.name} exited with ${child.exitCode} before it was healthy:\n${stderr}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        startupMs = performance.now() - started;
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  if (Number.isNaN(startupMs)) {
+    child.kill("SIGKILL");
+    throw new Error(`${opts.name} was not healthy within ${opts.timeoutMs ?? 60_000} ms:\n${stderr}`);
+  }
+
+  return {
+    name: opts.name,
+    url,
+    pid: child.pid!,
+    startupMs,
+    rss: new RssSampler(child.pid!),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        child.once("exit", () => {
+          clearTimeout(force);
+          resolve();
+        });
+        // SIGTERM lets Patchbay close cleanly (and lets --cpu-prof write its profile).
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** Kills whatever this harness started and is still running (on an error or Ctrl-C). */
+export function killAllStarted(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
+/**
+ * Samples a process's resident set size (VmRSS in /proc/<pid>/status) every
+ * 100 ms while armed. Linux only: elsewhere the figure is reported as "–".
+ */
+export class RssSampler {
+  private timer: NodeJS.Timeout | null = null;
+  private peakKb = 0;
+
+  constructor(private readonly pid: number) {}
+
+  start(): void {
+    this.peakKb = 0;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 100);
+  }
+
+  /** Stops sampling; the peak in MB (MiB) since start(). */
+  stop(): number | null {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.sample();
+    return this.peakKb > 0 ? this.peakKb / 1024 : null;
+  }
+
+  private sample(): void {
+    const kb = rssKb(this.pid);
+    if (kb !== null && kb > this.peakKb) this.peakKb = kb;
+  }
+}
+
+function rssKb(pid: number): number | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

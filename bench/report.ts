@@ -1,0 +1,156 @@
+/**
+ * What a bench run measured, as ratios and a markdown table. Pure functions:
+ * the harness feeds them, test/bench-report.test.ts checks them.
+ */
+
+export type Target = "postgres" | "embedded" | "bare";
+
+export interface Measurement {
+  /** Scenario id, shared by the PostgreSQL and embedded passes ("get", "patch-fresh", …). */
+  scenario: string;
+  target: Target;
+  label: string;
+  /** 2xx responses per second over the measured window. */
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  peakRssMb: number | null;
+  /** Non-2xx responses, connection errors and timeouts. */
+  failures: number;
+  /** CPU µs per response of the server process (for the embedded database, this includes the database). */
+  serverCpuUs: number | null;
+  /** CPU µs per response of the PostgreSQL backends serving it. */
+  dbCpuUs: number | null;
+  /** Scenario id of the bare baseline this one is compared with. */
+  baseline?: string;
+}
+
+export interface StartupFigure {
+  label: string;
+  target: Target;
+  runsMs: number[];
+}
+
+export interface TargetCheck {
+  goal: string;
+  figure: string;
+  met: boolean;
+}
+
+export const TARGET_NAMES: Record<Target, string> = { postgres: "PostgreSQL", embedded: "embedded", bare: "bare Fastify" };
+
+export function find(rows: readonly Measurement[], target: Target, scenario: string): Measurement | undefined {
+  return rows.find((r) => r.target === target && r.scenario === scenario);
+}
+
+/** req/s of a row over req/s of its baseline (measured in the same run), or null without one. */
+export function ratioToBaseline(row: Measurement, rows: readonly Measurement[]): number | null {
+  if (!row.baseline) return null;
+  const base = find(rows, "bare", row.baseline);
+  if (!base || base.reqPerSec <= 0) return null;
+  return row.reqPerSec / base.reqPerSec;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const pct = (r: number) => `${Math.round(r * 100)}%`;
+const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+function cpuCell(r: Measurement): string {
+  if (r.serverCpuUs === null) return "–";
+  return r.dbCpuUs === null ? num(r.serverCpuUs) : `${num(r.serverCpuUs)} + ${num(r.dbCpuUs)}`;
+}
+
+export function measurementTable(rows: readonly Measurement[]): string {
+  const lines = [
+    "| database | scenario | req/s | p50 ms | p99 ms | peak RSS MB | vs baseline | CPU µs/req server + db | failed |",
+    "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    const ratio = ratioToBaseline(r, rows);
+    const vs = ratio === null ? "–" : `${pct(ratio)} of ${find(rows, "bare", r.baseline!)!.label}`;
+    lines.push(
+      `| ${TARGET_NAMES[r.target]} | ${r.label} | ${num(r.reqPerSec)} | ${num(r.p50Ms, 1)} | ${num(r.p99Ms, 1)} | ${r.peakRssMb === null ? "–" : num(r.peakRssMb)} | ${vs} | ${cpuCell(r)} | ${r.failures} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export function startupTable(figures: readonly StartupFigure[]): string {
+  const lines = ["| start-up to /healthz 200 | median ms | runs (ms) |", "| --- | ---: | --- |"];
+  for (const f of figures) lines.push(`| ${f.label} | ${num(median(f.runsMs))} | ${f.runsMs.map((v) => num(v)).join(", ")} |`);
+  return lines.join("\n");
+}
+
+/**
+ * The issue's first targets, each with the figure this run measured.
+ * They are PostgreSQL targets; the embedded database is held to "≥ 30% of PostgreSQL's GET".
+ */
+export function checkTargets(rows: readonly Measurement[], startups: readonly StartupFigure[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const ratioCheck = (goal: string, scenario: string, min: number) => {
+    const row = find(rows, "postgres", scenario);
+    const ratio = row ? ratioToBaseline(row, rows) : null;
+    if (row && ratio !== null) checks.push({ goal, figure: `${pct(ratio)} (${num(row.reqPerSec)} vs ${num(find(rows, "bare", row.baseline!)!.reqPerSec)} req/s)`, met: ratio >= min });
+  };
+  ratioCheck("authenticated GET ≥ 70% of the raw-pg SELECT baseline", "get", 0.7);
+  ratioCheck("PATCH with a fresh Idempotency-Key ≥ 40% of the raw INSERT baseline", "patch-fresh", 0.4);
+
+  const pgRows = rows.filter((r) => r.target === "postgres");
+  if (pgRows.length > 0) {
+    const worst = pgRows.reduce((a, b) => (b.p99Ms > a.p99Ms ? b : a));
+    checks.push({ goal: "p99 ≤ 15 ms at 50 connections (every PostgreSQL scenario)", figure: `worst ${num(worst.p99Ms, 1)} ms (${worst.label})`, met: worst.p99Ms <= 15 });
+  }
+
+  const pgGet = find(rows, "postgres", "get");
+  const embeddedGet = find(rows, "embedded", "get");
+  if (pgGet && embeddedGet && pgGet.reqPerSec > 0) {
+    const r = embeddedGet.reqPerSec / pgGet.reqPerSec;
+    checks.push({ goal: "embedded GET ≥ 30% of PostgreSQL's GET req/s", figure: `${pct(r)} (${num(embeddedGet.reqPerSec)} vs ${num(pgGet.reqPerSec)} req/s)`, met: r >= 0.3 });
+  }
+
+  for (const s of startups) {
+    checks.push({ goal: `start-up to /healthz 200 ≤ 1.5 s: ${s.label}`, figure: `${num(median(s.runsMs))} ms (median of ${s.runsMs.length})`, met: median(s.runsMs) <= 1500 });
+  }
+
+  for (const target of ["postgres", "embedded"] as const) {
+    const measured = rows.filter((r) => r.target === target && r.peakRssMb !== null);
+    if (measured.length === 0) continue;
+    const peak = Math.max(...measured.map((r) => r.peakRssMb!));
+    checks.push({ goal: `RSS ≤ 200 MB under load (${TARGET_NAMES[target]})`, figure: `peak ${num(peak)} MB`, met: peak <= 200 });
+  }
+  return checks;
+}
+
+export function targetTable(checks: readonly TargetCheck[]): string {
+  const lines = ["| target | measured | met |", "| --- | --- | --- |"];
+  for (const c of checks) lines.push(`| ${c.goal} | ${c.figure} | ${c.met ? "yes" : "**no**"} |`);
+  return lines.join("\n");
+}
+
+/** One size of the list-scaling probe: the subject entity's list while the table holds `connectorsInTable`. */
+export interface ScalingPoint {
+  connectorsInTable: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+  /** The plan line naming the index the list query used. */
+  plan: string;
+}
+
+export function scalingTable(points: readonly ScalingPoint[]): string {
+  const lines = [
+    "| connectors in the table | req/s | p50 ms | p99 ms | failed | list query plan |",
+    "| ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const p of points) {
+    lines.push(`| ${p.connectorsInTable.toLocaleString("en-US")} | ${num(p.reqPerSec)} | ${num(p.p50Ms, 1)} | ${num(p.p99Ms, 1)} | ${p.failures} | \`${p.plan}\` |`);
+  }
+  return lines.join("\n");
+}

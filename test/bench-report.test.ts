@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { checkTargets, measurementTable, median, ratioToBaseline, type Measurement } from "../bench/report.ts";
+
+const row = (m: Partial<Measurement> & Pick<Measurement, "scenario" | "target" | "reqPerSec">): Measurement => ({
+  label: m.scenario,
+  p50Ms: 2,
+  p99Ms: 10,
+  peakRssMb: 150,
+  failures: 0,
+  serverCpuUs: 300,
+  dbCpuUs: 100,
+  ...m,
+});
+
+const rows: Measurement[] = [
+  row({ scenario: "select", target: "bare", reqPerSec: 4000, label: "pg SELECT" }),
+  row({ scenario: "insert", target: "bare", reqPerSec: 1000, label: "pg INSERT" }),
+  row({ scenario: "get", target: "postgres", reqPerSec: 3000, baseline: "select" }),
+  row({ scenario: "patch-fresh", target: "postgres", reqPerSec: 300, baseline: "insert", p99Ms: 20 }),
+  row({ scenario: "get", target: "embedded", reqPerSec: 600, baseline: "select", peakRssMb: 250, dbCpuUs: null }),
+];
+
+describe("the bench report states each figure as a ratio to its baseline from the same run", () => {
+  it("divides a scenario's req/s by its baseline's", () => {
+    assert.equal(ratioToBaseline(rows[2]!, rows), 0.75);
+    assert.equal(ratioToBaseline(rows[3]!, rows), 0.3);
+    assert.equal(ratioToBaseline(rows[0]!, rows), null, "a baseline has no baseline");
+  });
+
+  it("prints one table row per measurement, with the ratio and the CPU split", () => {
+    const table = measurementTable(rows).split("\n");
+    assert.equal(table.length, 2 + rows.length);
+    assert.match(table[4]!, /^\| PostgreSQL \| get \| 3000 \| 2\.0 \| 10\.0 \| 150 \| 75% of pg SELECT \| 300 \+ 100 \| 0 \|$/);
+    assert.match(table[6]!, /\| 15% of pg SELECT \| 300 \| 0 \|$/);
+  });
+
+  it("checks each target against the measured figure", () => {
+    const checks = checkTargets(rows, [{ label: "PostgreSQL", target: "postgres", runsMs: [900, 1700, 1000] }]);
+    assert.equal(checks.find((c) => c.goal.startsWith("authenticated GET"))!.met, true);
+    assert.equal(checks.find((c) => c.goal.startsWith("PATCH"))!.met, false);
+    assert.equal(checks.find((c) => c.goal.startsWith("p99"))!.figure, "worst 20.0 ms (patch-fresh)");
+    assert.equal(checks.find((c) => c.goal.startsWith("embedded GET"))!.met, false, "600 is 20% of 3000");
+    assert.equal(checks.find((c) => c.goal.startsWith("start-up"))!.met, true, "the median of 900, 1000, 1700 is 1000");
+    assert.equal(checks.find((c) => c.goal.includes("(embedded)"))!.met, false, "250 MB > 200 MB");
+    assert.equal(checks.find((c) => c.goal.includes("(PostgreSQL)"))!.met, true, "150 MB ≤ 200 MB");
+  });
+
+  it("takes the median of odd and even counts", () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+  });
+});
