@@ -79,6 +79,10 @@ export function normalizeError(err: unknown): NormalizedError {
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return simple(400, "invalid_content_length", "The Content-Length header does not match the body.");
   }
+  if (fe.code === "22021" || fe.code === "22P05") {
+    // The database refused a character (U+0000 somewhere validation did not look); the transaction rolled back.
+    return simple(400, "invalid_characters", "The request contains a character that cannot be stored (U+0000).", "Remove NUL characters from the request.");
+  }
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return simple(fe.statusCode, "bad_request", "The request could not be processed.");
   }
