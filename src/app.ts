@@ -10,6 +10,7 @@ import { loggerOptions, OneLinePerRequest } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
+import { consoleRoutes } from "./surfaces/console/routes.ts";
 import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
@@ -89,6 +90,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   await app.register(connectionsRoutes, { services });
   await app.register(linkPageRoutes, { services, publicUrl: config.publicUrl });
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
+  await app.register(consoleRoutes);
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;
 }
