@@ -4,6 +4,7 @@ import { Type } from "@sinclair/typebox";
 import { bearerToken } from "../../auth/guard.ts";
 import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
 import { SCOPES } from "../../auth/scopes.ts";
+import { adminActor } from "../../services/audit.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
@@ -67,7 +68,7 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
       response: { 201: EntitySchema, ...errors(400, 401) },
     },
-    handler: async (request, reply) => reply.status(201).send(await services.entities.createEntity(request.body.name)),
+    handler: async (request, reply) => reply.status(201).send(await services.entities.createEntity(request.body.name, adminActor(request.id))),
   });
 
   app.get("/admin/v1/entities", {
@@ -104,7 +105,7 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
     },
     handler: async (request, reply) => {
       reply.header("cache-control", "no-store");
-      return reply.status(201).send(await services.apiKeys.createApiKey(request.params.entity_id, request.body));
+      return reply.status(201).send(await services.apiKeys.createApiKey(request.params.entity_id, request.body, adminActor(request.id)));
     },
   });
 
@@ -115,7 +116,7 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
 
   app.delete("/admin/v1/api-keys/:id", {
     schema: { tags, security, summary: "Revoke an API key, at once, in every process", params: Type.Object({ id: Uuid }), response: { 200: Type.Object({ data: ApiKeySchema }), ...errors(400, 401, 404) } },
-    handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id) }),
+    handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id, adminActor(request.id)) }),
   });
 
   app.get("/admin/v1/vault", {

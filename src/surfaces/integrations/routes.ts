@@ -45,7 +45,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     if (!token) {
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
-    request.actor = await services.apiKeys.authenticate(token);
+    request.actor = { ...(await services.apiKeys.authenticate(token)), requestId: request.id };
     // Every request of a known key counts, whatever it is refused for afterwards.
     await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
