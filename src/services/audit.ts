@@ -107,14 +107,14 @@ export interface AuditListOptions {
 }
 
 /**
- * The bounds of the UUIDv7 ids minted in the given millisecond: ids are
- * minted from created_at, so a time range is an id range, and the listing
- * stays on the (entity_id, id) or (entity_id, target_type, target_id, id) index.
+ * The lowest UUIDv7 id that can be minted at or after `at`. An id's time is
+ * never before its created_at (uuidv7 only ever moves its clock forward), so
+ * `created_gte` is also an id range on the (entity_id, id) index. There is no
+ * such bound for `created_lte`: that one is a filter on the scan.
  */
-function uuidv7Bound(at: Date, end: "low" | "high"): string {
+function lowestIdAt(at: Date): string {
   const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
-  const rest = end === "low" ? "7000-8000-000000000000" : "7fff-bfff-ffffffffffff";
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${rest}`;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
 }
 
 export function createAuditLog({ db }: { db: Database }) {
@@ -133,8 +133,8 @@ export function createAuditLog({ db }: { db: Database }) {
         .where("entity_id", "=", entityId)
         .$if(opts.targetType !== undefined, (qb) => qb.where("target_type", "=", opts.targetType!))
         .$if(opts.targetId !== undefined, (qb) => qb.where("target_id", "=", opts.targetId!))
-        .$if(opts.createdGte !== undefined, (qb) => qb.where("id", ">=", uuidv7Bound(opts.createdGte!, "low")).where("created_at", ">=", opts.createdGte!))
-        .$if(opts.createdLte !== undefined, (qb) => qb.where("id", "<=", uuidv7Bound(opts.createdLte!, "high")).where("created_at", "<=", opts.createdLte!))
+        .$if(opts.createdGte !== undefined, (qb) => qb.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
+        .$if(opts.createdLte !== undefined, (qb) => qb.where("created_at", "<=", opts.createdLte!))
         .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
         .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
         .orderBy("id", backwards ? "asc" : "desc")

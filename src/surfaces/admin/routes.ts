@@ -8,6 +8,7 @@ import { adminActor } from "../../services/audit.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
+import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
 import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
@@ -117,6 +118,23 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
   app.delete("/admin/v1/api-keys/:id", {
     schema: { tags, security, summary: "Revoke an API key, at once, in every process", params: Type.Object({ id: Uuid }), response: { 200: Type.Object({ data: ApiKeySchema }), ...errors(400, 401, 404) } },
     handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id, adminActor(request.id)) }),
+  });
+
+  app.get("/admin/v1/entities/:entity_id/audit_events", {
+    schema: {
+      tags,
+      security,
+      summary: "An entity's audit log, newest first (what GET /v1/audit_events answers the entity's own keys)",
+      params: Type.Object({ entity_id: Uuid }),
+      querystring: AuditEventsQuery,
+      response: { 200: AuditEventList, ...errors(400, 401, 404) },
+    },
+    handler: async (request) => {
+      const { entity_id } = request.params;
+      await services.entities.requireEntity(entity_id);
+      const page = await services.audit.listAuditEvents(entity_id, auditListOptions(request.query));
+      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/admin/v1/entities/${entity_id}/audit_events` };
+    },
   });
 
   app.get("/admin/v1/vault", {

@@ -11,6 +11,7 @@ import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
+import { auditRoutes } from "./audit-routes.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
 import {
@@ -197,7 +198,8 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     handler: async (request) => ({ data: await services.credentials.deleteWebhookSecret(request.actor, request.params.connector_type) }),
   });
 
-  // Shopify's OAuth callback and credential verification, in their own files (same hooks and error shape).
+  // Shopify's OAuth callback, credential verification and the audit log, in their own files (same hooks and error shape).
   await app.register(shopifyRoutes, { services });
   await app.register(verifyRoutes, { services });
+  await app.register(auditRoutes, { services });
 }
