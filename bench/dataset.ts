@@ -4,6 +4,7 @@ import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../src
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/db/index.ts";
 import type { NewConnector } from "../src/db/schema.ts";
+import { adminActor } from "../src/services/audit.ts";
 import { CREDENTIALS_PURPOSE } from "../src/services/credentials.ts";
 import { uuidv7 } from "../src/services/ids.ts";
 import { createServices, type Services } from "../src/services/index.ts";
@@ -134,7 +135,7 @@ async function sealCredentials(db: Database, services: Services, rows: NewConnec
 async function keysFor(services: Services, entityIds: readonly string[]): Promise<string[]> {
   const keys: string[] = [];
   for (const entityId of entityIds) {
-    const k = await services.apiKeys.createApiKey(entityId, { name: "bench", mode: "live", scopes: ["integrations:read", "integrations:write"] });
+    const k = await services.apiKeys.createApiKey(entityId, { name: "bench", mode: "live", scopes: ["integrations:read", "integrations:write"] }, adminActor());
     keys.push(k.key);
   }
   return keys;

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { createAdminClient, type AdminClient } from "./admin-client.ts";
+import { auditCommand } from "./audit.ts";
 import { entitiesCommand } from "./entities.ts";
 import { keysCommand } from "./keys.ts";
 import { masterKeyCommand } from "./master-key.ts";
@@ -24,6 +25,8 @@ const HELP = `patchbay — the Patchbay command line
                       [--rate-limit-per-minute N] [--rate-limit-burst N]   (default: the mode's limit)
   patchbay keys list --entity ENTITY_ID
   patchbay keys revoke KEY_ID
+  patchbay audit --entity ENTITY_ID [--target-type TYPE] [--target-id ID] [--since 24h|TIME]
+                 [--limit N] [--starting-after EVENT_ID]   (newest first)
   patchbay migrate
   patchbay master-key new
   patchbay vault status
@@ -31,11 +34,12 @@ const HELP = `patchbay — the Patchbay command line
 
 Options: --json (machine output), --url URL (a running server; PATCHBAY_URL),
          --admin-token TOKEN (PATCHBAY_ADMIN_TOKEN, or the token file in the data dir).
-Entity and key commands talk to a running server (npm start).`;
+Entity, key, audit and vault commands talk to a running server (npm start).`;
 
 const commands: Record<string, (ctx: CommandContext) => Promise<void>> = {
   entities: entitiesCommand,
   keys: keysCommand,
+  audit: auditCommand,
   migrate: migrateCommand,
   "master-key": masterKeyCommand,
   vault: vaultCommand,
@@ -59,6 +63,11 @@ async function run(argv: string[]): Promise<number> {
       "batch-size": { type: "string" },
       "rate-limit-per-minute": { type: "string" },
       "rate-limit-burst": { type: "string" },
+      "target-type": { type: "string" },
+      "target-id": { type: "string" },
+      since: { type: "string" },
+      limit: { type: "string" },
+      "starting-after": { type: "string" },
     },
   });
   const out = createOutput(values.json === true);

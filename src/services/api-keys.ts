@@ -4,6 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
 import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type KeyMode } from "../auth/api-key-format.ts";
 import { isScope, type Scope } from "../auth/scopes.ts";
+import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import type { EntityService } from "./entities.ts";
 import { AuthenticationError, NotFoundError, ValidationError } from "./errors.ts";
 import { uuidv7 } from "./ids.ts";
@@ -58,6 +59,9 @@ export function toApiKey(k: ApiKeyRecord, defaults: RateLimitDefaults): ApiKeyVi
   };
 }
 
+/** What the audit log shows of a key: never the secret, its hash or its prefix. */
+const API_KEY_AUDIT_FIELDS = ["name", "mode", "scopes", "public_key", "rate_limit", "revoked_at"] as const satisfies readonly (keyof ApiKeyView)[];
+
 export interface NewApiKeyInput {
   name: string;
   mode: KeyMode;
@@ -89,7 +93,7 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
 
   return {
     /** Creates a key; the secret is in this return value and nowhere else, ever. */
-    async createApiKey(entityId: string, input: NewApiKeyInput): Promise<ApiKeyView & { key: string }> {
+    async createApiKey(entityId: string, input: NewApiKeyInput, actor: AuditActor): Promise<ApiKeyView & { key: string }> {
       const unknown = input.scopes.filter((s) => !isScope(s));
       if (unknown.length > 0) {
         throw new ValidationError(`Unknown scope "${unknown[0]}".`, {
@@ -109,25 +113,29 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
       await entities.requireEntity(entityId);
       const now = clock.now();
       const secret = generateApiKey(input.mode);
-      const record = await db
-        .insertInto("api_keys")
-        .values({
-          id: uuidv7(now),
-          entity_id: entityId,
-          name: input.name,
-          mode: input.mode,
-          scopes: [...new Set(input.scopes)],
-          key_prefix: secret.prefix,
-          key_hash: secret.hash,
-          public_key: generatePublicKey(input.mode),
-          created_at: now,
-          revoked_at: null,
-          rate_limit_per_minute: override.perMinute,
-          rate_limit_burst: override.burst,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return { ...toView(record), key: secret.key };
+      return db.transaction().execute(async (trx) => {
+        const record = await trx
+          .insertInto("api_keys")
+          .values({
+            id: uuidv7(now),
+            entity_id: entityId,
+            name: input.name,
+            mode: input.mode,
+            scopes: [...new Set(input.scopes)],
+            key_prefix: secret.prefix,
+            key_hash: secret.hash,
+            public_key: generatePublicKey(input.mode),
+            created_at: now,
+            revoked_at: null,
+            rate_limit_per_minute: override.perMinute,
+            rate_limit_burst: override.burst,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const view = toView(record);
+        await recordAudit(trx, { entityId, actor, action: "api_key.created", target: { type: "api_key", id: record.id }, changes: diffFields(null, view, API_KEY_AUDIT_FIELDS), at: now });
+        return { ...view, key: secret.key };
+      });
     },
 
     async listApiKeys(entityId: string): Promise<ApiKeyView[]> {
@@ -136,15 +144,30 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
       return rows.map(toView);
     },
 
-    async revokeApiKey(id: string): Promise<ApiKeyView> {
-      const row = await db
-        .updateTable("api_keys")
-        .set({ revoked_at: clock.now() })
-        .where("id", "=", id)
-        .where("revoked_at", "is", null)
-        .returningAll()
-        .executeTakeFirst();
-      if (row) return toView(row);
+    /** Revokes a key at once; revoking a revoked key changes (and audits) nothing. */
+    async revokeApiKey(id: string, actor: AuditActor): Promise<ApiKeyView> {
+      const now = clock.now();
+      const revoked = await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable("api_keys")
+          .set({ revoked_at: now })
+          .where("id", "=", id)
+          .where("revoked_at", "is", null)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) return undefined;
+        const view = toView(row);
+        await recordAudit(trx, {
+          entityId: row.entity_id,
+          actor,
+          action: "api_key.revoked",
+          target: { type: "api_key", id },
+          changes: { revoked_at: { before: null, after: view.revoked_at } },
+          at: now,
+        });
+        return view;
+      });
+      if (revoked) return revoked;
       const existing = await db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
       if (!existing) throw new NotFoundError("api_key_not_found", `No API key with id ${id}.`);
       return toView(existing);

@@ -1,5 +1,7 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
+import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
+import type { ApiKeyActor } from "./api-keys.ts";
 import { uuidv7 } from "./ids.ts";
 
 /** Who did it: an entity's API key, the operator (admin token), or Patchbay itself (jobs). */
@@ -7,6 +9,21 @@ export interface AuditActor {
   type: "api_key" | "admin" | "system";
   id: string | null;
   requestId?: string;
+}
+
+/** The audit actor of a request made with an API key. */
+export function auditActorOf(actor: ApiKeyActor): AuditActor {
+  return { type: "api_key", id: actor.keyId, requestId: actor.requestId };
+}
+
+/** The operator: there is one admin token, so the admin actor has no id. */
+export function adminActor(requestId?: string): AuditActor {
+  return { type: "admin", id: null, requestId };
+}
+
+/** Patchbay itself: `id` names the job or flow that made the change. */
+export function systemActor(id: string): AuditActor {
+  return { type: "system", id };
 }
 
 export type FieldChanges = Record<string, { before: unknown; after: unknown }>;
@@ -42,13 +59,93 @@ export async function recordAudit(trx: Kysely<DB>, entry: AuditEntry): Promise<v
 /**
  * The before/after of the named fields that differ. Callers pass projections
  * and name the fields, so a secret cannot reach the audit log by accident.
+ * Absent and null are the same: a create lists only the fields it set.
  */
 export function diffFields<T extends object>(before: T | null, after: T | null, fields: readonly (keyof T & string)[]): FieldChanges {
   const changes: FieldChanges = {};
   for (const f of fields) {
-    const b = before ? before[f] : undefined;
-    const a = after ? after[f] : undefined;
-    if (JSON.stringify(b) !== JSON.stringify(a)) changes[f] = { before: b ?? null, after: a ?? null };
+    const b = (before ? before[f] : undefined) ?? null;
+    const a = (after ? after[f] : undefined) ?? null;
+    if (JSON.stringify(b) !== JSON.stringify(a)) changes[f] = { before: b, after: a };
   }
   return changes;
 }
+
+/** The one shape in which an audit entry leaves the service (GET /v1/audit_events, the admin API, the CLI). */
+export interface AuditEventView {
+  object: "audit_event";
+  id: string;
+  actor: { type: AuditActor["type"]; id: string | null };
+  action: string;
+  target: { type: string; id: string };
+  request_id: string | null;
+  changes: FieldChanges;
+  created_at: string;
+}
+
+export function toAuditEvent(a: Selectable<DB["audit_events"]>): AuditEventView {
+  return {
+    object: "audit_event",
+    id: a.id,
+    actor: { type: a.actor_type, id: a.actor_id },
+    action: a.action,
+    target: { type: a.target_type, id: a.target_id },
+    request_id: a.request_id,
+    changes: a.changes as FieldChanges,
+    created_at: a.created_at.toISOString(),
+  };
+}
+
+export interface AuditListOptions {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+  targetType?: string;
+  targetId?: string;
+  createdGte?: Date;
+  createdLte?: Date;
+}
+
+/**
+ * The lowest UUIDv7 id that can be minted at or after `at`. An id's time is
+ * never before its created_at (uuidv7 only ever moves its clock forward), so
+ * `created_gte` is also an id range on the (entity_id, id) index. There is no
+ * such bound for `created_lte`: that one is a filter on the scan.
+ */
+function lowestIdAt(at: Date): string {
+  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+export function createAuditLog({ db }: { db: Database }) {
+  return {
+    /**
+     * One entity's audit log, newest first, cursor-paginated like every /v1
+     * list (`starting_after` pages towards older entries, `ending_before`
+     * towards newer ones), optionally for one target type or target and a
+     * time range (inclusive).
+     */
+    async listAuditEvents(entityId: string, opts: AuditListOptions): Promise<{ data: AuditEventView[]; hasMore: boolean }> {
+      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
+      const rows = await db
+        .selectFrom("audit_events")
+        .selectAll()
+        .where("entity_id", "=", entityId)
+        .$if(opts.targetType !== undefined, (qb) => qb.where("target_type", "=", opts.targetType!))
+        .$if(opts.targetId !== undefined, (qb) => qb.where("target_id", "=", opts.targetId!))
+        .$if(opts.createdGte !== undefined, (qb) => qb.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
+        .$if(opts.createdLte !== undefined, (qb) => qb.where("created_at", "<=", opts.createdLte!))
+        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
+        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
+        .orderBy("id", backwards ? "asc" : "desc")
+        .limit(opts.limit + 1)
+        .execute();
+      const hasMore = rows.length > opts.limit;
+      const page = rows.slice(0, opts.limit);
+      if (backwards) page.reverse();
+      return { data: page.map(toAuditEvent), hasMore };
+    },
+  };
+}
+
+export type AuditLog = ReturnType<typeof createAuditLog>;

@@ -5,7 +5,7 @@ import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
-import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
+import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { loginPlace, markUnauthenticated, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
 import { AuthenticationError, ConflictError, NotFoundError, PermissionError, ValidationError } from "./errors.ts";
@@ -51,10 +51,6 @@ export interface ConnectionServiceDeps {
   clock: Clock;
   tokens: ConnectionTokenSigner;
   vault: LoginVault;
-}
-
-export function auditActorOf(actor: ApiKeyActor): AuditActor {
-  return { type: "api_key", id: actor.keyId, requestId: actor.requestId };
 }
 
 export function createConnectionService({ db, clock, tokens, vault }: ConnectionServiceDeps) {
@@ -131,15 +127,17 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
       const c = await findOwned(db, actor.entityId, connectionId);
       if (scope === "link" && c.status === "disconnected") throw disconnected(connectionId);
       const { token, claims } = tokens.issue({ connectionId: c.id, entityId: c.entity_id, scope });
-      // A new link gets a fresh allowance of login attempts on the link page.
-      if (scope === "link") await db.updateTable("connections").set({ link_attempts: 0 }).where("id", "=", c.id).execute();
-      await recordAudit(db, {
-        entityId: actor.entityId,
-        actor: auditActorOf(actor),
-        action: "connection.token_issued",
-        target: { type: "connection", id: c.id },
-        changes: { scope: { before: null, after: scope }, token_id: { before: null, after: claims.tokenId } },
-        at: clock.now(),
+      await db.transaction().execute(async (trx) => {
+        // A new link gets a fresh allowance of login attempts on the link page.
+        if (scope === "link") await trx.updateTable("connections").set({ link_attempts: 0 }).where("id", "=", c.id).execute();
+        await recordAudit(trx, {
+          entityId: actor.entityId,
+          actor: auditActorOf(actor),
+          action: "connection.token_issued",
+          target: { type: "connection", id: c.id },
+          changes: { scope: { before: null, after: scope }, token_id: { before: null, after: claims.tokenId } },
+          at: clock.now(),
+        });
       });
       return token;
     },

@@ -7,12 +7,16 @@ import type { ShopifyApi } from "../providers/shopify.ts";
 import { byStatus } from "../providers/verify/check.ts";
 import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
+import { auditActorOf, diffFields, recordAudit, systemActor, type AuditActor } from "./audit.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ConflictError } from "./errors.ts";
 import { recordAuthFailure, type ShopifyGrants } from "./shopify-grants.ts";
 
-type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode">;
+type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode" | "sync_status" | "sync_error">;
+
+/** The periodic checks are Patchbay's own doing. */
+const HEALTH_JOB = systemActor("job:health-checks");
 
 export interface ConnectorHealthDeps {
   db: Database;
@@ -65,22 +69,37 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
     }
   }
 
-  async function record(connector: ConnectorRef, result: CheckResult): Promise<ConnectorRecord | undefined> {
+  /**
+   * Writes a check's outcome on the row. A check is bookkeeping (last_sync_at)
+   * unless sync_status changes: only a change is audited — auth_failed as
+   * `connector.auth_failed` (with its event), any other as `connector.health_changed`.
+   */
+  async function record(connector: ConnectorRef, result: CheckResult, actor: AuditActor): Promise<ConnectorRecord | undefined> {
     return db.transaction().execute(async (trx) => {
       const now = clock.now();
       if (result.status === "auth_failed") {
         if (connector.connector_type === "shopify") {
           await trx.updateTable("shopify_grants").set({ status: "reauth_required", updated_at: now }).where("connector_id", "=", connector.id).execute();
         }
-        await recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", now);
-        return trx.selectFrom("connectors").selectAll().where("id", "=", connector.id).executeTakeFirst();
+        return recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", actor, now);
       }
-      return trx
+      const row = await trx
         .updateTable("connectors")
         .set({ last_sync_at: now, sync_status: result.status, sync_error: result.error, updated_at: now })
         .where("id", "=", connector.id)
         .returningAll()
         .executeTakeFirst();
+      if (row && row.sync_status !== connector.sync_status) {
+        await recordAudit(trx, {
+          entityId: row.entity_id,
+          actor,
+          action: "connector.health_changed",
+          target: { type: "connector", id: row.id },
+          changes: diffFields(connector, row, ["sync_status", "sync_error"]),
+          at: now,
+        });
+      }
+      return row;
     });
   }
 
@@ -91,7 +110,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       if (row.disconnected_at !== null) {
         throw new ConflictError("connector_disconnected", `The ${type} connector is disconnected.`, `Restore it with POST /v1/integrations/${type} first.`);
       }
-      const ref: ConnectorRef = { id: row.id, entity_id: row.entity_id, connector_type: row.connector_type, mode: row.mode };
+      const ref: ConnectorRef = { id: row.id, entity_id: row.entity_id, connector_type: row.connector_type, mode: row.mode, sync_status: row.sync_status, sync_error: row.sync_error };
       const result = await runCheck(ref);
       if (!result) {
         throw new ConflictError(
@@ -100,7 +119,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
           type === "shopify" ? "Connect the shop first: POST /v1/integrations/shopify with {\"shop\": …}, then approve the app." : `Store them first with PUT /v1/integrations/${type}/credentials.`,
         );
       }
-      const recorded = await record(ref, result);
+      const recorded = await record(ref, result, auditActorOf(actor));
       if (!recorded) return connectors.getConnector(actor, type);
       return toConnectorRow(recorded);
     },
@@ -110,7 +129,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       const connector = await db.selectFrom("connectors").selectAll().where("id", "=", connectorId).executeTakeFirst();
       if (!connector || !connector.is_active || connector.disconnected_at !== null) return null;
       const result = await runCheck(connector);
-      if (result) await record(connector, result);
+      if (result) await record(connector, result, HEALTH_JOB);
       return result;
     },
 

@@ -6,6 +6,8 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
+import { auditActorOf, recordAudit, systemActor } from "./audit.ts";
+import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import {
   ConflictError,
@@ -213,7 +215,9 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
             .where("id", "=", existing.id)
             .returningAll()
             .executeTakeFirstOrThrow();
-          return { outcome: "restored" as const, row: toConnectorRow(restored) };
+          const row = toConnectorRow(restored);
+          await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing), after: row, at: now });
+          return { outcome: "restored" as const, row };
         }
 
         // Past the recovery window the old connector is gone for good, whether or not the purge job has run yet:
@@ -247,7 +251,9 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
         if (!created) {
           throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
         }
-        return { outcome: "created" as const, row: toConnectorRow(created) };
+        const row = toConnectorRow(created);
+        await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.created", event: "connector.connected", before: null, after: row, at: now });
+        return { outcome: "created" as const, row };
       });
     },
 
@@ -267,6 +273,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
             `POST /v1/integrations/${type} with {"shop": …} answers the oauth_url to open.`,
           );
         }
+        // A PATCH that changes nothing writes nothing: no audit entry, no event.
         if (Object.keys(update).length === 0) return toConnectorRow(existing);
         const updated = await trx
           .updateTable("connectors")
@@ -274,7 +281,11 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
           .where("id", "=", existing.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toConnectorRow(updated);
+        const row = toConnectorRow(updated);
+        // Resuming a paused connector connects it again; any other change is an update.
+        const event = update.is_active === true ? "connector.connected" : "connector.updated";
+        await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.updated", event, before: toConnectorRow(existing), after: row, at: now });
+        return row;
       });
     },
 
@@ -287,14 +298,29 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
       const existing = await findOwned(actor, type);
       if (existing.disconnected_at !== null) return toConnectorRow(existing);
       const now = clock.now();
-      const row = await db
-        .updateTable("connectors")
-        .set({ is_active: false, disconnected_at: now, updated_at: now })
-        .where("id", "=", existing.id)
-        .where("disconnected_at", "is", null)
-        .returningAll()
-        .executeTakeFirst();
-      return toConnectorRow(row ?? (await findOwned(actor, type)));
+      const row = await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable("connectors")
+          .set({ is_active: false, disconnected_at: now, updated_at: now })
+          .where("id", "=", existing.id)
+          .where("disconnected_at", "is", null)
+          .returningAll()
+          .executeTakeFirst();
+        if (!updated) return undefined;
+        const after = toConnectorRow(updated);
+        // The row was read without a lock: only the fields this write sets are compared.
+        await recordConnectorChange(trx, {
+          actor: auditActorOf(actor),
+          action: "connector.disconnected",
+          event: "connector.disconnected",
+          before: toConnectorRow(existing),
+          after,
+          fields: ["is_active", "disconnected_at"],
+          at: now,
+        });
+        return after;
+      });
+      return row ?? toConnectorRow(await findOwned(actor, type));
     },
 
     /** For services that write beside the connector row (credentials): PATCH's locking and rules. */
@@ -312,7 +338,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
         const cutoff = new Date(clock.now().getTime() - recoveryMs);
         const expired = await trx
           .selectFrom("connectors")
-          .select("id")
+          .select(["id", "entity_id"])
           .where("disconnected_at", "<=", cutoff)
           .orderBy("disconnected_at")
           .limit(limit)
@@ -323,6 +349,10 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
         if (ids.length === 0) return 0;
         await trx.deleteFrom("connectors").where("id", "in", ids).execute();
         await vault.destroySecretsOf(trx, ids);
+        const now = clock.now();
+        for (const c of expired) {
+          await recordAudit(trx, { entityId: c.entity_id, actor: systemActor("job:purge"), action: "connector.purged", target: { type: "connector", id: c.id }, at: now });
+        }
         return ids.length;
       });
     },

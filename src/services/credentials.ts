@@ -5,6 +5,8 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
+import { auditActorOf } from "./audit.ts";
+import { recordConnectorChange, type ConnectorAuditField } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ValidationError, type Violation } from "./errors.ts";
@@ -34,7 +36,18 @@ export interface CredentialServiceDeps {
   onCredentialsStored?: (trx: Kysely<DB>, connectorId: string) => Promise<unknown>;
 }
 
+/** What a credential write shows in the audit log: whether a secret exists and the key names, never a value. */
+const CREDENTIAL_FIELDS: readonly ConnectorAuditField[] = ["has_credentials_secret_arn", "credentials_masked"];
+const WEBHOOK_SECRET_FIELDS: readonly ConnectorAuditField[] = ["has_webhook_secret"];
+
 export function createCredentialService({ db, clock, vault, connectors, onCredentialsStored }: CredentialServiceDeps) {
+  /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
+  async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: string, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
+    const row = toConnectorRow(after);
+    await recordConnectorChange(trx, { actor: auditActorOf(actor), action, event: "connector.updated", before: toConnectorRow(before), after: row, fields, at });
+    return row;
+  }
+
   return {
     /** PUT …/credentials: replaces the stored credentials with `values` (keys from the catalog). */
     async putCredentials(actor: ApiKeyActor, type: ConnectorType, values: Credentials): Promise<ConnectorRow> {
@@ -43,14 +56,17 @@ export function createCredentialService({ db, clock, vault, connectors, onCreden
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, CREDENTIALS_PURPOSE), values);
+        const now = clock.now();
         const row = await trx
           .updateTable("connectors")
-          .set({ credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: clock.now() })
+          .set({ credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: now })
           .where("id", "=", c.id)
           .returningAll()
           .executeTakeFirstOrThrow();
+        // Stored credentials always count as a change: the values are new even when the key names are not.
+        const projected = await recordSecretWrite(trx, actor, "connector.credentials_stored", c, row, CREDENTIAL_FIELDS, now);
         await onCredentialsStored?.(trx, c.id);
-        return toConnectorRow(row);
+        return projected;
       });
     },
 
@@ -59,14 +75,15 @@ export function createCredentialService({ db, clock, vault, connectors, onCreden
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
         if (c.credentials_secret_id === null) return toConnectorRow(c);
+        const now = clock.now();
         const row = await trx
           .updateTable("connectors")
-          .set({ credentials_secret_id: null, credential_keys: [], updated_at: clock.now() })
+          .set({ credentials_secret_id: null, credential_keys: [], updated_at: now })
           .where("id", "=", c.id)
           .returningAll()
           .executeTakeFirstOrThrow();
         await vault.destroySecret(trx, place(c, CREDENTIALS_PURPOSE));
-        return toConnectorRow(row);
+        return recordSecretWrite(trx, actor, "connector.credentials_deleted", c, row, CREDENTIAL_FIELDS, now);
       });
     },
 
@@ -75,13 +92,14 @@ export function createCredentialService({ db, clock, vault, connectors, onCreden
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, WEBHOOK_SECRET_PURPOSE), secret);
+        const now = clock.now();
         const row = await trx
           .updateTable("connectors")
-          .set({ webhook_secret_id: secretId, updated_at: clock.now() })
+          .set({ webhook_secret_id: secretId, updated_at: now })
           .where("id", "=", c.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toConnectorRow(row);
+        return recordSecretWrite(trx, actor, "connector.webhook_secret_stored", c, row, WEBHOOK_SECRET_FIELDS, now);
       });
     },
 
@@ -90,14 +108,15 @@ export function createCredentialService({ db, clock, vault, connectors, onCreden
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
         if (c.webhook_secret_id === null) return toConnectorRow(c);
+        const now = clock.now();
         const row = await trx
           .updateTable("connectors")
-          .set({ webhook_secret_id: null, updated_at: clock.now() })
+          .set({ webhook_secret_id: null, updated_at: now })
           .where("id", "=", c.id)
           .returningAll()
           .executeTakeFirstOrThrow();
         await vault.destroySecret(trx, place(c, WEBHOOK_SECRET_PURPOSE));
-        return toConnectorRow(row);
+        return recordSecretWrite(trx, actor, "connector.webhook_secret_deleted", c, row, WEBHOOK_SECRET_FIELDS, now);
       });
     },
 

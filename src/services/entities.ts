@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
 import type { Entity } from "../db/schema.ts";
+import { recordAudit, type AuditActor } from "./audit.ts";
 import { NotFoundError } from "./errors.ts";
 import { uuidv7 } from "./ids.ts";
 
@@ -16,14 +17,18 @@ export function toEntity(e: Entity): EntityView {
 
 export function createEntityService({ db, clock }: { db: Database; clock: Clock }) {
   return {
-    async createEntity(name: string): Promise<EntityView> {
+    async createEntity(name: string, actor: AuditActor): Promise<EntityView> {
       const now = clock.now();
-      const entity = await db
-        .insertInto("entities")
-        .values({ id: uuidv7(now), name, created_at: now })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toEntity(entity);
+      return db.transaction().execute(async (trx) => {
+        const entity = await trx
+          .insertInto("entities")
+          .values({ id: uuidv7(now), name, created_at: now })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        // In the new entity's own log: its first entry.
+        await recordAudit(trx, { entityId: entity.id, actor, action: "entity.created", target: { type: "entity", id: entity.id }, changes: { name: { before: null, after: name } }, at: now });
+        return toEntity(entity);
+      });
     },
 
     async listEntities(): Promise<EntityView[]> {

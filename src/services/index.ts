@@ -17,6 +17,7 @@ import { createVault } from "../vault/vault.ts";
 import { createIdempotencyStore } from "../idempotency/store.ts";
 import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createApiKeyService } from "./api-keys.ts";
+import { createAuditLog } from "./audit.ts";
 import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectionLinking } from "./connection-linking.ts";
 import { createConnectionService } from "./connections.ts";
@@ -85,7 +86,8 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
   });
   registerCheckConnectionsJob(jobs, { linking: connectionLinking });
-  return { entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  const audit = createAuditLog({ db });
+  return { audit, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -3,8 +3,10 @@ import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../cat
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
+import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { assertKeyMayAct, type ConnectorService } from "./connectors.ts";
 import { NotFoundError, ValidationError, type Violation } from "./errors.ts";
+import { emitEvent } from "./outbox.ts";
 
 /** The connector types that are also shop integrations (the catalog's isShop): shopify, amazon, ebay. */
 export const SHOP_TYPES = CONNECTOR_TYPES.filter((t) => connectorDefinition(t).isShop);
@@ -175,12 +177,26 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
         const violations = [...rejected, ...settingsViolations(merged, rejected)];
         if (violations.length > 0) throw ValidationError.of(violations);
         const update = changedColumns(existing, merged);
+        // A PATCH that changes nothing writes nothing: no audit entry, no event.
         if (Object.keys(update).length === 0) return;
-        await trx
+        const now = clock.now();
+        const updated = await trx
           .updateTable("connectors")
-          .set({ ...update, updated_at: clock.now() })
+          .set({ ...update, updated_at: now })
           .where("id", "=", existing.id)
-          .execute();
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const after = toShopIntegration(updated);
+        await emitEvent(trx, { entityId: updated.entity_id, type: "shop_integration.updated", data: after, at: now });
+        await recordAudit(trx, {
+          entityId: updated.entity_id,
+          actor: auditActorOf(actor),
+          action: "shop_integration.updated",
+          // The id /api/v3 knows the record by (its integer id), as the event's data does.
+          target: { type: "shop_integration", id: String(after.id) },
+          changes: diffFields(toShopIntegration(existing), after, SHOP_INTEGRATION_AUDIT_FIELDS),
+          at: now,
+        });
       });
     },
 
@@ -193,6 +209,17 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
 }
 
 export type ShopIntegrationService = ReturnType<typeof createShopIntegrationService>;
+
+/** What a PATCH can change, as the audit log shows it (the view's names). */
+const SHOP_INTEGRATION_AUDIT_FIELDS = [
+  "shop_name",
+  "shop_url",
+  "service_point_enabled",
+  "service_point_carriers",
+  "webhook_active",
+  "webhook_url",
+  "feedback_type",
+] as const satisfies readonly (keyof ShopIntegration)[];
 
 type Settings = Pick<
   ConnectorRecord,

@@ -4,11 +4,12 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
+import { recordAudit, systemActor, type AuditActor } from "./audit.ts";
+import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow } from "./connector-row.ts";
 import { CREDENTIALS_PURPOSE } from "./credentials.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import { uuidv7 } from "./ids.ts";
-import { emitEvent } from "./outbox.ts";
 
 /**
  * A Shopify connector's credentials are its OAuth tokens: sealed where any
@@ -26,6 +27,9 @@ export const REFRESH_AHEAD_MS = 10 * 60_000;
  * one's claim lapses and the next run takes over.
  */
 export const REFRESH_LEASE_MS = 2 * 60_000;
+
+/** Token refreshes run for the refresh job and for health checks alike: Patchbay's own doing. */
+const REFRESHER = systemActor("shopify_token_refresh");
 
 export type RefreshOutcome =
   | { outcome: "refreshed"; accessExpiresAt: Date | null }
@@ -76,7 +80,7 @@ export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantD
         .set({ status: "reauth_required", refresh_lease_id: null, refresh_lease_until: null, updated_at: now })
         .where("connector_id", "=", connectorId)
         .execute();
-      await recordAuthFailure(trx, connectorId, error, now);
+      await recordAuthFailure(trx, connectorId, error, REFRESHER, now);
     });
   }
 
@@ -187,7 +191,10 @@ export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantD
         .where("connector_id", "=", connectorId)
         .where("generation", "=", claimed.generation)
         .executeTakeFirst();
-        if (Number(completed.numUpdatedRows) === 1) await seal(trx, connector, tokens);
+        if (Number(completed.numUpdatedRows) !== 1) return;
+        await seal(trx, connector, tokens);
+        // New token values under the same key names: the entry says when, never what.
+        await recordAudit(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
       });
       return { outcome: "refreshed", accessExpiresAt: tokens.accessExpiresAt };
     },
@@ -216,13 +223,13 @@ export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
 
 /**
  * Records that a provider refused a connector's credentials: sync_status
- * auth_failed with the reason, the row kept, and `connector.auth_failed`
- * emitted in the same transaction (only on the transition, not on every
- * repeat). Shared with the health checks.
+ * auth_failed with the reason, the row kept, and — only on the transition,
+ * not on every repeat — `connector.auth_failed` emitted and audited in the
+ * same transaction. Shared with the health checks. Returns the row.
  */
-export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, now: Date): Promise<void> {
-  const before = await trx.selectFrom("connectors").select("sync_status").where("id", "=", connectorId).forUpdate().executeTakeFirst();
-  if (!before) return;
+export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date): Promise<ConnectorRecord | undefined> {
+  const before = await trx.selectFrom("connectors").selectAll().where("id", "=", connectorId).forUpdate().executeTakeFirst();
+  if (!before) return undefined;
   const row = await trx
     .updateTable("connectors")
     .set({ sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now })
@@ -230,6 +237,15 @@ export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, er
     .returningAll()
     .executeTakeFirstOrThrow();
   if (before.sync_status !== "auth_failed") {
-    await emitEvent(trx, { entityId: row.entity_id, type: "connector.auth_failed", data: toConnectorRow(row), at: now });
+    await recordConnectorChange(trx, {
+      actor,
+      action: "connector.auth_failed",
+      event: "connector.auth_failed",
+      before: toConnectorRow(before),
+      after: toConnectorRow(row),
+      fields: ["sync_status", "sync_error"],
+      at: now,
+    });
   }
+  return row;
 }

@@ -9,7 +9,8 @@ import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
-import { recordAudit } from "./audit.ts";
+import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
+import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import { assertKeyMayAct, fieldUpdate, pickRowFields, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
 import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "./errors.ts";
@@ -64,15 +65,16 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
   }
 
   /** Re-POST within the recovery window, same shop: the connector and its sealed tokens come back. */
-  async function restore(trx: Kysely<DB>, existing: ConnectorRecord, input: CreateConnectorInput, now: Date): Promise<CreateOutcome> {
+  async function restore(trx: Kysely<DB>, actor: AuditActor, existing: ConnectorRecord, input: CreateConnectorInput, now: Date): Promise<CreateOutcome> {
     const restored = await trx
       .updateTable("connectors")
       .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
       .where("id", "=", existing.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await emitEvent(trx, { entityId: existing.entity_id, type: "connector.restored", data: toConnectorRow(restored), at: now });
-    return { outcome: "restored", row: toConnectorRow(restored) };
+    const row = toConnectorRow(restored);
+    await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing), after: row, at: now });
+    return { outcome: "restored", row };
   }
 
   /**
@@ -154,7 +156,13 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
           .where("connector_type", "=", "shopify")
           .forUpdate()
           .executeTakeFirst();
-        if (!existing) return { outcome: "oauth_required", oauth: await issueState(trx, await createPending(trx, actor, input, now), shop, clientId, now) };
+        const who = auditActorOf(actor);
+        if (!existing) {
+          const pending = await createPending(trx, actor, input, now);
+          // Pending is not connected: an audit entry, no event (connector.connected comes with the callback).
+          await recordConnectorChange(trx, { actor: who, action: "connector.oauth_started", before: null, after: toConnectorRow(pending), at: now });
+          return { outcome: "oauth_required", oauth: await issueState(trx, pending, shop, clientId, now) };
+        }
 
         assertKeyMayAct(actor, input.mode ?? existing.mode);
         const grant = await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst();
@@ -167,9 +175,10 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
             existing.is_active ? "Change it with PATCH /v1/integrations/shopify, or DELETE it first." : 'Resume it with PATCH /v1/integrations/shopify {"is_active": true}.',
           );
         }
-        if (recoverable && grant?.shop === shop) return restore(trx, existing, input, now);
+        if (recoverable && grant?.shop === shop) return restore(trx, who, existing, input, now);
 
         let row: ConnectorRecord;
+        let before: ConnectorRecord | null = existing;
         if (connected || recoverable) {
           row = await reusePending(trx, existing, grant?.shop, shop, input, now);
         } else {
@@ -177,7 +186,9 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
           await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
           await vault.destroySecretsOf(trx, [existing.id]);
           row = await createPending(trx, actor, input, now);
+          before = null;
         }
+        await recordConnectorChange(trx, { actor: who, action: "connector.oauth_started", before: before && toConnectorRow(before), after: toConnectorRow(row), at: now });
         return { outcome: "oauth_required", oauth: await issueState(trx, row, shop, clientId, now) };
       });
     },

@@ -4,9 +4,11 @@ import { Type } from "@sinclair/typebox";
 import { bearerToken } from "../../auth/guard.ts";
 import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
 import { SCOPES } from "../../auth/scopes.ts";
+import { adminActor } from "../../services/audit.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
+import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
 import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
@@ -67,7 +69,7 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
       response: { 201: EntitySchema, ...errors(400, 401) },
     },
-    handler: async (request, reply) => reply.status(201).send(await services.entities.createEntity(request.body.name)),
+    handler: async (request, reply) => reply.status(201).send(await services.entities.createEntity(request.body.name, adminActor(request.id))),
   });
 
   app.get("/admin/v1/entities", {
@@ -104,7 +106,7 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
     },
     handler: async (request, reply) => {
       reply.header("cache-control", "no-store");
-      return reply.status(201).send(await services.apiKeys.createApiKey(request.params.entity_id, request.body));
+      return reply.status(201).send(await services.apiKeys.createApiKey(request.params.entity_id, request.body, adminActor(request.id)));
     },
   });
 
@@ -115,7 +117,24 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
 
   app.delete("/admin/v1/api-keys/:id", {
     schema: { tags, security, summary: "Revoke an API key, at once, in every process", params: Type.Object({ id: Uuid }), response: { 200: Type.Object({ data: ApiKeySchema }), ...errors(400, 401, 404) } },
-    handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id) }),
+    handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id, adminActor(request.id)) }),
+  });
+
+  app.get("/admin/v1/entities/:entity_id/audit_events", {
+    schema: {
+      tags,
+      security,
+      summary: "An entity's audit log, newest first (what GET /v1/audit_events answers the entity's own keys)",
+      params: Type.Object({ entity_id: Uuid }),
+      querystring: AuditEventsQuery,
+      response: { 200: AuditEventList, ...errors(400, 401, 404) },
+    },
+    handler: async (request) => {
+      const { entity_id } = request.params;
+      await services.entities.requireEntity(entity_id);
+      const page = await services.audit.listAuditEvents(entity_id, auditListOptions(request.query));
+      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/admin/v1/entities/${entity_id}/audit_events` };
+    },
   });
 
   app.get("/admin/v1/vault", {

@@ -11,6 +11,7 @@ import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
+import { auditRoutes } from "./audit-routes.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
 import {
@@ -45,7 +46,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     if (!token) {
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
-    request.actor = await services.apiKeys.authenticate(token);
+    request.actor = { ...(await services.apiKeys.authenticate(token)), requestId: request.id };
     // Every request of a known key counts, whatever it is refused for afterwards.
     await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
@@ -197,7 +198,8 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     handler: async (request) => ({ data: await services.credentials.deleteWebhookSecret(request.actor, request.params.connector_type) }),
   });
 
-  // Shopify's OAuth callback and credential verification, in their own files (same hooks and error shape).
+  // Shopify's OAuth callback, credential verification and the audit log, in their own files (same hooks and error shape).
   await app.register(shopifyRoutes, { services });
   await app.register(verifyRoutes, { services });
+  await app.register(auditRoutes, { services });
 }

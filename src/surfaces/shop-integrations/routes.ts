@@ -39,7 +39,7 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
   app.addHook("onRequest", async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
-    request.actor = await authenticateBasic(services, request.headers.authorization);
+    request.actor = { ...(await authenticateBasic(services, request.headers.authorization)), requestId: request.id };
     await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
     assertScope(request.actor, scope);
   });

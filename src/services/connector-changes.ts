@@ -1,0 +1,67 @@
+import type { Kysely } from "kysely";
+import type { DB } from "../db/schema.ts";
+import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
+import type { ConnectorRow } from "./connector-row.ts";
+import { emitEvent, type EventType } from "./outbox.ts";
+
+/**
+ * The connector row fields an audit entry may show: every non-secret field
+ * a write can change. Credentials appear only as has_* flags and key names
+ * (the projection never carries more); timestamps are left out, the entry
+ * has its own.
+ */
+export const CONNECTOR_AUDIT_FIELDS = [
+  // Never changes: it shows on a create only.
+  "connector_type",
+  "display_name",
+  "mode",
+  "is_active",
+  "config",
+  "ship_from_name",
+  "ship_from_address1",
+  "ship_from_city",
+  "ship_from_state",
+  "ship_from_zip",
+  "seller_id",
+  "bank_account_id",
+  "disconnected_at",
+  "has_credentials_secret_arn",
+  "credentials_masked",
+  "has_webhook_secret",
+  "sync_status",
+  "sync_error",
+] as const satisfies readonly (keyof ConnectorRow)[];
+
+export type ConnectorAuditField = (typeof CONNECTOR_AUDIT_FIELDS)[number];
+
+export interface ConnectorChange {
+  actor: AuditActor;
+  /** The audit action, `connector.<past participle>` (README "Audit log"). */
+  action: string;
+  /** The row before the write (null for a create) and after it, both projections. */
+  before: ConnectorRow | null;
+  after: ConnectorRow;
+  /** The webhook event the write emits, if it emits one. */
+  event?: EventType;
+  /** The fields to compare; by default every audited field. */
+  fields?: readonly ConnectorAuditField[];
+  at: Date;
+}
+
+/**
+ * Writes a connector change's outbox event and audit entry in the caller's
+ * transaction (the one that made the change): both exist exactly when the
+ * change committed. Two INSERTs; the caller already holds both rows.
+ */
+export async function recordConnectorChange(trx: Kysely<DB>, change: ConnectorChange): Promise<void> {
+  const { after } = change;
+  if (change.event) await emitEvent(trx, { entityId: after.entity_id, type: change.event, data: after, at: change.at });
+  await recordAudit(trx, {
+    entityId: after.entity_id,
+    actor: change.actor,
+    action: change.action,
+    target: { type: "connector", id: after.id },
+    changes: diffFields(change.before, after, change.fields ?? CONNECTOR_AUDIT_FIELDS),
+    at: change.at,
+  });
+}
