@@ -13,6 +13,7 @@ import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
+import { webhookRoutes } from "./webhook-routes.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -200,4 +201,6 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   // Shopify's OAuth callback and credential verification, in their own files (same hooks and error shape).
   await app.register(shopifyRoutes, { services });
   await app.register(verifyRoutes, { services });
+  // /v1/webhook_endpoints: the same API-key auth, rate limits, idempotency and error shape.
+  await app.register(webhookRoutes, { services });
 }
