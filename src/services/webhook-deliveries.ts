@@ -108,9 +108,16 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
 
     /** The delivery with its event and target, for the job; null when it is gone (its endpoint was deleted). */
     async loadTarget(deliveryId: string): Promise<DeliveryTarget | null> {
-      const delivery = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", deliveryId).executeTakeFirst();
-      if (!delivery) return null;
-      const event = await db.selectFrom("events").select(["id", "type", "entity_id", "data", "created_at"]).where("id", "=", delivery.event_id).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom("webhook_deliveries as d")
+        .innerJoin("events as e", "e.id", "d.event_id")
+        .selectAll("d")
+        .select(["e.type as event_type", "e.entity_id as event_entity_id", "e.data as event_data", "e.created_at as event_created_at"])
+        .where("d.id", "=", deliveryId)
+        .executeTakeFirst();
+      if (!row) return null;
+      const { event_type, event_entity_id, event_data, event_created_at, ...delivery } = row;
+      const event = { id: delivery.event_id, type: event_type, entity_id: event_entity_id, data: event_data, created_at: event_created_at };
       const endpoint = delivery.endpoint_id ? ((await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", delivery.endpoint_id).executeTakeFirst()) ?? null) : null;
       const connector = delivery.connector_id ? ((await db.selectFrom("connectors").selectAll().where("id", "=", delivery.connector_id).executeTakeFirst()) ?? null) : null;
       if (!endpoint && !connector) return null;
