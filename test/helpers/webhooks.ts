@@ -6,7 +6,7 @@ import type { TestApp } from "./app.ts";
 import { startFakeProvider, type FakeReply, type RecordedRequest } from "./fake-provider.ts";
 import { asKey, type Tenant } from "./fixtures.ts";
 
-// The README's verification snippet, verbatim (Webhooks → Verifying a delivery).
+// The README's verification snippet (Webhooks → Verifying a delivery), with TypeScript's types.
 function verifyPatchbaySignature(header: string, rawBody: string, secret: string, now = Date.now() / 1000) {
   const parts = header.split(",").map((p) => p.split("="));
   const t = parts.find(([k]) => k === "t")?.[1];
