@@ -36,7 +36,10 @@ export interface Config {
   idempotencyLeaseSeconds: number;
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
+  /** Webhook URLs may be plain http and resolve to private, loopback or link-local addresses (development and tests only). */
   webhookAllowPrivate: boolean;
+  /** How long a webhook receiver has to answer one delivery attempt. */
+  webhookTimeoutMs: number;
   jobsEnabled: boolean;
   /** Signs connection tokens; null → a key derived from the master keys. */
   connectionTokenSecret: string | null;
@@ -204,6 +207,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       scopes: str(env, "SHOPIFY_SCOPES") ?? "read_orders,read_products,read_fulfillments,write_fulfillments",
     },
     webhookAllowPrivate: bool(env, "PATCHBAY_WEBHOOK_ALLOW_PRIVATE", false),
+    webhookTimeoutMs: int(env, "PATCHBAY_WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
     jobsEnabled: bool(env, "PATCHBAY_JOBS", true),
     connectionTokenSecret,
     connectionCheckIntervalHours: int(env, "PATCHBAY_CONNECTION_CHECK_HOURS", 24, 1, 8760),

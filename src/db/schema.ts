@@ -15,6 +15,8 @@ export interface DB {
   rate_limit_windows: RateLimitWindowsTable;
   shopify_oauth_states: ShopifyOAuthStatesTable;
   shopify_grants: ShopifyGrantsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 type Json = Record<string, unknown>;
@@ -173,6 +175,39 @@ export interface JobsTable {
   updated_at: Date;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  entity_id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  description: string | null;
+  /** After a rotation: until when the previous signing secret (in the vault) still signs. */
+  previous_secret_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface WebhookDeliveryAttempt {
+  attempted_at: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  event_id: string;
+  endpoint_id: string | null;
+  connector_id: string | null;
+  status: ColumnType<"pending" | "succeeded" | "failed", "pending" | "succeeded" | "failed" | undefined, "pending" | "succeeded" | "failed">;
+  attempts: ColumnType<WebhookDeliveryAttempt[], string | undefined, string>;
+  attempt_count: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface IdempotencyKeysTable {
   scope: string;
   key: string;
@@ -208,3 +243,5 @@ export type ConnectionRecord = Selectable<ConnectionsTable>;
 export type ConnectionUpdate = Updateable<ConnectionsTable>;
 export type JobRecord = Selectable<JobsTable>;
 export type { Generated };
+export type WebhookEndpointRecord = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>;

@@ -6,6 +6,11 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** `false`: the route refuses Idempotency-Key (its response carries a secret, which is never stored). */
     idempotency?: false;
+    /**
+     * Top-level fields of the JSON answer that are left out of the stored copy
+     * (a secret shown once): a replay answers the rest, without them.
+     */
+    idempotencyOmitFields?: readonly string[];
   }
 }
 
@@ -59,7 +64,8 @@ export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): 
     const claim = claims.get(request);
     if (!claim) return payload;
     claims.delete(request);
-    const body = payload === undefined || payload === null ? Buffer.alloc(0) : typeof payload === "string" ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : null;
+    const sent = payload === undefined || payload === null ? Buffer.alloc(0) : typeof payload === "string" ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : null;
+    const body = sent === null ? null : withoutFields(sent, request.routeOptions.config.idempotencyOmitFields);
     try {
       // A 5xx means the work did not complete (services write in one transaction): the retry should run again.
       if (reply.statusCode >= 500 || body === null) {
@@ -119,6 +125,20 @@ function idempotencyKeyOf(request: FastifyRequest): string | null {
   const raw = request.headers["idempotency-key"];
   if (raw === undefined) return null;
   return Array.isArray(raw) ? raw.join(", ") : raw;
+}
+
+/** The stored copy of a JSON answer without the given top-level fields; an answer that is not a JSON object is not stored (null). */
+function withoutFields(body: Buffer, fields: readonly string[] | undefined): Buffer | null {
+  if (!fields || fields.length === 0 || body.length === 0) return body;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  const kept = Object.fromEntries(Object.entries(parsed).filter(([k]) => !fields.includes(k)));
+  return Buffer.from(JSON.stringify(kept));
 }
 
 function replayedHeaders(reply: FastifyReply): Record<string, string> {

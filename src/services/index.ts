@@ -9,6 +9,8 @@ import { registerPurgeJob } from "../jobs/purge.ts";
 import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
 import { createJobQueue } from "../jobs/queue.ts";
 import { registerTokenRefreshJobs } from "../jobs/refresh-tokens.ts";
+import { registerWebhookDeliveryJob } from "../jobs/deliver-webhooks.ts";
+import { createWebhookSender } from "../providers/webhook-sender.ts";
 import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
 import { createShopifyApi } from "../providers/shopify.ts";
 import type { KeyRing } from "../vault/envelope.ts";
@@ -27,6 +29,9 @@ import { createEntityService } from "./entities.ts";
 import { createShopIntegrationService } from "./shop-integrations.ts";
 import { createShopifyGrants } from "./shopify-grants.ts";
 import { createShopifyOAuthService } from "./shopify-oauth.ts";
+import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
+import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
+import { createWebhookEndpointService } from "./webhook-endpoints.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -38,12 +43,14 @@ export interface ServiceDeps {
   logger?: ProviderLogger;
   /** Tests may hand in a client with a stubbed fetch or sleep. */
   providers?: ProviderClient;
+  /** DNS for webhook URLs; tests hand in their own to play a rebinding. */
+  resolveHost?: ResolveHost;
 }
 
 const silent: ProviderLogger = { info() {}, warn() {} };
 
 /** The composition root of the service layer: every service, wired once. */
-export function createServices({ db, clock, config, keyRing, logger = silent, providers }: ServiceDeps) {
+export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost }: ServiceDeps) {
   const client = providers ?? createProviderClient({ config, logger });
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
@@ -87,7 +94,18 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   });
   registerCheckConnectionsJob(jobs, { linking: connectionLinking });
   const audit = createAuditLog({ db });
-  return { audit, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
+  const webhookDeliveries = createWebhookDeliveryService({ db, clock, jobs, endpoints: webhookEndpoints });
+  registerWebhookDeliveryJob(jobs, {
+    db,
+    clock,
+    deliveries: webhookDeliveries,
+    endpoints: webhookEndpoints,
+    vault,
+    send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
+    timeoutMs: config.webhookTimeoutMs,
+  });
+  return { audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

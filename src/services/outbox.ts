@@ -1,6 +1,7 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import { uuidv7 } from "./ids.ts";
+import { DELIVER_JOB_MAX_ATTEMPTS, DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
 
 /** Every event type Patchbay emits; webhook endpoints subscribe to these (or "*"). */
 export const EVENT_TYPES = [
@@ -20,21 +21,60 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export interface NewEvent {
   entityId: string;
   type: EventType;
-  /** A projection (toConnectorRow, toConnection, …): never a secret. */
+  /**
+   * A projection (toConnectorRow, toConnection, toShopIntegration, …): never a
+   * secret. It is the `data` of every webhook delivery. A `shop_integration.*`
+   * event's data carries the integration's `id` (toShopIntegration): the
+   * integration's own webhook_url receives it.
+   */
   data: object;
   at: Date;
 }
 
 /**
- * Writes an event into the outbox. Call it with the transaction that makes
- * the change: the event exists if and only if the change committed, and the
- * delivery worker sends every committed event at least once.
+ * Writes an event into the outbox and fans it out to its webhook targets.
+ * Call it with the transaction that makes the change: the event and its
+ * deliveries exist if and only if the change committed, and the job runner
+ * sends every committed delivery at least once.
+ *
+ * One statement, whatever the number of targets: the event row, a delivery
+ * per target (each enabled endpoint of the entity subscribed to the type or
+ * to "*"; for shop_integration.* events also the integration itself when its
+ * webhook is active), and a `webhook.deliver` job per delivery, due at once.
  */
 export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<string> {
   const id = uuidv7(event.at);
-  await trx
-    .insertInto("events")
-    .values({ id, entity_id: event.entityId, type: event.type, data: JSON.stringify(event.data), created_at: event.at })
-    .execute();
+  const shopEvent = event.type.startsWith("shop_integration.");
+  const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
+  // Delivery ids: the event id's first 19 characters (its UUIDv7 timestamp and
+  // counter) with a random tail, so an endpoint's deliveries sort in event order.
+  await sql`
+    with event as (
+      insert into events (id, entity_id, type, data, created_at)
+      values (${id}, ${event.entityId}, ${event.type}, ${JSON.stringify(event.data)}::jsonb, ${event.at})
+      returning id, entity_id, type, created_at
+    ),
+    targets as (
+      select e.id as endpoint_id, null::uuid as connector_id
+      from webhook_endpoints e
+      where e.entity_id = ${event.entityId} and e.enabled and e.events && array[${event.type}, '*']::text[]
+      union all
+      select null::uuid, c.id
+      from connectors c
+      where ${shopEvent} and c.entity_id = ${event.entityId}
+        and c.webhook_active and c.webhook_url is not null and c.disconnected_at is null
+        and (c.shop_integration_id::text = ${subjectId} or c.id::text = ${subjectId})
+    ),
+    deliveries as (
+      insert into webhook_deliveries (id, event_id, endpoint_id, connector_id, next_attempt_at, created_at, updated_at)
+      select (left(event.id::text, 19) || right(gen_random_uuid()::text, 17))::uuid, event.id, t.endpoint_id, t.connector_id,
+             event.created_at, event.created_at, event.created_at
+      from targets t cross join event
+      returning id
+    )
+    insert into jobs (id, name, payload, run_at, max_attempts, created_at, updated_at)
+    select gen_random_uuid(), ${DELIVER_WEBHOOK_JOB}, jsonb_build_object('delivery_id', d.id), ${event.at}, ${DELIVER_JOB_MAX_ATTEMPTS}, ${event.at}, ${event.at}
+    from deliveries d
+  `.execute(trx);
   return id;
 }

@@ -12,6 +12,7 @@ import { loadConfig, type Config } from "../../src/config.ts";
 import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { createServices, type Services } from "../../src/services/index.ts";
+import type { ResolveHost } from "../../src/services/webhook-address.ts";
 import { ManualClock } from "./clock.ts";
 import { createTestDatabase, type TestDatabase } from "./databases.ts";
 
@@ -42,6 +43,8 @@ export interface TestAppOptions {
   embeddedOnDisk?: boolean;
   /** A provider client of the test's own making (e.g. without backoff sleeps). */
   providers?: (config: Config, logger: ProviderLogger) => ProviderClient;
+  /** DNS for webhook URLs (default: the system's). */
+  resolveHost?: ResolveHost;
 }
 
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
@@ -58,7 +61,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     },
   });
   const logger = pino(loggerOptions("info") as pino.LoggerOptions, logStream);
-  const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger) });
+  const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger), resolveHost: opts.resolveHost });
   const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream });
   await app.ready();
   const responses: string[] = [];

@@ -14,6 +14,7 @@ import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
+import { webhookRoutes } from "./webhook-routes.ts";
 import {
   CatalogList,
   ConnectorEnvelope,
@@ -198,8 +199,10 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     handler: async (request) => ({ data: await services.credentials.deleteWebhookSecret(request.actor, request.params.connector_type) }),
   });
 
-  // Shopify's OAuth callback, credential verification and the audit log, in their own files (same hooks and error shape).
+  // Shopify's OAuth callback, credential verification, the audit log and webhook endpoints, in their own files (same hooks and error shape).
   await app.register(shopifyRoutes, { services });
   await app.register(verifyRoutes, { services });
   await app.register(auditRoutes, { services });
+  // /v1/webhook_endpoints: the same API-key auth, rate limits, idempotency and error shape.
+  await app.register(webhookRoutes, { services });
 }

@@ -1,0 +1,28 @@
+import { createHmac } from "node:crypto";
+import type { SecretPlace } from "../vault/vault.ts";
+import { randomBase62 } from "./ids.ts";
+
+/** Vault purposes of an endpoint's signing secrets (part of each blob's authenticated data). */
+export const SIGNING_SECRET_PURPOSE = "webhook_endpoint.signing_secret";
+export const PREVIOUS_SIGNING_SECRET_PURPOSE = "webhook_endpoint.previous_signing_secret";
+
+/** How long the previous secret keeps signing after a rotation. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+
+export function signingSecretPlace(endpoint: { id: string; entity_id: string }, purpose: string): SecretPlace {
+  return { entityId: endpoint.entity_id, ownerId: endpoint.id, purpose };
+}
+
+/** `whsec_` + 40 base62 characters (≈ 238 bits). The HMAC key is the whole string, as UTF-8. */
+export function newSigningSecret(): string {
+  return `whsec_${randomBase62(40)}`;
+}
+
+/**
+ * `Patchbay-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
+ * one v1 per secret (two during a rotation's overlap).
+ */
+export function signatureHeader(secrets: readonly string[], timestamp: number, body: string): string {
+  const signed = `${timestamp}.${body}`;
+  return [`t=${timestamp}`, ...secrets.map((s) => `v1=${createHmac("sha256", s).update(signed).digest("hex")}`)].join(",");
+}

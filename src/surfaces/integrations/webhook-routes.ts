@@ -1,0 +1,126 @@
+import type { FastifyInstance } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { Services } from "../../services/index.ts";
+import { errorResponses } from "./schemas.ts";
+import {
+  CreateEndpointBody,
+  DeletedEndpoint,
+  DeliveryList,
+  DeliveryParams,
+  EndpointList,
+  EndpointParams,
+  EndpointWithSecret,
+  PageQuery,
+  RotatedEndpoint,
+  UpdateEndpointBody,
+  WebhookDeliverySchema,
+  WebhookEndpointSchema,
+} from "./webhook-schemas.ts";
+
+const tags = ["webhooks"];
+const security = [{ bearerAuth: [] }];
+const scope = "webhooks:manage" as const;
+// The create and rotate answers carry the signing secret: the idempotency store keeps them without it.
+const withoutSecret = ["secret"];
+
+/** /v1/webhook_endpoints… — under the integrations surface's API-key, rate-limit and idempotency hooks. */
+export async function webhookRoutes(root: FastifyInstance, { services }: { services: Services }) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  app.addSchema(WebhookEndpointSchema);
+  app.addSchema(WebhookDeliverySchema);
+  const endpoints = services.webhookEndpoints;
+  const deliveries = services.webhookDeliveries;
+
+  app.get("/v1/webhook_endpoints", {
+    config: { scope },
+    schema: { tags, security, summary: "List webhook endpoints, newest first", querystring: PageQuery, response: { 200: EndpointList, ...errorResponses(400, 401, 403) } },
+    handler: async (request) => {
+      const { limit, starting_after, ending_before } = request.query;
+      const page = await endpoints.listEndpoints(request.actor, { limit, startingAfter: starting_after, endingBefore: ending_before });
+      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: "/v1/webhook_endpoints" };
+    },
+  });
+
+  app.post("/v1/webhook_endpoints", {
+    config: { scope, idempotencyOmitFields: withoutSecret },
+    schema: {
+      tags,
+      security,
+      summary: "Create a webhook endpoint",
+      description: "201 with the endpoint and its signing secret (`secret`), shown this once. A replay of the same Idempotency-Key answers the endpoint without the secret.",
+      body: CreateEndpointBody,
+      response: { 201: EndpointWithSecret, ...errorResponses(400, 401, 403, 409, 413, 415) },
+    },
+    handler: async (request, reply) => reply.status(201).send(await endpoints.createEndpoint(request.actor, request.body)),
+  });
+
+  app.get("/v1/webhook_endpoints/:id", {
+    config: { scope },
+    schema: { tags, security, summary: "Get a webhook endpoint", params: EndpointParams, response: { 200: Type.Ref("WebhookEndpoint"), ...errorResponses(401, 403, 404) } },
+    handler: async (request) => endpoints.getEndpoint(request.actor, request.params.id),
+  });
+
+  app.patch("/v1/webhook_endpoints/:id", {
+    config: { scope },
+    schema: {
+      tags,
+      security,
+      summary: "Update a webhook endpoint",
+      description: "Any of url, events, enabled, description; any other field is 400 validation_failed.",
+      params: EndpointParams,
+      body: UpdateEndpointBody,
+      response: { 200: Type.Ref("WebhookEndpoint"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    },
+    handler: async (request) => endpoints.updateEndpoint(request.actor, request.params.id, request.body),
+  });
+
+  app.delete("/v1/webhook_endpoints/:id", {
+    config: { scope },
+    schema: { tags, security, summary: "Delete a webhook endpoint, its secrets and its delivery log", params: EndpointParams, response: { 200: DeletedEndpoint, ...errorResponses(401, 403, 404) } },
+    handler: async (request) => endpoints.deleteEndpoint(request.actor, request.params.id),
+  });
+
+  app.post("/v1/webhook_endpoints/:id/rotate_secret", {
+    config: { scope, idempotencyOmitFields: withoutSecret },
+    schema: {
+      tags,
+      security,
+      summary: "Make a new signing secret; the old one keeps signing for 24 h",
+      description: "Answers the endpoint with the new `secret` (shown this once) and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.",
+      params: EndpointParams,
+      response: { 200: RotatedEndpoint, ...errorResponses(401, 403, 404) },
+    },
+    handler: async (request) => endpoints.rotateSecret(request.actor, request.params.id),
+  });
+
+  app.get("/v1/webhook_endpoints/:id/deliveries", {
+    config: { scope },
+    schema: {
+      tags,
+      security,
+      summary: "The endpoint's delivery log, newest event first",
+      params: EndpointParams,
+      querystring: PageQuery,
+      response: { 200: DeliveryList, ...errorResponses(400, 401, 403, 404) },
+    },
+    handler: async (request) => {
+      const { limit, starting_after, ending_before } = request.query;
+      const page = await deliveries.listDeliveries(request.actor, request.params.id, { limit, startingAfter: starting_after, endingBefore: ending_before });
+      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/v1/webhook_endpoints/${request.params.id}/deliveries` };
+    },
+  });
+
+  app.post("/v1/webhook_endpoints/:id/deliveries/:delivery_id/retry", {
+    config: { scope },
+    schema: {
+      tags,
+      security,
+      summary: "Send a delivery again, now",
+      description: "202: one more try is queued at once, whatever the delivery's status; its outcome appears in the delivery's attempts. A pending delivery keeps its schedule.",
+      params: DeliveryParams,
+      response: { 202: Type.Ref("WebhookDelivery"), ...errorResponses(401, 403, 404, 409) },
+    },
+    handler: async (request, reply) => reply.status(202).send(await deliveries.retryDelivery(request.actor, request.params.id, request.params.delivery_id)),
+  });
+}
