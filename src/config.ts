@@ -212,7 +212,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     connectionTokenSecret,
     connectionCheckIntervalHours: int(env, "PATCHBAY_CONNECTION_CHECK_HOURS", 24, 1, 8760),
     jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
-    jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 4, 1, 100),
+    jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 16, 1, 100),
     healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),
   };
 }

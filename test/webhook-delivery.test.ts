@@ -242,27 +242,32 @@ for (const kind of DB_KINDS) {
         const basic = { authorization: `Basic ${Buffer.from(`${tenant.publicKey}:${tenant.key}`).toString("base64")}` };
         const patch = (payload: object) => t.request({ method: "PATCH", url: `/api/v3/integrations/${row.shop_integration_id}`, payload, headers: basic });
 
-        // Not active: nothing goes out.
-        await emit(t, tenant.entityId, "shop_integration.updated", toShopIntegration(row));
+        // Not active: the v3 PATCH emits its event, but nothing goes to the integration.
+        assert.equal((await patch({ shop_name: "Before the webhook" })).statusCode, 204);
+        await t.services.jobs.runDueJobs();
         assert.equal(await count(t, "webhook_deliveries", sql`connector_id = ${row.id}`), 0);
 
+        // The PATCH that switches the webhook on is itself delivered there (the event carries the new state).
         assert.equal((await patch({ webhook_active: true, webhook_url: r.shopUrl })).statusCode, 204);
-        const active = await t.database.db.selectFrom("connectors").selectAll().where("id", "=", row.id).executeTakeFirstOrThrow();
-        await emit(t, tenant.entityId, "shop_integration.updated", toShopIntegration(active));
         await t.services.jobs.runDueJobs();
         const unsigned = r.requests.filter((q) => q.path === "/shop");
         assert.equal(unsigned.length, 1);
+        assert.equal(JSON.parse(unsigned[0]!.body).type, "shop_integration.updated");
         assert.equal(JSON.parse(unsigned[0]!.body).data.id, row.shop_integration_id);
+        assert.equal(JSON.parse(unsigned[0]!.body).data.webhook_active, true);
         assert.equal(unsigned[0]!.headers["patchbay-signature"], undefined, "no secret, no signature");
 
+        // With a webhook secret stored, the next change arrives signed; connector.* events never go there.
         const whsec = "whsec_shop_integration_secret_0123456789";
         assert.equal((await call("PUT", "/v1/integrations/amazon/webhook-secret", { webhook_secret: whsec })).statusCode, 200);
-        await emit(t, tenant.entityId, "shop_integration.updated", toShopIntegration(active));
-        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(active));
+        assert.equal((await call("PATCH", "/v1/integrations/amazon", { seller_id: "S2" })).statusCode, 200);
+        assert.equal((await patch({ shop_name: "Signed now" })).statusCode, 204);
+        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(row));
         await t.services.jobs.runDueJobs();
         const shopRequests = r.requests.filter((q) => q.path === "/shop");
         assert.equal(shopRequests.length, 2, "only shop_integration.* events go to the integration");
         const signed = shopRequests[1]!;
+        assert.equal(JSON.parse(signed.body).data.shop_name, "Signed now");
         assert.equal(verifyPatchbaySignature(String(signed.headers["patchbay-signature"]), signed.body, whsec, clockSeconds(t)), true);
       });
     });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { sql, type Kysely } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
@@ -100,7 +101,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
   let polling: Promise<void> | null = null;
   let tickAgain = false;
   const active = new Set<Promise<unknown>>();
-  let stopController = new AbortController();
+  let stopController = stopSignal();
 
   function definition(name: string): JobDefinition<never> {
     const def = definitions.get(name);
@@ -311,7 +312,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       if (running) return;
       log = logger;
       running = true;
-      stopController = new AbortController();
+      stopController = stopSignal();
       tick();
     },
 
@@ -337,6 +338,13 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
 }
 
 export type JobQueue = ReturnType<typeof createJobQueue>;
+
+/** The runner's stop signal: every running job listens to it, so it has no listener limit (batches run 50 at once). */
+function stopSignal(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 function recurringKey(name: string): string {
   return `every:${name}`;
