@@ -154,3 +154,72 @@ export function scalingTable(points: readonly ScalingPoint[]): string {
   }
   return lines.join("\n");
 }
+
+/** The part of BENCHMARKS.md each full run rewrites; everything outside the markers is kept as written. */
+export const SUMMARY_BEGIN = "<!-- bench:summary:begin (written by npm run bench; edit outside these markers) -->";
+export const SUMMARY_END = "<!-- bench:summary:end -->";
+
+export interface SummaryInput {
+  /** YYYY-MM-DD of the run. */
+  date: string;
+  /** The command line, as run. */
+  command: string;
+  /** The commit the run measured, with "(with uncommitted changes)" when it was dirty. */
+  commit: string;
+  /** CPU model, cores, memory, Node and database versions. */
+  machine: string;
+  /** Total wall time of the run in seconds. */
+  wallSec: number;
+  /** The results file, relative to the repository root (a link from BENCHMARKS.md). */
+  resultsFile: string;
+  rows: readonly Measurement[];
+  checks: readonly TargetCheck[];
+  scaling: readonly ScalingPoint[];
+}
+
+/** The generated section of BENCHMARKS.md: where and how the last full run ran, its targets, tables and a link to its results. */
+export function summarySection(s: SummaryInput): string {
+  const met = s.checks.filter((c) => c.met).length;
+  const parts = [
+    SUMMARY_BEGIN,
+    "",
+    `## Last full run: ${s.date}`,
+    "",
+    `Command: \`${s.command}\` at ${s.commit}, ${Math.round(s.wallSec)} s wall time end to end. Full results, start-up runs and query plans: [${s.resultsFile}](${s.resultsFile}).`,
+    "",
+    `Machine: ${s.machine}`,
+    "",
+    `### Targets (issue 9, point 4): ${met} of ${s.checks.length} met`,
+    "",
+    targetTable(s.checks),
+    "",
+    "### Throughput and latency",
+    "",
+    measurementTable(s.rows),
+  ];
+  if (s.scaling.length > 0) {
+    parts.push("", "### List scaling (PostgreSQL, one entity's list while the table grows)", "", scalingTable(s.scaling));
+  }
+  parts.push("", SUMMARY_END);
+  return parts.join("\n");
+}
+
+const NEW_BENCHMARKS = (section: string) =>
+  [
+    "# Benchmarks",
+    "",
+    "`npm run bench` (PostgreSQL on 127.0.0.1:5432) measures Patchbay against bare Fastify baselines in the same run; see `npm run bench -- --help`.",
+    "A full run rewrites the section below and writes bench/results/<date>.md.",
+    "",
+    section,
+    "",
+  ].join("\n");
+
+/** BENCHMARKS.md with its generated section replaced (or the file begun, when there is none yet). */
+export function updateBenchmarks(existing: string | null, section: string): string {
+  if (existing === null) return NEW_BENCHMARKS(section);
+  const begin = existing.indexOf(SUMMARY_BEGIN);
+  const end = existing.indexOf(SUMMARY_END);
+  if (begin < 0 || end < begin) return `${existing.trimEnd()}\n\n${section}\n`;
+  return existing.slice(0, begin) + section + existing.slice(end + SUMMARY_END.length);
+}

@@ -28,7 +28,9 @@ import {
   measurementTable,
   scalingTable,
   startupTable,
+  summarySection,
   targetTable,
+  updateBenchmarks,
   type Measurement,
   type ScalingPoint,
   type StartupFigure,
@@ -284,27 +286,59 @@ function pgliteVersion(): string {
   }
 }
 
-function report(startedAt: Date, loadAvg: number[]): string {
-  const date = startedAt.toISOString().slice(0, 10);
+function commitLabel(): string {
   const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
   const dirty = git(["status", "--porcelain", "--", "src", "bench", "package.json"]) ? " (with uncommitted changes)" : "";
+  return commit + dirty;
+}
+
+function machine(): string {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const order: Target[] = ["bare", "postgres", "embedded"];
-  const sorted = [...rows].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target));
+  return (
+    `${cpu}, ${os.availableParallelism()} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}, Node ${process.version}, ` +
+    `PostgreSQL ${versions.postgres ?? "–"}, PGlite ${pgliteVersion()} (PostgreSQL ${versions.embedded ?? "–"}).`
+  );
+}
+
+const command = () => {
   const args = process.argv.slice(2).join(" ");
+  return `npm run bench${args ? ` -- ${args}` : ""}`;
+};
+
+/** Only a run with the defaults' coverage and settings, and no profiler attached, speaks for BENCHMARKS.md. */
+const fullRun = () =>
+  !options.quick &&
+  options.only.length === 0 &&
+  options.embedded &&
+  options.scaling &&
+  options.cpuProfDir === null &&
+  options.out === null &&
+  options.logLevel === "info" &&
+  Object.keys(options.patchbayEnv).length === 0;
+
+/** Baselines first, then PostgreSQL, then embedded. */
+function sortedRows(): Measurement[] {
+  const order: Target[] = ["bare", "postgres", "embedded"];
+  return [...rows].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target));
+}
+
+function report(startedAt: Date, loadAvg: number[]): string {
+  const date = startedAt.toISOString().slice(0, 10);
+  const sorted = sortedRows();
   const parts = [
     `# Patchbay benchmark, ${date}`,
     "",
-    `\`npm run bench${args ? ` -- ${args}` : ""}\` at ${commit}${dirty}: ${options.connections} connections, ${options.durationSec} s measured per scenario after ${options.warmupSec} s of warm-up, Patchbay at LOG_LEVEL=${options.logLevel}` +
+    `\`${command()}\` at ${commitLabel()}: ${options.connections} connections, ${options.durationSec} s measured per scenario after ${options.warmupSec} s of warm-up, Patchbay at LOG_LEVEL=${options.logLevel}` +
       `${Object.keys(options.patchbayEnv).length > 0 ? ` with ${Object.entries(options.patchbayEnv).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}.`,
     "",
-    `Machine: ${cpu}, ${os.availableParallelism()} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node ${process.version}, ` +
-      `PostgreSQL ${versions.postgres ?? "–"}, PGlite ${pgliteVersion()} (PostgreSQL ${versions.embedded ?? "–"}). ` +
+    `Machine: ${machine()} ` +
       `Load average when the run began: ${loadAvg.map((l) => l.toFixed(2)).join(", ")}. The load generator, the server and the database share these CPUs.`,
     "",
     `Dataset: ${ENTITIES.toLocaleString("en-US")} entities × ${CONNECTORS_PER_ENTITY} connectors = ${(ENTITIES * CONNECTORS_PER_ENTITY).toLocaleString("en-US")} ` +
       `(${seeded?.sealed.toLocaleString("en-US") ?? "–"} with credentials sealed in the vault), ${4 * options.connections} live API keys; every connection acts as its own entity. ` +
-      "Rate limits raised out of reach (PATCHBAY_RATE_LIMIT_*=1000000) but still counted: one rate_limit_take() per request, in PostgreSQL (no REDIS_URL).",
+      "Rate limits raised out of reach (PATCHBAY_RATE_LIMIT_*=1000000) but still counted on every request" +
+      (options.patchbayEnv.REDIS_URL ? ", in Redis (REDIS_URL)." : ": one rate_limit_take() per request, in PostgreSQL (no REDIS_URL).") +
+      " Seeded connectors count as checked just now, so no periodic health check is due during the run.",
     "",
     "## Throughput and latency",
     "",
@@ -349,7 +383,26 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, markdown);
   process.stdout.write(`\n${markdown}\n`);
-  log(`done in ${((performance.now() - began) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), out)}`);
+  const wallSec = (performance.now() - began) / 1000;
+  if (fullRun()) {
+    const file = path.join(ROOT, "BENCHMARKS.md");
+    const section = summarySection({
+      date: startedAt.toISOString().slice(0, 10),
+      command: command(),
+      commit: commitLabel(),
+      machine: machine(),
+      wallSec,
+      resultsFile: path.relative(ROOT, out),
+      rows: sortedRows(),
+      checks: checkTargets(rows, startups),
+      scaling,
+    });
+    fs.writeFileSync(file, updateBenchmarks(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null, section));
+    log(`BENCHMARKS.md: summary section rewritten`);
+  } else {
+    log("BENCHMARKS.md left as it was (only a full run, without --quick, --only, --no-*, --cpu-prof, --out, --env or --log-level, rewrites its summary)");
+  }
+  log(`done in ${wallSec.toFixed(0)} s; results in ${path.relative(process.cwd(), out)}`);
 }
 
 main().catch((e: unknown) => {
