@@ -24,6 +24,8 @@ export interface ServerUnderTest {
   /** Spawn to the first 200 from /healthz, in ms. */
   startupMs: number;
   rss: RssSampler;
+  /** null while it runs; how it ended (exit code or signal, and the tail of its stderr) once it has. */
+  ended(): string | null;
   stop(): Promise<void>;
 }
 
@@ -54,7 +56,13 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
     stdio: ["ignore", "ignore", "pipe"],
   });
   running.add(child);
-  child.once("exit", () => running.delete(child));
+  let stopping = false;
+  let ended: string | null = null;
+  child.once("exit", (code, signal) => {
+    running.delete(child);
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    ended = `${opts.name} (pid ${child.pid}) ${how}${stopping ? "" : " while the harness still used it"}${stderr ? `; its stderr ended:\n${stderr.slice(-2000)}` : ""}`;
+  });
   let stderr = "";
   child.stderr!.on("data", (d) => {
     if (stderr.length < 20_000) stderr += d;
@@ -87,8 +95,10 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
     pid: child.pid!,
     startupMs,
     rss: new RssSampler(child.pid!),
+    ended: () => ended,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
         child.once("exit", () => {

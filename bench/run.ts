@@ -108,6 +108,9 @@ async function measure(server: ServerUnderTest, scenario: Scenario, target: Targ
   const dbBefore = await backends?.snapshot();
   const r = await drive({ ...load, durationSec: options.durationSec, rss: server.rss });
   const cpuAfter = cpuMs(server.pid);
+  // A server that went away mid-run (a crash, or a signal from outside) would otherwise leave rows of zeros.
+  const ended = server.ended();
+  if (ended) throw new Error(`${scenario.label}: ${ended}`);
   const dbAfter = await backends?.snapshot();
   const perResponse = (ms: number) => (r.responses > 0 ? (ms * 1000) / r.responses : NaN);
   const serverCpuUs = cpuBefore !== null && cpuAfter !== null ? perResponse(cpuAfter - cpuBefore) : null;
