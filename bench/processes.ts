@@ -3,6 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { cpuMs } from "./cpu.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -23,6 +24,8 @@ export interface ServerUnderTest {
   pid: number;
   /** Spawn to the first 200 from /healthz, in ms. */
   startupMs: number;
+  /** CPU ms the process had used by then (all its threads): unlike the wall time, barely moved by other load on the machine. */
+  startupCpuMs: number | null;
   rss: RssSampler;
   /** null while it runs; how it ended (exit code or signal, and the tail of its stderr) once it has. */
   ended(): string | null;
@@ -70,6 +73,7 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
 
   const deadline = started + (opts.timeoutMs ?? 60_000);
   let startupMs = NaN;
+  let startupCpuMs: number | null = null;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${opts.name} exited with ${child.exitCode} before it was healthy:\n${stderr}`);
     try {
@@ -77,6 +81,7 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
       await res.arrayBuffer();
       if (res.status === 200) {
         startupMs = performance.now() - started;
+        startupCpuMs = cpuMs(child.pid!);
         break;
       }
     } catch {
@@ -94,6 +99,7 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
     url,
     pid: child.pid!,
     startupMs,
+    startupCpuMs,
     rss: new RssSampler(child.pid!),
     ended: () => ended,
     stop: () =>

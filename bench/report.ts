@@ -29,6 +29,8 @@ export interface StartupFigure {
   label: string;
   target: Target;
   runsMs: number[];
+  /** CPU ms of each run by the time it answered (null where /proc could not be read). */
+  cpuMs?: Array<number | null>;
 }
 
 export interface TargetCheck {
@@ -82,8 +84,11 @@ export function measurementTable(rows: readonly Measurement[]): string {
 }
 
 export function startupTable(figures: readonly StartupFigure[]): string {
-  const lines = ["| start-up to /healthz 200 | median ms | runs (ms) |", "| --- | ---: | --- |"];
-  for (const f of figures) lines.push(`| ${f.label} | ${num(median(f.runsMs))} | ${f.runsMs.map((v) => num(v)).join(", ")} |`);
+  const lines = ["| start-up to /healthz 200 | median ms | runs (ms) | CPU ms by then (median) |", "| --- | ---: | --- | ---: |"];
+  for (const f of figures) {
+    const cpu = (f.cpuMs ?? []).filter((v): v is number => v !== null);
+    lines.push(`| ${f.label} | ${num(median(f.runsMs))} | ${f.runsMs.map((v) => num(v)).join(", ")} | ${cpu.length > 0 ? num(median(cpu)) : "–"} |`);
+  }
   return lines.join("\n");
 }
 
@@ -115,7 +120,9 @@ export function checkTargets(rows: readonly Measurement[], startups: readonly St
   }
 
   for (const s of startups) {
-    checks.push({ goal: `start-up to /healthz 200 ≤ 1.5 s: ${s.label}`, figure: `${num(median(s.runsMs))} ms (median of ${s.runsMs.length})`, met: median(s.runsMs) <= 1500 });
+    const cpu = (s.cpuMs ?? []).filter((v): v is number => v !== null);
+    const cpuNote = cpu.length > 0 ? `; ${num(median(cpu))} ms of CPU` : "";
+    checks.push({ goal: `start-up to /healthz 200 ≤ 1.5 s: ${s.label}`, figure: `${num(median(s.runsMs))} ms (median of ${s.runsMs.length}${cpuNote})`, met: median(s.runsMs) <= 1500 });
   }
 
   for (const target of ["postgres", "embedded"] as const) {

@@ -79,11 +79,11 @@ process.on("SIGINT", () => {
   void cleanUp().finally(() => process.exit(130));
 });
 
-/** Patchbay as `npm start` runs it, with limits that never throttle the bench. */
+/** Patchbay as `npm start` runs it (src/main.ts, through bench/patchbay-main.ts), with limits that never throttle the bench. */
 function patchbay(name: string, env: Record<string, string>): StartOptions {
   return {
     name,
-    entry: "src/main.ts",
+    entry: "bench/patchbay-main.ts",
     env: {
       LOG_LEVEL: options.logLevel,
       PATCHBAY_MASTER_KEYS: MASTER_KEYS,
@@ -138,14 +138,16 @@ async function measure(server: ServerUnderTest, scenario: Scenario, target: Targ
 /** Times `runs` start-ups; every server but the last is stopped, the last is returned running. */
 async function timedStarts(label: string, target: Target, runs: number, start: () => Promise<ServerUnderTest>): Promise<ServerUnderTest> {
   const runsMs: number[] = [];
+  const cpu: Array<number | null> = [];
   let server: ServerUnderTest | undefined;
   for (let run = 0; run < runs; run++) {
     server = await start();
     runsMs.push(server.startupMs);
+    cpu.push(server.startupCpuMs);
     if (run < runs - 1) await server.stop();
   }
-  startups.push({ label, target, runsMs });
-  log(`  start-up, ${label}: ${runsMs.map((v) => v.toFixed(0)).join(", ")} ms`);
+  startups.push({ label, target, runsMs, cpuMs: cpu });
+  log(`  start-up, ${label}: ${runsMs.map((v) => v.toFixed(0)).join(", ")} ms (CPU ${cpu.map((v) => v?.toFixed(0) ?? "–").join(", ")} ms)`);
   return server!;
 }
 
