@@ -147,17 +147,21 @@ export interface ScalingPoint {
   p50Ms: number;
   p99Ms: number;
   failures: number;
+  /** CPU µs per response, server and PostgreSQL backends: the flatness figure that other load on the machine moves least. */
+  serverCpuUs?: number | null;
+  dbCpuUs?: number | null;
   /** The plan line naming the index the list query used. */
   plan: string;
 }
 
 export function scalingTable(points: readonly ScalingPoint[]): string {
   const lines = [
-    "| connectors in the table | req/s | p50 ms | p99 ms | failed | list query plan |",
-    "| ---: | ---: | ---: | ---: | ---: | --- |",
+    "| connectors in the table | req/s | p50 ms | p99 ms | CPU µs/req server + db | failed | list query plan |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const p of points) {
-    lines.push(`| ${p.connectorsInTable.toLocaleString("en-US")} | ${num(p.reqPerSec)} | ${num(p.p50Ms, 1)} | ${num(p.p99Ms, 1)} | ${p.failures} | \`${p.plan}\` |`);
+    const cpu = p.serverCpuUs == null ? "–" : p.dbCpuUs == null ? num(p.serverCpuUs) : `${num(p.serverCpuUs)} + ${num(p.dbCpuUs)}`;
+    lines.push(`| ${p.connectorsInTable.toLocaleString("en-US")} | ${num(p.reqPerSec)} | ${num(p.p50Ms, 1)} | ${num(p.p99Ms, 1)} | ${cpu} | ${p.failures} | \`${p.plan}\` |`);
   }
   return lines.join("\n");
 }

@@ -257,6 +257,8 @@ async function listScaling(): Promise<void> {
     const subject = await seedListSubject(db, keyRing, 10);
     const server = await startServer(patchbay("patchbay-pg-scale", { DATABASE_URL: scale.url }));
     const scenario = listScenario(subject);
+    const backends = new BackendCpu(options.pgAdminUrl, scale.name);
+    cleanups.push(() => backends.close());
     let inTable = 10;
     for (const size of SCALING_SIZES) {
       if (size > inTable) await insertEntitiesWithConnectors(db, size - inTable, 16, "Filler");
@@ -265,11 +267,23 @@ async function listScaling(): Promise<void> {
       const plan = await explainList(db, subject.entityId);
       plans[`list at ${size.toLocaleString("en-US")} connectors`] = { "GET /v1/integrations?limit=100": plan };
       const load = { url: server.url, connections: options.connections, requestsFor: scenario.requestsFor };
-      await drive({ ...load, durationSec: Math.min(options.warmupSec, 1) });
+      // The first size also warms a freshly started server (JIT, pool): the full warm-up there, a short one after.
+      await drive({ ...load, durationSec: size === SCALING_SIZES[0] ? options.warmupSec : Math.min(options.warmupSec, 1) });
+      const cpuBefore = cpuMs(server.pid);
+      const dbBefore = await backends.snapshot();
       const r = await drive({ ...load, durationSec: options.scaleDurationSec });
-      scaling.push({ connectorsInTable: size, reqPerSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.failures, plan: planSummary(plan) });
-      log(`  ${size.toString().padStart(7)} connectors: ${r.reqPerSec.toFixed(0)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  (${planSummary(plan)})`);
+      const cpuAfter = cpuMs(server.pid);
+      const dbAfter = await backends.snapshot();
+      const perResponse = (ms: number) => (r.responses > 0 ? (ms * 1000) / r.responses : NaN);
+      const serverCpuUs = cpuBefore !== null && cpuAfter !== null ? perResponse(cpuAfter - cpuBefore) : null;
+      const dbCpuUs = dbBefore && dbAfter ? perResponse(backendCpuDelta(dbBefore, dbAfter)) : null;
+      scaling.push({ connectorsInTable: size, reqPerSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.failures, serverCpuUs, dbCpuUs, plan: planSummary(plan) });
+      log(
+        `  ${size.toString().padStart(7)} connectors: ${r.reqPerSec.toFixed(0)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  ` +
+          `CPU/req ${serverCpuUs?.toFixed(0) ?? "–"} + ${dbCpuUs?.toFixed(0) ?? "–"} µs  (${planSummary(plan)})`,
+      );
     }
+    await backends.close();
     await server.stop();
   });
   await scale.drop();

@@ -72,7 +72,7 @@ describe("BENCHMARKS.md keeps its notes and gets the last full run's summary", (
     resultsFile: "bench/results/2026-01-02.md",
     rows,
     checks: checkTargets(rows, []),
-    scaling: [{ connectorsInTable: 100_000, reqPerSec: 900, p50Ms: 40, p99Ms: 90, failures: 0, plan: "Index Scan" }],
+    scaling: [{ connectorsInTable: 100_000, reqPerSec: 900, p50Ms: 40, p99Ms: 90, failures: 0, serverCpuUs: 800, dbCpuUs: 600, plan: "Index Scan" }],
   });
 
   it("states the machine, the command, the targets met, the tables and links the results file", () => {
@@ -81,7 +81,7 @@ describe("BENCHMARKS.md keeps its notes and gets the last full run's summary", (
     assert.match(section, /\[bench\/results\/2026-01-02\.md\]\(bench\/results\/2026-01-02\.md\)/);
     assert.match(section, /Machine: Some CPU, 2 CPUs/);
     assert.match(section, /### Targets \(issue 9, point 4\): 2 of 6 met/);
-    assert.match(section, /\| 100,000 \| 900 \| 40\.0 \| 90\.0 \| 0 \| `Index Scan` \|/);
+    assert.match(section, /\| 100,000 \| 900 \| 40\.0 \| 90\.0 \| 800 \+ 600 \| 0 \| `Index Scan` \|/);
   });
 
   it("begins the file when there is none", () => {
