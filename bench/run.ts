@@ -307,7 +307,7 @@ function pgliteVersion(): string {
 
 function commitLabel(): string {
   const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
-  const dirty = git(["status", "--porcelain", "--", "src", "bench", "package.json"]) ? " (with uncommitted changes)" : "";
+  const dirty = git(["status", "--porcelain", "--", "src", "bench", "package.json", ":!bench/results"]) ? " (with uncommitted changes)" : "";
   return commit + dirty;
 }
 
