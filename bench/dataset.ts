@@ -58,6 +58,11 @@ function connectorRow(entityId: string, type: ConnectorType, n: number, now: Dat
     mode: n % 2 === 0 ? "live" : "sandbox",
     is_active: true,
     config: JSON.stringify(type === "stripe" ? { currency: "usd", capture_method: "automatic" } : {}),
+    // Checked just now, as a running deployment's connectors would have been within the hour. Left
+    // null, every seeded connector is due at once: the periodic health checks then call the real
+    // providers with placeholder credentials for the whole run, from the server under load.
+    last_sync_at: now,
+    sync_status: "ok",
     created_at: now,
     updated_at: now,
   };

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { cpuMs } from "./cpu.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -23,7 +24,11 @@ export interface ServerUnderTest {
   pid: number;
   /** Spawn to the first 200 from /healthz, in ms. */
   startupMs: number;
+  /** CPU ms the process had used by then (all its threads): unlike the wall time, barely moved by other load on the machine. */
+  startupCpuMs: number | null;
   rss: RssSampler;
+  /** null while it runs; how it ended (exit code or signal, and the tail of its stderr) once it has. */
+  ended(): string | null;
   stop(): Promise<void>;
 }
 
@@ -54,7 +59,13 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
     stdio: ["ignore", "ignore", "pipe"],
   });
   running.add(child);
-  child.once("exit", () => running.delete(child));
+  let stopping = false;
+  let ended: string | null = null;
+  child.once("exit", (code, signal) => {
+    running.delete(child);
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    ended = `${opts.name} (pid ${child.pid}) ${how}${stopping ? "" : " while the harness still used it"}${stderr ? `; its stderr ended:\n${stderr.slice(-2000)}` : ""}`;
+  });
   let stderr = "";
   child.stderr!.on("data", (d) => {
     if (stderr.length < 20_000) stderr += d;
@@ -62,6 +73,7 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
 
   const deadline = started + (opts.timeoutMs ?? 60_000);
   let startupMs = NaN;
+  let startupCpuMs: number | null = null;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${opts.name} exited with ${child.exitCode} before it was healthy:\n${stderr}`);
     try {
@@ -69,6 +81,7 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
       await res.arrayBuffer();
       if (res.status === 200) {
         startupMs = performance.now() - started;
+        startupCpuMs = cpuMs(child.pid!);
         break;
       }
     } catch {
@@ -86,9 +99,12 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
     url,
     pid: child.pid!,
     startupMs,
+    startupCpuMs,
     rss: new RssSampler(child.pid!),
+    ended: () => ended,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
         child.once("exit", () => {

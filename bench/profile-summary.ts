@@ -2,9 +2,10 @@
  * Where a `node --cpu-prof` profile spent its time: self time by package
  * (or by src/ file) and the hottest functions. Used to write the notes in
  * BENCHMARKS.md:
- *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [last-seconds]
+ *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [last-seconds | first:<seconds>]
  * With last-seconds, only the samples of the profile's final seconds count
- * (the harness stops a server right after its last scenario, so that window is the load).
+ * (the harness stops a server right after its last scenario, so that window is the load);
+ * with first:<seconds>, only its first seconds (the start-up).
  */
 import fs from "node:fs";
 
@@ -30,15 +31,18 @@ export function ownerOf(url: string, functionName: string): string {
   return url;
 }
 
-function summarise(profile: Profile, top: number, lastSeconds: number | null): string {
+type Window = { last: number } | { first: number } | null;
+
+function summarise(profile: Profile, top: number, window: Window): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const at: number[] = [];
   let t = 0;
   for (const d of profile.timeDeltas) at.push((t += d));
-  const from = lastSeconds === null ? -Infinity : t - lastSeconds * 1e6;
+  const from = window && "last" in window ? t - window.last * 1e6 : -Infinity;
+  const to = window && "first" in window ? window.first * 1e6 : Infinity;
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, i) => {
-    if (at[i]! >= from) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    if (at[i]! >= from && at[i]! <= to) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
@@ -62,7 +66,8 @@ function summarise(profile: Profile, top: number, lastSeconds: number | null): s
 
 const [file, top, last] = process.argv.slice(2);
 if (!file) {
-  process.stderr.write("usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [last-seconds]\n");
+  process.stderr.write("usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [top] [last-seconds | first:<seconds>]\n");
   process.exit(2);
 }
-process.stdout.write(summarise(JSON.parse(fs.readFileSync(file, "utf8")) as Profile, Number(top ?? 25), last ? Number(last) : null));
+const window: Window = !last ? null : last.startsWith("first:") ? { first: Number(last.slice(6)) } : { last: Number(last) };
+process.stdout.write(summarise(JSON.parse(fs.readFileSync(file, "utf8")) as Profile, Number(top ?? 25), window));

@@ -29,6 +29,8 @@ export interface StartupFigure {
   label: string;
   target: Target;
   runsMs: number[];
+  /** CPU ms of each run by the time it answered (null where /proc could not be read). */
+  cpuMs?: Array<number | null>;
 }
 
 export interface TargetCheck {
@@ -82,8 +84,11 @@ export function measurementTable(rows: readonly Measurement[]): string {
 }
 
 export function startupTable(figures: readonly StartupFigure[]): string {
-  const lines = ["| start-up to /healthz 200 | median ms | runs (ms) |", "| --- | ---: | --- |"];
-  for (const f of figures) lines.push(`| ${f.label} | ${num(median(f.runsMs))} | ${f.runsMs.map((v) => num(v)).join(", ")} |`);
+  const lines = ["| start-up to /healthz 200 | median ms | runs (ms) | CPU ms by then (median) |", "| --- | ---: | --- | ---: |"];
+  for (const f of figures) {
+    const cpu = (f.cpuMs ?? []).filter((v): v is number => v !== null);
+    lines.push(`| ${f.label} | ${num(median(f.runsMs))} | ${f.runsMs.map((v) => num(v)).join(", ")} | ${cpu.length > 0 ? num(median(cpu)) : "–"} |`);
+  }
   return lines.join("\n");
 }
 
@@ -115,7 +120,9 @@ export function checkTargets(rows: readonly Measurement[], startups: readonly St
   }
 
   for (const s of startups) {
-    checks.push({ goal: `start-up to /healthz 200 ≤ 1.5 s: ${s.label}`, figure: `${num(median(s.runsMs))} ms (median of ${s.runsMs.length})`, met: median(s.runsMs) <= 1500 });
+    const cpu = (s.cpuMs ?? []).filter((v): v is number => v !== null);
+    const cpuNote = cpu.length > 0 ? `; ${num(median(cpu))} ms of CPU` : "";
+    checks.push({ goal: `start-up to /healthz 200 ≤ 1.5 s: ${s.label}`, figure: `${num(median(s.runsMs))} ms (median of ${s.runsMs.length}${cpuNote})`, met: median(s.runsMs) <= 1500 });
   }
 
   for (const target of ["postgres", "embedded"] as const) {
@@ -140,17 +147,90 @@ export interface ScalingPoint {
   p50Ms: number;
   p99Ms: number;
   failures: number;
+  /** CPU µs per response, server and PostgreSQL backends: the flatness figure that other load on the machine moves least. */
+  serverCpuUs?: number | null;
+  dbCpuUs?: number | null;
   /** The plan line naming the index the list query used. */
   plan: string;
 }
 
 export function scalingTable(points: readonly ScalingPoint[]): string {
   const lines = [
-    "| connectors in the table | req/s | p50 ms | p99 ms | failed | list query plan |",
-    "| ---: | ---: | ---: | ---: | ---: | --- |",
+    "| connectors in the table | req/s | p50 ms | p99 ms | CPU µs/req server + db | failed | list query plan |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const p of points) {
-    lines.push(`| ${p.connectorsInTable.toLocaleString("en-US")} | ${num(p.reqPerSec)} | ${num(p.p50Ms, 1)} | ${num(p.p99Ms, 1)} | ${p.failures} | \`${p.plan}\` |`);
+    const cpu = p.serverCpuUs == null ? "–" : p.dbCpuUs == null ? num(p.serverCpuUs) : `${num(p.serverCpuUs)} + ${num(p.dbCpuUs)}`;
+    lines.push(`| ${p.connectorsInTable.toLocaleString("en-US")} | ${num(p.reqPerSec)} | ${num(p.p50Ms, 1)} | ${num(p.p99Ms, 1)} | ${cpu} | ${p.failures} | \`${p.plan}\` |`);
   }
   return lines.join("\n");
+}
+
+/** The part of BENCHMARKS.md each full run rewrites; everything outside the markers is kept as written. */
+export const SUMMARY_BEGIN = "<!-- bench:summary:begin (written by npm run bench; edit outside these markers) -->";
+export const SUMMARY_END = "<!-- bench:summary:end -->";
+
+export interface SummaryInput {
+  /** YYYY-MM-DD of the run. */
+  date: string;
+  /** The command line, as run. */
+  command: string;
+  /** The commit the run measured, with "(with uncommitted changes)" when it was dirty. */
+  commit: string;
+  /** CPU model, cores, memory, Node and database versions. */
+  machine: string;
+  /** Total wall time of the run in seconds. */
+  wallSec: number;
+  /** The results file, relative to the repository root (a link from BENCHMARKS.md). */
+  resultsFile: string;
+  rows: readonly Measurement[];
+  checks: readonly TargetCheck[];
+  scaling: readonly ScalingPoint[];
+}
+
+/** The generated section of BENCHMARKS.md: where and how the last full run ran, its targets, tables and a link to its results. */
+export function summarySection(s: SummaryInput): string {
+  const met = s.checks.filter((c) => c.met).length;
+  const parts = [
+    SUMMARY_BEGIN,
+    "",
+    `## Last full run: ${s.date}`,
+    "",
+    `Command: \`${s.command}\` at ${s.commit}, ${Math.round(s.wallSec)} s wall time end to end. Full results, start-up runs and query plans: [${s.resultsFile}](${s.resultsFile}).`,
+    "",
+    `Machine: ${s.machine}`,
+    "",
+    `### Targets (issue 9, point 4): ${met} of ${s.checks.length} met`,
+    "",
+    targetTable(s.checks),
+    "",
+    "### Throughput and latency",
+    "",
+    measurementTable(s.rows),
+  ];
+  if (s.scaling.length > 0) {
+    parts.push("", "### List scaling (PostgreSQL, one entity's list while the table grows)", "", scalingTable(s.scaling));
+  }
+  parts.push("", SUMMARY_END);
+  return parts.join("\n");
+}
+
+const NEW_BENCHMARKS = (section: string) =>
+  [
+    "# Benchmarks",
+    "",
+    "`npm run bench` (PostgreSQL on 127.0.0.1:5432) measures Patchbay against bare Fastify baselines in the same run; see `npm run bench -- --help`.",
+    "A full run rewrites the section below and writes bench/results/<date>.md.",
+    "",
+    section,
+    "",
+  ].join("\n");
+
+/** BENCHMARKS.md with its generated section replaced (or the file begun, when there is none yet). */
+export function updateBenchmarks(existing: string | null, section: string): string {
+  if (existing === null) return NEW_BENCHMARKS(section);
+  const begin = existing.indexOf(SUMMARY_BEGIN);
+  const end = existing.indexOf(SUMMARY_END);
+  if (begin < 0 || end < begin) return `${existing.trimEnd()}\n\n${section}\n`;
+  return existing.slice(0, begin) + section + existing.slice(end + SUMMARY_END.length);
 }

@@ -28,7 +28,9 @@ import {
   measurementTable,
   scalingTable,
   startupTable,
+  summarySection,
   targetTable,
+  updateBenchmarks,
   type Measurement,
   type ScalingPoint,
   type StartupFigure,
@@ -77,11 +79,11 @@ process.on("SIGINT", () => {
   void cleanUp().finally(() => process.exit(130));
 });
 
-/** Patchbay as `npm start` runs it, with limits that never throttle the bench. */
+/** Patchbay as `npm start` runs it (src/main.ts, through bench/patchbay-main.ts), with limits that never throttle the bench. */
 function patchbay(name: string, env: Record<string, string>): StartOptions {
   return {
     name,
-    entry: "src/main.ts",
+    entry: "bench/patchbay-main.ts",
     env: {
       LOG_LEVEL: options.logLevel,
       PATCHBAY_MASTER_KEYS: MASTER_KEYS,
@@ -106,6 +108,9 @@ async function measure(server: ServerUnderTest, scenario: Scenario, target: Targ
   const dbBefore = await backends?.snapshot();
   const r = await drive({ ...load, durationSec: options.durationSec, rss: server.rss });
   const cpuAfter = cpuMs(server.pid);
+  // A server that went away mid-run (a crash, or a signal from outside) would otherwise leave rows of zeros.
+  const ended = server.ended();
+  if (ended) throw new Error(`${scenario.label}: ${ended}`);
   const dbAfter = await backends?.snapshot();
   const perResponse = (ms: number) => (r.responses > 0 ? (ms * 1000) / r.responses : NaN);
   const serverCpuUs = cpuBefore !== null && cpuAfter !== null ? perResponse(cpuAfter - cpuBefore) : null;
@@ -133,14 +138,16 @@ async function measure(server: ServerUnderTest, scenario: Scenario, target: Targ
 /** Times `runs` start-ups; every server but the last is stopped, the last is returned running. */
 async function timedStarts(label: string, target: Target, runs: number, start: () => Promise<ServerUnderTest>): Promise<ServerUnderTest> {
   const runsMs: number[] = [];
+  const cpu: Array<number | null> = [];
   let server: ServerUnderTest | undefined;
   for (let run = 0; run < runs; run++) {
     server = await start();
     runsMs.push(server.startupMs);
+    cpu.push(server.startupCpuMs);
     if (run < runs - 1) await server.stop();
   }
-  startups.push({ label, target, runsMs });
-  log(`  start-up, ${label}: ${runsMs.map((v) => v.toFixed(0)).join(", ")} ms`);
+  startups.push({ label, target, runsMs, cpuMs: cpu });
+  log(`  start-up, ${label}: ${runsMs.map((v) => v.toFixed(0)).join(", ")} ms (CPU ${cpu.map((v) => v?.toFixed(0) ?? "–").join(", ")} ms)`);
   return server!;
 }
 
@@ -250,6 +257,8 @@ async function listScaling(): Promise<void> {
     const subject = await seedListSubject(db, keyRing, 10);
     const server = await startServer(patchbay("patchbay-pg-scale", { DATABASE_URL: scale.url }));
     const scenario = listScenario(subject);
+    const backends = new BackendCpu(options.pgAdminUrl, scale.name);
+    cleanups.push(() => backends.close());
     let inTable = 10;
     for (const size of SCALING_SIZES) {
       if (size > inTable) await insertEntitiesWithConnectors(db, size - inTable, 16, "Filler");
@@ -258,11 +267,23 @@ async function listScaling(): Promise<void> {
       const plan = await explainList(db, subject.entityId);
       plans[`list at ${size.toLocaleString("en-US")} connectors`] = { "GET /v1/integrations?limit=100": plan };
       const load = { url: server.url, connections: options.connections, requestsFor: scenario.requestsFor };
-      await drive({ ...load, durationSec: Math.min(options.warmupSec, 1) });
+      // The first size also warms a freshly started server (JIT, pool): the full warm-up there, a short one after.
+      await drive({ ...load, durationSec: size === SCALING_SIZES[0] ? options.warmupSec : Math.min(options.warmupSec, 1) });
+      const cpuBefore = cpuMs(server.pid);
+      const dbBefore = await backends.snapshot();
       const r = await drive({ ...load, durationSec: options.scaleDurationSec });
-      scaling.push({ connectorsInTable: size, reqPerSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.failures, plan: planSummary(plan) });
-      log(`  ${size.toString().padStart(7)} connectors: ${r.reqPerSec.toFixed(0)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  (${planSummary(plan)})`);
+      const cpuAfter = cpuMs(server.pid);
+      const dbAfter = await backends.snapshot();
+      const perResponse = (ms: number) => (r.responses > 0 ? (ms * 1000) / r.responses : NaN);
+      const serverCpuUs = cpuBefore !== null && cpuAfter !== null ? perResponse(cpuAfter - cpuBefore) : null;
+      const dbCpuUs = dbBefore && dbAfter ? perResponse(backendCpuDelta(dbBefore, dbAfter)) : null;
+      scaling.push({ connectorsInTable: size, reqPerSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.failures, serverCpuUs, dbCpuUs, plan: planSummary(plan) });
+      log(
+        `  ${size.toString().padStart(7)} connectors: ${r.reqPerSec.toFixed(0)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  ` +
+          `CPU/req ${serverCpuUs?.toFixed(0) ?? "–"} + ${dbCpuUs?.toFixed(0) ?? "–"} µs  (${planSummary(plan)})`,
+      );
     }
+    await backends.close();
     await server.stop();
   });
   await scale.drop();
@@ -284,27 +305,59 @@ function pgliteVersion(): string {
   }
 }
 
+function commitLabel(): string {
+  const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
+  const dirty = git(["status", "--porcelain", "--", "src", "bench", "package.json", ":!bench/results"]) ? " (with uncommitted changes)" : "";
+  return commit + dirty;
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  return (
+    `${cpu}, ${os.availableParallelism()} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}, Node ${process.version}, ` +
+    `PostgreSQL ${versions.postgres ?? "–"}, PGlite ${pgliteVersion()} (PostgreSQL ${versions.embedded ?? "–"}).`
+  );
+}
+
+const command = () => {
+  const args = process.argv.slice(2).join(" ");
+  return `npm run bench${args ? ` -- ${args}` : ""}`;
+};
+
+/** Only a run with the defaults' coverage and settings, and no profiler attached, speaks for BENCHMARKS.md. */
+const fullRun = () =>
+  !options.quick &&
+  options.only.length === 0 &&
+  options.embedded &&
+  options.scaling &&
+  options.cpuProfDir === null &&
+  options.out === null &&
+  options.logLevel === "info" &&
+  Object.keys(options.patchbayEnv).length === 0;
+
+/** Baselines first, then PostgreSQL, then embedded. */
+function sortedRows(): Measurement[] {
+  const order: Target[] = ["bare", "postgres", "embedded"];
+  return [...rows].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target));
+}
+
 function report(startedAt: Date, loadAvg: number[]): string {
   const date = startedAt.toISOString().slice(0, 10);
-  const commit = git(["rev-parse", "--short", "HEAD"]) || "unknown";
-  const dirty = git(["status", "--porcelain", "--", "src", "bench", "package.json"]) ? " (with uncommitted changes)" : "";
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const order: Target[] = ["bare", "postgres", "embedded"];
-  const sorted = [...rows].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target));
-  const args = process.argv.slice(2).join(" ");
+  const sorted = sortedRows();
   const parts = [
     `# Patchbay benchmark, ${date}`,
     "",
-    `\`npm run bench${args ? ` -- ${args}` : ""}\` at ${commit}${dirty}: ${options.connections} connections, ${options.durationSec} s measured per scenario after ${options.warmupSec} s of warm-up, Patchbay at LOG_LEVEL=${options.logLevel}` +
+    `\`${command()}\` at ${commitLabel()}: ${options.connections} connections, ${options.durationSec} s measured per scenario after ${options.warmupSec} s of warm-up, Patchbay at LOG_LEVEL=${options.logLevel}` +
       `${Object.keys(options.patchbayEnv).length > 0 ? ` with ${Object.entries(options.patchbayEnv).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}.`,
     "",
-    `Machine: ${cpu}, ${os.availableParallelism()} CPUs (nproc), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node ${process.version}, ` +
-      `PostgreSQL ${versions.postgres ?? "–"}, PGlite ${pgliteVersion()} (PostgreSQL ${versions.embedded ?? "–"}). ` +
+    `Machine: ${machine()} ` +
       `Load average when the run began: ${loadAvg.map((l) => l.toFixed(2)).join(", ")}. The load generator, the server and the database share these CPUs.`,
     "",
     `Dataset: ${ENTITIES.toLocaleString("en-US")} entities × ${CONNECTORS_PER_ENTITY} connectors = ${(ENTITIES * CONNECTORS_PER_ENTITY).toLocaleString("en-US")} ` +
       `(${seeded?.sealed.toLocaleString("en-US") ?? "–"} with credentials sealed in the vault), ${4 * options.connections} live API keys; every connection acts as its own entity. ` +
-      "Rate limits raised out of reach (PATCHBAY_RATE_LIMIT_*=1000000) but still counted: one rate_limit_take() per request, in PostgreSQL (no REDIS_URL).",
+      "Rate limits raised out of reach (PATCHBAY_RATE_LIMIT_*=1000000) but still counted on every request" +
+      (options.patchbayEnv.REDIS_URL ? ", in Redis (REDIS_URL)." : ": one rate_limit_take() per request, in PostgreSQL (no REDIS_URL).") +
+      " Seeded connectors count as checked just now, so no periodic health check is due during the run.",
     "",
     "## Throughput and latency",
     "",
@@ -349,7 +402,26 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, markdown);
   process.stdout.write(`\n${markdown}\n`);
-  log(`done in ${((performance.now() - began) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), out)}`);
+  const wallSec = (performance.now() - began) / 1000;
+  if (fullRun()) {
+    const file = path.join(ROOT, "BENCHMARKS.md");
+    const section = summarySection({
+      date: startedAt.toISOString().slice(0, 10),
+      command: command(),
+      commit: commitLabel(),
+      machine: machine(),
+      wallSec,
+      resultsFile: path.relative(ROOT, out),
+      rows: sortedRows(),
+      checks: checkTargets(rows, startups),
+      scaling,
+    });
+    fs.writeFileSync(file, updateBenchmarks(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null, section));
+    log(`BENCHMARKS.md: summary section rewritten`);
+  } else {
+    log("BENCHMARKS.md left as it was (only a full run, without --quick, --only, --no-*, --cpu-prof, --out, --env or --log-level, rewrites its summary)");
+  }
+  log(`done in ${wallSec.toFixed(0)} s; results in ${path.relative(process.cwd(), out)}`);
 }
 
 main().catch((e: unknown) => {

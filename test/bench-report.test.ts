@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkTargets, measurementTable, median, ratioToBaseline, type Measurement } from "../bench/report.ts";
+import {
+  checkTargets,
+  measurementTable,
+  median,
+  ratioToBaseline,
+  SUMMARY_BEGIN,
+  SUMMARY_END,
+  summarySection,
+  updateBenchmarks,
+  type Measurement,
+} from "../bench/report.ts";
 
 const row = (m: Partial<Measurement> & Pick<Measurement, "scenario" | "target" | "reqPerSec">): Measurement => ({
   label: m.scenario,
@@ -49,5 +59,46 @@ describe("the bench report states each figure as a ratio to its baseline from th
   it("takes the median of odd and even counts", () => {
     assert.equal(median([3, 1, 2]), 2);
     assert.equal(median([4, 1, 3, 2]), 2.5);
+  });
+});
+
+describe("BENCHMARKS.md keeps its notes and gets the last full run's summary", () => {
+  const section = summarySection({
+    date: "2026-01-02",
+    command: "npm run bench",
+    commit: "abc1234",
+    machine: "Some CPU, 2 CPUs (nproc), 8.0 GiB memory, Node v20, PostgreSQL 15.0.",
+    wallSec: 301.4,
+    resultsFile: "bench/results/2026-01-02.md",
+    rows,
+    checks: checkTargets(rows, []),
+    scaling: [{ connectorsInTable: 100_000, reqPerSec: 900, p50Ms: 40, p99Ms: 90, failures: 0, serverCpuUs: 800, dbCpuUs: 600, plan: "Index Scan" }],
+  });
+
+  it("states the machine, the command, the targets met, the tables and links the results file", () => {
+    assert.ok(section.startsWith(SUMMARY_BEGIN) && section.endsWith(SUMMARY_END));
+    assert.match(section, /Command: `npm run bench` at abc1234, 301 s wall time/);
+    assert.match(section, /\[bench\/results\/2026-01-02\.md\]\(bench\/results\/2026-01-02\.md\)/);
+    assert.match(section, /Machine: Some CPU, 2 CPUs/);
+    assert.match(section, /### Targets \(issue 9, point 4\): 2 of 6 met/);
+    assert.match(section, /\| 100,000 \| 900 \| 40\.0 \| 90\.0 \| 800 \+ 600 \| 0 \| `Index Scan` \|/);
+  });
+
+  it("begins the file when there is none", () => {
+    const file = updateBenchmarks(null, section);
+    assert.ok(file.startsWith("# Benchmarks\n"));
+    assert.ok(file.includes(section));
+  });
+
+  it("replaces only the generated section, keeping what is written around it", () => {
+    const before = `# Benchmarks\n\nintro\n\n${SUMMARY_BEGIN}\nold figures\n${SUMMARY_END}\n\n## Notes\n\nwhat costs the time\n`;
+    const after = updateBenchmarks(before, section);
+    assert.ok(!after.includes("old figures"));
+    assert.ok(after.startsWith("# Benchmarks\n\nintro\n\n") && after.endsWith("\n\n## Notes\n\nwhat costs the time\n"));
+    assert.equal(updateBenchmarks(after, section), after, "rewriting with the same run changes nothing");
+  });
+
+  it("appends the section to a file that has no markers yet", () => {
+    assert.equal(updateBenchmarks("# Benchmarks\n\nnotes\n", section), `# Benchmarks\n\nnotes\n\n${section}\n`);
   });
 });

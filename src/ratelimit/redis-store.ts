@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
-import { Redis } from "ioredis";
+import { createRequire } from "node:module";
+import type * as IORedis from "ioredis";
 import type { RateLimitStore } from "./store.ts";
+
+/** ioredis is loaded only when REDIS_URL is set: importing it cost every start-up ~100 ms (BENCHMARKS.md). */
+const requireModule = createRequire(import.meta.url);
 
 /**
  * The `rate_limit_take` function of migration 0005, step for step, as a Redis
@@ -43,6 +47,7 @@ export function createRedisRateLimitStore(url: string, keyPrefix: string): RateL
   // No offline queue and one try per command: while Redis is away a command
   // fails at once, and the limiter counts in PostgreSQL instead of waiting. The
   // timeout only bounds a connection that hangs without closing.
+  const { Redis } = requireModule("ioredis") as typeof IORedis;
   const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 2000 });
   // Connection errors surface on the commands that fail; the limiter reports them.
   redis.on("error", () => {});
