@@ -92,6 +92,9 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
   }
 
   return {
+    /** The actor a key row authenticates as (its effective rate limit included). */
+    actorOf,
+
     /** Creates a key; the secret is in this return value and nowhere else, ever. */
     async createApiKey(entityId: string, input: NewApiKeyInput, actor: AuditActor): Promise<ApiKeyView & { key: string }> {
       const unknown = input.scopes.filter((s) => !isScope(s));
@@ -198,7 +201,7 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
   };
 }
 
-function invalidKey(): AuthenticationError {
+export function invalidKey(): AuthenticationError {
   return new AuthenticationError(
     "invalid_api_key",
     "The API key is not valid: it is malformed, unknown or revoked.",

@@ -18,6 +18,7 @@ import { resolveKeyRing } from "../vault/key-ring.ts";
 import { createVault } from "../vault/vault.ts";
 import { createIdempotencyStore } from "../idempotency/store.ts";
 import { rateLimiterFor } from "../ratelimit/limiter.ts";
+import { createAdmission } from "./admission.ts";
 import { createApiKeyService } from "./api-keys.ts";
 import { createAuditLog } from "./audit.ts";
 import { createConnectorHealth } from "./connector-health.ts";
@@ -78,6 +79,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
   const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
+  const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
   registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerTokenRefreshJobs(jobs, { db, grants: shopifyGrants, oauth: shopifyOAuth });
@@ -105,7 +107,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  return { admission, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
-import { enforceRateLimit } from "../../ratelimit/http.ts";
+import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { ConnectionGrant } from "../../services/connections.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
@@ -34,14 +34,16 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
     if (typeof key !== "string" || key.trim() === "") {
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send the entity's API key in the x-api-key header.");
     }
+    let admitted;
     try {
-      request.actor = { ...(await services.apiKeys.authenticate(key.trim())), requestId: request.id };
+      // Every request of a known key counts, whatever it is refused for afterwards.
+      admitted = await services.admission.admit(key.trim());
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
       throw new AuthenticationError("invalid_api_key", "The x-api-key header does not hold a valid API key: it is malformed, unknown or revoked.");
     }
-    // Every request of a known key counts, whatever it is refused for afterwards.
-    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
+    request.actor = { ...admitted.actor, requestId: request.id };
+    applyRateLimit(admitted.check, admitted.actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
     if (connectionToken) {
       const { connection_id } = request.params as { connection_id: string };

@@ -5,7 +5,7 @@ import { Type } from "@sinclair/typebox";
 import { catalog } from "../../catalog/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
-import { enforceRateLimit } from "../../ratelimit/http.ts";
+import { applyRateLimit } from "../../ratelimit/http.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../services/index.ts";
@@ -47,9 +47,10 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     if (!token) {
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
-    request.actor = { ...(await services.apiKeys.authenticate(token)), requestId: request.id };
     // Every request of a known key counts, whatever it is refused for afterwards.
-    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
+    const { actor, check } = await services.admission.admit(token);
+    request.actor = { ...actor, requestId: request.id };
+    applyRateLimit(check, actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
   });
   useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendFlatError });

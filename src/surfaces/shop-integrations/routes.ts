@@ -1,11 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
-import { enforceRateLimit } from "../../ratelimit/http.ts";
+import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { basicCredentials } from "../../auth/basic-auth.ts";
 import { assertScope } from "../../auth/guard.ts";
-import type { ApiKeyActor } from "../../services/api-keys.ts";
+import type { Admission } from "../../services/admission.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
 import "../shared/actor.ts";
@@ -39,8 +39,9 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
   app.addHook("onRequest", async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
-    request.actor = { ...(await authenticateBasic(services, request.headers.authorization)), requestId: request.id };
-    await enforceRateLimit(services.rateLimiter, request.actor, request, reply);
+    const { actor, check } = await admitBasic(services, request.headers.authorization);
+    request.actor = { ...actor, requestId: request.id };
+    applyRateLimit(check, actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
   });
   useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendJsonApiError });
@@ -109,14 +110,14 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
   });
 }
 
-/** HTTP Basic: user = the key's public_key, password = the key itself. */
-async function authenticateBasic(services: Services, header: string | undefined): Promise<ApiKeyActor> {
+/** HTTP Basic: user = the key's public_key, password = the key itself; the request is counted against the key's limit. */
+async function admitBasic(services: Services, header: string | undefined): Promise<Admission> {
   const credentials = basicCredentials(header);
   if (credentials === "absent") throw new AuthenticationError("authentication_failed", "Authentication credentials were not provided.");
   const invalid = new AuthenticationError("authentication_failed", "Invalid username/password.");
   if (credentials === "malformed") throw invalid;
   try {
-    return await services.apiKeys.authenticatePair(credentials.user, credentials.password);
+    return await services.admission.admit(credentials.password, credentials.user);
   } catch (err) {
     if (err instanceof AuthenticationError) throw invalid;
     throw err;
