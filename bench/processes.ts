@@ -44,8 +44,8 @@ export interface StartOptions {
 const running = new Set<ChildProcess>();
 
 /**
- * Starts a server as its own Node process, exactly as `npm start` would
- * (`node --import tsx <entry>`), and times it to /healthz 200. Its log goes
+ * Starts a server as its own Node process (`node <entry>`, through tsx when
+ * the entry is TypeScript), and times it to /healthz 200. Its log goes
  * to /dev/null: the server still formats and writes every line, but nothing
  * on this machine spends CPU reading them back.
  */
@@ -53,7 +53,8 @@ export async function startServer(opts: StartOptions): Promise<ServerUnderTest> 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), "--import", "tsx", opts.entry], {
+  const loader = opts.entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...loader, opts.entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HOST: "127.0.0.1", PORT: String(port), ...opts.env },
     stdio: ["ignore", "ignore", "pipe"],

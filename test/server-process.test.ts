@@ -17,12 +17,13 @@ async function http(url: string, method: string, key: string, body?: unknown) {
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
-describe("the server as a process (npm start), on the embedded database", () => {
+describe("the server as a process (npm start: scripts/start.mjs, the compiled bundle), on the embedded database", () => {
   let dataDir: string;
   let server: ServerProcess;
   before(async () => {
     dataDir = tempDir();
-    server = await startServerProcess({ PATCHBAY_DATA_DIR: dataDir });
+    // A fresh build, as after `npm ci`: the bundle carries the migrations and the console's files beside it.
+    server = await startServerProcess({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_REBUILD: "true" }, 90_000, "scripts/start.mjs");
   });
   after(async () => {
     await server.stop();
@@ -87,6 +88,11 @@ describe("the server as a process (npm start), on the embedded database", () => 
     const docs = await fetch(`${server.url}/docs/`);
     assert.equal(docs.status, 200);
     assert.match(await docs.text(), /swagger/i);
+    for (const [file, type] of [["/console", /text\/html/], ["/console/app.js", /javascript/], ["/console/console.css", /text\/css/]] as const) {
+      const res = await fetch(`${server.url}${file}`);
+      assert.equal(res.status, 200, file);
+      assert.match(String(res.headers.get("content-type")), type);
+    }
   });
 
   it("does not print the admin token again on the next start", async () => {

@@ -31,10 +31,14 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `src/main.ts` as its own process (what `npm start` runs) and waits for /healthz 200. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 90_000): Promise<ServerProcess> {
+/**
+ * Runs Patchbay as its own process and waits for /healthz 200: `src/main.ts`
+ * through tsx by default, or `scripts/start.mjs` (what `npm start` runs: the
+ * compiled bundle) when asked.
+ */
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 90_000, entry: "src/main.ts" | "scripts/start.mjs" = "src/main.ts"): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
