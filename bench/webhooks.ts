@@ -5,7 +5,7 @@
  * delivered events/s (first emit → last receipt) and the emit → receipt
  * latency (p50, p95, max).
  *
- *   node --import tsx bench/webhooks.ts [events=1000] [kinds=pglite,postgres] [concurrency=4] [emitters=4]
+ *   node --import tsx bench/webhooks.ts [events=1000] [kinds=pglite,postgres] [concurrency=16] [emitters=4]
  *
  * concurrency is PATCHBAY_JOBS_CONCURRENCY (deliveries in flight in the one
  * process); emitters, transactions emitting at the same time. PostgreSQL
@@ -26,7 +26,7 @@ import { createTestDatabase } from "../test/helpers/databases.ts";
 
 const events = Number(process.argv[2] ?? 1000);
 const kinds = (process.argv[3] ?? "pglite,postgres").split(",") as DatabaseKind[];
-const concurrency = Number(process.argv[4] ?? 4);
+const concurrency = Number(process.argv[4] ?? 16);
 const emitters = Number(process.argv[5] ?? 4);
 
 async function startReceiver() {
