@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { asConnectionsKey, createConnection, mintToken } from "./helpers/connections.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
@@ -79,6 +80,37 @@ for (const kind of DB_KINDS) {
         assert.ok(actions.includes(action), `no audit entry ${action}: ${actions.join(", ")}`);
       }
       assert.ok(!audit.body.includes(PLANTED));
+    });
+
+    it("webhook endpoint writes are audited too: created, updated (only when something changed), secret_rotated, a delivery retried, deleted — never a secret", async () => {
+      const tenant = await createTenant(t);
+      const v1 = asKey(t, tenant);
+      const endpoint = await createEndpoint(t, tenant, { url: receiver.url, events: ["connector.updated"] });
+      assert.equal((await v1("PATCH", `/v1/webhook_endpoints/${endpoint.id}`, { events: ["*"] })).statusCode, 200);
+      assert.equal((await v1("PATCH", `/v1/webhook_endpoints/${endpoint.id}`, { events: ["*"] })).statusCode, 200, "a no-op PATCH");
+      const rotated = await v1("POST", `/v1/webhook_endpoints/${endpoint.id}/rotate_secret`);
+      assert.equal(rotated.statusCode, 200, rotated.body);
+      assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
+      await t.services.jobs.runDueJobs();
+      const deliveries = await v1("GET", `/v1/webhook_endpoints/${endpoint.id}/deliveries`);
+      const deliveryId = deliveries.json().data[0].id as string;
+      assert.equal((await v1("POST", `/v1/webhook_endpoints/${endpoint.id}/deliveries/${deliveryId}/retry`)).statusCode, 202);
+      assert.equal((await v1("DELETE", `/v1/webhook_endpoints/${endpoint.id}`)).statusCode, 200);
+
+      const audit = await v1("GET", "/v1/audit_events?target_type=webhook_endpoint&limit=100");
+      assert.equal(audit.statusCode, 200, audit.body);
+      const entries = (audit.json().data as { action: string; target: { id: string }; actor: { type: string; id: string }; changes: Record<string, { before: unknown; after: unknown }> }[]).reverse();
+      assert.deepEqual(entries.map((e) => e.action), ["webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.secret_rotated", "webhook_endpoint.deleted"]);
+      for (const e of entries) {
+        assert.equal(e.target.id, endpoint.id);
+        assert.deepEqual(e.actor, { type: "api_key", id: tenant.keyId });
+      }
+      assert.deepEqual(entries[1]!.changes.events, { before: ["connector.updated"], after: ["*"] });
+      const retried = await v1("GET", `/v1/audit_events?target_type=webhook_delivery&target_id=${deliveryId}`);
+      assert.deepEqual((retried.json().data as { action: string }[]).map((e) => e.action), ["webhook_delivery.retried"]);
+
+      const { rows } = await sql<{ dump: string }>`select coalesce(string_agg(a::text, ' '), '') as dump from audit_events a where entity_id = ${tenant.entityId}`.execute(t.database.db);
+      for (const secret of [endpoint.secret, rotated.json().secret as string]) assert.ok(!rows[0]!.dump.includes(secret), "a signing secret in the audit log");
     });
   });
 }

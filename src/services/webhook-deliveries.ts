@@ -4,6 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookEndpointRecord } from "../db/schema.ts";
 import type { JobQueue } from "../jobs/queue.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
+import { auditActorOf, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 import type { ListOptions, WebhookEndpointService } from "./webhook-endpoints.ts";
@@ -102,7 +103,17 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
       const row = isUuid(deliveryId) ? await withType().where("d.id", "=", deliveryId).where("d.endpoint_id", "=", endpoint.id).executeTakeFirst() : undefined;
       if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", "List them with GET /v1/webhook_endpoints/{id}/deliveries.");
       if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", "This endpoint is disabled: nothing is sent to it.", "Enable it with PATCH {\"enabled\": true} first.");
-      await jobs.enqueue<DeliverJobPayload>(db, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
+      await db.transaction().execute(async (trx) => {
+        await jobs.enqueue<DeliverJobPayload>(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
+        await recordAudit(trx, {
+          entityId: endpoint.entity_id,
+          actor: auditActorOf(actor),
+          action: "webhook_delivery.retried",
+          target: { type: "webhook_delivery", id: row.id },
+          changes: {},
+          at: clock.now(),
+        });
+      });
       return toWebhookDelivery(row);
     },
 

@@ -3,6 +3,7 @@ import type { Database } from "../db/index.ts";
 import type { WebhookEndpointRecord } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
+import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "./errors.ts";
 import { isUuid, uuidv7 } from "./ids.ts";
 import { EVENT_TYPES } from "./outbox.ts";
@@ -32,6 +33,9 @@ export interface WebhookEndpoint {
 
 /** The answer of create and rotate_secret: the only two places a signing secret is shown. */
 export type WebhookEndpointWithSecret = WebhookEndpoint & { secret: string };
+
+/** The endpoint fields an audit entry shows (the object has no secret; timestamps are the entry's own). */
+const ENDPOINT_AUDIT_FIELDS = ["url", "events", "enabled", "description"] as const;
 
 export function toWebhookEndpoint(r: WebhookEndpointRecord): WebhookEndpoint {
   return {
@@ -123,7 +127,16 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           .returningAll()
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, signingSecretPlace(row, SIGNING_SECRET_PURPOSE), secret);
-        return { ...toWebhookEndpoint(row), secret };
+        const view = toWebhookEndpoint(row);
+        await recordAudit(trx, {
+          entityId: row.entity_id,
+          actor: auditActorOf(actor),
+          action: "webhook_endpoint.created",
+          target: { type: "webhook_endpoint", id: row.id },
+          changes: diffFields(null, view, ENDPOINT_AUDIT_FIELDS),
+          at: now,
+        });
+        return { ...view, secret };
       });
     },
 
@@ -131,20 +144,29 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
       const existing = await findOwned(actor, id);
       const url = patch.url === undefined ? undefined : await assertDeliverableUrl(patch.url, urls);
       const events = patch.events === undefined ? undefined : checkedEvents(patch.events);
-      const row = await db
-        .updateTable("webhook_endpoints")
-        .set({
-          ...(url !== undefined ? { url } : {}),
-          ...(events !== undefined ? { events } : {}),
-          ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
-          ...(patch.description !== undefined ? { description: patch.description } : {}),
-          updated_at: clock.now(),
-        })
-        .where("id", "=", existing.id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw endpointNotFound();
-      return toWebhookEndpoint(row);
+      return db.transaction().execute(async (trx) => {
+        const now = clock.now();
+        const row = await trx
+          .updateTable("webhook_endpoints")
+          .set({
+            ...(url !== undefined ? { url } : {}),
+            ...(events !== undefined ? { events } : {}),
+            ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+            ...(patch.description !== undefined ? { description: patch.description } : {}),
+            updated_at: now,
+          })
+          .where("id", "=", existing.id)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw endpointNotFound();
+        const view = toWebhookEndpoint(row);
+        const changes = diffFields(toWebhookEndpoint(existing), view, ENDPOINT_AUDIT_FIELDS);
+        // A PATCH that changes nothing records nothing (as on every surface).
+        if (Object.keys(changes).length > 0) {
+          await recordAudit(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.updated", target: { type: "webhook_endpoint", id: row.id }, changes, at: now });
+        }
+        return view;
+      });
     },
 
     /** Deletes the endpoint, its secrets and its delivery log; queued deliveries to it are dropped. */
@@ -153,6 +175,14 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom("webhook_endpoints").where("id", "=", existing.id).execute();
         await vault.destroySecretsOf(trx, [existing.id]);
+        await recordAudit(trx, {
+          entityId: existing.entity_id,
+          actor: auditActorOf(actor),
+          action: "webhook_endpoint.deleted",
+          target: { type: "webhook_endpoint", id: existing.id },
+          changes: diffFields(toWebhookEndpoint(existing), null, ENDPOINT_AUDIT_FIELDS),
+          at: clock.now(),
+        });
       });
       return { object: "webhook_endpoint", id: existing.id, deleted: true };
     },
@@ -179,6 +209,15 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           .where("id", "=", locked.id)
           .returningAll()
           .executeTakeFirstOrThrow();
+        // The secrets themselves are never in the log: only that a rotation happened, and until when the old one signs.
+        await recordAudit(trx, {
+          entityId: row.entity_id,
+          actor: auditActorOf(actor),
+          action: "webhook_endpoint.secret_rotated",
+          target: { type: "webhook_endpoint", id: row.id },
+          changes: { previous_secret_expires_at: { before: locked.previous_secret_expires_at?.toISOString() ?? null, after: expires.toISOString() } },
+          at: now,
+        });
         return { ...toWebhookEndpoint(row), secret, previous_secret_expires_at: expires.toISOString() };
       });
     },
