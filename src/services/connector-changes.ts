@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
-import type { ConnectorRow } from "./connector-row.ts";
+import { ROW_FIELDS, type ConnectorRow } from "./connector-row.ts";
 import { emitEvent, type EventType } from "./outbox.ts";
 
 /**
@@ -17,13 +17,7 @@ export const CONNECTOR_AUDIT_FIELDS = [
   "mode",
   "is_active",
   "config",
-  "ship_from_name",
-  "ship_from_address1",
-  "ship_from_city",
-  "ship_from_state",
-  "ship_from_zip",
-  "seller_id",
-  "bank_account_id",
+  ...ROW_FIELDS,
   "disconnected_at",
   "has_credentials_secret_arn",
   "credentials_masked",

@@ -5,6 +5,17 @@ import type { ConnectorRecord } from "../db/schema.ts";
  * Every field is decided here; no credential, webhook secret or secret
  * reference is ever copied out — only whether one exists and the key names.
  */
+/** The plain row fields a caller may set (ship-from address, seller and bank account ids). */
+export const ROW_FIELDS = [
+  "ship_from_name",
+  "ship_from_address1",
+  "ship_from_city",
+  "ship_from_state",
+  "ship_from_zip",
+  "seller_id",
+  "bank_account_id",
+] as const;
+
 export interface ConnectorRow {
   id: string;
   entity_id: string;

@@ -8,7 +8,7 @@ import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
 import { auditActorOf, recordAudit, systemActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
-import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
+import { ROW_FIELDS, toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import {
   ConflictError,
   ForbiddenFieldError,
@@ -71,15 +71,6 @@ export const FORBIDDEN_CREATE_FIELDS = [
   "entity_id",
 ] as const;
 
-const ROW_FIELDS = [
-  "ship_from_name",
-  "ship_from_address1",
-  "ship_from_city",
-  "ship_from_state",
-  "ship_from_zip",
-  "seller_id",
-  "bank_account_id",
-] as const;
 
 export function assertNoForbiddenFields(body: unknown): void {
   if (typeof body !== "object" || body === null) return;
