@@ -1,22 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { freePort, ROOT } from "../test/helpers/process.ts";
 import { cpuMs } from "./cpu.ts";
 
-export const ROOT = path.resolve(import.meta.dirname, "..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
+// One copy of the loopback helpers for the tests and the bench.
+export { freePort, ROOT };
 
 export interface ServerUnderTest {
   name: string;

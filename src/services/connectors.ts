@@ -103,12 +103,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
   }
 
   async function findOwned(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
-    const c = await db
-      .selectFrom("connectors")
-      .selectAll()
-      .where("entity_id", "=", actor.entityId)
-      .where("connector_type", "=", type)
-      .executeTakeFirst();
+    const c = await selectConnector(db, actor.entityId, type);
     if (!c || (c.disconnected_at !== null && !isRecoverable(c, clock.now()))) throw notConnected(type);
     assertKeyMayAct(actor, c.mode);
     return c;
@@ -119,13 +114,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
    * window → 404, disconnected → 409 (restore it first), test key on live → 403.
    */
   async function lockWritableConnector(trx: Kysely<DB>, actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
-    const existing = await trx
-      .selectFrom("connectors")
-      .selectAll()
-      .where("entity_id", "=", actor.entityId)
-      .where("connector_type", "=", type)
-      .forUpdate()
-      .executeTakeFirst();
+    const existing = await selectConnector(trx, actor.entityId, type, { forUpdate: true });
     const now = clock.now();
     if (!existing || (existing.disconnected_at !== null && !isRecoverable(existing, now))) throw notConnected(type);
     assertKeyMayAct(actor, existing.mode);
@@ -179,13 +168,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
       const now = clock.now();
 
       return db.transaction().execute(async (trx) => {
-        const existing = await trx
-          .selectFrom("connectors")
-          .selectAll()
-          .where("entity_id", "=", actor.entityId)
-          .where("connector_type", "=", type)
-          .forUpdate()
-          .executeTakeFirst();
+        const existing = await selectConnector(trx, actor.entityId, type, { forUpdate: true });
 
         if (existing && existing.disconnected_at === null) {
           throw new ConflictError(
@@ -222,23 +205,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
         const violations = [...validateConnectorConfig(def, config), ...missingRequired(def, input)];
         if (violations.length > 0) throw ValidationError.of(violations);
 
-        const created = await trx
-          .insertInto("connectors")
-          .values({
-            id: uuidv7(now),
-            entity_id: actor.entityId,
-            connector_type: type,
-            display_name: input.display_name ?? def.name,
-            mode: mode ?? "sandbox",
-            is_active: true,
-            config: JSON.stringify(config),
-            ...pickRowFields(input),
-            created_at: now,
-            updated_at: now,
-          })
-          .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
-          .returningAll()
-          .executeTakeFirst();
+        const created = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: true, now });
         if (!created) {
           throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
         }
@@ -365,7 +332,41 @@ function notConnected(type: string): NotFoundError {
   return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
 }
 
-export function pickRowFields(input: ConnectorFields): Partial<Record<(typeof ROW_FIELDS)[number], string>> {
+/** The entity's connector of one type, if any; locked for the caller's transaction with `forUpdate`. */
+export function selectConnector(executor: Kysely<DB>, entityId: string, type: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
+  const query = executor.selectFrom("connectors").selectAll().where("entity_id", "=", entityId).where("connector_type", "=", type);
+  return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
+}
+
+/**
+ * Inserts a new connector with the POST's fields (catalog name and sandbox
+ * by default). Undefined when another request created the entity's
+ * connector of that type first (the unique (entity_id, connector_type)).
+ */
+export function insertConnector(
+  trx: Kysely<DB>,
+  { entityId, def, input, config, isActive, now }: { entityId: string; def: ConnectorDefinition; input: CreateConnectorInput; config: object; isActive: boolean; now: Date },
+): Promise<ConnectorRecord | undefined> {
+  return trx
+    .insertInto("connectors")
+    .values({
+      id: uuidv7(now),
+      entity_id: entityId,
+      connector_type: def.type,
+      display_name: input.display_name ?? def.name,
+      mode: input.mode ?? "sandbox",
+      is_active: isActive,
+      config: JSON.stringify(config),
+      ...pickRowFields(input),
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+function pickRowFields(input: ConnectorFields): Partial<Record<(typeof ROW_FIELDS)[number], string>> {
   const out: Partial<Record<(typeof ROW_FIELDS)[number], string>> = {};
   for (const f of ROW_FIELDS) if (input[f] !== undefined) out[f] = input[f];
   return out;

@@ -12,9 +12,9 @@ import type { ApiKeyActor } from "./api-keys.ts";
 import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
-import { assertKeyMayAct, fieldUpdate, pickRowFields, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
+import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
 import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "./errors.ts";
-import { randomBase62, uuidv7 } from "./ids.ts";
+import { randomBase62 } from "./ids.ts";
 import { emitEvent } from "./outbox.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -99,23 +99,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
     const config = input.config ?? {};
     const violations = validateConnectorConfig(def, config);
     if (violations.length > 0) throw ValidationError.of(violations);
-    const row = await trx
-      .insertInto("connectors")
-      .values({
-        id: uuidv7(now),
-        entity_id: actor.entityId,
-        connector_type: "shopify",
-        display_name: input.display_name ?? def.name,
-        mode: input.mode ?? "sandbox",
-        is_active: false,
-        config: JSON.stringify(config),
-        ...pickRowFields(input),
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const row = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: false, now });
     if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", "GET /v1/integrations/shopify shows it.");
     return row;
   }
@@ -149,13 +133,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
       const now = clock.now();
 
       return db.transaction().execute(async (trx) => {
-        const existing = await trx
-          .selectFrom("connectors")
-          .selectAll()
-          .where("entity_id", "=", actor.entityId)
-          .where("connector_type", "=", "shopify")
-          .forUpdate()
-          .executeTakeFirst();
+        const existing = await selectConnector(trx, actor.entityId, "shopify", { forUpdate: true });
         const who = auditActorOf(actor);
         if (!existing) {
           const pending = await createPending(trx, actor, input, now);

@@ -44,6 +44,26 @@ export function oauthToken(res: ProviderResponse, endpoint: string): CheckResult
   return byStatus(res, endpoint);
 }
 
+/**
+ * A check that asks for an OAuth client-credentials token at `path`, the
+ * client id and secret in the form (FedEx, USPS, WWEX): the cheapest call
+ * that proves the pair.
+ */
+export function clientCredentialsCheck(provider: string, path: string): CredentialCheck {
+  const endpoint = `POST ${path}`;
+  return {
+    provider,
+    endpoint,
+    request: (c) => ({
+      method: "POST",
+      path,
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: c.client_id!, client_secret: c.client_secret! }),
+      retry: true,
+    }),
+    classify: (res) => oauthToken(res, endpoint),
+  };
+}
+
 export function refused(endpoint: string, status: number, reason?: string): CheckResult {
   return { status: "auth_failed", error: `The provider refused the credentials (HTTP ${status}${reason ? `, ${reason}` : ""}) at ${endpoint}.` };
 }
