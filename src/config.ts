@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import path from "node:path";
+import { FAULT_STEPS, type FaultStep } from "./idempotency/store.ts";
 
 /**
  * Every environment variable Patchbay reads, parsed once at boot.
@@ -32,8 +33,12 @@ export interface Config {
   redisUrl: string | null;
   /** Prefix of every Redis key Patchbay writes, so one Redis can serve several deployments. */
   redisKeyPrefix: string;
-  /** How long an in-progress Idempotency-Key is held before a retry may execute it again. */
-  idempotencyLeaseSeconds: number;
+  /**
+   * Test-only fault switch (PATCHBAY_FAULT_CRASH=<step>:<probability>): an
+   * idempotent write kills its own process at that step with that probability.
+   * The crash suite (RELIABILITY.md) uses it; never set it in production.
+   */
+  faultCrash: { step: FaultStep; probability: number } | null;
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   /** Webhook URLs may be plain http and resolve to private, loopback or link-local addresses (development and tests only). */
@@ -70,6 +75,17 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+function faultCrash(env: Env): Config["faultCrash"] {
+  const raw = str(env, "PATCHBAY_FAULT_CRASH");
+  if (raw === null) return null;
+  const [step, p] = raw.split(":");
+  const probability = Number(p ?? "1");
+  if (!FAULT_STEPS.includes(step as FaultStep) || !(probability > 0 && probability <= 1)) {
+    throw new ConfigError("PATCHBAY_FAULT_CRASH", `must be <step>:<probability> (a test-only switch), the step one of ${FAULT_STEPS.join(", ")} and the probability in (0, 1]; got "${raw}"`);
+  }
+  return { step: step as FaultStep, probability };
+}
 
 function str(env: Env, name: string): string | null {
   const v = env[name];
@@ -190,7 +206,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     providerUrls,
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     redisKeyPrefix: str(env, "PATCHBAY_REDIS_PREFIX") ?? "patchbay:",
-    idempotencyLeaseSeconds: int(env, "PATCHBAY_IDEMPOTENCY_LEASE_SECONDS", 60, 1, 3600),
+    faultCrash: faultCrash(env),
     rateLimits: {
       live: {
         perMinute: int(env, "PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE", 300, 1, 1_000_000),

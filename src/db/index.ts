@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, type Dialect } from "kysely";
 import { PGliteDialect } from "./pglite-dialect.ts";
+import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
 import type { DB } from "./schema.ts";
 
 export type Database = Kysely<DB>;
@@ -27,6 +28,14 @@ export type DatabaseTarget =
  */
 const EMBEDDED_POSTGRESQL_CONF = ["shared_buffers=32MB"];
 
+/** A Kysely instance whose statements join the ambient request transaction, if any (request-transaction.ts). */
+function withAmbient(dialect: Dialect, sessions: "one" | "many"): Database {
+  const wrapped = withRequestTransactions(dialect);
+  const db = new Kysely<DB>({ dialect: wrapped.dialect });
+  registerRequestTransactions(db, wrapped.driver(), sessions);
+  return db;
+}
+
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
   // Each driver is loaded only when used: importing both cost the start-up a few hundred ms.
   if (target.kind === "postgres") {
@@ -34,7 +43,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
     // An idle client that loses its server must not take the process down.
     pool.on("error", () => {});
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const db = withAmbient(new PostgresDialect({ pool }), "many");
     return { db, kind: "postgres", close: () => db.destroy() };
   }
   let pglite: PGlite;
@@ -47,7 +56,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     pglite = await PGlite.create(path.join(target.dataDir, "pglite"), { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
   }
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const db = withAmbient(new PGliteDialect(pglite), "one");
   return {
     db,
     kind: "pglite",

@@ -16,7 +16,7 @@ import { createShopifyApi } from "../providers/shopify.ts";
 import type { KeyRing } from "../vault/envelope.ts";
 import { resolveKeyRing } from "../vault/key-ring.ts";
 import { createVault } from "../vault/vault.ts";
-import { createIdempotencyStore } from "../idempotency/store.ts";
+import { crashSwitch, createIdempotencyStore } from "../idempotency/store.ts";
 import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createAdmission } from "./admission.ts";
 import { createApiKeyService } from "./api-keys.ts";
@@ -77,7 +77,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
-  const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
+  const idempotency = createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) });
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
