@@ -6,7 +6,7 @@ import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { pendingMigrations } from "./db/migrate.ts";
-import { loggerOptions, OneLinePerRequest } from "./logging.ts";
+import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
@@ -40,13 +40,27 @@ function sharedValidatorCompilers(build: ValidatorFactory): ValidatorFactory {
   }) as ValidatorFactory;
 }
 
+/**
+ * Node's defaults let a client take 60 s over its headers and 300 s over a
+ * request, and check only every 30 s: a few dozen trickling sockets hold the
+ * server's connections for minutes (issue 13). The check runs at least every
+ * second, or more often when the bounds are shorter.
+ */
+function slowClientBounds(t: Config["httpTimeouts"]) {
+  return {
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    http: { headersTimeout: t.headersMs, connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(t.headersMs / 4))) },
+  };
+}
+
 export interface AppDeps {
   config: Config;
   db: Database;
   services: Services;
   adminToken: string;
   /** Where log lines go (tests capture them); stdout by default. */
-  logStream?: NodeJS.WritableStream;
+  logStream?: LogSink;
 }
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
@@ -55,6 +69,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
     logger: loggerOptions(config.logLevel, logStream),
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
+    ...slowClientBounds(config.httpTimeouts),
     genReqId: () => `req_${randomBase62(20)}`,
     requestIdHeader: false,
     trustProxy: false,

@@ -17,6 +17,11 @@ export interface Config {
   serverUrl: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   bodyLimitBytes: number;
+  /**
+   * Bounds on slow clients: receiving a request's headers, receiving a whole
+   * request (headers and body), and an idle keep-alive connection.
+   */
+  httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
   /** Days a disconnected connector keeps its sealed credentials. */
   recoveryWindowDays: number;
   /**
@@ -171,6 +176,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const masterKeys = str(env, "PATCHBAY_MASTER_KEYS");
 
+  const httpTimeouts = {
+    headersMs: int(env, "PATCHBAY_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    requestMs: int(env, "PATCHBAY_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    keepAliveMs: int(env, "PATCHBAY_KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 600_000),
+  };
+  if (httpTimeouts.headersMs > httpTimeouts.requestMs) {
+    throw new ConfigError("PATCHBAY_HEADERS_TIMEOUT_MS", `must not exceed PATCHBAY_REQUEST_TIMEOUT_MS (${httpTimeouts.requestMs}), got ${httpTimeouts.headersMs}`);
+  }
+
   const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const serverUrl = (url(env, "PATCHBAY_URL", ["http:", "https:"]) ?? `http://${localHost.includes(":") ? `[${localHost}]` : localHost}:${port}`).replace(/\/+$/, "");
 
@@ -184,6 +198,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     serverUrl,
     logLevel,
     bodyLimitBytes: int(env, "PATCHBAY_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    httpTimeouts,
     recoveryWindowDays: int(env, "PATCHBAY_RECOVERY_DAYS", 7, 1, 365),
     masterKeys: masterKeys === null ? null : parseMasterKeys(masterKeys),
     purgeIntervalMs: int(env, "PATCHBAY_PURGE_INTERVAL_SECONDS", 600, 1, 86_400) * 1000,

@@ -101,6 +101,8 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
   let polling: Promise<void> | null = null;
   let tickAgain = false;
   const active = new Set<Promise<unknown>>();
+  /** The jobs this process holds a claim on, by id: what a stop releases. */
+  const claimed = new Map<string, JobRecord>();
   let stopController = stopSignal();
 
   function definition(name: string): JobDefinition<never> {
@@ -180,8 +182,13 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     }
 
     const controller = new AbortController();
-    const onStop = () => controller.abort(new Error("job runner stopping"));
+    let stoppedByRunner = false;
+    const onStop = () => {
+      stoppedByRunner = true;
+      controller.abort(new Error("job runner stopping"));
+    };
     stopController.signal.addEventListener("abort", onStop, { once: true });
+    claimed.set(job.id, job);
     const leaseTimer = setTimeout(() => controller.abort(new Error("job lease expired")), def.leaseMs ?? DEFAULT_LEASE_MS);
     leaseTimer.unref?.();
     try {
@@ -192,9 +199,15 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     } finally {
       clearTimeout(leaseTimer);
       stopController.signal.removeEventListener("abort", onStop);
+      claimed.delete(job.id);
     }
 
     async function finish(err: unknown): Promise<Outcome> {
+      // Interrupted by this process stopping, not failed: another process may run it at once.
+      if (err !== null && stoppedByRunner) {
+        await releaseClaim(job);
+        return "retried";
+      }
       const now = clock.now();
       const lastError = err === null ? null : errorText(err);
       if (def.everyMs !== undefined) {
@@ -223,6 +236,21 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     }
   }
 
+  /**
+   * Gives a claimed job back: due now, its interrupted attempt not counted,
+   * so another process takes it over without waiting for the lease. Guarded
+   * by the claim's token like every outcome.
+   */
+  async function releaseClaim(job: JobRecord): Promise<void> {
+    const now = clock.now();
+    await db
+      .updateTable("jobs")
+      .set({ lease_token: null, claimed_at: null, run_at: now, attempts: sql`greatest(attempts - 1, 0)`, updated_at: now })
+      .where("id", "=", job.id)
+      .where("lease_token", "=", job.lease_token)
+      .execute();
+  }
+
   /** One poll: claim what this process has room for and start it. Never two at once. */
   function tick(): void {
     if (!running) return;
@@ -248,6 +276,11 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     try {
       await ensureSchedules();
       const jobs = await claim(concurrency - active.size);
+      if (!running) {
+        // stop() came while this claim was in flight: give the jobs straight back.
+        await Promise.all(jobs.map(releaseClaim));
+        return;
+      }
       for (const job of jobs) {
         const p = execute(job)
           .catch((err) => log.error({ job: job.name, jobId: job.id, error: errorText(err) }, "could not record a job's outcome"))
@@ -316,7 +349,11 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       tick();
     },
 
-    /** Stops claiming, asks running handlers to stop, and waits for them (up to graceMs). */
+    /**
+     * Stops claiming, asks running handlers to stop, and waits for them (up to
+     * graceMs). Jobs interrupted by the stop, and those still running at the
+     * bound, are released: another process can take them at once.
+     */
     async stop(graceMs = 10_000): Promise<void> {
       if (!running) return;
       running = false;
@@ -328,6 +365,8 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
         await polling;
         await Promise.allSettled([...active]);
       })(), grace]);
+      // Still running past the bound: their outcome, if it ever comes, no longer matches the claim.
+      await Promise.allSettled([...claimed.values()].map(releaseClaim));
     },
 
     /** Jobs that ran out of attempts, newest first (for operators and tests). */
