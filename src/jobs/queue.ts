@@ -175,6 +175,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     const def = definition(job.name);
     const mine = (qb: Executor) => qb.updateTable("jobs").where("id", "=", job.id).where("lease_token", "=", job.lease_token);
     const release = { lease_token: null, claimed_at: null };
+    let stoppedByRunner = false;
 
     if (job.attempts > job.max_attempts) {
       // The final attempt's worker vanished: do not run it again.
@@ -182,7 +183,6 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     }
 
     const controller = new AbortController();
-    let stoppedByRunner = false;
     const onStop = () => {
       stoppedByRunner = true;
       controller.abort(new Error("job runner stopping"));
