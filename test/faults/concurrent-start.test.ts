@@ -117,29 +117,28 @@ describe("[postgres] migrators racing on one empty database: none fails, each mi
   });
 });
 
-// On the embedded database the same run happens on every first start of a data dir (shutdown.test.ts starts one).
+// On the embedded database the same run builds the tests' template (test/prepare.ts) at every migration change.
 describe("[postgres] migrate(): one log line per migration applied, with its time; nothing when up to date", () => {
-    it("a fresh database gets every migration, each logged with its time; a second run applies and logs nothing", async () => {
-      const empty = await emptyPostgresDatabase();
-      const fresh = { ...(await openDatabase({ kind: "postgres", url: empty.url, poolSize: 2 })), drop: empty.drop };
-      try {
-        const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-        const log = { info: (obj: object, msg: string) => lines.push({ obj: obj as Record<string, unknown>, msg }) };
-        assert.deepEqual(await migrate(fresh.db, log), VERSIONS);
-        assert.deepEqual(
-          lines.map((l) => l.obj.migration),
-          VERSIONS,
-        );
-        for (const l of lines) assert.match(l.msg, new RegExp(`^applied migration ${l.obj.migration} in \\d+ ms$`));
-        lines.length = 0;
-        assert.deepEqual(await migrate(fresh.db, log), []);
-        assert.deepEqual(lines, []);
-      } finally {
-        await fresh.close();
-        await fresh.drop();
-      }
-    });
-
+  it("a fresh database gets every migration, each logged with its time; a second run applies and logs nothing", async () => {
+    const empty = await emptyPostgresDatabase();
+    const fresh = { ...(await openDatabase({ kind: "postgres", url: empty.url, poolSize: 2 })), drop: empty.drop };
+    try {
+      const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+      const log = { info: (obj: object, msg: string) => lines.push({ obj: obj as Record<string, unknown>, msg }) };
+      assert.deepEqual(await migrate(fresh.db, log), VERSIONS);
+      assert.deepEqual(
+        lines.map((l) => l.obj.migration),
+        VERSIONS,
+      );
+      for (const l of lines) assert.match(l.msg, new RegExp(`^applied migration ${l.obj.migration} in \\d+ ms$`));
+      lines.length = 0;
+      assert.deepEqual(await migrate(fresh.db, log), []);
+      assert.deepEqual(lines, []);
+    } finally {
+      await fresh.close();
+      await fresh.drop();
+    }
+  });
 });
 
 for (const kind of DB_KINDS) {
