@@ -114,7 +114,8 @@ export function connectionsError(err: unknown, request: FastifyRequest): { statu
   const headers: Record<string, string> = {};
   if (e.status === 401) headers["www-authenticate"] = e.code.includes("connection_token") ? 'Bearer realm="connections"' : 'ApiKey header="x-api-key"';
   if (typeof e.meta?.retry_after === "number") headers["retry-after"] = String(e.meta.retry_after);
-  const detail = e.hint && e.status < 500 ? `${e.message} ${e.hint}` : e.status >= 500 ? "Internal Server Error" : e.message;
+  // A 500 says nothing about internals; a 503 (the database is unreachable) says what to do.
+  const detail = e.status >= 500 && e.status !== 503 ? "Internal Server Error" : e.hint ? `${e.message} ${e.hint}` : e.message;
   return { status: e.status, body: { detail }, headers };
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyError } from "fastify";
-import { DomainError, type ErrorKind, type Violation } from "../../services/errors.ts";
+import { isDatabaseUnavailable } from "../../db/unavailable.ts";
+import { DomainError, ServiceUnavailableError, type ErrorKind, type Violation } from "../../services/errors.ts";
 
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   validation: 400,
@@ -12,6 +13,7 @@ export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   unprocessable: 422,
   not_configured: 501,
   upstream: 502,
+  unavailable: 503,
 };
 
 /** An error as every surface sees it before putting it in its own shape. */
@@ -37,10 +39,12 @@ interface AjvLikeError {
 /**
  * Turns anything a route can throw into one normalized error: domain errors
  * keep their code; Fastify's own (schema, JSON parse, body size, media type)
- * get stable codes and messages a client can act on; anything else is a 500
- * whose message says nothing about internals.
+ * get stable codes and messages a client can act on; a database outage is
+ * 503 service_unavailable wherever it surfaced; anything else is a 500 whose
+ * message says nothing about internals.
  */
-export function normalizeError(err: unknown): NormalizedError {
+export function normalizeError(thrown: unknown): NormalizedError {
+  const err = isDatabaseUnavailable(thrown) ? new ServiceUnavailableError() : thrown;
   if (err instanceof DomainError) {
     return {
       status: STATUS_BY_KIND[err.kind],

@@ -23,6 +23,7 @@ const TITLES: Record<string, string> = {
   invalid_json: "Invalid JSON",
   body_too_large: "Body too large",
   unsupported_media_type: "Unsupported media type",
+  service_unavailable: "Service unavailable",
 };
 
 const STATUS_TITLES: Record<number, string> = { 400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict", 429: "Too many requests" };
@@ -81,7 +82,7 @@ export function sendJsonApiError(request: FastifyRequest, reply: FastifyReply, e
   const { status, errors } = jsonApiErrors(err);
   if (status >= 500) request.log.error({ err }, "request failed");
   if (status === 401) reply.header("www-authenticate", 'Basic realm="patchbay", charset="UTF-8"');
-  const retryAfter = err instanceof DomainError ? err.details.meta?.retry_after : undefined;
+  const retryAfter = normalizeError(err).meta?.retry_after;
   if (typeof retryAfter === "number") reply.header("retry-after", String(retryAfter));
   return reply.status(status).send({ errors });
 }
