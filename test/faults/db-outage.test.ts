@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { SCOPES } from "../../src/auth/scopes.ts";
-import { ADMIN_TOKEN } from "../helpers/app.ts";
+import { ADMIN_TOKEN, startTestApp } from "../helpers/app.ts";
 import { assertErrorShape, type SeenResponse } from "../helpers/error-shapes.ts";
+import { createTenant } from "../helpers/fixtures.ts";
 import { freePort, startTestServerProcess, type ServerProcess } from "../helpers/process.ts";
 
 // PostgreSQL stopped under read and write load (issue 13 point 3), on a
@@ -212,6 +214,35 @@ describe("a PostgreSQL outage under load: 503 in each surface's shape, the proce
       assert.deepEqual(failed.rows, []);
     } finally {
       await client.end();
+    }
+  });
+});
+
+describe("a failed embedded database (PGlite) is a 503 in each surface's shape, never a crash", () => {
+  it("closing the engine under a running app: every surface answers 503, /healthz 503", async () => {
+    const t = await startTestApp("pglite");
+    try {
+      const tenant = await createTenant(t);
+      await t.database.pglite!.close();
+      const basic = `Basic ${Buffer.from(`${tenant.publicKey}:${tenant.key}`).toString("base64")}`;
+      const cases: Array<[string, Record<string, string>]> = [
+        ["/v1/integrations/stripe", { authorization: `Bearer ${tenant.key}` }],
+        ["/admin/v1/entities", { authorization: `Bearer ${ADMIN_TOKEN}` }],
+        ["/connections?customer_id=c1", { "x-api-key": tenant.key }],
+        ["/retailers", { "x-api-key": tenant.key }],
+        ["/api/v3/integrations", { authorization: basic }],
+      ];
+      for (const [path, headers] of cases) {
+        const res = await t.request({ method: "GET", url: path, headers });
+        const fastapi = path.startsWith("/connections") || path.startsWith("/retailers");
+        assertErrorShape(path, { status: res.statusCode, headers: res.headers as SeenResponse["headers"], body: res.body }, { status: 503, code: fastapi ? undefined : "service_unavailable" });
+      }
+      const write = await t.request({ method: "POST", url: "/admin/v1/entities", headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name: "After the crash" } });
+      assert.equal(write.statusCode, 503, write.body);
+      assert.equal((await t.request({ method: "GET", url: "/healthz" })).statusCode, 503);
+    } finally {
+      await t.app.close();
+      fs.rmSync(t.dataDir, { recursive: true, force: true });
     }
   });
 });
