@@ -532,7 +532,7 @@ for (const kind of DB_KINDS) {
     describe("unknown paths and methods under /connections answer in the surface's shape", () => {
       it("404 {detail:\"Not Found\"}", async () => {
         const call = asConnectionsKey(t, await createTenant(t));
-        for (const [method, url] of [["GET", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope"], ["GET", "/simulated-connections/x"]] as const) {
+        for (const [method, url] of [["GET", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope"], ["GET", "/simulated-connections/x/y"]] as const) {
           const res = await call(method, url);
           assert.equal(res.statusCode, 404, `${method} ${url}`);
           assert.deepEqual(res.json(), { detail: "Not Found" });
