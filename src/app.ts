@@ -15,7 +15,8 @@ import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
-import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
+import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
+import { FlatErrorSchema, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
 
 type ValidatorFactory = typeof buildValidator;
@@ -65,12 +66,16 @@ export interface AppDeps {
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
 export async function buildApp({ config, db, services, adminToken, logStream }: AppDeps): Promise<FastifyInstance> {
+  const genReqId = () => `req_${randomBase62(20)}`;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     ...slowClientBounds(config.httpTimeouts),
-    genReqId: () => `req_${randomBase62(20)}`,
+    genReqId,
+    // Refused before routing (a bad URL) or by Node's HTTP parser: still in the path's surface shape.
+    frameworkErrors: (err, request, reply) => sendErrorByPath(request, reply, err),
+    clientErrorHandler: clientErrorAnswer(genReqId),
     requestIdHeader: false,
     trustProxy: false,
     return503OnClosing: true,
@@ -101,11 +106,12 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+    transform: withErrorResponses,
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   useFlatErrors(app);
-  flatNotFound(app);
+  answerUnknownRoutes(app);
 
   app.get("/healthz", { schema: { hide: true } }, async (_request, reply) => {
     try {

@@ -11,6 +11,8 @@ export interface Config {
   dataDir: string;
   /** null → embedded PGlite under dataDir/pglite */
   databaseUrl: string | null;
+  /** PostgreSQL: how long a query waits for a pooled connection (or a new one to open) before answering 503. */
+  dbConnectTimeoutMs: number;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port,
     dataDir,
     databaseUrl,
+    dbConnectTimeoutMs: int(env, "PATCHBAY_DB_CONNECT_TIMEOUT_MS", 3000, 100, 60_000),
     adminToken,
     publicUrl,
     serverUrl,

@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { sql, type Kysely } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
+import { isDatabaseUnavailable } from "../db/unavailable.ts";
 import type { DB, JobRecord } from "../db/schema.ts";
 import { uuidv7 } from "../services/ids.ts";
 
@@ -81,6 +82,8 @@ export interface JobQueueDeps {
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_LEASE_MS = 60_000;
 const MAX_ERROR_LENGTH = 2000;
+/** How soon a job stopped by a database outage is due again (it keeps its attempts). */
+const OUTAGE_RETRY_MS = 1000;
 
 export function defaultBackoffMs(attempt: number): number {
   return Math.min(1000 * 2 ** (attempt - 1), 3_600_000);
@@ -221,6 +224,14 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       if (err === null) {
         await db.deleteFrom("jobs").where("id", "=", job.id).where("lease_token", "=", job.lease_token).execute();
         return "succeeded";
+      }
+      if (isDatabaseUnavailable(err)) {
+        // The job did not fail, the database went away under it: try again soon, without spending an attempt.
+        await mine(db)
+          .set({ ...release, attempts: sql`attempts - 1`, run_at: new Date(now.getTime() + OUTAGE_RETRY_MS), last_error: lastError, updated_at: now })
+          .execute();
+        log.warn({ job: job.name, jobId: job.id, retryInMs: OUTAGE_RETRY_MS, error: lastError }, "job stopped by a database outage; will retry");
+        return "retried";
       }
       if (job.attempts >= job.max_attempts) {
         await mine(db).set({ ...release, state: "failed", last_error: lastError, updated_at: now }).execute();
