@@ -5,6 +5,7 @@ import { Type } from "@sinclair/typebox";
 import { catalog } from "../../catalog/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
+import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import { assertNoForbiddenFields } from "../../services/connectors.ts";
@@ -48,7 +49,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
     // Every request of a known key counts, whatever it is refused for afterwards.
-    const { actor, check } = await services.admission.admit(token);
+    const { actor, check } = await services.admission.admit(clientAddress(request.ip), token);
     request.actor = { ...actor, requestId: request.id };
     applyRateLimit(check, actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
