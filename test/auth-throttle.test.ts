@@ -250,6 +250,32 @@ for (const kind of DB_KINDS) {
     });
   }
 
+  describe(`[${kind}] with REDIS_URL set but Redis unreachable, PostgreSQL counts the failures instead`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind, { env: { PATCHBAY_AUTH_FAILURES_PER_MINUTE: String(LIMIT), REDIS_URL: "redis://127.0.0.1:1" } });
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    it("the brake still holds, across processes, and a valid key from another address still works", async () => {
+      const tenant = await createTenant(t);
+      const other = await secondServer(t);
+      try {
+        const here = surfaces(t.app.inject.bind(t.app), GUESSER);
+        for (let i = 0; i < LIMIT; i++) assert.equal((await here.v1(unknownKey())).statusCode, 401);
+        assertFlat429(await here.v1(unknownKey()));
+        assertFlat429(await surfaces(other.inject, GUESSER).v1(tenant.key));
+        assert.equal((await surfaces(other.inject, BYSTANDER).v1(tenant.key)).statusCode, 200);
+        const { rows } = await sql<{ minute_count: number }>`select minute_count from auth_failures where client_address = ${GUESSER}`.execute(t.database.db);
+        assert.equal(rows[0]?.minute_count, LIMIT);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   describe(`[${kind}] stale failure counts are purged`, () => {
     let t: TestApp;
     before(async () => {
