@@ -42,6 +42,8 @@ export interface Config {
   /** How long an in-progress Idempotency-Key is held before a retry may execute it again. */
   idempotencyLeaseSeconds: number;
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
+  /** Failed authentications a client address may make in a sliding minute before it is refused (429). */
+  authFailuresPerMinute: number;
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   /** Webhook URLs may be plain http and resolve to private, loopback or link-local addresses (development and tests only). */
   webhookAllowPrivate: boolean;
@@ -219,6 +221,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         burst: int(env, "PATCHBAY_RATE_LIMIT_TEST_BURST", 10, 1, 1_000_000),
       },
     },
+    authFailuresPerMinute: int(env, "PATCHBAY_AUTH_FAILURES_PER_MINUTE", 20, 1, 1_000_000),
     shopify: {
       clientId: str(env, "SHOPIFY_CLIENT_ID"),
       clientSecret: str(env, "SHOPIFY_CLIENT_SECRET"),

@@ -127,3 +127,13 @@ export class ServiceUnavailableError extends DomainError {
     });
   }
 }
+
+/** The client address failed authentication too often: refused before its credential is looked at. */
+export class AuthThrottledError extends DomainError {
+  constructor(retryAfterSeconds: number, failuresPerMinute: number) {
+    super("rate_limited", "too_many_failed_authentications", `Too many failed authentications from this address: at most ${failuresPerMinute} a minute.`, {
+      hint: `Retry after ${retryAfterSeconds} s (Retry-After), with a valid credential. Until then every request from this address is refused, whatever it sends.`,
+      meta: { retry_after: retryAfterSeconds },
+    });
+  }
+}
