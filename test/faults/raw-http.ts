@@ -36,7 +36,8 @@ export function sendRaw(port: number, bytes: Buffer, timeoutMs: number): Promise
       const parsed = parseResponse(Buffer.concat(chunks));
       finish(parsed ? { kind: "response", response: parsed } : { kind: "hang" });
     }, timeoutMs);
-    socket.on("connect", () => socket.write(bytes, () => socket.end()));
+    // No half-close: a client that ends its side is read by Node as one that went away, and gets no answer.
+    socket.on("connect", () => socket.write(bytes));
     socket.on("data", (c) => {
       chunks.push(c);
       const parsed = parseResponse(Buffer.concat(chunks));
