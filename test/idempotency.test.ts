@@ -430,13 +430,70 @@ for (const kind of DB_KINDS) {
       });
     });
 
-    describe("the OpenAPI document declares the header on every POST, PATCH and DELETE", () => {
+    describe("PUT …/credentials and …/webhook-secret honour the key like every write (issue 13, point 9)", () => {
+      const auditCount = async (tenant: Tenant, action: string) =>
+        Number(
+          (
+            await t.database.db
+              .selectFrom("audit_events")
+              .select((eb) => eb.fn.countAll<string>().as("n"))
+              .where("entity_id", "=", tenant.entityId)
+              .where("action", "=", action)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+
+      for (const [route, body, action] of [
+        ["credentials", { secret_key: "sk_live_put_idem_0123456789", publishable_key: "pk_live_put_idem_0123456789" }, "connector.credentials_stored"],
+        ["webhook-secret", { webhook_secret: "whsec_put_idem_0123456789abcdef" }, "connector.webhook_secret_stored"],
+      ] as const) {
+        it(`PUT …/${route}: a retry replays the masked row and runs nothing again; another body is a mismatch`, async () => {
+          const tenant = await createTenant(t);
+          const call = asKey(t, tenant);
+          assert.equal((await call("POST", "/v1/integrations/stripe")).statusCode, 201);
+          const headers = ik();
+          const first = await call("PUT", `/v1/integrations/stripe/${route}`, body, headers);
+          assert.equal(first.statusCode, 200, first.body);
+          const retry = await call("PUT", `/v1/integrations/stripe/${route}`, body, headers);
+          assert.equal(retry.statusCode, 200);
+          assert.equal(retry.headers["idempotent-replayed"], "true");
+          assert.equal(retry.body, first.body);
+          assert.equal(await auditCount(tenant, action), 1, "executed once");
+          const other = await call("PUT", `/v1/integrations/stripe/${route}`, Object.fromEntries(Object.keys(body).map((k) => [k, "another_value_0123456789"])), headers);
+          assert.equal(other.statusCode, 409);
+          assert.equal(other.json().code, "idempotency_key_mismatch");
+          // The stored answer is the masked row; no value of the body is anywhere in the table.
+          const dump = await sql<{ row: string }>`select t::text as row from idempotency_keys t`.execute(t.database.db);
+          for (const value of Object.values(body)) {
+            assert.ok(!first.body.includes(value));
+            for (const { row } of dump.rows) assert.ok(!row.includes(value) && !row.includes(Buffer.from(value).toString("hex")), row);
+          }
+        });
+
+        it(`PUT …/${route}: a 256-character key is 400 idempotency_key_invalid and nothing is stored`, async () => {
+          const tenant = await createTenant(t);
+          const call = asKey(t, tenant);
+          assert.equal((await call("POST", "/v1/integrations/stripe")).statusCode, 201);
+          const res = await call("PUT", `/v1/integrations/stripe/${route}`, body, ik("k".repeat(256)));
+          assert.equal(res.statusCode, 400, res.body);
+          assert.equal(res.json().code, "idempotency_key_invalid");
+          assert.equal(await auditCount(tenant, action), 0);
+        });
+      }
+    });
+
+    describe("the OpenAPI document declares the header on every POST, PUT, PATCH and DELETE", () => {
       it("as an optional header parameter of the writes, and nowhere else", async () => {
         const doc = (await t.request({ method: "GET", url: "/openapi.json" })).json();
         const declares = (op: { parameters?: { in: string; name: string }[] }) => (op.parameters ?? []).some((p) => p.in === "header" && p.name === "idempotency-key");
         const path = doc.paths["/v1/integrations/{connector_type}"];
         for (const method of ["post", "patch", "delete"]) assert.ok(declares(path[method]), method);
         assert.ok(!declares(path.get));
+        for (const route of ["credentials", "webhook-secret"]) {
+          const put = doc.paths[`/v1/integrations/{connector_type}/${route}`].put;
+          assert.ok(declares(put), `PUT …/${route}`);
+          assert.match(put.description, /Idempotency-Key is honoured/);
+        }
         assert.ok(declares(doc.paths["/admin/v1/entities"].post));
         assert.ok(!declares(doc.paths["/admin/v1/entities/{entity_id}/api-keys"].post), "the route that refuses it");
       });

@@ -16,7 +16,7 @@ export interface OpenDatabase {
 }
 
 export type DatabaseTarget =
-  | { kind: "postgres"; url: string; poolSize?: number }
+  | { kind: "postgres"; url: string; poolSize?: number; connectTimeoutMs?: number }
   | { kind: "pglite"; dataDir: string }
   | { kind: "pglite"; instance: PGlite };
 
@@ -40,9 +40,13 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   // Each driver is loaded only when used: importing both cost the start-up a few hundred ms.
   if (target.kind === "postgres") {
     const { default: pg } = await import("pg");
-    const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
-    // An idle client that loses its server must not take the process down.
+    // A query waits at most connectTimeoutMs for a connection: while the server is down, an answer (503) comes within that bound.
+    const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10, connectionTimeoutMillis: target.connectTimeoutMs ?? 3000 });
+    // A client that loses its server, idle (the pool's event) or checked out by a query
+    // (the client's own event, unheard otherwise), must not take the process down: the
+    // query in flight fails with the error, and the pool drops the client.
     pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     const db = withAmbient(new PostgresDialect({ pool }), "many");
     return { db, kind: "postgres", close: () => db.destroy() };
   }

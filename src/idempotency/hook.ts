@@ -14,7 +14,7 @@ declare module "fastify" {
   }
 }
 
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH", "DELETE"]);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
  * Response headers that belong to the stored answer and are replayed with it.
