@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
-import { Kysely, PostgresDialect, type Dialect } from "kysely";
+import { Kysely, type Dialect } from "kysely";
+import { PgDialect } from "./pg-driver.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
 import type { DB } from "./schema.ts";
@@ -47,7 +48,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     // query in flight fails with the error, and the pool drops the client.
     pool.on("error", () => {});
     pool.on("connect", (client) => client.on("error", () => {}));
-    const db = withAmbient(new PostgresDialect({ pool }), "many");
+    const db = withAmbient(new PgDialect(pool), "many");
     return { db, kind: "postgres", close: () => db.destroy() };
   }
   let pglite: PGlite;
