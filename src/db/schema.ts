@@ -9,6 +9,7 @@ export interface DB {
   events: EventsTable;
   audit_events: AuditEventsTable;
   connections: ConnectionsTable;
+  purchases: PurchasesTable;
   vault_secrets: VaultSecretsTable;
   jobs: JobsTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -157,6 +158,33 @@ export interface ConnectionsTable {
   disconnected_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  sync_cursor: ColumnType<string | null, string | null | undefined, string | null>;
+  next_sync_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_synced_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  sync_failures: Generated<number>;
+  sync_lease_token: ColumnType<string | null, string | null | undefined, string | null>;
+  sync_lease_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface PurchaseItem {
+  item_id: string;
+  price: string;
+  quantity: string;
+  product: { product_id: string | null; description: string | null; name: string | null; upc: string | null; brand: string | null };
+}
+
+export interface PurchasesTable {
+  id: string;
+  entity_id: string;
+  connection_id: string;
+  retailer_purchase_id: string;
+  purchased_at: Date;
+  total: string;
+  tax: string;
+  subtotal: string;
+  item_count: number;
+  items: ColumnType<PurchaseItem[], string, string>;
+  created_at: Date;
 }
 
 export interface JobsTable {
@@ -240,6 +268,7 @@ export type ConnectorUpdate = Updateable<ConnectorsTable>;
 export type ShopifyGrantRecord = Selectable<ShopifyGrantsTable>;
 export type ShopifyOAuthStateRecord = Selectable<ShopifyOAuthStatesTable>;
 export type ConnectionRecord = Selectable<ConnectionsTable>;
+export type PurchaseRecord = Selectable<PurchasesTable>;
 export type ConnectionUpdate = Updateable<ConnectionsTable>;
 export type JobRecord = Selectable<JobsTable>;
 export type { Generated };

@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   "connection.activated",
   "connection.unauthenticated",
   "connection.disconnected",
+  "connection.deleted",
+  "purchase.created",
   "shop_integration.updated",
 ] as const;
 

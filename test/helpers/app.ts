@@ -50,7 +50,7 @@ export interface TestAppOptions {
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
-  const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
+  const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", PATCHBAY_DEMO_RETAILER_GATEWAY: "false", ...opts.env });
   const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
   const logs: string[] = [];

@@ -46,8 +46,9 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
     applyRateLimit(admitted.check, admitted.actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
     if (connectionToken) {
-      const { connection_id } = request.params as { connection_id: string };
-      request.connectionGrant = services.connections.authorizeAccess(request.actor, connection_id, bearerToken(request.headers.authorization));
+      // Without a connection in the path (GET /purchases…) the token's own connection is meant.
+      const { connection_id } = request.params as { connection_id?: string };
+      request.connectionGrant = services.connections.authorizeAccess(request.actor, connection_id ?? null, bearerToken(request.headers.authorization));
     }
   });
 }

@@ -11,6 +11,10 @@ import {
   ConnectionSchema,
   CreateConnectionBody,
   ListConnectionsQuery,
+  ListPurchasesQuery,
+  PurchaseList,
+  PurchaseParams,
+  PurchaseSchema,
   RetailerList,
   SimulatedStatusBody,
   TokenBody,
@@ -23,7 +27,8 @@ const keyOnly = [{ apiKeyHeader: [] }];
 const keyAndToken = [{ apiKeyHeader: [], connectionToken: [] }];
 
 /**
- * /connections…, /retailers, /simulated-connections… (seed 003, SPEC §4).
+ * /connections…, /retailers, /purchases…, /simulated-connections… (seed 003,
+ * SPEC §4, Subtotal's reference for what the seed leaves out).
  * Parse, call the connection service, shape the answer. The hosted /link page
  * is its own plugin (link-page.ts): HTML, another auth, no Idempotency-Key.
  */
@@ -37,7 +42,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendConnectionsError });
 
   // Unknown paths and methods under this surface's prefixes answer in its own shape, as FastAPI would.
-  for (const prefix of ["/connections", "/simulated-connections"]) {
+  for (const prefix of ["/connections", "/simulated-connections", "/purchases"]) {
     await app.register(async (scoped) => scoped.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" })), { prefix });
   }
 
@@ -116,6 +121,48 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
       response: { 200: ConnectionSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
     },
     handler: async (request) => services.connections.updateConnection(request.actor, request.connectionGrant, request.body),
+  });
+
+  app.delete("/connections/:connection_id", {
+    config: { scope: "connections:write", connectionToken: true },
+    schema: {
+      tags,
+      security: keyAndToken,
+      summary: "Delete Connection",
+      description: "Deletes the connection, its stored login and its purchases at once (no recovery window), and sends connection.deleted. 204, no body.",
+      params: ConnectionParams,
+      response: { 204: { type: "null", description: "Successful Response" }, ...errorResponses(400, 401, 403, 404, 422, 429) },
+    },
+    handler: async (request, reply) => {
+      await services.connections.deleteConnection(request.actor, request.connectionGrant);
+      return reply.status(204).send();
+    },
+  });
+
+  app.get("/purchases", {
+    config: { scope: "connections:read", connectionToken: true },
+    schema: {
+      tags,
+      security: keyAndToken,
+      summary: "Get Purchases",
+      description: "The purchases of the connection the access token is for, newest purchase first. Pass the last purchase_id as starting_after for the next page.",
+      querystring: ListPurchasesQuery,
+      response: { 200: PurchaseList, ...errorResponses(401, 403, 404, 422, 429) },
+    },
+    handler: async (request) =>
+      services.purchases.listPurchases(request.connectionGrant, { limit: request.query.limit, startingAfter: request.query.starting_after }),
+  });
+
+  app.get("/purchases/:purchase_id", {
+    config: { scope: "connections:read", connectionToken: true },
+    schema: {
+      tags,
+      security: keyAndToken,
+      summary: "Get Purchase",
+      params: PurchaseParams,
+      response: { 200: PurchaseSchema, ...errorResponses(401, 403, 404, 422, 429) },
+    },
+    handler: async (request) => services.purchases.getPurchase(request.connectionGrant, request.params.purchase_id),
   });
 
   app.patch("/simulated-connections/:connection_id", {
