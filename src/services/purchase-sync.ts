@@ -137,6 +137,8 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
       for (;;) {
         if (signal?.aborted) return { ...result, outcome: "interrupted" };
         const page = await retailers.fetchPurchases(retailer, login, cursor, pageSize, logger);
+        // Stopped while the page was on its way: leave it to the next sync, as a crash would.
+        if (signal?.aborted) return { ...result, outcome: "interrupted" };
         if (page.outcome === "refused") {
           await db.transaction().execute(async (trx) => {
             const current = await fenced(trx, connectionId, token);
