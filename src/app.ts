@@ -9,7 +9,7 @@ import { pendingMigrations } from "./db/migrate.ts";
 import { loggerOptions, OneLinePerRequest } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
-import { demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
+import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { consoleRoutes } from "./surfaces/console/routes.ts";
 import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
@@ -115,6 +115,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   // PATCHBAY_DEMO_RETAILER_GATEWAY: a stand-in retailer gateway in this very server (README "Customer connections").
   if (config.demoRetailerGateway) {
     await app.register(demoRetailerGatewayRoutes(), { prefix: "/demo/retailer-gateway" });
+    await app.register(demoInboxRoutes(), { prefix: "/demo" });
     app.log.warn(
       { gateway: config.providerUrls.retailers },
       "the demo retailer gateway is on: retailer logins are checked against its test logins (README \"Customer connections\"); set PATCHBAY_DEMO_RETAILER_GATEWAY=false and PATCHBAY_PROVIDER_URL_RETAILERS for real retailers",

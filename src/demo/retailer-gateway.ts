@@ -132,6 +132,32 @@ export function demoRetailerGatewayRoutes({ now = () => new Date() }: { now?: ()
   };
 }
 
+const INBOX_SIZE = 100;
+
+/**
+ * The demo's webhook inbox and landing page, mounted beside the gateway in the
+ * demo mode only: POST /demo/webhook-inbox keeps the last 100 webhooks it was
+ * sent (in this process's memory: it is a demo), GET lists them newest first;
+ * GET /demo/linked is where the walk-through's link page sends the customer.
+ */
+export function demoInboxRoutes() {
+  const received: Array<{ received_at: string; headers: Record<string, string>; body: unknown }> = [];
+  return async function routes(app: FastifyInstance) {
+    app.post("/webhook-inbox", { schema: { hide: true } }, async (request, reply) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(request.headers)) if (/^(x-subtotal-|patchbay-|content-type)/.test(k) && typeof v === "string") headers[k] = v;
+      received.unshift({ received_at: new Date().toISOString(), headers, body: request.body });
+      received.length = Math.min(received.length, INBOX_SIZE);
+      return reply.status(204).send();
+    });
+    app.get("/webhook-inbox", { schema: { hide: true } }, async () => ({ webhooks: received }));
+    app.get("/linked", { schema: { hide: true } }, async (request, reply) => {
+      const { connection_id } = request.query as { connection_id?: string };
+      return reply.type("text/plain; charset=utf-8").send(`Linked: connection ${String(connection_id ?? "?").slice(0, 26)}\n`);
+    });
+  };
+}
+
 /** `npx patchbay demo-gateway`: the gateway as its own server. */
 export async function startDemoRetailerGateway({ host = "127.0.0.1", port = 4010, now }: { host?: string; port?: number; now?: () => Date } = {}) {
   const app = Fastify({ logger: false });

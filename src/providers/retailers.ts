@@ -44,6 +44,11 @@ export function createRetailerGateway({ config }: { config: Pick<Config, "provid
     return config.providerUrls.retailers ? "retailers" : null;
   }
 
+  /** The call's path under the gateway's base URL, which may have a path of its own (`…/demo/retailer-gateway`). */
+  function gatewayPath(provider: string, path: string): string {
+    return `${new URL(config.providerUrls[provider]!).pathname.replace(/\/+$/, "")}${path}`;
+  }
+
   return {
     isConfigured(retailer: Retailer): boolean {
       return providerFor(retailer) !== null;
@@ -58,7 +63,7 @@ export function createRetailerGateway({ config }: { config: Pick<Config, "provid
       try {
         const res = await client.request(provider, {
           method: "POST",
-          path: `/retailers/${retailer.slug}/login-checks`,
+          path: gatewayPath(provider, `/retailers/${retailer.slug}/login-checks`),
           body: { username: login.username, password: login.password },
           retry: false,
         });
@@ -82,7 +87,7 @@ export function createRetailerGateway({ config }: { config: Pick<Config, "provid
       try {
         res = await client.request(provider, {
           method: "POST",
-          path: `/retailers/${retailer.slug}/purchases`,
+          path: gatewayPath(provider, `/retailers/${retailer.slug}/purchases`),
           body: { username: login.username, password: login.password, cursor, limit },
           retry: false,
           timeoutMs: 30_000,
