@@ -279,6 +279,17 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    describe("OpenAPI describes the new routes", () => {
+      it("GET /purchases, GET /purchases/{purchase_id} and DELETE /connections/{connection_id}, with their schemas", async () => {
+        const doc = (await t.request({ method: "GET", url: "/openapi.json" })).json();
+        const list = doc.paths["/purchases"].get;
+        assert.deepEqual(list.parameters.map((p: { name: string }) => p.name).sort(), ["limit", "starting_after"]);
+        assert.ok(list.responses["200"]);
+        assert.ok(doc.paths["/purchases/{purchase_id}"].get.responses["200"]);
+        assert.ok(doc.paths["/connections/{connection_id}"].delete.responses["204"]);
+      });
+    });
+
     describe("security battery", () => {
       const withAccess = async (tt: TestApp, owner: Tenant) => {
         const res = await asConnectionsKey(tt, owner)("POST", "/connections", { customer_id: "c", retailer_id: WALMART });
