@@ -18,6 +18,8 @@ export interface DB {
   shopify_grants: ShopifyGrantsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_destinations: WebhookDestinationsTable;
+  link_tokens: LinkTokensTable;
 }
 
 type Json = Record<string, unknown>;
@@ -228,12 +230,37 @@ export interface WebhookDeliveriesTable {
   event_id: string;
   endpoint_id: string | null;
   connector_id: string | null;
+  destination_id: ColumnType<string | null, string | null | undefined, string | null>;
   status: ColumnType<"pending" | "succeeded" | "failed", "pending" | "succeeded" | "failed" | undefined, "pending" | "succeeded" | "failed">;
   attempts: ColumnType<WebhookDeliveryAttempt[], string | undefined, string>;
   attempt_count: ColumnType<number, number | undefined, number>;
   next_attempt_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface WebhookDestinationsTable {
+  id: string;
+  entity_id: string;
+  name: string;
+  url: string;
+  events: string[];
+  accepts_simulated_events: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface LinkTokensTable {
+  id: string;
+  entity_id: string;
+  customer_id: string;
+  token_hash: string;
+  expires_at: Date;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  link_attempts: ColumnType<number, number | undefined, number>;
+  attempts_since: Date | null;
+  created_at: Date;
 }
 
 export interface IdempotencyKeysTable {
@@ -274,3 +301,5 @@ export type JobRecord = Selectable<JobsTable>;
 export type { Generated };
 export type WebhookEndpointRecord = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>;
+export type WebhookDestinationRecord = Selectable<WebhookDestinationsTable>;
+export type LinkTokenRecord = Selectable<LinkTokensTable>;

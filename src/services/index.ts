@@ -35,6 +35,7 @@ import { createShopifyGrants } from "./shopify-grants.ts";
 import { createShopifyOAuthService } from "./shopify-oauth.ts";
 import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
 import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
+import { createWebhookDestinationService } from "./webhook-destinations.ts";
 import { createWebhookEndpointService } from "./webhook-endpoints.ts";
 
 export interface ServiceDeps {
@@ -105,17 +106,19 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   registerPurchaseSyncJobs(jobs, { db, sync: purchaseSync, purchases, scheduleEveryMs: Math.min(60_000, config.purchaseSyncIntervalMinutes * 60_000), purgeEveryMs: config.purgeIntervalMs });
   const audit = createAuditLog({ db });
   const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
+  const webhookDestinations = createWebhookDestinationService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
   const webhookDeliveries = createWebhookDeliveryService({ db, clock, jobs, endpoints: webhookEndpoints });
   registerWebhookDeliveryJob(jobs, {
     db,
     clock,
     deliveries: webhookDeliveries,
     endpoints: webhookEndpoints,
+    destinations: webhookDestinations,
     vault,
     send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { admission, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  return { admission, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -4,6 +4,7 @@ import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
 import type { Services } from "../../services/index.ts";
 import { useConnectionsAuth } from "./auth.ts";
+import { webhookDestinationRoutes } from "./webhook-routes.ts";
 import { errorResponses, HttpErrorSchema, sendConnectionsError, useConnectionsErrors, ValidationErrorSchema } from "./errors.ts";
 import {
   ConnectionList,
@@ -42,7 +43,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendConnectionsError });
 
   // Unknown paths and methods under this surface's prefixes answer in its own shape, as FastAPI would.
-  for (const prefix of ["/connections", "/simulated-connections", "/purchases"]) {
+  for (const prefix of ["/connections", "/simulated-connections", "/purchases", "/webhooks", "/link-tokens"]) {
     await app.register(async (scoped) => scoped.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" })), { prefix });
   }
 
@@ -164,6 +165,8 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
     },
     handler: async (request) => services.purchases.getPurchase(request.connectionGrant, request.params.purchase_id),
   });
+
+  webhookDestinationRoutes(app, services);
 
   app.patch("/simulated-connections/:connection_id", {
     config: { scope: "connections:write" },
