@@ -25,6 +25,8 @@ import { createAuditLog } from "./audit.ts";
 import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectionLinking } from "./connection-linking.ts";
 import { createConnectionService } from "./connections.ts";
+import { createDurableLinking } from "./durable-linking.ts";
+import { createLinkTokenService } from "./link-tokens.ts";
 import { createPurchaseSync } from "./purchase-sync.ts";
 import { createPurchaseService } from "./purchases.ts";
 import { createConnectorService } from "./connectors.ts";
@@ -100,6 +102,8 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
     onActivated: (trx, id) => queuePurchaseSync(jobs, trx, id),
   });
+  const linkTokens = createLinkTokenService({ db, clock });
+  const durableLinking = createDurableLinking({ db, clock, retailers, vault, linkTokens, onActivated: (trx, id) => queuePurchaseSync(jobs, trx, id) });
   registerCheckConnectionsJob(jobs, { linking: connectionLinking });
   const purchases = createPurchaseService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
   const purchaseSync = createPurchaseSync({ db, clock, retailers, vault, intervalMs: config.purchaseSyncIntervalMinutes * 60_000 });
@@ -118,7 +122,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { admission, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  return { admission, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

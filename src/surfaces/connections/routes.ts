@@ -4,6 +4,7 @@ import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
 import type { Services } from "../../services/index.ts";
 import { useConnectionsAuth } from "./auth.ts";
+import { linkTokenRoutes } from "./link-token-routes.ts";
 import { webhookDestinationRoutes } from "./webhook-routes.ts";
 import { errorResponses, HttpErrorSchema, sendConnectionsError, useConnectionsErrors, ValidationErrorSchema } from "./errors.ts";
 import {
@@ -167,6 +168,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   });
 
   webhookDestinationRoutes(app, services);
+  linkTokenRoutes(app, services);
 
   app.patch("/simulated-connections/:connection_id", {
     config: { scope: "connections:write" },
