@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -38,10 +39,16 @@ describe("the README's connections walk-through against npm start", () => {
     assert.equal(keyRes.status, 201);
     const KEY = (await keyRes.json()).key as string;
 
-    // 2. webhook endpoint → the demo inbox
-    const hook = await fetch(`${BASE}/v1/webhook_endpoints`, { method: "POST", headers: json({ authorization: `Bearer ${KEY}` }), body: JSON.stringify({ url: `${BASE}/demo/webhook-inbox`, events: ["*"] }) });
+    // 2. a Subtotal webhook destination → the demo inbox
+    const allTypes = ["connection.activated", "connection.unauthenticated", "connection.disconnected", "connection.deleted", "purchase.created"];
+    const hook = await fetch(`${BASE}/webhooks`, {
+      method: "POST",
+      headers: json({ "x-api-key": KEY }),
+      body: JSON.stringify({ name: "demo inbox", url: `${BASE}/demo/webhook-inbox`, accepts_simulated_events: true, events: allTypes }),
+    });
     assert.equal(hook.status, 201, await hook.clone().text());
-    assert.match((await hook.json()).secret, /^whsec_/);
+    const SIGNING_SECRET = (await hook.json()).signing_secret as string;
+    assert.match(SIGNING_SECRET, /^whsec_/);
 
     // 3. connection, retailer by slug
     const created = await fetch(`${BASE}/connections`, {
@@ -105,6 +112,15 @@ describe("the README's connections walk-through against npm start", () => {
     }
     assert.equal(types.filter((t) => t === "connection.activated").length, 1);
     assert.equal(types.filter((t) => t === "purchase.created").length, 30);
+    // Each delivery verifies as docs.subtotal.com webhooks/verifying-signatures says (the inbox keeps the parsed body; our bodies re-serialise byte for byte).
+    const inbox = await (await fetch(`${BASE}/demo/webhook-inbox`)).json();
+    for (const w of inbox.webhooks as { headers: Record<string, string>; body: unknown }[]) {
+      const signed = `${w.headers["x-subtotal-timestamp"]}.${JSON.stringify(w.body)}`;
+      assert.equal(w.headers["x-subtotal-signature"], createHmac("sha256", SIGNING_SECRET).update(signed).digest("hex"));
+    }
+    const simulated = await fetch(`${BASE}/webhooks/simulate`, { method: "POST", headers: json({ "x-api-key": KEY }), body: "{}" });
+    assert.equal(simulated.status, 202, await simulated.clone().text());
+    assert.deepEqual((await simulated.json()).events.map((e: { type: string }) => e.type), allTypes);
 
     // 8. disconnect
     const patched = await fetch(`${BASE}/connections/${CONN}`, { method: "PATCH", headers: json(auth), body: JSON.stringify({ status: "disconnected" }) });
