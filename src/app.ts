@@ -9,6 +9,7 @@ import { pendingMigrations } from "./db/migrate.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
+import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { consoleRoutes } from "./surfaces/console/routes.ts";
 import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
@@ -132,6 +133,15 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });
   await app.register(linkPageRoutes, { services, publicUrl: config.publicUrl });
+  // PATCHBAY_DEMO_RETAILER_GATEWAY: a stand-in retailer gateway in this very server (README "Customer connections").
+  if (config.demoRetailerGateway) {
+    await app.register(demoRetailerGatewayRoutes(), { prefix: "/demo/retailer-gateway" });
+    await app.register(demoInboxRoutes(), { prefix: "/demo" });
+    app.log.warn(
+      { gateway: config.providerUrls.retailers },
+      "the demo retailer gateway is on: retailer logins are checked against its test logins (README \"Customer connections\"); set PATCHBAY_DEMO_RETAILER_GATEWAY=false and PATCHBAY_PROVIDER_URL_RETAILERS for real retailers",
+    );
+  }
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(consoleRoutes);
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });

@@ -65,6 +65,10 @@ export interface Config {
   jobsConcurrency: number;
   /** How often the health checks re-verify each active connector's credentials. */
   healthCheckIntervalMinutes: number;
+  /** How long after a complete purchase sync a connection is synced again. */
+  purchaseSyncIntervalMinutes: number;
+  /** The demo retailer gateway is mounted at /demo/retailer-gateway and used for every retailer without a gateway URL. */
+  demoRetailerGateway: boolean;
 }
 
 /** One master key: its id (stored beside every wrapped data key) and the 256-bit key, opaque to logging. */
@@ -208,6 +212,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const serverUrl = (url(env, "PATCHBAY_URL", ["http:", "https:"]) ?? `http://${localHost.includes(":") ? `[${localHost}]` : localHost}:${port}`).replace(/\/+$/, "");
 
+  // auto: on for the embedded database when no retailer gateway is configured (a fresh machine), off otherwise.
+  const demoSetting = (str(env, "PATCHBAY_DEMO_RETAILER_GATEWAY") ?? "auto").toLowerCase();
+  if (!["auto", "true", "false"].includes(demoSetting)) throw new ConfigError("PATCHBAY_DEMO_RETAILER_GATEWAY", `must be auto, true or false, got "${demoSetting}"`);
+  const demoRetailerGateway = demoSetting === "true" || (demoSetting === "auto" && databaseUrl === null && !Object.keys(providerUrls).some((k) => k === "retailers" || k.startsWith("retailer_")));
+  if (demoRetailerGateway) providerUrls.retailers ??= `${serverUrl}/demo/retailer-gateway`;
+
   return {
     host,
     port,
@@ -251,5 +261,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
     jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 16, 1, 100),
     healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),
+    purchaseSyncIntervalMinutes: int(env, "PATCHBAY_PURCHASE_SYNC_MINUTES", 60, 1, 10_080),
+    demoRetailerGateway,
   };
 }

@@ -22,7 +22,9 @@ export const RETAILERS: readonly Retailer[] = [
 ];
 
 const byId = new Map(RETAILERS.map((r) => [r.id, r]));
+const bySlug = new Map(RETAILERS.map((r) => [r.slug, r]));
 
-export function findRetailer(id: string): Retailer | undefined {
-  return byId.get(id);
+/** By its ULID, or by its slug (`walmart`), as the create-connection reference's examples name retailers. */
+export function findRetailer(idOrSlug: string): Retailer | undefined {
+  return byId.get(idOrSlug) ?? bySlug.get(idOrSlug.toLowerCase());
 }

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { createAdminClient, type AdminClient } from "./admin-client.ts";
 import { auditCommand } from "./audit.ts";
+import { demoGatewayCommand } from "./demo-gateway.ts";
 import { entitiesCommand } from "./entities.ts";
 import { keysCommand } from "./keys.ts";
 import { masterKeyCommand } from "./master-key.ts";
@@ -31,6 +32,7 @@ const HELP = `patchbay — the Patchbay command line
   patchbay master-key new
   patchbay vault status
   patchbay vault rewrap [--batch-size 100]
+  patchbay demo-gateway [--port 4010] [--host 127.0.0.1]   (the demo retailer gateway, on its own)
 
 Options: --json (machine output), --url URL (a running server; PATCHBAY_URL),
          --admin-token TOKEN (PATCHBAY_ADMIN_TOKEN, or the token file in the data dir).
@@ -43,6 +45,7 @@ const commands: Record<string, (ctx: CommandContext) => Promise<void>> = {
   migrate: migrateCommand,
   "master-key": masterKeyCommand,
   vault: vaultCommand,
+  "demo-gateway": demoGatewayCommand,
 };
 
 async function run(argv: string[]): Promise<number> {
@@ -68,6 +71,8 @@ async function run(argv: string[]): Promise<number> {
       since: { type: "string" },
       limit: { type: "string" },
       "starting-after": { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
     },
   });
   const out = createOutput(values.json === true);

@@ -9,6 +9,7 @@ export interface DB {
   events: EventsTable;
   audit_events: AuditEventsTable;
   connections: ConnectionsTable;
+  purchases: PurchasesTable;
   vault_secrets: VaultSecretsTable;
   jobs: JobsTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -17,6 +18,8 @@ export interface DB {
   shopify_grants: ShopifyGrantsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_destinations: WebhookDestinationsTable;
+  link_tokens: LinkTokensTable;
 }
 
 type Json = Record<string, unknown>;
@@ -157,6 +160,33 @@ export interface ConnectionsTable {
   disconnected_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  sync_cursor: ColumnType<string | null, string | null | undefined, string | null>;
+  next_sync_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_synced_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  sync_failures: Generated<number>;
+  sync_lease_token: ColumnType<string | null, string | null | undefined, string | null>;
+  sync_lease_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface PurchaseItem {
+  item_id: string;
+  price: string;
+  quantity: string;
+  product: { product_id: string | null; description: string | null; name: string | null; upc: string | null; brand: string | null };
+}
+
+export interface PurchasesTable {
+  id: string;
+  entity_id: string;
+  connection_id: string;
+  retailer_purchase_id: string;
+  purchased_at: Date;
+  total: string;
+  tax: string;
+  subtotal: string;
+  item_count: number;
+  items: ColumnType<PurchaseItem[], string, string>;
+  created_at: Date;
 }
 
 export interface JobsTable {
@@ -200,12 +230,37 @@ export interface WebhookDeliveriesTable {
   event_id: string;
   endpoint_id: string | null;
   connector_id: string | null;
+  destination_id: ColumnType<string | null, string | null | undefined, string | null>;
   status: ColumnType<"pending" | "succeeded" | "failed", "pending" | "succeeded" | "failed" | undefined, "pending" | "succeeded" | "failed">;
   attempts: ColumnType<WebhookDeliveryAttempt[], string | undefined, string>;
   attempt_count: ColumnType<number, number | undefined, number>;
   next_attempt_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface WebhookDestinationsTable {
+  id: string;
+  entity_id: string;
+  name: string;
+  url: string;
+  events: string[];
+  accepts_simulated_events: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface LinkTokensTable {
+  id: string;
+  entity_id: string;
+  customer_id: string;
+  token_hash: string;
+  expires_at: Date;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  link_attempts: ColumnType<number, number | undefined, number>;
+  attempts_since: Date | null;
+  created_at: Date;
 }
 
 export interface IdempotencyKeysTable {
@@ -240,8 +295,11 @@ export type ConnectorUpdate = Updateable<ConnectorsTable>;
 export type ShopifyGrantRecord = Selectable<ShopifyGrantsTable>;
 export type ShopifyOAuthStateRecord = Selectable<ShopifyOAuthStatesTable>;
 export type ConnectionRecord = Selectable<ConnectionsTable>;
+export type PurchaseRecord = Selectable<PurchasesTable>;
 export type ConnectionUpdate = Updateable<ConnectionsTable>;
 export type JobRecord = Selectable<JobsTable>;
 export type { Generated };
 export type WebhookEndpointRecord = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>;
+export type WebhookDestinationRecord = Selectable<WebhookDestinationsTable>;
+export type LinkTokenRecord = Selectable<LinkTokensTable>;

@@ -5,7 +5,9 @@ import { WEBHOOK_SECRET_PURPOSE } from "../services/credentials.ts";
 import type { DeliverJobPayload, DeliveryTarget, WebhookDeliveryService } from "../services/webhook-deliveries.ts";
 import type { WebhookEndpointService } from "../services/webhook-endpoints.ts";
 import { DELIVER_JOB_MAX_ATTEMPTS, DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "../services/webhook-schedule.ts";
-import { signatureHeader } from "../services/webhook-signing.ts";
+import type { WebhookDestinationService } from "../services/webhook-destinations.ts";
+import { subtotalEventId } from "../services/webhook-destinations.ts";
+import { signatureHeader, subtotalSignature } from "../services/webhook-signing.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { JobQueue } from "./queue.ts";
 
@@ -16,6 +18,7 @@ export interface DeliverWebhooksDeps {
   clock: Clock;
   deliveries: WebhookDeliveryService;
   endpoints: WebhookEndpointService;
+  destinations: WebhookDestinationService;
   vault: Vault;
   send: SendWebhook;
   timeoutMs: number;
@@ -68,6 +71,7 @@ interface AttemptResult {
 
 async function attempt(deps: DeliverWebhooksDeps, target: DeliveryTarget, signal: AbortSignal): Promise<AttemptResult> {
   const at = deps.clock.now();
+  if (target.destination) return attemptSubtotal(deps, target, target.destination, signal);
   const destination = destinationOf(target);
   if (destination === null) {
     const error = target.endpoint ? "endpoint disabled" : "the shop integration's webhook is turned off";
@@ -87,6 +91,29 @@ async function attempt(deps: DeliverWebhooksDeps, target: DeliveryTarget, signal
   };
   if (secrets.length > 0) headers["patchbay-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
   const result = await deps.send({ url: destination, body, headers }, signal);
+  return { at, ...result, permanent: false };
+}
+
+/**
+ * A Subtotal-style destination gets Subtotal's delivery (docs.subtotal.com
+ * webhooks/events, webhooks/verifying-signatures): the body `{type, id,
+ * payload}` — `payload.connection` for connection events, `payload.connection`
+ * and `payload.purchase` for purchase.created — signed in X-Subtotal-Signature
+ * over `<X-Subtotal-Timestamp>.<body>`.
+ */
+async function attemptSubtotal(deps: DeliverWebhooksDeps, target: DeliveryTarget, destination: NonNullable<DeliveryTarget["destination"]>, signal: AbortSignal): Promise<AttemptResult> {
+  const at = deps.clock.now();
+  const { event } = target;
+  const payload = event.type.startsWith("connection.") ? { connection: event.data } : event.data;
+  const body = JSON.stringify({ type: event.type, id: subtotalEventId(event.id), payload });
+  const timestamp = Math.floor(at.getTime() / 1000);
+  const headers: Record<string, string> = { "content-type": "application/json", "user-agent": WEBHOOK_USER_AGENT };
+  const secret = await deps.destinations.openSigningSecret(destination);
+  if (secret !== null) {
+    headers["x-subtotal-timestamp"] = String(timestamp);
+    headers["x-subtotal-signature"] = subtotalSignature(secret, timestamp, body);
+  }
+  const result = await deps.send({ url: destination.url, body, headers }, signal);
   return { at, ...result, permanent: false };
 }
 

@@ -25,6 +25,14 @@ export type LoginCheck =
  *   → 2xx: accepted; 401/403/422: refused (`{"message"}` shown to the customer);
  *     anything else: unavailable.
  *
+ *   POST {base}/retailers/{slug}/purchases  {"username", "password", "cursor", "limit"}
+ *   → 200 {"purchases": [GatewayPurchase…] (oldest first, made after `cursor`),
+ *          "next_cursor", "has_more"}; 401/403: the login no longer works
+ *     (the connection becomes unauthenticated); anything else, or an answer
+ *     not of this shape: unavailable (the sync backs off and tries again).
+ *   `cursor` is the gateway's own opaque string (null: from the start of the
+ *   history it keeps); Patchbay stores the last `next_cursor` and resumes there.
+ *
  * The base URL is PATCHBAY_PROVIDER_URL_RETAILER_<SLUG> for one retailer, else
  * PATCHBAY_PROVIDER_URL_RETAILERS for all of them. Calls go through the one
  * provider client (timeouts, secret-free logs); a login is never retried.
@@ -34,6 +42,11 @@ export function createRetailerGateway({ config }: { config: Pick<Config, "provid
     const own = `retailer_${retailer.slug}`;
     if (config.providerUrls[own]) return own;
     return config.providerUrls.retailers ? "retailers" : null;
+  }
+
+  /** The call's path under the gateway's base URL, which may have a path of its own (`…/demo/retailer-gateway`). */
+  function gatewayPath(provider: string, path: string): string {
+    return `${new URL(config.providerUrls[provider]!).pathname.replace(/\/+$/, "")}${path}`;
   }
 
   return {
@@ -50,7 +63,7 @@ export function createRetailerGateway({ config }: { config: Pick<Config, "provid
       try {
         const res = await client.request(provider, {
           method: "POST",
-          path: `/retailers/${retailer.slug}/login-checks`,
+          path: gatewayPath(provider, `/retailers/${retailer.slug}/login-checks`),
           body: { username: login.username, password: login.password },
           retry: false,
         });
@@ -64,7 +77,97 @@ export function createRetailerGateway({ config }: { config: Pick<Config, "provid
       if (status === 401 || status === 403 || status === 422) return { outcome: "refused", reason: refusalReason(retailer, text) };
       return { outcome: "unavailable" };
     },
+
+    /** One page of purchases made after `cursor`; a purchases call is never retried within the call (the sync backs off). */
+    async fetchPurchases(retailer: Retailer, login: RetailerLogin, cursor: string | null, limit: number, logger: ProviderLogger): Promise<PurchasePage> {
+      const provider = providerFor(retailer);
+      if (!provider) return { outcome: "not_configured" };
+      const client = createProviderClient({ config, logger });
+      let res;
+      try {
+        res = await client.request(provider, {
+          method: "POST",
+          path: gatewayPath(provider, `/retailers/${retailer.slug}/purchases`),
+          body: { username: login.username, password: login.password, cursor, limit },
+          retry: false,
+          timeoutMs: 30_000,
+        });
+      } catch (err) {
+        if (err instanceof ProviderError) return { outcome: "unavailable" };
+        throw err;
+      }
+      if (res.status === 401 || res.status === 403) return { outcome: "refused", reason: refusalReason(retailer, res.text) };
+      if (res.status !== 200) return { outcome: "unavailable" };
+      const page = parsePurchasePage(res.text);
+      return page ?? { outcome: "unavailable" };
+    },
   };
+}
+
+/** A purchase as the gateway sends it: amounts are decimal strings, quantities numbers or decimal strings. */
+export interface GatewayPurchase {
+  id: string;
+  date: string;
+  subtotal: string;
+  tax: string;
+  total: string;
+  items: Array<{
+    price: string;
+    quantity: string;
+    product: { product_id: string | null; name: string | null; description: string | null; upc: string | null; brand: string | null };
+  }>;
+}
+
+export type PurchasePage =
+  | { outcome: "page"; purchases: GatewayPurchase[]; nextCursor: string | null; hasMore: boolean }
+  | { outcome: "refused"; reason: string }
+  | { outcome: "unavailable" }
+  | { outcome: "not_configured" };
+
+const DECIMAL = /^-?\d{1,10}(\.\d{1,4})?$/;
+const MAX_TEXT = 500;
+
+function text(v: unknown, max = MAX_TEXT): string | null {
+  return typeof v === "string" && v.length <= max ? v : null;
+}
+
+function decimal(v: unknown): string | null {
+  const s = typeof v === "number" && Number.isFinite(v) ? String(v) : v;
+  return typeof s === "string" && DECIMAL.test(s) ? s : null;
+}
+
+/** The gateway's answer, checked field by field; anything off makes the whole page unusable (null). */
+export function parsePurchasePage(body: string): PurchasePage | null {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (!raw || typeof raw !== "object" || !Array.isArray(raw.purchases) || typeof raw.has_more !== "boolean") return null;
+  const nextCursor = raw.next_cursor === null || raw.next_cursor === undefined ? null : text(raw.next_cursor, 512);
+  if (raw.next_cursor != null && nextCursor === null) return null;
+  const purchases: GatewayPurchase[] = [];
+  for (const p of raw.purchases as Record<string, unknown>[]) {
+    if (!p || typeof p !== "object" || !Array.isArray(p.items)) return null;
+    const id = text(p.id, 128);
+    const date = text(p.date, 64);
+    const [subtotal, tax, total] = [decimal(p.subtotal), decimal(p.tax), decimal(p.total)];
+    if (!id || !date || Number.isNaN(Date.parse(date)) || subtotal === null || tax === null || total === null) return null;
+    const items: GatewayPurchase["items"] = [];
+    for (const i of p.items as Record<string, unknown>[]) {
+      const product = (i?.product ?? {}) as Record<string, unknown>;
+      const [price, quantity] = [decimal(i?.price), decimal(i?.quantity)];
+      if (price === null || quantity === null || typeof product !== "object") return null;
+      items.push({
+        price,
+        quantity,
+        product: { product_id: text(product.product_id, 64), name: text(product.name), description: text(product.description), upc: text(product.upc, 32), brand: text(product.brand, 128) },
+      });
+    }
+    purchases.push({ id, date, subtotal, tax, total, items });
+  }
+  return { outcome: "page", purchases, nextCursor, hasMore: raw.has_more };
 }
 
 export type RetailerGateway = ReturnType<typeof createRetailerGateway>;

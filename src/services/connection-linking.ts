@@ -2,7 +2,8 @@ import type { ConnectionTokenClaims, ConnectionTokenSigner } from "../auth/conne
 import { findRetailer, type Retailer } from "../catalog/retailers.ts";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectionRecord } from "../db/schema.ts";
+import type { Kysely } from "kysely";
+import type { ConnectionRecord, DB } from "../db/schema.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
 import type { AuditActor } from "./audit.ts";
@@ -42,6 +43,8 @@ export interface ConnectionLinkingDeps {
   retailers: RetailerGateway;
   vault: LoginVault;
   checkIntervalMs: number;
+  /** Runs in the activating transaction (queues the first purchase sync). */
+  onActivated?: (trx: Kysely<DB>, connectionId: string) => Promise<unknown>;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface ConnectionLinkingDeps {
  * with the retailer and seals it; the periodic re-check finds logins the
  * retailer no longer accepts.
  */
-export function createConnectionLinking({ db, clock, tokens, retailers, vault, checkIntervalMs }: ConnectionLinkingDeps) {
+export function createConnectionLinking({ db, clock, tokens, retailers, vault, checkIntervalMs, onActivated }: ConnectionLinkingDeps) {
   /** The rules a link token must pass, checked on the page and again, under the row lock, before activating. */
   function assertLinkable(c: ConnectionRecord, claims: ConnectionTokenClaims): void {
     if (c.status === "disconnected") throw disconnected(c.id);
@@ -116,7 +119,9 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
         const current = await trx.selectFrom("connections").selectAll().where("id", "=", record.id).forUpdate().executeTakeFirst();
         if (!current) throw connectionNotFound(record.id);
         assertLinkable(current, session.claims);
-        return activateConnection(trx, vault, current, { username: login.username, password: login.password }, actor, clock.now());
+        const activated = await activateConnection(trx, vault, current, { username: login.username, password: login.password }, actor, clock.now());
+        await onActivated?.(trx, activated.id);
+        return activated;
       });
       return { outcome: "linked", connection: toConnection(linked), session };
     },

@@ -73,8 +73,9 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
 
     /** POST /connections: a new connection, `initialized` until the customer links it. */
     async createConnection(actor: ApiKeyActor, input: CreateConnectionInput): Promise<Connection> {
-      if (!findRetailer(input.retailer_id)) {
-        throw ValidationError.of([{ param: "retailer_id", message: `Unknown retailer_id "${input.retailer_id}".`, code: "unknown_retailer" }], "GET /retailers lists them.");
+      const retailer = findRetailer(input.retailer_id);
+      if (!retailer) {
+        throw ValidationError.of([{ param: "retailer_id", message: `Unknown retailer_id "${input.retailer_id}".`, code: "unknown_retailer" }], "GET /retailers lists them (a ULID or a slug such as walmart).");
       }
       const now = clock.now();
       return db.transaction().execute(async (trx) => {
@@ -84,7 +85,8 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
             id: ulidAt(now),
             entity_id: actor.entityId,
             customer_id: input.customer_id,
-            retailer_id: input.retailer_id,
+            // A slug is stored as the retailer's ULID: answers always show the ULID (create-connection reference).
+            retailer_id: retailer.id,
             email: input.email ?? null,
             mobile: input.mobile ?? null,
             status: "initialized",
@@ -148,7 +150,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
      * with scope access (else 403). A token of another entity reads as a
      * connection that does not exist (404), whatever it names.
      */
-    authorizeAccess(actor: ApiKeyActor, connectionId: string, presented: string | null): ConnectionGrant {
+    authorizeAccess(actor: ApiKeyActor, connectionId: string | null, presented: string | null): ConnectionGrant {
       if (!presented) {
         throw new AuthenticationError(
           "missing_connection_token",
@@ -157,6 +159,8 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
         );
       }
       const claims = tokens.verify(presented);
+      // Routes without a connection in the path (GET /purchases) act on the token's own connection.
+      connectionId ??= claims.connectionId;
       if (claims.entityId !== actor.entityId) throw connectionNotFound(connectionId);
       if (claims.connectionId !== connectionId) {
         throw new PermissionError("token_connection_mismatch", "This connection token was issued for another connection.");
@@ -207,6 +211,31 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
           at: now,
         });
         return view;
+      });
+    },
+
+    /**
+     * DELETE /connections/{id} (Subtotal's Delete Connection): the connection
+     * is gone, with its sealed login and its purchases (ON DELETE CASCADE);
+     * `connection.deleted` carries its last state. Unlike a disconnect there
+     * is nothing left to read or recover.
+     */
+    async deleteConnection(actor: ApiKeyActor, grant: ConnectionGrant): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const existing = await findOwned(trx, grant.entityId, grant.connectionId, true);
+        const now = clock.now();
+        await vault.destroySecret(trx, loginPlace(existing));
+        await trx.deleteFrom("connections").where("id", "=", existing.id).execute();
+        const view = toConnection(existing);
+        await emitEvent(trx, { entityId: existing.entity_id, type: "connection.deleted", data: view, at: now });
+        await recordAudit(trx, {
+          entityId: existing.entity_id,
+          actor: auditActorOf(actor),
+          action: "connection.deleted",
+          target: { type: "connection", id: existing.id },
+          changes: diffFields(view, null, ["customer_id", "retailer_id", "status", "email", "mobile"]),
+          at: now,
+        });
       });
     },
 

@@ -5,6 +5,7 @@ import type { Database } from "../db/index.ts";
 import { queueHealthCheck, registerHealthCheckJobs } from "../jobs/health-checks.ts";
 import { createRetailerGateway } from "../providers/retailers.ts";
 import { registerCheckConnectionsJob } from "../jobs/check-connections.ts";
+import { queuePurchaseSync, registerPurchaseSyncJobs } from "../jobs/sync-purchases.ts";
 import { registerPurgeJob } from "../jobs/purge.ts";
 import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
 import { registerAuthFailurePurgeJob } from "../jobs/purge-auth-failures.ts";
@@ -26,6 +27,10 @@ import { createAuditLog } from "./audit.ts";
 import { createConnectorHealth } from "./connector-health.ts";
 import { createConnectionLinking } from "./connection-linking.ts";
 import { createConnectionService } from "./connections.ts";
+import { createDurableLinking } from "./durable-linking.ts";
+import { createLinkTokenService } from "./link-tokens.ts";
+import { createPurchaseSync } from "./purchase-sync.ts";
+import { createPurchaseService } from "./purchases.ts";
 import { createConnectorService } from "./connectors.ts";
 import { createCredentialService } from "./credentials.ts";
 import { createEntityService } from "./entities.ts";
@@ -34,6 +39,7 @@ import { createShopifyGrants } from "./shopify-grants.ts";
 import { createShopifyOAuthService } from "./shopify-oauth.ts";
 import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
 import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
+import { createWebhookDestinationService } from "./webhook-destinations.ts";
 import { createWebhookEndpointService } from "./webhook-endpoints.ts";
 
 export interface ServiceDeps {
@@ -90,28 +96,37 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   registerHealthCheckJobs(jobs, { db, health });
   const connectionTokens = createConnectionTokenSigner({ keys: connectionTokenKeys(config, ring), clock });
   const connections = createConnectionService({ db, clock, tokens: connectionTokens, vault });
+  const retailers = createRetailerGateway({ config });
   const connectionLinking = createConnectionLinking({
     db,
     clock,
     tokens: connectionTokens,
-    retailers: createRetailerGateway({ config }),
+    retailers,
     vault,
     checkIntervalMs: config.connectionCheckIntervalHours * 3_600_000,
+    onActivated: (trx, id) => queuePurchaseSync(jobs, trx, id),
   });
+  const linkTokens = createLinkTokenService({ db, clock });
+  const durableLinking = createDurableLinking({ db, clock, retailers, vault, linkTokens, onActivated: (trx, id) => queuePurchaseSync(jobs, trx, id) });
   registerCheckConnectionsJob(jobs, { linking: connectionLinking });
+  const purchases = createPurchaseService({ db, clock, recoveryWindowDays: config.recoveryWindowDays });
+  const purchaseSync = createPurchaseSync({ db, clock, retailers, vault, intervalMs: config.purchaseSyncIntervalMinutes * 60_000 });
+  registerPurchaseSyncJobs(jobs, { db, sync: purchaseSync, purchases, scheduleEveryMs: Math.min(60_000, config.purchaseSyncIntervalMinutes * 60_000), purgeEveryMs: config.purgeIntervalMs });
   const audit = createAuditLog({ db });
   const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
+  const webhookDestinations = createWebhookDestinationService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
   const webhookDeliveries = createWebhookDeliveryService({ db, clock, jobs, endpoints: webhookEndpoints });
   registerWebhookDeliveryJob(jobs, {
     db,
     clock,
     deliveries: webhookDeliveries,
     endpoints: webhookEndpoints,
+    destinations: webhookDestinations,
     vault,
     send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { admission, authThrottle, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  return { admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

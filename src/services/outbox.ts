@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   "connection.activated",
   "connection.unauthenticated",
   "connection.disconnected",
+  "connection.deleted",
+  "purchase.created",
   "shop_integration.updated",
 ] as const;
 
@@ -29,7 +31,21 @@ export interface NewEvent {
    */
   data: object;
   at: Date;
+  /**
+   * A simulated event (POST /webhooks/simulate): it goes only to the Subtotal
+   * webhook destinations that accept simulated events, never to /v1 endpoints.
+   */
+  simulated?: boolean;
 }
+
+/** The event types Subtotal-style webhook destinations (/webhooks) can enable (docs.subtotal.com webhooks/events). */
+export const DESTINATION_EVENT_TYPES = [
+  "connection.activated",
+  "connection.unauthenticated",
+  "connection.disconnected",
+  "connection.deleted",
+  "purchase.created",
+] as const satisfies readonly EventType[];
 
 /**
  * Writes an event into the outbox and fans it out to its webhook targets.
@@ -40,12 +56,15 @@ export interface NewEvent {
  * One statement, whatever the number of targets: the event row, a delivery
  * per target (each enabled endpoint of the entity subscribed to the type or
  * to "*"; for shop_integration.* events also the integration itself when its
- * webhook is active), and a `webhook.deliver` job per delivery, due at once.
+ * webhook is active; each of the entity's Subtotal-style destinations that
+ * enabled the type), and a `webhook.deliver` job per delivery, due at once.
+ * A simulated event reaches only the destinations that accept simulated events.
  */
 export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<string> {
   const id = uuidv7(event.at);
   const shopEvent = event.type.startsWith("shop_integration.");
   const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
+  const simulated = event.simulated === true;
   // Delivery ids: the event id's first 19 characters (its UUIDv7 timestamp and
   // counter) with a random tail, so an endpoint's deliveries sort in event order.
   await sql`
@@ -55,19 +74,23 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
       returning id, entity_id, type, created_at
     ),
     targets as (
-      select e.id as endpoint_id, null::uuid as connector_id
+      select e.id as endpoint_id, null::uuid as connector_id, null::text as destination_id
       from webhook_endpoints e
-      where e.entity_id = ${event.entityId} and e.enabled and e.events && array[${event.type}, '*']::text[]
+      where not ${simulated} and e.entity_id = ${event.entityId} and e.enabled and e.events && array[${event.type}, '*']::text[]
       union all
-      select null::uuid, c.id
+      select null::uuid, c.id, null::text
       from connectors c
-      where ${shopEvent} and c.entity_id = ${event.entityId}
+      where not ${simulated} and ${shopEvent} and c.entity_id = ${event.entityId}
         and c.webhook_active and c.webhook_url is not null and c.disconnected_at is null
         and (c.shop_integration_id::text = ${subjectId} or c.id::text = ${subjectId})
+      union all
+      select null::uuid, null::uuid, w.id
+      from webhook_destinations w
+      where w.entity_id = ${event.entityId} and ${event.type} = any (w.events) and (w.accepts_simulated_events or not ${simulated})
     ),
     deliveries as (
-      insert into webhook_deliveries (id, event_id, endpoint_id, connector_id, next_attempt_at, created_at, updated_at)
-      select (left(event.id::text, 19) || right(gen_random_uuid()::text, 17))::uuid, event.id, t.endpoint_id, t.connector_id,
+      insert into webhook_deliveries (id, event_id, endpoint_id, connector_id, destination_id, next_attempt_at, created_at, updated_at)
+      select (left(event.id::text, 19) || right(gen_random_uuid()::text, 17))::uuid, event.id, t.endpoint_id, t.connector_id, t.destination_id,
              event.created_at, event.created_at, event.created_at
       from targets t cross join event
       returning id

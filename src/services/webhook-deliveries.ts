@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookEndpointRecord } from "../db/schema.ts";
+import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookDestinationRecord, WebhookEndpointRecord } from "../db/schema.ts";
 import type { JobQueue } from "../jobs/queue.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
@@ -53,6 +53,8 @@ export interface DeliveryTarget {
   event: { id: string; type: string; entity_id: string; data: unknown; created_at: Date };
   endpoint: WebhookEndpointRecord | null;
   connector: ConnectorRecord | null;
+  /** A Subtotal-style destination (/webhooks): Subtotal's body and signature. */
+  destination: WebhookDestinationRecord | null;
 }
 
 export interface AttemptOutcome {
@@ -117,7 +119,7 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
       return toWebhookDelivery(row);
     },
 
-    /** The delivery with its event and target, for the job; null when it is gone (its endpoint was deleted). */
+    /** The delivery with its event and target, for the job; null when it is gone (its endpoint or destination was deleted). */
     async loadTarget(deliveryId: string): Promise<DeliveryTarget | null> {
       const row = await db
         .selectFrom("webhook_deliveries as d")
@@ -131,8 +133,11 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
       const event = { id: delivery.event_id, type: event_type, entity_id: event_entity_id, data: event_data, created_at: event_created_at };
       const endpoint = delivery.endpoint_id ? ((await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", delivery.endpoint_id).executeTakeFirst()) ?? null) : null;
       const connector = delivery.connector_id ? ((await db.selectFrom("connectors").selectAll().where("id", "=", delivery.connector_id).executeTakeFirst()) ?? null) : null;
-      if (!endpoint && !connector) return null;
-      return { delivery, event, endpoint, connector };
+      const destination = delivery.destination_id
+        ? ((await db.selectFrom("webhook_destinations").selectAll().where("id", "=", delivery.destination_id).executeTakeFirst()) ?? null)
+        : null;
+      if (!endpoint && !connector && !destination) return null;
+      return { delivery, event, endpoint, connector, destination };
     },
 
     /**

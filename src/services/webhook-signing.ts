@@ -26,3 +26,12 @@ export function signatureHeader(secrets: readonly string[], timestamp: number, b
   const signed = `${timestamp}.${body}`;
   return [`t=${timestamp}`, ...secrets.map((s) => `v1=${createHmac("sha256", s).update(signed).digest("hex")}`)].join(",");
 }
+
+/**
+ * Subtotal's scheme (docs.subtotal.com webhooks/verifying-signatures):
+ * X-Subtotal-Signature = hex HMAC-SHA256, keyed with the destination's signing
+ * secret, of `<X-Subtotal-Timestamp>.<raw body>`; the timestamp is unix seconds.
+ */
+export function subtotalSignature(secret: string, timestamp: number, body: string): string {
+  return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
+}

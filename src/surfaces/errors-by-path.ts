@@ -16,7 +16,7 @@ export type SurfaceShape = "flat" | "fastapi" | "jsonapi";
 
 export function surfaceOfPath(path: string): SurfaceShape {
   if (/^\/api\/v3(\/|$|\?)/.test(path)) return "jsonapi";
-  if (/^\/(connections|simulated-connections|retailers|purchases)(\/|$|\?)/.test(path)) return "fastapi";
+  if (/^\/(connections|simulated-connections|retailers|purchases|webhooks|link-tokens)(\/|$|\?)/.test(path)) return "fastapi";
   // /v1 and /admin/v1, and anything that belongs to no surface.
   return "flat";
 }

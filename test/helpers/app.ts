@@ -58,6 +58,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     LOG_LEVEL: "info",
     PATCHBAY_JOBS: "false",
     PATCHBAY_AUTH_FAILURES_PER_MINUTE: "1000000",
+    PATCHBAY_DEMO_RETAILER_GATEWAY: "false",
     ...opts.env,
   });
   const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);

@@ -49,9 +49,10 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
     applyRateLimit(admitted.check, admitted.actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
     if (connectionToken) {
-      const { connection_id } = request.params as { connection_id: string };
+      // Without a connection in the path (GET /purchases…) the token's own connection is meant.
+      const { connection_id } = request.params as { connection_id?: string };
       const presented = bearerToken(request.headers.authorization);
-      const authorize = () => services.connections.authorizeAccess(request.actor, connection_id, presented);
+      const authorize = () => services.connections.authorizeAccess(request.actor, connection_id ?? null, presented);
       // A token that was sent and fails counts against the address, as a bad key does; a missing one is not a guess.
       request.connectionGrant = presented === null ? authorize() : await services.authThrottle.guard(address, authorize);
     }

@@ -27,7 +27,8 @@ function page(title: string, body: string): string {
 
 export interface LinkFormView {
   retailerName: string;
-  connectionToken: string;
+  /** The token fields the form posts back: connection_token, or link_token with connection_id or retailer_id. */
+  hidden: Record<string, string>;
   redirectUrl: string | null;
   csrfToken: string;
   username?: string;
@@ -42,7 +43,7 @@ export function linkFormPage(v: LinkFormView): string {
     `<h1>Connect your ${name} account</h1>
 ${v.error ? `<p class="error" role="alert">${escapeHtml(v.error)}</p>` : ""}
 <form method="post" action="/link" autocomplete="on">
-<input type="hidden" name="connection_token" value="${escapeHtml(v.connectionToken)}">
+${Object.entries(v.hidden).map(([k, value]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(value)}">`).join("\n")}
 ${v.redirectUrl ? `<input type="hidden" name="redirect_url" value="${escapeHtml(v.redirectUrl)}">` : ""}
 <input type="hidden" name="csrf_token" value="${escapeHtml(v.csrfToken)}">
 <label for="username">${name} username or email</label>
@@ -52,6 +53,22 @@ ${v.redirectUrl ? `<input type="hidden" name="redirect_url" value="${escapeHtml(
 <button type="submit">Connect</button>
 </form>
 <p class="note">Your password is checked with ${name} and stored encrypted. It is never shown again.</p>`,
+  );
+}
+
+/** The first step of a durable link token without a retailer: choose one (a GET form back to /link with retailer_id). */
+export function retailerSelectPage(v: { linkToken: string; redirectUrl: string | null; retailers: readonly { slug: string; name: string }[] }): string {
+  const options = v.retailers.map((r) => `<option value="${escapeHtml(r.slug)}">${escapeHtml(r.name)}</option>`).join("");
+  return page(
+    "Choose your retailer",
+    `<h1>Choose your retailer</h1>
+<form method="get" action="/link">
+<input type="hidden" name="link_token" value="${escapeHtml(v.linkToken)}">
+${v.redirectUrl ? `<input type="hidden" name="redirect_url" value="${escapeHtml(v.redirectUrl)}">` : ""}
+<label for="retailer_id">Retailer</label>
+<select id="retailer_id" name="retailer_id" required>${options}</select>
+<button type="submit">Continue</button>
+</form>`,
   );
 }
 

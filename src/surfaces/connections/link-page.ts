@@ -1,26 +1,35 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { Type } from "@sinclair/typebox";
+import { Type, type Static } from "@sinclair/typebox";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import type { Services } from "../../services/index.ts";
 import { PermissionError, ValidationError } from "../../services/errors.ts";
 import { normalizeError } from "../shared/http-errors.ts";
-import { linkErrorPage, linkFormPage, linkSuccessPage, STYLE_HASH } from "./link-html.ts";
+import type { DurableTarget } from "../../services/durable-linking.ts";
+import { linkErrorPage, linkFormPage, linkSuccessPage, retailerSelectPage, STYLE_HASH } from "./link-html.ts";
 
 const CSRF_COOKIE = "pb_link_csrf";
 const CSRF_PURPOSE = "link-form v1";
 const NONCE_RE = /^[A-Za-z0-9_-]{24}$/;
 const CREDENTIAL_MAX = 256;
 
+const durableFields = {
+  link_token: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "A durable link token (POST /link-tokens), instead of connection_token" })),
+  connection_id: Type.Optional(Type.String({ minLength: 1, maxLength: 26, description: "With link_token: re-authenticate this connection of the token's customer" })),
+  retailer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 26, description: "With link_token: link this retailer (slug or ULID); without it and connection_id, the page asks" })),
+};
+
 const LinkQuery = Type.Object({
-  connection_token: Type.String({ minLength: 1, maxLength: 1024, description: "A connection token of scope link" }),
+  connection_token: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: "A connection token of scope link" })),
+  ...durableFields,
   redirect_url: Type.Optional(Type.String({ maxLength: 2048, description: "http(s) URL to send the customer to afterwards, with ?connection_id=…" })),
 });
 
 const LinkForm = Type.Object(
   {
-    connection_token: Type.String({ minLength: 1, maxLength: 1024 }),
+    connection_token: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    ...durableFields,
     redirect_url: Type.Optional(Type.String({ maxLength: 2048 })),
     csrf_token: Type.String({ minLength: 1, maxLength: 128 }),
     username: Type.String({ maxLength: 1024 }),
@@ -69,13 +78,26 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
   app.get("/link", {
     schema: { tags: ["connections"], summary: "The hosted link page (HTML)", querystring: LinkQuery, produces: ["text/html"] },
     handler: async (request, reply) => {
-      const redirectUrl = parseRedirectUrl(request.query.redirect_url);
-      const session = await services.authThrottle.guard(clientAddress(request.ip), () => services.connectionLinking.openLinkSession(request.query.connection_token));
+      const q = request.query;
+      const redirectUrl = parseRedirectUrl(q.redirect_url);
+      const guard = <T>(check: () => T | Promise<T>) => services.authThrottle.guard(clientAddress(request.ip), check);
       const existing = readCookie(request, CSRF_COOKIE);
       const nonce = existing && NONCE_RE.test(existing) ? existing : randomBytes(18).toString("base64url");
-      reply.header("set-cookie", `${CSRF_COOKIE}=${nonce}; Path=/link; Max-Age=3600; HttpOnly; SameSite=Strict${secureCookie ? "; Secure" : ""}`);
-      const csrfToken = tokens.mac(CSRF_PURPOSE, nonce, session.claims.tokenId, redirectUrl ?? "");
-      return sendPage(reply, linkFormPage({ retailerName: session.retailer.name, connectionToken: request.query.connection_token, redirectUrl, csrfToken }), redirectUrl);
+      const setNonce = () => reply.header("set-cookie", `${CSRF_COOKIE}=${nonce}; Path=/link; Max-Age=3600; HttpOnly; SameSite=Strict${secureCookie ? "; Secure" : ""}`);
+      if (q.connection_token !== undefined) {
+        const connectionToken = q.connection_token;
+        const session = await guard(() => services.connectionLinking.openLinkSession(connectionToken));
+        setNonce();
+        const csrfToken = tokens.mac(CSRF_PURPOSE, nonce, session.claims.tokenId, redirectUrl ?? "");
+        return sendPage(reply, linkFormPage({ retailerName: session.retailer.name, hidden: { connection_token: q.connection_token }, redirectUrl, csrfToken }), redirectUrl);
+      }
+      const linkToken = requireLinkToken(q.link_token);
+      const target = durableTarget(q);
+      const session = await guard(() => services.durableLinking.openDurableSession(linkToken, target));
+      if (session.step === "select_retailer") return sendPage(reply, retailerSelectPage({ linkToken, redirectUrl, retailers: session.retailers }), redirectUrl);
+      setNonce();
+      const csrfToken = tokens.mac(CSRF_PURPOSE, nonce, `link_token:${session.token.id}`, redirectUrl ?? "", targetKey(target));
+      return sendPage(reply, linkFormPage({ retailerName: session.retailer.name, hidden: durableHidden(linkToken, target), redirectUrl, csrfToken }), redirectUrl);
     },
   });
 
@@ -85,33 +107,83 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
       const form = request.body;
       assertSameOrigin(request);
       const redirectUrl = parseRedirectUrl(form.redirect_url);
-      const claims = await services.authThrottle.guard(clientAddress(request.ip), () => tokens.verify(form.connection_token));
+      if (form.connection_token === undefined) return submitDurable(request, reply, redirectUrl);
+      const connectionToken = form.connection_token;
+      const claims = await services.authThrottle.guard(clientAddress(request.ip), () => tokens.verify(connectionToken));
       const nonce = readCookie(request, CSRF_COOKIE);
-      if (!nonce || !tokens.verifyMac(form.csrf_token, CSRF_PURPOSE, nonce, claims.tokenId, redirectUrl ?? "")) {
-        throw new PermissionError("csrf_failed", "This form was not sent from the link page, or your browser blocked its cookie. Open the link again.");
-      }
-      const view = { connectionToken: form.connection_token, redirectUrl, csrfToken: form.csrf_token, username: form.username };
+      if (!nonce || !tokens.verifyMac(form.csrf_token, CSRF_PURPOSE, nonce, claims.tokenId, redirectUrl ?? "")) throw csrfFailed();
+      const view = { hidden: { connection_token: connectionToken }, redirectUrl, csrfToken: form.csrf_token, username: form.username };
 
       const username = form.username.trim();
-      if (username === "" || form.password === "" || username.length > CREDENTIAL_MAX || form.password.length > CREDENTIAL_MAX) {
-        const session = await services.connectionLinking.openLinkSession(form.connection_token);
-        const error = `Enter your username and password (at most ${CREDENTIAL_MAX} characters each).`;
-        return sendPage(reply.status(422), linkFormPage({ ...view, retailerName: session.retailer.name, error }), redirectUrl);
+      if (!acceptableLogin(username, form.password)) {
+        const session = await services.connectionLinking.openLinkSession(connectionToken);
+        return sendPage(reply.status(422), linkFormPage({ ...view, retailerName: session.retailer.name, error: LOGIN_SHAPE_ERROR }), redirectUrl);
       }
 
-      const result = await services.connectionLinking.completeLink(form.connection_token, { username, password: form.password }, request.log);
+      const result = await services.connectionLinking.completeLink(connectionToken, { username, password: form.password }, request.log);
       request.log.info({ connection_id: claims.connectionId, outcome: result.outcome }, "link attempt");
-      if (result.outcome === "linked") {
-        if (!redirectUrl) return sendPage(reply, linkSuccessPage(result.session.retailer.name), null);
-        const target = new URL(redirectUrl);
-        target.searchParams.set("connection_id", result.connection.connection_id);
-        return reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer").redirect(target.toString(), 303);
-      }
+      if (result.outcome === "linked") return linked(reply, result.session.retailer.name, result.connection.connection_id, redirectUrl);
       const retailerName = result.session.retailer.name;
       const error = result.outcome === "refused" ? result.reason : `${retailerName} is not answering right now. Please try again in a moment.`;
       return sendPage(reply.status(result.outcome === "refused" ? 422 : 503), linkFormPage({ ...view, retailerName, error }), redirectUrl);
     },
   });
+
+  /** POST /link with a durable link token: re-authenticate connection_id, or link retailer_id. */
+  async function submitDurable(request: FastifyRequest, reply: FastifyReply, redirectUrl: string | null) {
+    const form = request.body as Static<typeof LinkForm>;
+    const linkToken = requireLinkToken(form.link_token);
+    const target = durableTarget(form);
+    const session = await services.authThrottle.guard(clientAddress(request.ip), () => services.durableLinking.openDurableSession(linkToken, target));
+    const nonce = readCookie(request, CSRF_COOKIE);
+    if (!nonce || !tokens.verifyMac(form.csrf_token, CSRF_PURPOSE, nonce, `link_token:${session.token.id}`, redirectUrl ?? "", targetKey(target))) throw csrfFailed();
+    if (session.step !== "login") throw new ValidationError("Choose a retailer first.", { param: "retailer_id" });
+    const view = { hidden: durableHidden(linkToken, target), redirectUrl, csrfToken: form.csrf_token, username: form.username, retailerName: session.retailer.name };
+    const username = form.username.trim();
+    if (!acceptableLogin(username, form.password)) return sendPage(reply.status(422), linkFormPage({ ...view, error: LOGIN_SHAPE_ERROR }), redirectUrl);
+
+    const result = await services.durableLinking.completeDurableLink(linkToken, target, { username, password: form.password }, request.log);
+    request.log.info({ link_token_id: session.token.id, outcome: result.outcome }, "link attempt");
+    if (result.outcome === "linked") return linked(reply, result.retailer.name, result.connection.connection_id, redirectUrl);
+    const error = result.outcome === "refused" ? result.reason : `${result.retailer.name} is not answering right now. Please try again in a moment.`;
+    return sendPage(reply.status(result.outcome === "refused" ? 422 : 503), linkFormPage({ ...view, error }), redirectUrl);
+  }
+}
+
+const LOGIN_SHAPE_ERROR = `Enter your username and password (at most ${CREDENTIAL_MAX} characters each).`;
+
+function acceptableLogin(username: string, password: string): boolean {
+  return username !== "" && password !== "" && username.length <= CREDENTIAL_MAX && password.length <= CREDENTIAL_MAX;
+}
+
+function csrfFailed(): PermissionError {
+  return new PermissionError("csrf_failed", "This form was not sent from the link page, or your browser blocked its cookie. Open the link again.");
+}
+
+function linked(reply: FastifyReply, retailerName: string, connectionId: string, redirectUrl: string | null) {
+  if (!redirectUrl) return sendPage(reply, linkSuccessPage(retailerName), null);
+  const target = new URL(redirectUrl);
+  target.searchParams.set("connection_id", connectionId);
+  return reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer").redirect(target.toString(), 303);
+}
+
+function requireLinkToken(linkToken: string | undefined): string {
+  if (linkToken === undefined) throw new ValidationError("Open this page with a connection_token or a link_token.", { param: "link_token" });
+  return linkToken;
+}
+
+function durableTarget(q: { connection_id?: string; retailer_id?: string }): DurableTarget {
+  if (q.connection_id !== undefined) return { connectionId: q.connection_id };
+  return q.retailer_id !== undefined ? { retailerId: q.retailer_id } : {};
+}
+
+/** What the form's CSRF token is bound to besides the token: the connection or retailer being linked. */
+function targetKey(t: DurableTarget): string {
+  return t.connectionId !== undefined ? `connection:${t.connectionId}` : `retailer:${t.retailerId ?? ""}`;
+}
+
+function durableHidden(linkToken: string, t: DurableTarget): Record<string, string> {
+  return { link_token: linkToken, ...(t.connectionId !== undefined ? { connection_id: t.connectionId } : { retailer_id: t.retailerId! }) };
 }
 
 /** An absolute http(s) URL without embedded credentials, or null when none was given. */

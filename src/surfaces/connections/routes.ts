@@ -4,6 +4,8 @@ import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
 import type { Services } from "../../services/index.ts";
 import { useConnectionsAuth } from "./auth.ts";
+import { linkTokenRoutes } from "./link-token-routes.ts";
+import { webhookDestinationRoutes } from "./webhook-routes.ts";
 import { errorResponses, HttpErrorSchema, sendConnectionsError, useConnectionsErrors, ValidationErrorSchema } from "./errors.ts";
 import {
   ConnectionList,
@@ -11,6 +13,10 @@ import {
   ConnectionSchema,
   CreateConnectionBody,
   ListConnectionsQuery,
+  ListPurchasesQuery,
+  PurchaseList,
+  PurchaseParams,
+  PurchaseSchema,
   RetailerList,
   SimulatedStatusBody,
   TokenBody,
@@ -23,7 +29,8 @@ const keyOnly = [{ apiKeyHeader: [] }];
 const keyAndToken = [{ apiKeyHeader: [], connectionToken: [] }];
 
 /**
- * /connections…, /retailers, /simulated-connections… (seed 003, SPEC §4).
+ * /connections…, /retailers, /purchases…, /simulated-connections… (seed 003,
+ * SPEC §4, Subtotal's reference for what the seed leaves out).
  * Parse, call the connection service, shape the answer. The hosted /link page
  * is its own plugin (link-page.ts): HTML, another auth, no Idempotency-Key.
  */
@@ -112,6 +119,51 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
     },
     handler: async (request) => services.connections.updateConnection(request.actor, request.connectionGrant, request.body),
   });
+
+  app.delete("/connections/:connection_id", {
+    config: { scope: "connections:write", connectionToken: true },
+    schema: {
+      tags,
+      security: keyAndToken,
+      summary: "Delete Connection",
+      description: "Deletes the connection, its stored login and its purchases at once (no recovery window), and sends connection.deleted. 204, no body.",
+      params: ConnectionParams,
+      response: { 204: { type: "null", description: "Successful Response" }, ...errorResponses(400, 401, 403, 404, 422, 429) },
+    },
+    handler: async (request, reply) => {
+      await services.connections.deleteConnection(request.actor, request.connectionGrant);
+      return reply.status(204).send();
+    },
+  });
+
+  app.get("/purchases", {
+    config: { scope: "connections:read", connectionToken: true },
+    schema: {
+      tags,
+      security: keyAndToken,
+      summary: "Get Purchases",
+      description: "The purchases of the connection the access token is for, newest purchase first. Pass the last purchase_id as starting_after for the next page.",
+      querystring: ListPurchasesQuery,
+      response: { 200: PurchaseList, ...errorResponses(401, 403, 404, 422, 429) },
+    },
+    handler: async (request) =>
+      services.purchases.listPurchases(request.connectionGrant, { limit: request.query.limit, startingAfter: request.query.starting_after }),
+  });
+
+  app.get("/purchases/:purchase_id", {
+    config: { scope: "connections:read", connectionToken: true },
+    schema: {
+      tags,
+      security: keyAndToken,
+      summary: "Get Purchase",
+      params: PurchaseParams,
+      response: { 200: PurchaseSchema, ...errorResponses(401, 403, 404, 422, 429) },
+    },
+    handler: async (request) => services.purchases.getPurchase(request.connectionGrant, request.params.purchase_id),
+  });
+
+  webhookDestinationRoutes(app, services);
+  linkTokenRoutes(app, services);
 
   app.patch("/simulated-connections/:connection_id", {
     config: { scope: "connections:write" },

@@ -40,7 +40,12 @@ export const ConnectionParams = Type.Object({ connection_id: Type.String({ patte
 export const CreateConnectionBody = Type.Object(
   {
     customer_id: customerId,
-    retailer_id: Type.String({ pattern: ULID_PATTERN, description: "A retailer from GET /retailers", examples: ["01J7SC0NN73R6F5VVSP3ZKPDA3"] }),
+    retailer_id: Type.String({
+      minLength: 1,
+      maxLength: 26,
+      description: "A retailer from GET /retailers: its slug or its ULID. Answers show the ULID.",
+      examples: ["walmart", "target", "amazon", "01J7SC0NN73R6F5VVSP3ZKPDA3"],
+    }),
     email: Type.Optional(Nullable(email)),
     mobile: Type.Optional(Nullable(mobile)),
   },
@@ -94,3 +99,75 @@ export const RetailerList = Type.Object({
     }),
   ),
 });
+
+const decimalString = (description: string, example: string) =>
+  Type.String({ pattern: "^(?!^[-+.]*$)[+-]?0*\\d*\\.?\\d*$", description, examples: [example] });
+
+/** Subtotal's Get Purchases query: limit 1–50 (default 10), starting_after a purchase id. */
+export const ListPurchasesQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 50, default: 10, description: "The maximum number of purchases to return", examples: [10] }),
+    starting_after: Type.Optional(
+      Type.String({
+        pattern: ULID_PATTERN,
+        description: "The purchase id of the last purchase you processed. The next purchase returned will be the next oldest purchase.",
+        examples: ["01J51S0JYV6N7K1030CV1ZJH30"],
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PurchaseParams = Type.Object({ purchase_id: Type.String({ pattern: ULID_PATTERN, description: "A purchase id (ULID)" }) });
+
+export const PurchaseSummarySchema = Type.Object(
+  {
+    purchase_id: Ulid("The unique identifier for the purchase", "01J51S0JYV6N7K1030CV1ZKSJH"),
+    date: Type.String({ format: "date-time", description: "The date and time of the purchase", examples: ["2024-01-01T00:00:00Z"] }),
+    total: decimalString("The total amount of the purchase", "100.00"),
+  },
+  { additionalProperties: false },
+);
+
+export const PurchaseList = Type.Object(
+  {
+    has_more: Type.Boolean({ description: "Whether there are more purchases available to fetch" }),
+    purchases: Type.Array(PurchaseSummarySchema, { description: "The list of purchases for the connection sorted in descending order by purchase date" }),
+  },
+  { additionalProperties: false },
+);
+
+const ProductSchema = Type.Object(
+  {
+    product_id: Nullable(Type.String({ description: "The retailer's product id", examples: ["01J51S0JYV6N7K1030CV1ZKSCB"] })),
+    description: Nullable(Type.String({ examples: ["Diet Coke - 12pk/12oz cans"] })),
+    name: Nullable(Type.String({ examples: ["Diet Coke 12pk"] })),
+    upc: Nullable(Type.String({ examples: ["049000028911"] })),
+    brand: Nullable(Type.String({ examples: ["diet-coke"] })),
+  },
+  { additionalProperties: false },
+);
+
+export const PurchaseSchema = Type.Object(
+  {
+    purchase_id: Ulid("The unique identifier for the purchase", "01J51S0JYV6N7K1030CV1ZKSCF"),
+    date: Type.String({ format: "date-time", description: "The date and time of the purchase", examples: ["2024-01-01T00:00:00Z"] }),
+    total: decimalString("The total amount of the purchase", "9.34"),
+    tax: decimalString("The tax amount of the purchase", "0.85"),
+    subtotal: decimalString("The subtotal amount of the purchase", "8.49"),
+    item_count: Type.Integer({ description: "The number of items in the purchase", examples: [1] }),
+    items: Type.Array(
+      Type.Object(
+        {
+          item_id: Ulid("The unique identifier for the item", "01J51S0JYV6N7K1030CV1ZKSCA"),
+          price: decimalString("The price paid for the item (all of its quantity)", "8.49"),
+          quantity: decimalString("The quantity bought (a decimal string: some items are sold by weight)", "1"),
+          product: ProductSchema,
+        },
+        { additionalProperties: false },
+      ),
+      { description: "The list of items in the purchase" },
+    ),
+  },
+  { $id: "Purchase", additionalProperties: false },
+);
