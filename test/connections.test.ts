@@ -540,7 +540,7 @@ for (const kind of DB_KINDS) {
       });
       it("405 {detail:\"Method Not Allowed\"} with Allow for a method the path does not take", async () => {
         const call = asConnectionsKey(t, await createTenant(t));
-        const res = await call("DELETE", "/connections/01J51S0JYV6N7K1030CV1ZKSCA");
+        const res = await call("PUT", "/connections/01J51S0JYV6N7K1030CV1ZKSCA");
         assert.equal(res.statusCode, 405, res.body);
         assert.deepEqual(res.json(), { detail: "Method Not Allowed" });
         assert.match(String(res.headers.allow), /GET/);

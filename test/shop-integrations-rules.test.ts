@@ -260,12 +260,16 @@ for (const kind of DB_KINDS) {
         }
       });
 
-      it("an unknown route under /api/v3 → 404 in the JSON:API shape", async () => {
+      it("an unknown route under /api/v3 → 404, a method its path does not take → 405 with Allow, both in the JSON:API shape", async () => {
         const { call } = await oneShop();
-        for (const [method, url] of [["GET", "/api/v3/nothing"], ["POST", "/api/v3/integrations"], ["PUT", "/api/v3/integrations/1"]] as const) {
-          const res = await call(method, url, method === "GET" ? undefined : {});
-          assert.equal(res.statusCode, 404, `${method} ${url}`);
-          assert.equal(jsonApiErrors(res.json(), 404)[0]!.code, "not_found");
+        const unknown = await call("GET", "/api/v3/nothing");
+        assert.equal(unknown.statusCode, 404, unknown.body);
+        assert.equal(jsonApiErrors(unknown.json(), 404)[0]!.code, "not_found");
+        for (const [method, url] of [["POST", "/api/v3/integrations"], ["PUT", "/api/v3/integrations/1"]] as const) {
+          const res = await call(method, url, {});
+          assert.equal(res.statusCode, 405, `${method} ${url}: ${res.body}`);
+          assert.equal(jsonApiErrors(res.json(), 405).length, 1);
+          assert.match(String(res.headers.allow), /GET/);
         }
       });
     });

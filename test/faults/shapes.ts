@@ -9,7 +9,7 @@ export function surfaceOf(path: string): Surface {
   const p = path.split("?")[0] ?? "";
   if (p === "/admin/v1" || p.startsWith("/admin/v1/")) return "admin";
   if (p === "/v1" || p.startsWith("/v1/")) return "v1";
-  if (/^\/(connections|retailers|simulated-connections)(\/|$)/.test(p)) return "connections";
+  if (/^\/(connections|retailers|simulated-connections|purchases|webhooks|link-tokens)(\/|$)/.test(p)) return "connections";
   if (p === "/api/v3" || p.startsWith("/api/v3/")) return "shop";
   if (p === "/link" || p.startsWith("/link/")) return "link";
   return "other";

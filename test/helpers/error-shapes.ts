@@ -5,7 +5,7 @@ export type Surface = "flat" | "fastapi" | "jsonapi";
 /** Which error shape answers a path: the README's table of surfaces. */
 export function surfaceOfPath(path: string): Surface | null {
   if (/^\/(v1|admin\/v1)(\/|$|\?)/.test(path)) return "flat";
-  if (/^\/(connections|simulated-connections|retailers|purchases)(\/|$|\?)/.test(path)) return "fastapi";
+  if (/^\/(connections|simulated-connections|retailers|purchases|webhooks|link-tokens)(\/|$|\?)/.test(path)) return "fastapi";
   if (/^\/api\/v3(\/|$|\?)/.test(path)) return "jsonapi";
   return null;
 }
