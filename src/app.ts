@@ -107,6 +107,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   // A shared rate-limit store (Redis) should be connected before the first request counts.
   app.addHook("onReady", async () => services.rateLimiter.ready());
   app.addHook("onClose", async () => services.rateLimiter.close());
+  app.addHook("onClose", async () => services.proxyTransport.close());
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });

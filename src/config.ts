@@ -51,6 +51,23 @@ export interface Config {
   jobsConcurrency: number;
   /** How often the health checks re-verify each active connector's credentials. */
   healthCheckIntervalMinutes: number;
+  /** The provider proxy's limits (SPEC §9). */
+  proxy: ProxyConfig;
+  /** Days the provider-call log keeps an entry. */
+  providerLogRetentionDays: number;
+}
+
+export interface ProxyConfig {
+  /** No provider answer (headers, or the next body chunk) within this → 504 proxy_timeout. */
+  timeoutMs: number;
+  /** Largest request body the proxy forwards (413 proxy_body_too_large). */
+  maxRequestBytes: number;
+  /** Largest response body the proxy relays (502 proxy_response_too_large, or the stream is cut). */
+  maxResponseBytes: number;
+  /** Attempts for a call that is safe to repeat (first try included). */
+  maxAttempts: number;
+  /** A provider 429 is retried only when its Retry-After is at most this; otherwise it is answered back. */
+  retryAfterCapSeconds: number;
 }
 
 /** One master key: its id (stored beside every wrapped data key) and the 256-bit key, opaque to logging. */
@@ -214,5 +231,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
     jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 16, 1, 100),
     healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),
+    proxy: {
+      timeoutMs: int(env, "PATCHBAY_PROXY_TIMEOUT_MS", 30_000, 100, 600_000),
+      maxRequestBytes: int(env, "PATCHBAY_PROXY_MAX_REQUEST_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      maxResponseBytes: int(env, "PATCHBAY_PROXY_MAX_RESPONSE_BYTES", 256 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
+      maxAttempts: int(env, "PATCHBAY_PROXY_MAX_ATTEMPTS", 3, 1, 10),
+      retryAfterCapSeconds: int(env, "PATCHBAY_PROXY_RETRY_AFTER_CAP_SECONDS", 2, 0, 60),
+    },
+    providerLogRetentionDays: int(env, "PATCHBAY_PROVIDER_LOG_RETENTION_DAYS", 7, 1, 365),
   };
 }

@@ -44,8 +44,6 @@ export type AuthRecipe = (
   /** An access token Patchbay mints from the stored credentials, sealed and reused until shortly before it expires. */
   | { scheme: "minted"; mint: MintRecipe; header: string; prefix: string }
 ) & {
-  /** Caller headers that pass through although they look like Patchbay's own (Stripe's Idempotency-Key is always passed). */
-  passHeaders?: readonly string[];
   /** The header that makes a POST safe to retry (the provider's idempotency key). */
   idempotencyHeader?: string;
   /** The provider's page that documents the scheme. */

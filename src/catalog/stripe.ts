@@ -22,7 +22,6 @@ export const stripe: ConnectorDefinition = {
   authRecipe: {
     scheme: "headers",
     headers: { authorization: "Bearer {secret_key}" },
-    passHeaders: ["stripe-account", "stripe-version"],
     idempotencyHeader: "idempotency-key",
     source: "https://docs.stripe.com/api/authentication (Bearer secret key; Stripe-Account, Idempotency-Key: /api/connected-accounts, /api/idempotent_requests)",
   },

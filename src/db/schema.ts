@@ -17,6 +17,8 @@ export interface DB {
   shopify_grants: ShopifyGrantsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  provider_tokens: ProviderTokensTable;
+  provider_calls: ProviderCallsTable;
 }
 
 type Json = Record<string, unknown>;
@@ -245,3 +247,32 @@ export type JobRecord = Selectable<JobsTable>;
 export type { Generated };
 export type WebhookEndpointRecord = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>;
+
+export interface ProviderTokensTable {
+  connector_id: string;
+  generation: ColumnType<number, number | undefined, number>;
+  expires_at: Date | null;
+  mint_lease_id: string | null;
+  mint_lease_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type ProviderCallPurpose = "proxy" | "verify" | "health_check" | "token_mint" | "token_refresh";
+
+export interface ProviderCallsTable {
+  id: string;
+  entity_id: string;
+  connector_id: string;
+  connector_type: string;
+  purpose: ProviderCallPurpose;
+  method: string;
+  path: string;
+  status: number | null;
+  latency_ms: number;
+  bytes_sent: ColumnType<string | number, number, number>;
+  bytes_received: ColumnType<string | number, number, number>;
+  error_class: string | null;
+  request_id: string | null;
+  created_at: Date;
+}

@@ -12,6 +12,7 @@ import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ConflictError } from "./errors.ts";
 import { recordAuthFailure, type ShopifyGrants } from "./shopify-grants.ts";
+import type { CallContext } from "./provider-calls.ts";
 
 type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode" | "sync_status" | "sync_error">;
 
@@ -41,15 +42,15 @@ const SHOPIFY_CHECK = "GET /admin/oauth/access_scopes.json";
  */
 export function createConnectorHealth({ db, clock, providers, shopify, grants, connectors, openCredentials, healthIntervalMs }: ConnectorHealthDeps) {
   /** null: the connector has nothing to check yet (no credentials, or Shopify not authorized). */
-  async function runCheck(connector: ConnectorRef): Promise<CheckResult | null> {
+  async function runCheck(connector: ConnectorRef, context: CallContext): Promise<CheckResult | null> {
     const type = connector.connector_type as ConnectorType;
-    if (type === "shopify") return checkShopify(connector);
+    if (type === "shopify") return checkShopify(connector, context);
     const credentials = await openCredentials(connector);
     if (!credentials) return null;
-    return checkCredentials(providers, type, credentials, connector.mode);
+    return checkCredentials(providers, type, credentials, connector.mode, context);
   }
 
-  async function checkShopify(connector: ConnectorRef): Promise<CheckResult | null> {
+  async function checkShopify(connector: ConnectorRef, context: CallContext): Promise<CheckResult | null> {
     if (!shopify) return null;
     let access = await grants.openAccessToken(connector);
     if (!access) return null;
@@ -62,7 +63,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       if (!access || access.expired) return null;
     }
     try {
-      return byStatus(await shopify.checkAccess(access.shop, access.accessToken), SHOPIFY_CHECK);
+      return byStatus(await shopify.checkAccess(access.shop, access.accessToken, context), SHOPIFY_CHECK);
     } catch (err) {
       if (err instanceof ProviderError) return { status: "unreachable", error: `${err.message} (${SHOPIFY_CHECK}).` };
       throw err;
@@ -111,7 +112,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         throw new ConflictError("connector_disconnected", `The ${type} connector is disconnected.`, `Restore it with POST /v1/integrations/${type} first.`);
       }
       const ref: ConnectorRef = { id: row.id, entity_id: row.entity_id, connector_type: row.connector_type, mode: row.mode, sync_status: row.sync_status, sync_error: row.sync_error };
-      const result = await runCheck(ref);
+      const result = await runCheck(ref, { entityId: row.entity_id, connectorId: row.id, connectorType: row.connector_type, purpose: "verify", requestId: actor.requestId ?? null });
       if (!result) {
         throw new ConflictError(
           "no_credentials",
@@ -128,7 +129,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
     async checkConnector(connectorId: string): Promise<CheckResult | null> {
       const connector = await db.selectFrom("connectors").selectAll().where("id", "=", connectorId).executeTakeFirst();
       if (!connector || !connector.is_active || connector.disconnected_at !== null) return null;
-      const result = await runCheck(connector);
+      const result = await runCheck(connector, { entityId: connector.entity_id, connectorId: connector.id, connectorType: connector.connector_type, purpose: "health_check" });
       if (result) await record(connector, result, HEALTH_JOB);
       return result;
     },

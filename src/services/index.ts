@@ -33,6 +33,11 @@ import { createShopifyOAuthService } from "./shopify-oauth.ts";
 import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
 import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
 import { createWebhookEndpointService } from "./webhook-endpoints.ts";
+import { registerProviderCallPurgeJob } from "../jobs/purge-provider-calls.ts";
+import { createProxyTransport } from "../providers/proxy-transport.ts";
+import { createMintedTokens } from "./minted-tokens.ts";
+import { createProviderCallLog } from "./provider-calls.ts";
+import { createProxyService } from "./proxy.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -52,7 +57,8 @@ const silent: ProviderLogger = { info() {}, warn() {} };
 
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost }: ServiceDeps) {
-  const client = providers ?? createProviderClient({ config, logger });
+  const callLog = createProviderCallLog({ db, clock, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
+  const client = providers ?? createProviderClient({ config, logger, callLog });
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
@@ -107,7 +113,11 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { admission, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  const minted = createMintedTokens({ db, clock, vault, providers: client });
+  const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
+  const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
+  registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
+  return { proxy, proxyTransport, callLog, minted, admission, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -160,7 +160,7 @@ export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantD
       }
       let tokens: ShopifyTokens;
       try {
-        tokens = await shopify.refreshTokens(claimed.shop, refresh_token, now);
+        tokens = await shopify.refreshTokens(claimed.shop, refresh_token, now, { entityId: row.entity_id, connectorId, connectorType: "shopify", purpose: "token_refresh" });
       } catch (err) {
         if (err instanceof ShopifyRejected) {
           const error = `Shopify refused the token refresh (HTTP ${err.status}); the merchant must approve the app again (POST /v1/integrations/shopify).`;
