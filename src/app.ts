@@ -6,7 +6,7 @@ import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { pendingMigrations } from "./db/migrate.ts";
-import { loggerOptions, OneLinePerRequest } from "./logging.ts";
+import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
@@ -15,7 +15,8 @@ import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
-import { FlatErrorSchema, flatNotFound, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
+import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
+import { FlatErrorSchema, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
 
 type ValidatorFactory = typeof buildValidator;
@@ -40,22 +41,41 @@ function sharedValidatorCompilers(build: ValidatorFactory): ValidatorFactory {
   }) as ValidatorFactory;
 }
 
+/**
+ * Node's defaults let a client take 60 s over its headers and 300 s over a
+ * request, and check only every 30 s: a few dozen trickling sockets hold the
+ * server's connections for minutes (issue 13). The check runs at least every
+ * second, or more often when the bounds are shorter.
+ */
+function slowClientBounds(t: Config["httpTimeouts"]) {
+  return {
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    http: { headersTimeout: t.headersMs, connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(t.headersMs / 4))) },
+  };
+}
+
 export interface AppDeps {
   config: Config;
   db: Database;
   services: Services;
   adminToken: string;
   /** Where log lines go (tests capture them); stdout by default. */
-  logStream?: NodeJS.WritableStream;
+  logStream?: LogSink;
 }
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
 export async function buildApp({ config, db, services, adminToken, logStream }: AppDeps): Promise<FastifyInstance> {
+  const genReqId = () => `req_${randomBase62(20)}`;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
-    genReqId: () => `req_${randomBase62(20)}`,
+    ...slowClientBounds(config.httpTimeouts),
+    genReqId,
+    // Refused before routing (a bad URL) or by Node's HTTP parser: still in the path's surface shape.
+    frameworkErrors: (err, request, reply) => sendErrorByPath(request, reply, err),
+    clientErrorHandler: clientErrorAnswer(genReqId),
     requestIdHeader: false,
     trustProxy: false,
     return503OnClosing: true,
@@ -86,11 +106,12 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+    transform: withErrorResponses,
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   useFlatErrors(app);
-  flatNotFound(app);
+  answerUnknownRoutes(app);
 
   app.get("/healthz", { schema: { hide: true } }, async (_request, reply) => {
     try {

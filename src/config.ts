@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import path from "node:path";
+import { FAULT_STEPS, type FaultStep } from "./idempotency/store.ts";
 
 /**
  * Every environment variable Patchbay reads, parsed once at boot.
@@ -11,12 +12,19 @@ export interface Config {
   dataDir: string;
   /** null → embedded PGlite under dataDir/pglite */
   databaseUrl: string | null;
+  /** PostgreSQL: how long a query waits for a pooled connection (or a new one to open) before answering 503. */
+  dbConnectTimeoutMs: number;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
   serverUrl: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   bodyLimitBytes: number;
+  /**
+   * Bounds on slow clients: receiving a request's headers, receiving a whole
+   * request (headers and body), and an idle keep-alive connection.
+   */
+  httpTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
   /** Days a disconnected connector keeps its sealed credentials. */
   recoveryWindowDays: number;
   /**
@@ -32,9 +40,15 @@ export interface Config {
   redisUrl: string | null;
   /** Prefix of every Redis key Patchbay writes, so one Redis can serve several deployments. */
   redisKeyPrefix: string;
-  /** How long an in-progress Idempotency-Key is held before a retry may execute it again. */
-  idempotencyLeaseSeconds: number;
+  /**
+   * Test-only fault switch (PATCHBAY_FAULT_CRASH=<step>:<probability>): an
+   * idempotent write kills its own process at that step with that probability.
+   * The crash suite (RELIABILITY.md) uses it; never set it in production.
+   */
+  faultCrash: { step: FaultStep; probability: number } | null;
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
+  /** Failed authentications a client address may make in a sliding minute before it is refused (429). */
+  authFailuresPerMinute: number;
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   /** Webhook URLs may be plain http and resolve to private, loopback or link-local addresses (development and tests only). */
   webhookAllowPrivate: boolean;
@@ -87,6 +101,17 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+function faultCrash(env: Env): Config["faultCrash"] {
+  const raw = str(env, "PATCHBAY_FAULT_CRASH");
+  if (raw === null) return null;
+  const [step, p] = raw.split(":");
+  const probability = Number(p ?? "1");
+  if (!FAULT_STEPS.includes(step as FaultStep) || !(probability > 0 && probability <= 1)) {
+    throw new ConfigError("PATCHBAY_FAULT_CRASH", `must be <step>:<probability> (a test-only switch), the step one of ${FAULT_STEPS.join(", ")} and the probability in (0, 1]; got "${raw}"`);
+  }
+  return { step: step as FaultStep, probability };
+}
 
 function str(env: Env, name: string): string | null {
   const v = env[name];
@@ -188,6 +213,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const masterKeys = str(env, "PATCHBAY_MASTER_KEYS");
 
+  const httpTimeouts = {
+    headersMs: int(env, "PATCHBAY_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    requestMs: int(env, "PATCHBAY_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    keepAliveMs: int(env, "PATCHBAY_KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 600_000),
+  };
+  if (httpTimeouts.headersMs > httpTimeouts.requestMs) {
+    throw new ConfigError("PATCHBAY_HEADERS_TIMEOUT_MS", `must not exceed PATCHBAY_REQUEST_TIMEOUT_MS (${httpTimeouts.requestMs}), got ${httpTimeouts.headersMs}`);
+  }
+
   const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const serverUrl = (url(env, "PATCHBAY_URL", ["http:", "https:"]) ?? `http://${localHost.includes(":") ? `[${localHost}]` : localHost}:${port}`).replace(/\/+$/, "");
 
@@ -196,18 +230,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port,
     dataDir,
     databaseUrl,
+    dbConnectTimeoutMs: int(env, "PATCHBAY_DB_CONNECT_TIMEOUT_MS", 3000, 100, 60_000),
     adminToken,
     publicUrl,
     serverUrl,
     logLevel,
     bodyLimitBytes: int(env, "PATCHBAY_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    httpTimeouts,
     recoveryWindowDays: int(env, "PATCHBAY_RECOVERY_DAYS", 7, 1, 365),
     masterKeys: masterKeys === null ? null : parseMasterKeys(masterKeys),
     purgeIntervalMs: int(env, "PATCHBAY_PURGE_INTERVAL_SECONDS", 600, 1, 86_400) * 1000,
     providerUrls,
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     redisKeyPrefix: str(env, "PATCHBAY_REDIS_PREFIX") ?? "patchbay:",
-    idempotencyLeaseSeconds: int(env, "PATCHBAY_IDEMPOTENCY_LEASE_SECONDS", 60, 1, 3600),
+    faultCrash: faultCrash(env),
     rateLimits: {
       live: {
         perMinute: int(env, "PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE", 300, 1, 1_000_000),
@@ -218,6 +254,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         burst: int(env, "PATCHBAY_RATE_LIMIT_TEST_BURST", 10, 1, 1_000_000),
       },
     },
+    authFailuresPerMinute: int(env, "PATCHBAY_AUTH_FAILURES_PER_MINUTE", 20, 1, 1_000_000),
     shopify: {
       clientId: str(env, "SHOPIFY_CLIENT_ID"),
       clientSecret: str(env, "SHOPIFY_CLIENT_SECRET"),

@@ -12,12 +12,17 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, q)}?${params.toString()}`;
 }
 
+/** Anything log lines can be written to. */
+export interface LogSink {
+  write(line: string): unknown;
+}
+
 /**
  * pino options for the server. Requests are logged by method, redacted URL
  * and id, never headers or bodies; the redact list is a second net for any
  * object that a log call passes by mistake.
  */
-export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions["logger"] {
+export function loggerOptions(level: string, stream?: LogSink): FastifyServerOptions["logger"] {
   return {
     level,
     ...(stream ? { stream } : {}),
@@ -59,4 +64,49 @@ export class OneLinePerRequest extends LogController {
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, "request errored");
     else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, "request completed");
   }
+}
+
+/** What the logs are written to: a bounded, never-blocking stdout. */
+export interface LogDestination extends LogSink {
+  /** Resolves true once every buffered line is written, false if the pipe did not take them within timeoutMs. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** Lines dropped because the reader fell more than maxBufferedBytes behind. */
+  readonly dropped: number;
+}
+
+/**
+ * Log lines go to stdout through Node's own asynchronous pipe writes, not
+ * pino's default SonicBoom destination: on exit that one flushes
+ * synchronously, and when nobody reads the pipe (a parent that died, a full
+ * journald or container log buffer) `flushSync` spins forever and the process
+ * never exits (issue 13). Here a stalled reader costs at most
+ * maxBufferedBytes of memory, after which lines are dropped and counted;
+ * `flush` waits for the pipe only as long as the caller allows, and whatever
+ * is still buffered at exit is lost rather than waited for.
+ */
+export function createLogDestination(out: NodeJS.WritableStream & { writableLength: number } = process.stdout, maxBufferedBytes = 16 * 1024 * 1024): LogDestination {
+  let dropped = 0;
+  // A reader that closed its end (EPIPE) must not take the process down.
+  out.on("error", () => {});
+  return {
+    write(line: string): boolean {
+      if (out.writableLength > maxBufferedBytes) {
+        dropped += 1;
+        return true;
+      }
+      return out.write(line);
+    },
+    async flush(timeoutMs: number): Promise<boolean> {
+      // 'drain' fires only after a write was refused, so watch the buffer instead.
+      const deadline = Date.now() + timeoutMs;
+      while (out.writableLength > 0) {
+        if (Date.now() >= deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return true;
+    },
+    get dropped() {
+      return dropped;
+    },
+  };
 }

@@ -6,8 +6,9 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
-import { loggerOptions } from "./logging.ts";
+import { createLogDestination, loggerOptions } from "./logging.ts";
 import { createServices } from "./services/index.ts";
+import { installShutdown } from "./shutdown.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";
 
 /** Process entry: config → keys → db → migrate → server (+ jobs). Nothing else. */
@@ -17,12 +18,14 @@ async function main(): Promise<void> {
   // Before the database opens: PostgreSQL without PATCHBAY_MASTER_KEYS stops here.
   const keys = resolveKeyRing(config);
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
-  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: config.dataDir });
-  await migrate(database.db);
+  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs } : { kind: "pglite", dataDir: config.dataDir });
+  // One destination for every logger: never flushed synchronously, so a stalled log pipe cannot hold the exit.
+  const logs = createLogDestination();
+  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions, logs);
+  await migrate(database.db, logger.child({ component: "migrations" }));
 
-  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
   const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
-  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token });
+  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs });
 
   if (keys.generatedFile) {
     app.log.warn(
@@ -45,19 +48,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nAdmin token (also saved to ${admin.file}):\n  ${admin.token}\n\n`);
   }
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, "shutting down");
-    await app.close();
-    await services.jobs.stop();
-    await database.close();
-    unlock();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  installShutdown({ app, stopJobs: (graceMs) => services.jobs.stop(graceMs), closeDatabase: () => database.close(), logs, release: unlock });
 
   await app.listen({ host: config.host, port: config.port });
   if (config.jobsEnabled) services.jobs.start(app.log.child({ component: "jobs" }));

@@ -532,11 +532,18 @@ for (const kind of DB_KINDS) {
     describe("unknown paths and methods under /connections answer in the surface's shape", () => {
       it("404 {detail:\"Not Found\"}", async () => {
         const call = asConnectionsKey(t, await createTenant(t));
-        for (const [method, url] of [["DELETE", "/connections/01J51S0JYV6N7K1030CV1ZKSCA"], ["GET", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope"], ["GET", "/simulated-connections/x"]] as const) {
+        for (const [method, url] of [["GET", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope"], ["GET", "/simulated-connections/x/y"]] as const) {
           const res = await call(method, url);
           assert.equal(res.statusCode, 404, `${method} ${url}`);
           assert.deepEqual(res.json(), { detail: "Not Found" });
         }
+      });
+      it("405 {detail:\"Method Not Allowed\"} with Allow for a method the path does not take", async () => {
+        const call = asConnectionsKey(t, await createTenant(t));
+        const res = await call("DELETE", "/connections/01J51S0JYV6N7K1030CV1ZKSCA");
+        assert.equal(res.statusCode, 405, res.body);
+        assert.deepEqual(res.json(), { detail: "Method Not Allowed" });
+        assert.match(String(res.headers.allow), /GET/);
       });
     });
 

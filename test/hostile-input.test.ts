@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { nulPath } from "../src/surfaces/shared/validator.ts";
+import { unstorablePath } from "../src/surfaces/shared/validator.ts";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { asConnectionsKey, createConnection, mintToken } from "./helpers/connections.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
@@ -11,17 +11,28 @@ import { asBasic, connectShop, jsonApiErrors } from "./helpers/shop-integrations
 // schema: a clear 4xx in each surface's own error shape, never a 500, nothing written.
 
 const NUL = "\u0000";
+const HIGH = "\ud800";
+const LOW = "\udc00";
 /** Sent as raw text: JSON.stringify itself cannot serialise it. */
 const DEEP_TEXT = `{"config":${"[".repeat(5000)}${"]".repeat(5000)}}`;
 const JSON_TYPE = { "content-type": "application/json" };
 
-describe("nulPath names the first string holding U+0000", () => {
+describe("unstorablePath names the first string holding U+0000 or a lone surrogate", () => {
   it("finds values and keys at any depth, escaping JSON-pointer characters", () => {
-    assert.equal(nulPath({ a: "x", b: [1, "y"] }), null);
-    assert.equal(nulPath(`a${NUL}`), "");
-    assert.equal(nulPath({ a: { "b/c~": [0, `z${NUL}`] } }), "/a/b~1c~0/1");
-    assert.equal(nulPath({ [`k${NUL}`]: 1 }), `/k${NUL}`);
-    assert.equal(nulPath(JSON.parse(DEEP_TEXT)), null);
+    const at = (v: unknown) => unstorablePath(v)?.path ?? null;
+    assert.equal(at({ a: "x", b: [1, "y"] }), null);
+    assert.equal(at(`a${NUL}`), "");
+    assert.equal(at({ a: { "b/c~": [0, `z${NUL}`] } }), "/a/b~1c~0/1");
+    assert.equal(at({ [`k${NUL}`]: 1 }), `/k${NUL}`);
+    assert.equal(at(JSON.parse(DEEP_TEXT)), null);
+  });
+
+  it("a lone high or low surrogate is found, a pair (an emoji) is not", () => {
+    assert.equal(unstorablePath({ a: "\u{1F600} ok", b: ["caf\u00e9"] }), null);
+    assert.deepEqual(unstorablePath({ a: [`x${HIGH}`] }), { path: "/a/0", message: "must be valid Unicode: it holds a lone surrogate (\\ud800–\\udfff without its pair)" });
+    assert.equal(unstorablePath({ [`${LOW}k`]: 1 })?.path, `/${LOW}k`);
+    assert.equal(unstorablePath(`${LOW}${HIGH}`)?.path, "");
+    assert.match(unstorablePath(`a${NUL}`)!.message, /NUL/);
   });
 });
 
@@ -86,6 +97,45 @@ for (const kind of DB_KINDS) {
       assert.equal(errors[0]!.source?.pointer, "/shop_name");
       const after = await call("GET", `/api/v3/integrations/${id}`);
       assert.equal(after.json().data.shop_name, "Amazon Seller Central");
+    });
+
+    it("/admin/v1: a lone surrogate in an entity's name → 400 validation_failed naming the field; no entity is made", async () => {
+      const before = (await t.admin("GET", "/admin/v1/entities")).json().data.length;
+      for (const name of [HIGH, `Acme ${LOW}`, `${LOW}${HIGH}`]) {
+        const res = await t.admin("POST", "/admin/v1/entities", { name });
+        assert.equal(res.statusCode, 400, res.body);
+        assert.equal(res.json().code, "validation_failed");
+        assert.equal(res.json().param, "name");
+        assert.match(res.json().error, /surrogate/);
+      }
+      assert.equal((await t.admin("GET", "/admin/v1/entities")).json().data.length, before);
+      // A surrogate pair is ordinary text: stored and returned as sent.
+      const emoji = await t.admin("POST", "/admin/v1/entities", { name: "Acme \u{1F680}" });
+      assert.equal(emoji.statusCode, 201, emoji.body);
+      assert.equal(emoji.json().name, "Acme \u{1F680}");
+    });
+
+    it("/v1, /connections, /api/v3: a lone surrogate in a body value or key is a 4xx in the surface's shape naming the field", async () => {
+      const tenant = await createTenant(t);
+      const v1 = asKey(t, tenant);
+      for (const [body, param] of [[{ display_name: `Stripe${HIGH}` }, "display_name"], [{ config: { [`cur${LOW}`]: "eur" } }, `config.cur${LOW}`]] as const) {
+        const res = await v1("POST", "/v1/integrations/stripe", body);
+        assert.equal(res.statusCode, 400, res.body);
+        assert.equal(res.json().param, param);
+      }
+      const hook = await v1("POST", "/v1/webhook_endpoints", { url: "https://example.com/h", events: ["*"], description: `d${HIGH}` });
+      assert.equal(hook.statusCode, 400, hook.body);
+      assert.equal(hook.json().param, "description");
+      assert.equal((await v1("GET", "/v1/integrations/stripe")).statusCode, 404);
+
+      const created = await asConnectionsKey(t, tenant)("POST", "/connections", { customer_id: `c${LOW}`, retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" });
+      assert.equal(created.statusCode, 422, created.body);
+      assert.deepEqual(created.json().detail[0].loc, ["body", "customer_id"]);
+
+      const id = await connectShop(t, tenant, "amazon");
+      const patched = await asBasic(t, tenant)("PATCH", `/api/v3/integrations/${id}`, { shop_name: `Shop${HIGH}` });
+      assert.equal(jsonApiErrors(patched.json(), 400)[0]!.source?.pointer, "/shop_name");
+      assert.equal((await asBasic(t, tenant)("GET", `/api/v3/integrations/${id}`)).json().data.shop_name, "Amazon Seller Central");
     });
   });
 }

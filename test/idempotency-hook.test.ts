@@ -28,7 +28,7 @@ function renderDetail(_request: FastifyRequest, reply: FastifyReply, err: unknow
  * shape and know nothing of /v1.
  */
 async function buildSurfaces(database: TestDatabase, executions: Map<string, number>): Promise<FastifyInstance> {
-  const store = createIdempotencyStore({ db: database.db, clock: new ManualClock(), leaseMs: 30_000 });
+  const store = createIdempotencyStore({ db: database.db, clock: new ManualClock() });
   const count = (name: string) => executions.set(name, (executions.get(name) ?? 0) + 1);
   const app = Fastify();
   await app.register(async (surface) => {

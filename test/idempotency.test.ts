@@ -48,7 +48,7 @@ for (const kind of DB_KINDS) {
   describe(`[${kind}] Idempotency-Key (SPEC §3)`, () => {
     let t: TestApp;
     before(async () => {
-      t = await startTestApp(kind, { env: { PATCHBAY_IDEMPOTENCY_LEASE_SECONDS: "30" } });
+      t = await startTestApp(kind);
     });
     after(async () => t.close());
 
@@ -268,16 +268,19 @@ for (const kind of DB_KINDS) {
         assert.equal(res.json().type, "idempotency_error");
         assert.equal(res.headers["retry-after"], "1");
         assert.equal(await connectorCount(t, tenant), 0, "not executed");
-        const mismatch = await call("POST", "/v1/integrations/stripe", { display_name: "other" }, ik(key));
-        assert.equal(mismatch.json().code, "idempotency_key_mismatch", "a different request is a mismatch even while in progress");
+        // While the key executes nothing of it is stored yet, so another request with it can only be told to wait.
+        const other = await call("POST", "/v1/integrations/stripe", { display_name: "other" }, ik(key));
+        assert.equal(other.json().code, "idempotency_key_in_use", "a different request while the first runs is told the key is busy");
 
         if (held.kind !== "execute") return;
         const body = Buffer.from('{"done":true}');
-        assert.equal(await t.services.idempotency.complete(held.claim, { status: 201, headers: { "content-type": "application/json; charset=utf-8" }, body }), true);
+        await t.services.idempotency.complete(held.claim, { status: 201, headers: { "content-type": "application/json; charset=utf-8" }, body });
         const replay = await call("POST", "/v1/integrations/stripe", {}, ik(key));
         assert.equal(replay.statusCode, 201);
         assert.equal(replay.body, '{"done":true}');
         assert.equal(replay.headers["idempotent-replayed"], "true");
+        const mismatch = await call("POST", "/v1/integrations/stripe", { display_name: "other" }, ik(key));
+        assert.equal(mismatch.json().code, "idempotency_key_mismatch", "once done, a different request is a mismatch");
       });
 
       it("concurrent identical requests: exactly one executes, the rest replay it or are told it is in use", async () => {
@@ -295,19 +298,24 @@ for (const kind of DB_KINDS) {
       });
     });
 
-    describe("a process that dies mid-request leaves a lease; once it lapses a retry executes once", () => {
-      it("in use until the lease lapses, then executed exactly once and replayed after", async () => {
+    describe("the answer commits with the work: a request that died before its commit left nothing, and a slow one never runs twice", () => {
+      it("a claim whose process died before committing leaves nothing: a retry executes at once, exactly once", async () => {
         const tenant = await createTenant(t);
         const call = asKey(t, tenant);
         const key = randomUUID();
-        // The claim of a process that then died: never completed, never released.
-        await t.services.idempotency.begin({ scope: entityScope(tenant), key, method: "POST", path: "/v1/integrations/stripe", body: {} });
-        assert.equal((await call("POST", "/v1/integrations/stripe", {}, ik(key))).json().code, "idempotency_key_in_use");
-        t.clock.advance(29_000);
-        assert.equal((await call("POST", "/v1/integrations/stripe", {}, ik(key))).json().code, "idempotency_key_in_use", "the 30 s lease still holds");
-        t.clock.advance(2_000);
-        const mismatch = await call("POST", "/v1/integrations/stripe", { display_name: "other" }, ik(key));
-        assert.equal(mismatch.json().code, "idempotency_key_mismatch", "a lapsed lease is taken over only by the same request");
+        const dead = await t.services.idempotency.begin({ scope: entityScope(tenant), key, method: "POST", path: "/v1/integrations/stripe", body: {} });
+        assert.equal(dead.kind, "execute");
+        if (dead.kind !== "execute") return;
+        assert.equal((await call("POST", "/v1/integrations/stripe", {}, ik(key))).json().code, "idempotency_key_in_use", "held while its transaction lives");
+        if (kind === "postgres") {
+          // The process dies: PostgreSQL loses its connection and rolls its transaction back.
+          const { rows } = await dead.claim.tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`.compile(t.database.db));
+          await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(t.database.db);
+          await dead.claim.tx.rollback();
+        } else {
+          // The embedded database belongs to the one process: its death takes the claim and the open transaction with it.
+          await t.services.idempotency.abandon(dead.claim);
+        }
         const executed = await call("POST", "/v1/integrations/stripe", {}, ik(key));
         assert.equal(executed.statusCode, 201, executed.body);
         assert.equal(executed.headers["idempotent-replayed"], undefined);
@@ -317,18 +325,33 @@ for (const kind of DB_KINDS) {
         assert.equal(await connectorCount(t, tenant), 1);
       });
 
-      it("the dead process's late completion does not overwrite the answer of the retry that took over", async () => {
+      it("a request that runs for an hour still holds its key: no lease lapses under it, a retry is told to wait", async () => {
         const tenant = await createTenant(t);
+        const call = asKey(t, tenant);
         const key = randomUUID();
-        const request = { scope: entityScope(tenant), key, method: "POST", path: "/v1/integrations/stripe", body: {} };
-        const stale = await t.services.idempotency.begin(request);
-        t.clock.advance(31_000);
-        const fresh = await asKey(t, tenant)("POST", "/v1/integrations/stripe", {}, ik(key));
-        assert.equal(fresh.statusCode, 201);
-        assert.equal(stale.kind, "execute");
-        if (stale.kind !== "execute") return;
-        assert.equal(await t.services.idempotency.complete(stale.claim, { status: 500, headers: {}, body: Buffer.from("late") }), false);
-        assert.equal((await asKey(t, tenant)("POST", "/v1/integrations/stripe", {}, ik(key))).body, fresh.body);
+        const slow = await t.services.idempotency.begin({ scope: entityScope(tenant), key, method: "POST", path: "/v1/integrations/stripe", body: {} });
+        assert.equal(slow.kind, "execute");
+        if (slow.kind !== "execute") return;
+        t.clock.advance(60 * 60_000);
+        const retry = await call("POST", "/v1/integrations/stripe", {}, ik(key));
+        assert.equal(retry.statusCode, 409, retry.body);
+        assert.equal(retry.json().code, "idempotency_key_in_use");
+        assert.equal(await connectorCount(t, tenant), 0, "the retry did not execute");
+        await t.services.idempotency.complete(slow.claim, { status: 201, headers: { "content-type": "application/json; charset=utf-8" }, body: Buffer.from('{"slow":true}') });
+        assert.equal((await call("POST", "/v1/integrations/stripe", {}, ik(key))).body, '{"slow":true}');
+      });
+
+      it("a service error after its writes undoes those writes and stores the error: the request is one transaction", async () => {
+        const tenant = await createTenant(t);
+        const call = asKey(t, tenant);
+        assert.equal((await call("POST", "/v1/integrations/stripe", {})).statusCode, 201);
+        const headers = ik();
+        const refused = await call("POST", "/v1/integrations/stripe", {}, headers);
+        assert.equal(refused.statusCode, 409, refused.body);
+        const replay = await call("POST", "/v1/integrations/stripe", {}, headers);
+        assert.equal(replay.headers["idempotent-replayed"], "true");
+        assert.equal(replay.body, refused.body);
+        assert.equal(await connectorCount(t, tenant), 1);
       });
     });
 
@@ -407,13 +430,70 @@ for (const kind of DB_KINDS) {
       });
     });
 
-    describe("the OpenAPI document declares the header on every POST, PATCH and DELETE", () => {
+    describe("PUT …/credentials and …/webhook-secret honour the key like every write (issue 13, point 9)", () => {
+      const auditCount = async (tenant: Tenant, action: string) =>
+        Number(
+          (
+            await t.database.db
+              .selectFrom("audit_events")
+              .select((eb) => eb.fn.countAll<string>().as("n"))
+              .where("entity_id", "=", tenant.entityId)
+              .where("action", "=", action)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+
+      for (const [route, body, action] of [
+        ["credentials", { secret_key: "sk_live_put_idem_0123456789", publishable_key: "pk_live_put_idem_0123456789" }, "connector.credentials_stored"],
+        ["webhook-secret", { webhook_secret: "whsec_put_idem_0123456789abcdef" }, "connector.webhook_secret_stored"],
+      ] as const) {
+        it(`PUT …/${route}: a retry replays the masked row and runs nothing again; another body is a mismatch`, async () => {
+          const tenant = await createTenant(t);
+          const call = asKey(t, tenant);
+          assert.equal((await call("POST", "/v1/integrations/stripe")).statusCode, 201);
+          const headers = ik();
+          const first = await call("PUT", `/v1/integrations/stripe/${route}`, body, headers);
+          assert.equal(first.statusCode, 200, first.body);
+          const retry = await call("PUT", `/v1/integrations/stripe/${route}`, body, headers);
+          assert.equal(retry.statusCode, 200);
+          assert.equal(retry.headers["idempotent-replayed"], "true");
+          assert.equal(retry.body, first.body);
+          assert.equal(await auditCount(tenant, action), 1, "executed once");
+          const other = await call("PUT", `/v1/integrations/stripe/${route}`, Object.fromEntries(Object.keys(body).map((k) => [k, "another_value_0123456789"])), headers);
+          assert.equal(other.statusCode, 409);
+          assert.equal(other.json().code, "idempotency_key_mismatch");
+          // The stored answer is the masked row; no value of the body is anywhere in the table.
+          const dump = await sql<{ row: string }>`select t::text as row from idempotency_keys t`.execute(t.database.db);
+          for (const value of Object.values(body)) {
+            assert.ok(!first.body.includes(value));
+            for (const { row } of dump.rows) assert.ok(!row.includes(value) && !row.includes(Buffer.from(value).toString("hex")), row);
+          }
+        });
+
+        it(`PUT …/${route}: a 256-character key is 400 idempotency_key_invalid and nothing is stored`, async () => {
+          const tenant = await createTenant(t);
+          const call = asKey(t, tenant);
+          assert.equal((await call("POST", "/v1/integrations/stripe")).statusCode, 201);
+          const res = await call("PUT", `/v1/integrations/stripe/${route}`, body, ik("k".repeat(256)));
+          assert.equal(res.statusCode, 400, res.body);
+          assert.equal(res.json().code, "idempotency_key_invalid");
+          assert.equal(await auditCount(tenant, action), 0);
+        });
+      }
+    });
+
+    describe("the OpenAPI document declares the header on every POST, PUT, PATCH and DELETE", () => {
       it("as an optional header parameter of the writes, and nowhere else", async () => {
         const doc = (await t.request({ method: "GET", url: "/openapi.json" })).json();
         const declares = (op: { parameters?: { in: string; name: string }[] }) => (op.parameters ?? []).some((p) => p.in === "header" && p.name === "idempotency-key");
         const path = doc.paths["/v1/integrations/{connector_type}"];
         for (const method of ["post", "patch", "delete"]) assert.ok(declares(path[method]), method);
         assert.ok(!declares(path.get));
+        for (const route of ["credentials", "webhook-secret"]) {
+          const put = doc.paths[`/v1/integrations/{connector_type}/${route}`].put;
+          assert.ok(declares(put), `PUT …/${route}`);
+          assert.match(put.description, /Idempotency-Key is honoured/);
+        }
         assert.ok(declares(doc.paths["/admin/v1/entities"].post));
         assert.ok(!declares(doc.paths["/admin/v1/entities/{entity_id}/api-keys"].post), "the route that refuses it");
       });

@@ -397,6 +397,43 @@ for (const kind of DB_KINDS) {
         await new Promise((r) => setTimeout(r, 100));
         assert.equal(runs, 1, "a stopped runner claims nothing");
       });
+
+      it("stop() releases the jobs it interrupted and those still running at its bound: another process takes them at once", async () => {
+        const q = queue({ pollMs: 20 });
+        const begun = { obedient: deferred(), stubborn: deferred() };
+        q.register("obedient", {
+          handler: (_p, ctx) =>
+            new Promise<void>((_resolve, reject) => {
+              begun.obedient.resolve();
+              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+            }),
+        });
+        // Ignores the stop signal and outlives the grace period.
+        q.register("stubborn", { handler: () => (begun.stubborn.resolve(), new Promise<void>((resolve) => setTimeout(resolve, 1500))) });
+        q.start();
+        await q.enqueue(database.db, "obedient", {});
+        await q.enqueue(database.db, "stubborn", {});
+        await Promise.all([begun.obedient.promise, begun.stubborn.promise]);
+        await q.stop(200);
+
+        const rows = await queuedJobs(database);
+        assert.equal(rows.length, 2);
+        for (const row of rows) {
+          assert.equal(row.lease_token, null, `${row.name}: claim released`);
+          assert.equal(row.attempts, 0, `${row.name}: the interrupted attempt is not counted`);
+          assert.ok(row.run_at.getTime() <= clock.now().getTime(), `${row.name}: due now, not after a lease or a backoff`);
+        }
+        // Another process, same clock (no lease has run out): both run now.
+        const other = queue();
+        const ran: string[] = [];
+        other.register("obedient", { handler: async () => void ran.push("obedient") });
+        other.register("stubborn", { handler: async () => void ran.push("stubborn") });
+        assert.deepEqual(await other.runDueJobs(), { succeeded: 2, retried: 0, failed: 0 });
+        assert.deepEqual(ran.sort(), ["obedient", "stubborn"]);
+        // The stubborn handler's late success matches no claim: it changes nothing.
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.deepEqual(await queuedJobs(database), []);
+      });
     });
   });
 }

@@ -82,10 +82,10 @@ describe("rate-limit and idempotency settings are checked at start", () => {
   it("defaults run; a bad value names its variable", () => {
     const config = loadConfig({});
     assert.deepEqual(config.rateLimits, { live: { perMinute: 300, burst: 50 }, test: { perMinute: 60, burst: 10 } });
-    assert.equal(config.idempotencyLeaseSeconds, 60);
+    assert.equal(config.faultCrash, null, "the crash switch is off unless set");
     assert.equal(config.redisUrl, null);
     assert.equal(config.redisKeyPrefix, "patchbay:");
-    for (const [name, value] of [["PATCHBAY_IDEMPOTENCY_LEASE_SECONDS", "0"], ["PATCHBAY_RATE_LIMIT_TEST_BURST", "many"], ["REDIS_URL", "http://127.0.0.1:6379"]] as const) {
+    for (const [name, value] of [["PATCHBAY_FAULT_CRASH", "after_lunch:0.5"], ["PATCHBAY_FAULT_CRASH", "after_commit:2"], ["PATCHBAY_RATE_LIMIT_TEST_BURST", "many"], ["REDIS_URL", "http://127.0.0.1:6379"]] as const) {
       assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name, name);
     }
   });

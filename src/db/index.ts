@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, type Dialect } from "kysely";
+import { PgDialect } from "./pg-driver.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
+import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
 import type { DB } from "./schema.ts";
 
 export type Database = Kysely<DB>;
@@ -15,7 +17,7 @@ export interface OpenDatabase {
 }
 
 export type DatabaseTarget =
-  | { kind: "postgres"; url: string; poolSize?: number }
+  | { kind: "postgres"; url: string; poolSize?: number; connectTimeoutMs?: number }
   | { kind: "pglite"; dataDir: string }
   | { kind: "pglite"; instance: PGlite };
 
@@ -27,14 +29,26 @@ export type DatabaseTarget =
  */
 const EMBEDDED_POSTGRESQL_CONF = ["shared_buffers=32MB"];
 
+/** A Kysely instance whose statements join the ambient request transaction, if any (request-transaction.ts). */
+function withAmbient(dialect: Dialect, sessions: "one" | "many"): Database {
+  const wrapped = withRequestTransactions(dialect);
+  const db = new Kysely<DB>({ dialect: wrapped.dialect });
+  registerRequestTransactions(db, wrapped.driver(), sessions);
+  return db;
+}
+
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
   // Each driver is loaded only when used: importing both cost the start-up a few hundred ms.
   if (target.kind === "postgres") {
     const { default: pg } = await import("pg");
-    const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
-    // An idle client that loses its server must not take the process down.
+    // A query waits at most connectTimeoutMs for a connection: while the server is down, an answer (503) comes within that bound.
+    const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10, connectionTimeoutMillis: target.connectTimeoutMs ?? 3000 });
+    // A client that loses its server, idle (the pool's event) or checked out by a query
+    // (the client's own event, unheard otherwise), must not take the process down: the
+    // query in flight fails with the error, and the pool drops the client.
     pool.on("error", () => {});
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    pool.on("connect", (client) => client.on("error", () => {}));
+    const db = withAmbient(new PgDialect(pool), "many");
     return { db, kind: "postgres", close: () => db.destroy() };
   }
   let pglite: PGlite;
@@ -47,7 +61,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     pglite = await PGlite.create(path.join(target.dataDir, "pglite"), { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
   }
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const db = withAmbient(new PGliteDialect(pglite), "one");
   return {
     db,
     kind: "pglite",

@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from "kysely";
+import { EmbeddedDatabaseFailure } from "./unavailable.ts";
 
 /**
  * Kysely over the embedded PGlite. PGlite is one session, so connections are
@@ -72,11 +73,19 @@ class PGliteConnection implements DatabaseConnection {
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    // Parameterless statements go through exec, which accepts a multi-statement script (migrations).
-    const result =
-      query.parameters.length === 0
-        ? ((await this.pglite.exec(query.sql)).at(-1) ?? { rows: [], affectedRows: 0 })
-        : await this.pglite.query<R>(query.sql, query.parameters as unknown[], { rowMode: "object" });
+    let result: { rows: unknown[]; affectedRows?: number };
+    try {
+      // Parameterless statements go through exec, which accepts a multi-statement script (migrations).
+      result =
+        query.parameters.length === 0
+          ? ((await this.pglite.exec(query.sql)).at(-1) ?? { rows: [], affectedRows: 0 })
+          : await this.pglite.query<R>(query.sql, query.parameters as unknown[], { rowMode: "object" });
+    } catch (err) {
+      // A statement PostgreSQL refused carries its SQLSTATE; a closed or crashed engine does not.
+      const sqlState = typeof (err as { code?: unknown }).code === "string";
+      if (!sqlState && (this.pglite.closed || err instanceof WebAssembly.RuntimeError)) throw new EmbeddedDatabaseFailure(err);
+      throw err;
+    }
     return {
       rows: result.rows as R[],
       numAffectedRows: result.affectedRows === undefined ? undefined : BigInt(result.affectedRows),

@@ -17,7 +17,7 @@ declare module "fastify" {
   }
 }
 
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH", "DELETE"]);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
  * Response headers that belong to the stored answer and are replayed with it.
@@ -37,30 +37,35 @@ export interface IdempotencyOptions {
  * Idempotency-Key for every POST, PATCH and DELETE route of the calling
  * surface (SPEC §3). Call it before declaring the routes. The key is claimed
  * as the route's last preHandler — after authentication and validation, so
- * requests refused before execution leave nothing behind — and the response
- * is stored in onSend, before it goes out, so a retry that follows the answer
- * always finds it.
+ * requests refused before execution leave nothing behind — and the handler
+ * then runs inside the claim's transaction: every statement it makes joins it.
+ * The answer is stored in onSend, before it goes out, by that same
+ * transaction, which then commits: the work and its answer are one commit, so
+ * a crash at any point leaves either both (a retry replays) or neither (a
+ * retry executes once).
  */
 export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): void {
   const claims = new WeakMap<FastifyRequest, Claim>();
 
-  const claimKey = async (request: FastifyRequest, reply: FastifyReply) => {
+  const claimKey = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const key = idempotencyKeyOf(request);
-    if (key === null || !IDEMPOTENT_METHODS.has(request.method)) return;
     // A route that takes schema failures into its handler (attachValidation) refuses them before execution: nothing to keep.
-    if (request.validationError) return;
-    try {
-      const outcome = await opts.store.begin({ scope: opts.scopeOf(request), key, method: request.method, path: request.url, body: request.body });
-      if (outcome.kind === "execute") {
-        claims.set(request, outcome.claim);
-        return;
-      }
-      const { status, headers, body } = outcome.response;
-      reply.code(status).headers(headers).header("idempotent-replayed", "true");
-      return body.length === 0 ? reply.send() : reply.send(body);
-    } catch (err) {
-      return opts.renderError(request, reply, err);
-    }
+    if (key === null || !IDEMPOTENT_METHODS.has(request.method) || request.validationError) return done();
+    opts.store.fault("before_claim");
+    opts.store.begin({ scope: opts.scopeOf(request), key, method: request.method, path: request.url, body: request.body }).then(
+      (outcome) => {
+        if (outcome.kind === "execute") {
+          claims.set(request, outcome.claim);
+          opts.store.fault("after_claim");
+          // The rest of the request — the handler and all it awaits — runs inside the claim's transaction.
+          return outcome.claim.tx.run(done);
+        }
+        const { status, headers, body } = outcome.response;
+        reply.code(status).headers(headers).header("idempotent-replayed", "true");
+        return body.length === 0 ? reply.send() : reply.send(body);
+      },
+      (err) => opts.renderError(request, reply, err),
+    );
   };
 
   const storeResponse = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
@@ -69,16 +74,15 @@ export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): 
     claims.delete(request);
     const sent = payload === undefined || payload === null ? Buffer.alloc(0) : typeof payload === "string" ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : null;
     const body = sent === null ? null : withoutFields(sent, request.routeOptions.config.idempotencyOmitFields);
-    try {
-      // A 5xx means the work did not complete (services write in one transaction): the retry should run again.
-      if (reply.statusCode >= 500 || body === null) {
-        await opts.store.release(claim);
-      } else if (!(await opts.store.complete(claim, { status: reply.statusCode, headers: replayedHeaders(reply), body }))) {
-        request.log.warn({ key_scope: claim.scope }, "idempotent request outlived its lease; its response was not stored");
-      }
-    } catch (err) {
-      request.log.error({ err }, "could not record the idempotent response; the key stays in progress until its lease lapses");
+    opts.store.fault("before_commit");
+    // A 5xx means the work did not complete: it is undone with the key, and a retry runs again.
+    if (reply.statusCode >= 500 || body === null) {
+      await opts.store.abandon(claim);
+      return payload;
     }
+    // A failed commit throws: the work is undone, and the error handler answers in the surface's shape instead.
+    await opts.store.complete(claim, { status: reply.statusCode, headers: replayedHeaders(reply), body });
+    opts.store.fault("after_commit");
     return payload;
   };
 

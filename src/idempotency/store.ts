@@ -1,6 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
+import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
+import { requestTransaction, sessionsOf, type RequestTransaction } from "../db/request-transaction.ts";
 import { ConflictError, ValidationError } from "../services/errors.ts";
 import { requestFingerprint, type FingerprintInput } from "./fingerprint.ts";
 
@@ -15,14 +17,39 @@ export interface StoredResponse {
   body: Buffer;
 }
 
-/** Proof that this request holds the key's lease and is the one that executes. */
+/**
+ * Proof that this request holds the key and is the one that executes. The
+ * request runs inside `tx` (`tx.run`); its work and its stored answer commit
+ * together in `complete`, or vanish together in `abandon` — or when the process
+ * dies, since PostgreSQL rolls back the transaction of a lost connection.
+ */
 export interface Claim {
   scope: string;
   key: string;
-  leaseToken: string;
+  fingerprint: Buffer;
+  tx: RequestTransaction;
+  /** False once the key was lost (a rare race after a service's rollback): then the answer is not stored. */
+  held: boolean;
 }
 
 export type BeginOutcome = { kind: "execute"; claim: Claim } | { kind: "replay"; response: StoredResponse };
+
+/**
+ * Test-only crash points of an idempotent write, in order (PATCHBAY_FAULT_CRASH;
+ * RELIABILITY.md): before the key is claimed; claimed, nothing done; the
+ * service's own transaction finished (inside the request's); the answer
+ * serialized, not yet stored; committed, the answer not yet sent.
+ */
+export const FAULT_STEPS = ["before_claim", "after_claim", "after_write", "before_commit", "after_commit"] as const;
+export type FaultStep = (typeof FAULT_STEPS)[number];
+
+/** The fault switch of PATCHBAY_FAULT_CRASH: at its step, with its probability, the process dies at once (SIGKILL: no cleanup, as in a crash). */
+export function crashSwitch(setting: { step: FaultStep; probability: number } | null): ((step: FaultStep) => void) | undefined {
+  if (!setting) return undefined;
+  return (step) => {
+    if (step === setting.step && Math.random() < setting.probability) process.kill(process.pid, "SIGKILL");
+  };
+}
 
 /** The scope of an API key's idempotency keys: its entity, and (as at Stripe) its mode, so a test key never replays a live key's answer. */
 export function entityScope(actor: { entityId: string; mode: "live" | "test" }): string {
@@ -32,124 +59,164 @@ export function entityScope(actor: { entityId: string; mode: "live" | "test" }):
 export interface IdempotencyStoreDeps {
   db: Database;
   clock: Clock;
-  /** How long an in-progress claim is held before a retry may take it over. */
-  leaseMs: number;
+  /** The fault switch: called at each step of an idempotent write; crashes the process when told to (tests only). */
+  fault?: (step: FaultStep) => void;
 }
 
+/** Keys being executed in this process, per embedded database (one process owns it: the data dir is locked). */
+const executingHere = new WeakMap<object, Set<string>>();
+
 /**
- * The Idempotency-Key rules (SPEC §3), with PostgreSQL as the referee: the
- * claim is one conditional upsert on the primary key (scope, key), so two
- * processes can never both hold one key.
+ * The Idempotency-Key rules (SPEC §3). On PostgreSQL the key being executed
+ * is an advisory lock of the executing request's transaction, taken without
+ * waiting (a second caller is told the key is in use), and the answer is
+ * written by that same transaction: a key is answered exactly when its work
+ * committed. The embedded database is one session of one process: there the
+ * lock is a set in this process, and the transaction begins with the work's
+ * first statement, so a request waiting on the key never holds the session.
  */
-export function createIdempotencyStore({ db, clock, leaseMs }: IdempotencyStoreDeps) {
-  async function tryClaim(scope: string, key: string, fingerprint: Buffer): Promise<Claim | null> {
-    const now = clock.now();
-    const leaseToken = randomUUID();
-    const claimed = await db
-      .insertInto("idempotency_keys")
-      .values({
-        scope,
-        key,
-        fingerprint,
-        state: "in_progress",
-        lease_token: leaseToken,
-        locked_until: new Date(now.getTime() + leaseMs),
-        response_status: null,
-        response_headers: null,
-        response_body: null,
-        created_at: now,
-        expires_at: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(["scope", "key"])
-          .doUpdateSet((eb) => ({
-            fingerprint: eb.ref("excluded.fingerprint"),
-            state: "in_progress",
-            lease_token: eb.ref("excluded.lease_token"),
-            locked_until: eb.ref("excluded.locked_until"),
-            response_status: null,
-            response_headers: null,
-            response_body: null,
-            created_at: eb.ref("excluded.created_at"),
-            expires_at: eb.ref("excluded.expires_at"),
-          }))
-          // Taken over only when the old record is dead: expired, or an
-          // execution of this same request whose process stopped renewing it.
-          .where((eb) =>
-            eb.or([
-              eb("idempotency_keys.expires_at", "<=", now),
-              eb.and([
-                eb("idempotency_keys.state", "=", "in_progress"),
-                eb("idempotency_keys.locked_until", "<=", now),
-                eb("idempotency_keys.fingerprint", "=", eb.ref("excluded.fingerprint")),
-              ]),
-            ]),
-          ),
-      )
-      .returning("lease_token")
-      .executeTakeFirst();
-    return claimed?.lease_token === leaseToken ? { scope, key, leaseToken } : null;
+export function createIdempotencyStore({ db, clock, fault }: IdempotencyStoreDeps) {
+  const shared = sessionsOf(db) === "many";
+  const local = executingHere.get(db) ?? new Set<string>();
+  executingHere.set(db, local);
+  const noFault = () => {};
+
+  async function claimOnPostgres(request: FingerprintInput, fingerprint: Buffer): Promise<BeginOutcome> {
+    const tx = requestTransaction(db);
+    try {
+      const statement = sql<ClaimRow>`select * from idempotency_claim(${lockId(request.scope, request.key)}::bigint, ${request.scope}, ${request.key}, ${clock.now()})`.compile(db);
+      const row = (await tx.execute<ClaimRow>(statement)).rows[0];
+      if (!row?.locked) throw keyInUse();
+      if (row.fingerprint !== null) {
+        await tx.rollback();
+        return stored(row, fingerprint);
+      }
+      const claim: Claim = { scope: request.scope, key: request.key, fingerprint, tx, held: true };
+      // A service's rollback rolled the request back to its start, and the lock with it: take it again to store the error answer.
+      tx.onRestart = async () => {
+        const again = (await tx.execute<ClaimRow>(statement)).rows[0];
+        // Taken meanwhile by a retry of the same request: that one's answer is the key's; this one stores nothing.
+        claim.held = again?.locked === true && again.fingerprint === null;
+      };
+      return { kind: "execute", claim };
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+  }
+
+  async function claimEmbedded(request: FingerprintInput, fingerprint: Buffer): Promise<BeginOutcome> {
+    const id = `${request.scope}\0${request.key}`;
+    if (local.has(id)) throw keyInUse();
+    local.add(id);
+    try {
+      const row = await db
+        .selectFrom("idempotency_keys")
+        .select(["fingerprint", "response_status", "response_headers", "response_body"])
+        .where("scope", "=", request.scope)
+        .where("key", "=", request.key)
+        .where("state", "=", "done")
+        .where("expires_at", ">", clock.now())
+        .executeTakeFirst();
+      if (row) {
+        local.delete(id);
+        return stored(row, fingerprint);
+      }
+    } catch (err) {
+      local.delete(id);
+      throw err;
+    }
+    const tx = requestTransaction(db);
+    tx.onEnd = () => local.delete(id);
+    return { kind: "execute", claim: { scope: request.scope, key: request.key, fingerprint, tx, held: true } };
   }
 
   return {
+    fault: fault ?? noFault,
+
     /**
      * Called right before a request executes. Answers "execute" (this request
-     * now holds the key) or "replay" (the stored response of the same
-     * request); throws idempotency_key_mismatch (the key belongs to another
-     * request) or idempotency_key_in_use (the same request is executing).
+     * now holds the key: run it inside `claim.tx`) or "replay" (the stored
+     * response of the same request); throws idempotency_key_mismatch (the key
+     * belongs to another request) or idempotency_key_in_use (the same key is
+     * being executed right now).
      */
     async begin(request: FingerprintInput): Promise<BeginOutcome> {
       assertValidKey(request.key);
       const fingerprint = requestFingerprint(request);
-      // The second round covers a record that vanished between the two statements (released, purged).
-      for (let round = 0; round < 2; round++) {
-        const claim = await tryClaim(request.scope, request.key, fingerprint);
-        if (claim) return { kind: "execute", claim };
-        const existing = await db
-          .selectFrom("idempotency_keys")
-          .select(["fingerprint", "state", "response_status", "response_headers", "response_body"])
-          .where("scope", "=", request.scope)
-          .where("key", "=", request.key)
-          .executeTakeFirst();
-        if (!existing) continue;
-        if (!Buffer.from(existing.fingerprint).equals(fingerprint)) throw keyMismatch();
-        if (existing.state === "in_progress") throw keyInUse();
-        return {
-          kind: "replay",
-          response: { status: existing.response_status!, headers: existing.response_headers ?? {}, body: Buffer.from(existing.response_body!) },
-        };
-      }
-      throw keyInUse();
+      const outcome = shared ? await claimOnPostgres(request, fingerprint) : await claimEmbedded(request, fingerprint);
+      if (outcome.kind === "execute") outcome.claim.tx.onNestedCommit = () => (fault ?? noFault)("after_write");
+      return outcome;
     },
 
-    /** Stores the response of an executed request. False when the lease was lost (it ran past it and a retry took over). */
-    async complete(claim: Claim, response: StoredResponse): Promise<boolean> {
-      const result = await db
-        .updateTable("idempotency_keys")
-        .set({
+    /** Stores the answer of an executed request and commits it with the request's work. Throws (having rolled back) when the commit fails. */
+    async complete(claim: Claim, response: StoredResponse): Promise<void> {
+      const now = clock.now();
+      const write = db
+        .insertInto("idempotency_keys")
+        .values({
+          scope: claim.scope,
+          key: claim.key,
+          fingerprint: claim.fingerprint,
           state: "done",
           lease_token: null,
           locked_until: null,
           response_status: response.status,
           response_headers: JSON.stringify(response.headers),
           response_body: response.body,
+          created_at: now,
+          expires_at: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
         })
-        .where("scope", "=", claim.scope)
-        .where("key", "=", claim.key)
-        .where("lease_token", "=", claim.leaseToken)
-        .executeTakeFirst();
-      return result.numUpdatedRows === 1n;
+        // Under the key's lock no live answer exists: what is there is expired, or an older version's lease.
+        .onConflict((oc) =>
+          oc.columns(["scope", "key"]).doUpdateSet((eb) => ({
+            fingerprint: eb.ref("excluded.fingerprint"),
+            state: "done",
+            lease_token: null,
+            locked_until: null,
+            response_status: eb.ref("excluded.response_status"),
+            response_headers: eb.ref("excluded.response_headers"),
+            response_body: eb.ref("excluded.response_body"),
+            created_at: eb.ref("excluded.created_at"),
+            expires_at: eb.ref("excluded.expires_at"),
+          })),
+        );
+      try {
+        if (!claim.held) return await claim.tx.rollback();
+        await claim.tx.execute(write.compile());
+        await claim.tx.commit();
+      } catch (err) {
+        await claim.tx.rollback();
+        throw err;
+      }
     },
 
-    /** Gives the key back unused: the request did not produce a response worth keeping (a 5xx). */
-    async release(claim: Claim): Promise<void> {
-      await db.deleteFrom("idempotency_keys").where("scope", "=", claim.scope).where("key", "=", claim.key).where("lease_token", "=", claim.leaseToken).execute();
+    /** Gives the key back unused and undoes the request's work: it did not produce an answer worth keeping (a 5xx). */
+    async abandon(claim: Claim): Promise<void> {
+      await claim.tx.rollback();
     },
   };
 }
 
 export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
+
+interface ClaimRow {
+  locked: boolean;
+  fingerprint: Uint8Array | null;
+  response_status: number | null;
+  response_headers: Record<string, string> | null;
+  response_body: Uint8Array | null;
+}
+
+function stored(row: Omit<ClaimRow, "locked">, fingerprint: Buffer): BeginOutcome {
+  if (!Buffer.from(row.fingerprint!).equals(fingerprint)) throw keyMismatch();
+  return { kind: "replay", response: { status: row.response_status!, headers: row.response_headers ?? {}, body: Buffer.from(row.response_body!) } };
+}
+
+/** The advisory lock of a key: 64 bits of SHA-256 over scope and key (a collision only ever makes a key wait). */
+function lockId(scope: string, key: string): string {
+  return createHash("sha256").update(`${scope}\0${key}`).digest().readBigInt64BE(0).toString();
+}
 
 function assertValidKey(key: string): void {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {

@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { sql, type Kysely } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
+import { isDatabaseUnavailable } from "../db/unavailable.ts";
 import type { DB, JobRecord } from "../db/schema.ts";
 import { uuidv7 } from "../services/ids.ts";
 
@@ -81,6 +82,8 @@ export interface JobQueueDeps {
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_LEASE_MS = 60_000;
 const MAX_ERROR_LENGTH = 2000;
+/** How soon a job stopped by a database outage is due again (it keeps its attempts). */
+const OUTAGE_RETRY_MS = 1000;
 
 export function defaultBackoffMs(attempt: number): number {
   return Math.min(1000 * 2 ** (attempt - 1), 3_600_000);
@@ -101,6 +104,8 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
   let polling: Promise<void> | null = null;
   let tickAgain = false;
   const active = new Set<Promise<unknown>>();
+  /** The jobs this process holds a claim on, by id: what a stop releases. */
+  const claimed = new Map<string, JobRecord>();
   let stopController = stopSignal();
 
   function definition(name: string): JobDefinition<never> {
@@ -173,6 +178,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     const def = definition(job.name);
     const mine = (qb: Executor) => qb.updateTable("jobs").where("id", "=", job.id).where("lease_token", "=", job.lease_token);
     const release = { lease_token: null, claimed_at: null };
+    let stoppedByRunner = false;
 
     if (job.attempts > job.max_attempts) {
       // The final attempt's worker vanished: do not run it again.
@@ -180,8 +186,12 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     }
 
     const controller = new AbortController();
-    const onStop = () => controller.abort(new Error("job runner stopping"));
+    const onStop = () => {
+      stoppedByRunner = true;
+      controller.abort(new Error("job runner stopping"));
+    };
     stopController.signal.addEventListener("abort", onStop, { once: true });
+    claimed.set(job.id, job);
     const leaseTimer = setTimeout(() => controller.abort(new Error("job lease expired")), def.leaseMs ?? DEFAULT_LEASE_MS);
     leaseTimer.unref?.();
     try {
@@ -192,9 +202,15 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     } finally {
       clearTimeout(leaseTimer);
       stopController.signal.removeEventListener("abort", onStop);
+      claimed.delete(job.id);
     }
 
     async function finish(err: unknown): Promise<Outcome> {
+      // Interrupted by this process stopping, not failed: another process may run it at once.
+      if (err !== null && stoppedByRunner) {
+        await releaseClaim(job);
+        return "retried";
+      }
       const now = clock.now();
       const lastError = err === null ? null : errorText(err);
       if (def.everyMs !== undefined) {
@@ -209,6 +225,14 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
         await db.deleteFrom("jobs").where("id", "=", job.id).where("lease_token", "=", job.lease_token).execute();
         return "succeeded";
       }
+      if (isDatabaseUnavailable(err)) {
+        // The job did not fail, the database went away under it: try again soon, without spending an attempt.
+        await mine(db)
+          .set({ ...release, attempts: sql`attempts - 1`, run_at: new Date(now.getTime() + OUTAGE_RETRY_MS), last_error: lastError, updated_at: now })
+          .execute();
+        log.warn({ job: job.name, jobId: job.id, retryInMs: OUTAGE_RETRY_MS, error: lastError }, "job stopped by a database outage; will retry");
+        return "retried";
+      }
       if (job.attempts >= job.max_attempts) {
         await mine(db).set({ ...release, state: "failed", last_error: lastError, updated_at: now }).execute();
         log.error({ job: job.name, jobId: job.id, attempts: job.attempts, error: lastError }, "job failed for good");
@@ -221,6 +245,21 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       log.warn({ job: job.name, jobId: job.id, attempt: job.attempts, retryInMs: delay, error: lastError }, "job failed; will retry");
       return "retried";
     }
+  }
+
+  /**
+   * Gives a claimed job back: due now, its interrupted attempt not counted,
+   * so another process takes it over without waiting for the lease. Guarded
+   * by the claim's token like every outcome.
+   */
+  async function releaseClaim(job: JobRecord): Promise<void> {
+    const now = clock.now();
+    await db
+      .updateTable("jobs")
+      .set({ lease_token: null, claimed_at: null, run_at: now, attempts: sql`greatest(attempts - 1, 0)`, updated_at: now })
+      .where("id", "=", job.id)
+      .where("lease_token", "=", job.lease_token)
+      .execute();
   }
 
   /** One poll: claim what this process has room for and start it. Never two at once. */
@@ -248,6 +287,11 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     try {
       await ensureSchedules();
       const jobs = await claim(concurrency - active.size);
+      if (!running) {
+        // stop() came while this claim was in flight: give the jobs straight back.
+        await Promise.all(jobs.map(releaseClaim));
+        return;
+      }
       for (const job of jobs) {
         const p = execute(job)
           .catch((err) => log.error({ job: job.name, jobId: job.id, error: errorText(err) }, "could not record a job's outcome"))
@@ -316,7 +360,11 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       tick();
     },
 
-    /** Stops claiming, asks running handlers to stop, and waits for them (up to graceMs). */
+    /**
+     * Stops claiming, asks running handlers to stop, and waits for them (up to
+     * graceMs). Jobs interrupted by the stop, and those still running at the
+     * bound, are released: another process can take them at once.
+     */
     async stop(graceMs = 10_000): Promise<void> {
       if (!running) return;
       running = false;
@@ -328,6 +376,8 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
         await polling;
         await Promise.allSettled([...active]);
       })(), grace]);
+      // Still running past the bound: their outcome, if it ever comes, no longer matches the claim.
+      await Promise.allSettled([...claimed.values()].map(releaseClaim));
     },
 
     /** Jobs that ran out of attempts, newest first (for operators and tests). */

@@ -3,9 +3,12 @@ import { hashApiKey, looksLikeApiKey } from "../auth/api-key-format.ts";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
+import type { AuthThrottle } from "../ratelimit/auth-throttle.ts";
 import type { RateLimitCheck, RateLimiter } from "../ratelimit/limiter.ts";
+import { failureCounts, type FailureRow } from "../ratelimit/postgres-store.ts";
 import { verdict } from "../ratelimit/sliding-window.ts";
 import { invalidKey, type ApiKeyActor, type ApiKeyService, type RateLimitDefaults } from "./api-keys.ts";
+import { AuthenticationError } from "./errors.ts";
 
 export interface Admission {
   actor: ApiKeyActor;
@@ -13,7 +16,8 @@ export interface Admission {
   check: RateLimitCheck;
 }
 
-interface AdmitRow extends ApiKeyRecord {
+interface AdmitRow extends ApiKeyRecord, FailureRow {
+  key_id: string | null;
   allowed: boolean;
   minute_prev: number;
   minute_count: number;
@@ -22,47 +26,57 @@ interface AdmitRow extends ApiKeyRecord {
 }
 
 /**
- * Admitting a request of an API key: which key it is, and whether its rate
- * limit lets this request through. When PostgreSQL keeps the counts (no
- * Redis), both are one statement — the key lookup and `rate_limit_take` in a
- * single round trip — instead of two on every request of every surface.
- * Revocation still takes effect at once in every process: the key row is
- * read on each request.
+ * Admitting a request of an API key from a client address: whether the
+ * address is over its limit of failed authentications (then 429 before the
+ * key is looked at), which key it is (an unknown one counts as a failure of
+ * the address), and whether the key's rate limit lets this request through.
+ * When PostgreSQL keeps the counts (no Redis), all of it is one statement —
+ * `admit_api_key` (migration 0012) — instead of several round trips on every
+ * request of every surface. Revocation still takes effect at once in every
+ * process: the key row is read on each request.
  */
-export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits }: {
+export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, authThrottle }: {
   db: Database;
   clock: Clock;
   apiKeys: ApiKeyService;
   rateLimiter: RateLimiter;
   rateLimits: RateLimitDefaults;
+  authThrottle: AuthThrottle;
 }) {
   const { live, test } = rateLimits;
+  const { failuresPerMinute } = authThrottle;
+
+  async function admitCountingElsewhere(address: string, presented: string, publicKey: string | undefined): Promise<Admission> {
+    let actor: ApiKeyActor;
+    try {
+      actor = publicKey === undefined ? await apiKeys.authenticate(presented) : await apiKeys.authenticatePair(publicKey, presented);
+    } catch (err) {
+      if (err instanceof AuthenticationError) throw await authThrottle.failed(address, err);
+      throw err;
+    }
+    const check = await rateLimiter.check(actor.keyId, actor.rateLimit, { address, failuresPerMinute });
+    if (check.throttled) throw authThrottle.refusal(address, check.throttled);
+    return { actor, check };
+  }
 
   return {
-    /** `publicKey`, when given (HTTP Basic), must name the same key. */
-    async admit(presented: string, publicKey?: string): Promise<Admission> {
-      if (rateLimiter.store !== "postgres") {
-        const actor = publicKey === undefined ? await apiKeys.authenticate(presented) : await apiKeys.authenticatePair(publicKey, presented);
-        return { actor, check: await rateLimiter.check(actor.keyId, actor.rateLimit) };
-      }
-      if (!looksLikeApiKey(presented)) throw invalidKey();
+    /** `address`: the client's (clientAddress); `publicKey`, when given (HTTP Basic), must name the same key. */
+    async admit(address: string, presented: string, publicKey?: string): Promise<Admission> {
+      authThrottle.refuseIfThrottled(address);
+      if (rateLimiter.store !== "postgres") return admitCountingElsewhere(address, presented, publicKey);
+      if (!looksLikeApiKey(presented)) throw await authThrottle.failed(address, invalidKey());
       const nowMs = clock.now().getTime();
-      // MATERIALIZED: the key is found (and must be live) before its window is counted.
       const { rows } = await sql<AdmitRow>`
-        with k as materialized (
-          select * from api_keys
-           where key_hash = ${hashApiKey(presented)} and revoked_at is null
-             ${publicKey === undefined ? sql`` : sql`and public_key = ${publicKey}`}
-        )
-        select k.*, t.allowed, t.minute_prev, t.minute_count, t.second_prev, t.second_count
-          from k cross join lateral rate_limit_take(
-            k.id,
-            ${String(nowMs)}::bigint,
-            coalesce(k.rate_limit_per_minute, case k.mode when 'live' then ${live.perMinute}::int else ${test.perMinute}::int end),
-            coalesce(k.rate_limit_burst, case k.mode when 'live' then ${live.burst}::int else ${test.burst}::int end)
-          ) t`.execute(db);
-      const row = rows[0];
-      if (!row) throw invalidKey();
+        select a.*, k.*
+          from admit_api_key(
+            ${hashApiKey(presented)}, ${publicKey ?? null}::text, ${address}, ${String(nowMs)}::bigint, ${failuresPerMinute}::int,
+            ${live.perMinute}::int, ${live.burst}::int, ${test.perMinute}::int, ${test.burst}::int
+          ) a
+          left join api_keys k on k.id = a.key_id`.execute(db);
+      const row = rows[0]!;
+      if (row.throttled) throw authThrottle.refusal(address, failureCounts(row));
+      // Unknown, revoked or another key's public id: already counted as a failure of the address.
+      if (row.key_id === null) throw invalidKey();
       const actor = apiKeys.actorOf(row);
       const counts = { allowed: row.allowed, minutePrev: row.minute_prev, minuteCount: row.minute_count, secondPrev: row.second_prev, secondCount: row.second_count };
       return { actor, check: verdict(counts, actor.rateLimit, nowMs) };

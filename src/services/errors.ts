@@ -12,7 +12,8 @@ export type ErrorKind =
   | "rate_limited"
   | "unprocessable" // well-formed, but a value is not acceptable (seed 001: a bad shop domain)
   | "not_configured" // the operator has not configured what this needs
-  | "upstream"; // a provider Patchbay depends on failed or could not be reached
+  | "upstream" // a provider Patchbay depends on failed or could not be reached
+  | "unavailable"; // Patchbay's own database cannot be reached: try again shortly
 
 export interface ErrorDetails {
   hint?: string;
@@ -105,6 +106,33 @@ export class RateLimitError extends DomainError {
   constructor(retryAfterSeconds: number, limit: { perMinute: number; burst: number }) {
     super("rate_limited", "rate_limit_exceeded", `Too many requests with this API key: it may make ${limit.perMinute} per minute, at most ${limit.burst} in any second.`, {
       hint: `Retry after ${retryAfterSeconds} s (Retry-After). X-RateLimit-Remaining tells how many requests are left; a higher limit is set when the key is created.`,
+      meta: { retry_after: retryAfterSeconds },
+    });
+  }
+}
+
+/** How long a client is told to wait (Retry-After) while the database is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The database cannot be reached (refused, terminated, shut down, no
+ * connection free within the bound, the embedded database failed). Nothing
+ * was done; the same request may simply be sent again.
+ */
+export class ServiceUnavailableError extends DomainError {
+  constructor() {
+    super("unavailable", "service_unavailable", "The service is temporarily unavailable: its database cannot be reached.", {
+      hint: `Nothing was changed. Retry after ${UNAVAILABLE_RETRY_AFTER_SECONDS} s (Retry-After); service resumes by itself once the database is back.`,
+      meta: { retry_after: UNAVAILABLE_RETRY_AFTER_SECONDS },
+    });
+  }
+}
+
+/** The client address failed authentication too often: refused before its credential is looked at. */
+export class AuthThrottledError extends DomainError {
+  constructor(retryAfterSeconds: number, failuresPerMinute: number) {
+    super("rate_limited", "too_many_failed_authentications", `Too many failed authentications from this address: at most ${failuresPerMinute} a minute.`, {
+      hint: `Retry after ${retryAfterSeconds} s (Retry-After), with a valid credential. Until then every request from this address is refused, whatever it sends.`,
       meta: { retry_after: retryAfterSeconds },
     });
   }

@@ -7,6 +7,7 @@ import { createRetailerGateway } from "../providers/retailers.ts";
 import { registerCheckConnectionsJob } from "../jobs/check-connections.ts";
 import { registerPurgeJob } from "../jobs/purge.ts";
 import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
+import { registerAuthFailurePurgeJob } from "../jobs/purge-auth-failures.ts";
 import { createJobQueue } from "../jobs/queue.ts";
 import { registerTokenRefreshJobs } from "../jobs/refresh-tokens.ts";
 import { registerWebhookDeliveryJob } from "../jobs/deliver-webhooks.ts";
@@ -16,7 +17,8 @@ import { createShopifyApi } from "../providers/shopify.ts";
 import type { KeyRing } from "../vault/envelope.ts";
 import { resolveKeyRing } from "../vault/key-ring.ts";
 import { createVault } from "../vault/vault.ts";
-import { createIdempotencyStore } from "../idempotency/store.ts";
+import { crashSwitch, createIdempotencyStore } from "../idempotency/store.ts";
+import { createAuthThrottle } from "../ratelimit/auth-throttle.ts";
 import { rateLimiterFor } from "../ratelimit/limiter.ts";
 import { createAdmission } from "./admission.ts";
 import { createApiKeyService } from "./api-keys.ts";
@@ -83,9 +85,11 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
-  const idempotency = createIdempotencyStore({ db, clock, leaseMs: config.idempotencyLeaseSeconds * 1000 });
+  const idempotency = createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) });
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
-  const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits });
+  const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });
+  const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle });
+  registerAuthFailurePurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
   registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerTokenRefreshJobs(jobs, { db, grants: shopifyGrants, oauth: shopifyOAuth });
@@ -117,7 +121,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
   const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
   registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
-  return { proxy, proxyTransport, callLog, minted, admission, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  return { proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -50,7 +50,16 @@ export interface TestAppOptions {
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
-  const config = loadConfig({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "info", PATCHBAY_JOBS: "false", ...opts.env });
+  // The clock stands still and every injected request comes from 127.0.0.1: the security batteries' bad keys
+  // would add up to a throttled address. test/auth-throttle.test.ts sets its own limit.
+  const config = loadConfig({
+    PATCHBAY_DATA_DIR: dataDir,
+    PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    LOG_LEVEL: "info",
+    PATCHBAY_JOBS: "false",
+    PATCHBAY_AUTH_FAILURES_PER_MINUTE: "1000000",
+    ...opts.env,
+  });
   const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
   const logs: string[] = [];

@@ -74,6 +74,8 @@ export function withDatabase(url: string, database: string): string {
 export interface TestDatabase extends OpenDatabase {
   /** PostgreSQL only: the URL of this test's own database (for extra processes). */
   url?: string;
+  /** PGlite only: the embedded engine itself (fault tests close it under the app). */
+  pglite?: PGlite;
 }
 
 /** A fresh, migrated database of the given kind, private to the caller. */
@@ -81,7 +83,7 @@ export async function createTestDatabase(kind: DatabaseKind, opts: { poolSize?: 
   if (kind === "pglite") {
     const blob = new Blob([fs.readFileSync(await pgliteTemplateFile())]);
     const instance = await PGlite.create({ loadDataDir: blob });
-    return openDatabase({ kind: "pglite", instance });
+    return { ...(await openDatabase({ kind: "pglite", instance })), pglite: instance };
   }
   const template = await postgresTemplate();
   const name = `patchbay_t_${randomBytes(6).toString("hex")}`;

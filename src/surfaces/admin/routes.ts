@@ -4,6 +4,7 @@ import { Type } from "@sinclair/typebox";
 import { bearerToken } from "../../auth/guard.ts";
 import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
 import { SCOPES } from "../../auth/scopes.ts";
+import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { adminActor } from "../../services/audit.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import type { Services } from "../../services/index.ts";
@@ -56,7 +57,10 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
   app.addHook("onRequest", async (request) => {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new AuthenticationError("missing_admin_token", "No admin token was sent.", "Send `Authorization: Bearer <admin token>` (PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir).");
-    if (!adminToken.verify(token)) throw new AuthenticationError("invalid_admin_token", "The admin token is not valid.", "Use PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir.");
+    // The token is checked in memory: only a failure asks the shared store (services.authThrottle).
+    await services.authThrottle.guard(clientAddress(request.ip), () => {
+      if (!adminToken.verify(token)) throw new AuthenticationError("invalid_admin_token", "The admin token is not valid.", "Use PATCHBAY_ADMIN_TOKEN, or the admin-token file in the data dir.");
+    });
   });
   // One operator, one scope of keys.
   useIdempotency(app, { store: services.idempotency, scopeOf: () => "admin", renderError: sendFlatError });

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
+import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { ConnectionGrant } from "../../services/connections.ts";
 import { AuthenticationError } from "../../services/errors.ts";
@@ -21,7 +22,8 @@ declare module "fastify" {
  * The connections surface's authentication, before any body is read: the
  * entity's API key in `x-api-key` (its rate limit, the route's scope), then, on
  * per-connection routes, a connection token of scope access for the
- * connection named in the path.
+ * connection named in the path. A failure of either counts against the client
+ * address (services.authThrottle).
  */
 export function useConnectionsAuth(app: FastifyInstance, services: Services): void {
   app.decorateRequest("actor", null as never);
@@ -34,10 +36,11 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
     if (typeof key !== "string" || key.trim() === "") {
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send the entity's API key in the x-api-key header.");
     }
+    const address = clientAddress(request.ip);
     let admitted;
     try {
       // Every request of a known key counts, whatever it is refused for afterwards.
-      admitted = await services.admission.admit(key.trim());
+      admitted = await services.admission.admit(address, key.trim());
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
       throw new AuthenticationError("invalid_api_key", "The x-api-key header does not hold a valid API key: it is malformed, unknown or revoked.");
@@ -47,7 +50,10 @@ export function useConnectionsAuth(app: FastifyInstance, services: Services): vo
     assertScope(request.actor, scope);
     if (connectionToken) {
       const { connection_id } = request.params as { connection_id: string };
-      request.connectionGrant = services.connections.authorizeAccess(request.actor, connection_id, bearerToken(request.headers.authorization));
+      const presented = bearerToken(request.headers.authorization);
+      const authorize = () => services.connections.authorizeAccess(request.actor, connection_id, presented);
+      // A token that was sent and fails counts against the address, as a bad key does; a missing one is not a guess.
+      request.connectionGrant = presented === null ? authorize() : await services.authThrottle.guard(address, authorize);
     }
   });
 }

@@ -93,11 +93,11 @@ function domainDetail(v: Violation, where: string): ValidationDetail {
 }
 
 /** The status, body and headers this surface answers for anything a route throws. */
-export function connectionsError(err: unknown, request: FastifyRequest): { status: number; body: { detail: string | ValidationDetail[] }; headers: Record<string, string> } {
+export function connectionsError(err: unknown, request?: FastifyRequest): { status: number; body: { detail: string | ValidationDetail[] }; headers: Record<string, string> } {
   const fe = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (fe.validation) {
     const where = LOCATION[fe.validationContext ?? "body"] ?? "body";
-    const bodyMissing = where === "body" && request.body === undefined;
+    const bodyMissing = where === "body" && request?.body === undefined;
     return { status: 422, body: { detail: fe.validation.map((e) => ajvDetail(e, where, bodyMissing)) }, headers: {} };
   }
   if (fe.code === "FST_ERR_CTP_INVALID_JSON_BODY") return { status: 422, body: { detail: [{ loc: ["body"], msg: "JSON decode error", type: "json_invalid" }] }, headers: {} };
@@ -112,9 +112,13 @@ export function connectionsError(err: unknown, request: FastifyRequest): { statu
     return { status: 422, body: { detail: e.violations.map((v) => domainDetail(v, "body")) }, headers: {} };
   }
   const headers: Record<string, string> = {};
+  // Unknown paths and methods in FastAPI's own words.
+  if (e.code === "route_not_found") return { status: 404, body: { detail: "Not Found" }, headers };
+  if (e.code === "method_not_allowed") return { status: 405, body: { detail: "Method Not Allowed" }, headers };
   if (e.status === 401) headers["www-authenticate"] = e.code.includes("connection_token") ? 'Bearer realm="connections"' : 'ApiKey header="x-api-key"';
   if (typeof e.meta?.retry_after === "number") headers["retry-after"] = String(e.meta.retry_after);
-  const detail = e.hint && e.status < 500 ? `${e.message} ${e.hint}` : e.status >= 500 ? "Internal Server Error" : e.message;
+  // A 500 says nothing about internals; a 503 (the database is unreachable) says what to do.
+  const detail = e.status >= 500 && e.status !== 503 ? "Internal Server Error" : e.hint ? `${e.message} ${e.hint}` : e.message;
   return { status: e.status, body: { detail }, headers };
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import type { Services } from "../../services/index.ts";
 import { PermissionError, ValidationError } from "../../services/errors.ts";
 import { normalizeError } from "../shared/http-errors.ts";
@@ -61,6 +62,7 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
     const status = e.status === 422 ? 400 : e.status;
     if (status >= 500 && status !== 501) request.log.error({ err }, "link page failed");
     const message = status >= 500 && status !== 501 ? "Something went wrong on our side. Please try again later." : e.message;
+    if (typeof e.meta?.retry_after === "number") reply.header("retry-after", String(e.meta.retry_after));
     return sendPage(reply.status(status), linkErrorPage(TITLES[status] ?? "Something went wrong", message), null);
   });
 
@@ -68,7 +70,7 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
     schema: { tags: ["connections"], summary: "The hosted link page (HTML)", querystring: LinkQuery, produces: ["text/html"] },
     handler: async (request, reply) => {
       const redirectUrl = parseRedirectUrl(request.query.redirect_url);
-      const session = await services.connectionLinking.openLinkSession(request.query.connection_token);
+      const session = await services.authThrottle.guard(clientAddress(request.ip), () => services.connectionLinking.openLinkSession(request.query.connection_token));
       const existing = readCookie(request, CSRF_COOKIE);
       const nonce = existing && NONCE_RE.test(existing) ? existing : randomBytes(18).toString("base64url");
       reply.header("set-cookie", `${CSRF_COOKIE}=${nonce}; Path=/link; Max-Age=3600; HttpOnly; SameSite=Strict${secureCookie ? "; Secure" : ""}`);
@@ -83,7 +85,7 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
       const form = request.body;
       assertSameOrigin(request);
       const redirectUrl = parseRedirectUrl(form.redirect_url);
-      const claims = tokens.verify(form.connection_token);
+      const claims = await services.authThrottle.guard(clientAddress(request.ip), () => tokens.verify(form.connection_token));
       const nonce = readCookie(request, CSRF_COOKIE);
       if (!nonce || !tokens.verifyMac(form.csrf_token, CSRF_PURPOSE, nonce, claims.tokenId, redirectUrl ?? "")) {
         throw new PermissionError("csrf_failed", "This form was not sent from the link page, or your browser blocked its cookie. Open the link again.");

@@ -36,11 +36,6 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   useConnectionsAuth(app, services);
   useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendConnectionsError });
 
-  // Unknown paths and methods under this surface's prefixes answer in its own shape, as FastAPI would.
-  for (const prefix of ["/connections", "/simulated-connections"]) {
-    await app.register(async (scoped) => scoped.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" })), { prefix });
-  }
-
   app.get("/retailers", {
     config: { scope: "connections:read" },
     schema: { tags, security: keyOnly, summary: "The retailers a customer can link", response: { 200: RetailerList, ...errorResponses(401, 403, 429) } },

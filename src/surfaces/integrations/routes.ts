@@ -5,6 +5,7 @@ import { Type } from "@sinclair/typebox";
 import { catalog } from "../../catalog/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
+import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import { AuthenticationError } from "../../services/errors.ts";
 import { assertNoForbiddenFields } from "../../services/connectors.ts";
@@ -49,7 +50,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       throw new AuthenticationError("missing_api_key", "No API key was sent.", "Send `Authorization: Bearer ark_live_ent_…` (or ark_test_ent_…).");
     }
     // Every request of a known key counts, whatever it is refused for afterwards.
-    const { actor, check } = await services.admission.admit(token);
+    const { actor, check } = await services.admission.admit(clientAddress(request.ip), token);
     request.actor = { ...actor, requestId: request.id };
     applyRateLimit(check, actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
@@ -155,7 +156,8 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       summary: "Store the connector's credentials (write-only)",
       description:
         "Replaces the stored credentials. Keys must be the type's credential_keys (catalog), all required_credential_keys present; an unknown key is 400 validation_failed. " +
-        "Values are sealed in the vault and never returned: the row shows has_credentials_secret_arn and credentials_masked (key names, sorted).",
+        "Values are sealed in the vault and never returned: the row shows has_credentials_secret_arn and credentials_masked (key names, sorted). " +
+        "Idempotency-Key is honoured as on every write: a retry with the key replays the stored (masked) row and stores nothing again; the idempotency store keeps only the row, never the values.",
       params: ConnectorTypeParams,
       body: CredentialsBody,
       response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
@@ -181,7 +183,9 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
       tags,
       security,
       summary: "Store the provider's webhook signing secret (write-only)",
-      description: "Sealed in the vault and never returned: the row shows has_webhook_secret.",
+      description:
+        "Sealed in the vault and never returned: the row shows has_webhook_secret. " +
+        "Idempotency-Key is honoured as on every write: a retry with the key replays the stored (masked) row; the idempotency store keeps only the row, never the secret.",
       params: ConnectorTypeParams,
       body: WebhookSecretBody,
       response: { 200: ConnectorEnvelope, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },

@@ -1,5 +1,6 @@
 import type { FastifyError } from "fastify";
-import { DomainError, type ErrorKind, type Violation } from "../../services/errors.ts";
+import { isDatabaseUnavailable } from "../../db/unavailable.ts";
+import { DomainError, ServiceUnavailableError, type ErrorKind, type Violation } from "../../services/errors.ts";
 
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   validation: 400,
@@ -12,6 +13,7 @@ export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   unprocessable: 422,
   not_configured: 501,
   upstream: 502,
+  unavailable: 503,
 };
 
 /** An error as every surface sees it before putting it in its own shape. */
@@ -37,10 +39,12 @@ interface AjvLikeError {
 /**
  * Turns anything a route can throw into one normalized error: domain errors
  * keep their code; Fastify's own (schema, JSON parse, body size, media type)
- * get stable codes and messages a client can act on; anything else is a 500
- * whose message says nothing about internals.
+ * get stable codes and messages a client can act on; a database outage is
+ * 503 service_unavailable wherever it surfaced; anything else is a 500 whose
+ * message says nothing about internals.
  */
-export function normalizeError(err: unknown): NormalizedError {
+export function normalizeError(thrown: unknown): NormalizedError {
+  const err = isDatabaseUnavailable(thrown) ? new ServiceUnavailableError() : thrown;
   if (err instanceof DomainError) {
     return {
       status: STATUS_BY_KIND[err.kind],
@@ -78,6 +82,27 @@ export function normalizeError(err: unknown): NormalizedError {
       return simple(415, "unsupported_media_type", "The request body must be application/json.", "Set Content-Type: application/json.");
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return simple(400, "invalid_content_length", "The Content-Length header does not match the body.");
+    case "FST_ERR_NOT_FOUND":
+      return simple(404, "route_not_found", fe.message, "See /docs or /openapi.json for the API.");
+    case "FST_ERR_METHOD_NOT_ALLOWED":
+      return simple(405, "method_not_allowed", fe.message, "The Allow header lists the methods this path takes.");
+    case "FST_ERR_BAD_URL":
+      return simple(400, "invalid_url", "The URL is not valid: a part of its path is not well-formed percent-encoded UTF-8.", "Percent-encode each path segment as UTF-8 (encodeURIComponent).");
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return simple(414, "path_parameter_too_long", "A path parameter is longer than any valid value (at most 100 characters).", "Check the id in the URL.");
+    // Node's HTTP parser refused the request before it reached a route (see clientErrorHandler in app.ts).
+    case "HPE_HEADER_OVERFLOW":
+      return simple(431, "headers_too_large", "The request headers are too large.", "Send at most 16 KiB of headers.");
+    case "HPE_UNEXPECTED_CONTENT_LENGTH":
+      return simple(400, "malformed_request", "The request has both Content-Length and Transfer-Encoding.", "Send one of the two.");
+    case "HPE_INVALID_HEADER_TOKEN":
+    case "HPE_INVALID_HEADER_VALUE":
+      return simple(400, "invalid_header", "A request header holds a character that is not allowed (a control character or a bad name).", "Header values are printable text.");
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return simple(408, "request_timeout", "The request did not arrive in time.");
+  }
+  if (typeof fe.code === "string" && fe.code.startsWith("HPE_")) {
+    return simple(400, "malformed_request", "The request is not well-formed HTTP/1.1.");
   }
   if (fe.code === "22021" || fe.code === "22P05") {
     // The database refused a character (U+0000 somewhere validation did not look); the transaction rolled back.

@@ -20,22 +20,28 @@ export const buildValidator = ((externalSchemas: Record<string, unknown> | undef
     body.addSchema(schema as object);
     params.addSchema(schema as object);
   }
-  return ({ schema, httpPart }) => refusingNul((httpPart === "body" ? body : params).compile(schema));
+  return ({ schema, httpPart }) => refusingUnstorable((httpPart === "body" ? body : params).compile(schema));
 }) as unknown as ValidatorFactory;
 
 /**
- * PostgreSQL text and jsonb cannot hold U+0000, so a string carrying one
- * would reach the database only to fail there. Every validated part of a
- * request (body, query string, path params) is refused up front instead,
- * as an ordinary validation error the surface puts in its own shape.
+ * A character PostgreSQL cannot store: U+0000 (text and jsonb refuse it) and
+ * a lone UTF-16 surrogate (jsonb refuses its escape; text would silently hold
+ * U+FFFD instead). Without the `u` flag the pattern sees code units, so a
+ * surrogate pair (an emoji) is two units that match neither alternative.
  */
-function refusingNul(validate: ValidateFunction): ValidateFunction {
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A string carrying an unstorable character would reach the database only to
+ * fail there. Every validated part of a request (body, query string, path
+ * params) is refused up front instead, as an ordinary validation error the
+ * surface puts in its own shape, naming the field.
+ */
+function refusingUnstorable(validate: ValidateFunction): ValidateFunction {
   const guarded = ((data: unknown) => {
-    const at = hasNul(data) ? nulPath(data) : null;
+    const at = hasUnstorable(data) ? unstorablePath(data) : null;
     if (at !== null) {
-      guarded.errors = [
-        { instancePath: at, schemaPath: "#/nul", keyword: "nul", params: {}, message: "must not contain the NUL character (\\u0000)" },
-      ];
+      guarded.errors = [{ instancePath: at.path, schemaPath: "#/unstorable", keyword: "unstorable", params: {}, message: at.message }];
       return false;
     }
     const ok = validate(data);
@@ -45,40 +51,45 @@ function refusingNul(validate: ValidateFunction): ValidateFunction {
   return guarded;
 }
 
-/** Whether any string (value or key) holds U+0000: the cheap check every request pays. */
-function hasNul(root: unknown): boolean {
-  if (typeof root === "string") return root.includes("\u0000");
+/** Whether any string (value or key) holds an unstorable character: the cheap check every request pays. */
+function hasUnstorable(root: unknown): boolean {
+  if (typeof root === "string") return UNSTORABLE.test(root);
   if (root === null || typeof root !== "object") return false;
   const pending: object[] = [root];
   while (pending.length > 0) {
     const value = pending.pop()!;
     for (const key in value) {
-      if (key.includes("\u0000")) return true;
+      if (UNSTORABLE.test(key)) return true;
       const item = (value as Record<string, unknown>)[key];
       if (typeof item === "string") {
-        if (item.includes("\u0000")) return true;
+        if (UNSTORABLE.test(item)) return true;
       } else if (item !== null && typeof item === "object") pending.push(item);
     }
   }
   return false;
 }
 
+function unstorableMessage(text: string): string {
+  return text.includes("\u0000") ? "must not contain the NUL character (\\u0000)" : "must be valid Unicode: it holds a lone surrogate (\\ud800–\\udfff without its pair)";
+}
+
 /**
- * The JSON pointer of the first string (value or key) holding U+0000, or null.
- * Iterative, so a body nested thousands of levels deep cannot overflow the stack.
+ * The JSON pointer of the first string (value or key) holding an unstorable
+ * character, and what is wrong with it; null if there is none. Iterative, so
+ * a body nested thousands of levels deep cannot overflow the stack.
  */
-export function nulPath(root: unknown): string | null {
+export function unstorablePath(root: unknown): { path: string; message: string } | null {
   const pending: Array<[unknown, string]> = [[root, ""]];
   while (pending.length > 0) {
     const [value, path] = pending.pop()!;
     if (typeof value === "string") {
-      if (value.includes("\u0000")) return path;
+      if (UNSTORABLE.test(value)) return { path, message: unstorableMessage(value) };
     } else if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) pending.push([value[i], `${path}/${i}`]);
     } else if (value !== null && typeof value === "object") {
       for (const [key, item] of Object.entries(value)) {
         const here = `${path}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
-        if (key.includes("\u0000")) return here;
+        if (UNSTORABLE.test(key)) return { path: here, message: unstorableMessage(key) };
         pending.push([item, here]);
       }
     }

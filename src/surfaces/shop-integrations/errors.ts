@@ -23,9 +23,21 @@ const TITLES: Record<string, string> = {
   invalid_json: "Invalid JSON",
   body_too_large: "Body too large",
   unsupported_media_type: "Unsupported media type",
+  service_unavailable: "Service unavailable",
 };
 
-const STATUS_TITLES: Record<number, string> = { 400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict", 429: "Too many requests" };
+const STATUS_TITLES: Record<number, string> = {
+  400: "Bad request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not found",
+  405: "Method not allowed",
+  408: "Request timeout",
+  409: "Conflict",
+  414: "URI too long",
+  429: "Too many requests",
+  431: "Request header fields too large",
+};
 
 /**
  * Seed 004 prints the webhook rule's error with exactly status, code, title
@@ -81,19 +93,14 @@ export function sendJsonApiError(request: FastifyRequest, reply: FastifyReply, e
   const { status, errors } = jsonApiErrors(err);
   if (status >= 500) request.log.error({ err }, "request failed");
   if (status === 401) reply.header("www-authenticate", 'Basic realm="patchbay", charset="UTF-8"');
-  const retryAfter = err instanceof DomainError ? err.details.meta?.retry_after : undefined;
+  const retryAfter = normalizeError(err).meta?.retry_after;
   if (typeof retryAfter === "number") reply.header("retry-after", String(retryAfter));
   return reply.status(status).send({ errors });
 }
 
-/** Installs the JSON:API error shape for every error under this plugin, and for its unknown routes. */
+/** Installs the JSON:API error shape for every error under this plugin (unknown routes: see errors-by-path.ts). */
 export function useJsonApiErrors(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => sendJsonApiError(request, reply, err));
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      errors: [{ status: "404", code: "not_found", title: "Not found", detail: `No route ${request.method} ${request.url.split("?")[0]}` }],
-    }),
-  );
 }
 
 export function invalidIdError(): ValidationError {

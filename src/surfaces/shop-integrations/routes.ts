@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
+import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { basicCredentials } from "../../auth/basic-auth.ts";
@@ -39,7 +40,7 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
   app.addHook("onRequest", async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
-    const { actor, check } = await admitBasic(services, request.headers.authorization);
+    const { actor, check } = await admitBasic(services, clientAddress(request.ip), request.headers.authorization);
     request.actor = { ...actor, requestId: request.id };
     applyRateLimit(check, actor.rateLimit, request, reply);
     assertScope(request.actor, scope);
@@ -111,13 +112,16 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
 }
 
 /** HTTP Basic: user = the key's public_key, password = the key itself; the request is counted against the key's limit. */
-async function admitBasic(services: Services, header: string | undefined): Promise<Admission> {
+async function admitBasic(services: Services, address: string, header: string | undefined): Promise<Admission> {
   const credentials = basicCredentials(header);
   if (credentials === "absent") throw new AuthenticationError("authentication_failed", "Authentication credentials were not provided.");
   const invalid = new AuthenticationError("authentication_failed", "Invalid username/password.");
-  if (credentials === "malformed") throw invalid;
+  if (credentials === "malformed") {
+    services.authThrottle.refuseIfThrottled(address);
+    throw await services.authThrottle.failed(address, invalid);
+  }
   try {
-    return await services.admission.admit(credentials.password, credentials.user);
+    return await services.admission.admit(address, credentials.password, credentials.user);
   } catch (err) {
     if (err instanceof AuthenticationError) throw invalid;
     throw err;

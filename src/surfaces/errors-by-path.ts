@@ -1,0 +1,145 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from "fastify";
+import { connectionsError, sendConnectionsError } from "./connections/errors.ts";
+import { flatErrorBody, FLAT_ERROR_SCHEMA_ID, sendFlatError } from "./shared/flat-errors.ts";
+import { normalizeError } from "./shared/http-errors.ts";
+import { jsonApiErrors, sendJsonApiError } from "./shop-integrations/errors.ts";
+
+/**
+ * Errors that no surface's own handler sees — unknown routes, wrong methods,
+ * a URL the router cannot decode, a request Node's HTTP parser refuses — are
+ * answered in the shape of the surface the path belongs to. This is the one
+ * place that maps a path to its surface.
+ */
+export type SurfaceShape = "flat" | "fastapi" | "jsonapi";
+
+export function surfaceOfPath(path: string): SurfaceShape {
+  if (/^\/api\/v3(\/|$|\?)/.test(path)) return "jsonapi";
+  if (/^\/(connections|simulated-connections|retailers|purchases)(\/|$|\?)/.test(path)) return "fastapi";
+  // /v1 and /admin/v1, and anything that belongs to no surface.
+  return "flat";
+}
+
+/** Answers `err` in the shape of the request's surface. */
+export function sendErrorByPath(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  // Framework errors (a bad URL) are answered before the onRequest hook that sets it.
+  reply.header("x-request-id", request.id);
+  switch (surfaceOfPath(request.url)) {
+    case "jsonapi":
+      return sendJsonApiError(request, reply, err);
+    case "fastapi":
+      return sendConnectionsError(request, reply, err);
+    default:
+      return sendFlatError(request, reply, err);
+  }
+}
+
+/** An error with a code normalizeError knows (FST_ERR_NOT_FOUND, FST_ERR_METHOD_NOT_ALLOWED). */
+function routeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** `/v1/integrations/:type/credentials` → a pattern matching its concrete paths. */
+function pathPattern(url: string): RegExp {
+  const source = url
+    .split(/(:[A-Za-z0-9_]+(?:\([^)]*\))?|\*)/)
+    .map((part) => (part === "*" ? ".*" : part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * Unknown routes: 404, or 405 with Allow when the path exists under other
+ * methods. Call before any route is declared, so every route is known.
+ */
+export function answerUnknownRoutes(app: FastifyInstance): void {
+  const routes: Array<{ methods: string[]; pattern: RegExp }> = [];
+  app.addHook("onRoute", (route: RouteOptions) => {
+    routes.push({ methods: [route.method].flat().map(String), pattern: pathPattern(route.url) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))];
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header("allow", allowed.join(", "));
+      return sendErrorByPath(request, reply, routeError("FST_ERR_METHOD_NOT_ALLOWED", `${path} does not take ${request.method}; it takes ${allowed.join(", ")}.`));
+    }
+    return sendErrorByPath(request, reply, routeError("FST_ERR_NOT_FOUND", `No route ${request.method} ${path}.`));
+  });
+}
+
+/** The path of the request line at the start of what the parser had read, if it can be read. */
+function requestPathOf(raw: Buffer | undefined): string | null {
+  if (!raw) return null;
+  const line = /^[A-Z]{1,16} (\S{1,8192}) HTTP\/1\.[01]\r?\n/.exec(raw.subarray(0, 8300).toString("latin1"));
+  return line ? line[1]! : null;
+}
+
+/** The status and body of `err` in the surface's shape, for a request that never became a Fastify request. */
+function renderBare(path: string, err: unknown, requestId: string): { status: number; body: unknown } {
+  switch (surfaceOfPath(path)) {
+    case "jsonapi": {
+      const { status, errors } = jsonApiErrors(err);
+      return { status, body: { errors } };
+    }
+    case "fastapi": {
+      const { status, body } = connectionsError(err);
+      return { status, body };
+    }
+    default: {
+      const e = normalizeError(err);
+      return { status: e.status, body: flatErrorBody(e, requestId) };
+    }
+  }
+}
+
+/**
+ * Fastify's clientErrorHandler: Node's HTTP parser refused the request
+ * (headers too large, Content-Length with Transfer-Encoding, a control
+ * character in a header). Answered in the shape of the surface its request
+ * line names, with a request id, and the connection closed.
+ */
+export function clientErrorAnswer(genReqId: () => string) {
+  return function answerClientError(this: FastifyInstance, err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+    if (err.code === "ECONNRESET" || socket.destroyed) return;
+    const requestId = genReqId();
+    const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined;
+    const { status, body } = renderBare(requestPathOf(raw) ?? "/", err, requestId);
+    this.log.debug({ err, request_id: requestId }, "client error");
+    const payload = JSON.stringify(body);
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(payload)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${payload}`,
+      );
+    }
+    // A client that does not close its end is cut off soon.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+}
+
+const ERROR_SCHEMA_IDS: Record<SurfaceShape, string> = { flat: FLAT_ERROR_SCHEMA_ID, fastapi: "ConnectionsHTTPError", jsonapi: "JsonApiErrors" };
+
+/**
+ * The OpenAPI document lists, for every operation, the errors any route of
+ * its surface can answer (besides the ones the route declares itself), each
+ * with the surface's error schema. Documentation only: the route's own
+ * response schemas, which also drive serialization, are untouched.
+ */
+export function withErrorResponses({ schema, url }: { schema?: FastifySchema; url: string }): { schema: FastifySchema; url: string } {
+  const base = (schema ?? {}) as FastifySchema & { security?: unknown[]; hide?: boolean };
+  if (base.hide) return { schema: base, url };
+  const shape = surfaceOfPath(url);
+  const statuses = [400, 404, 429, 500, 503];
+  if (base.body) statuses.push(413, 415);
+  if (base.security === undefined || base.security.length > 0) statuses.push(401, 403);
+  if (shape === "fastapi" && (base.body || base.querystring || base.params)) statuses.push(422);
+  const response: Record<string, unknown> = { ...((base.response as Record<string, unknown> | undefined) ?? {}) };
+  for (const status of statuses.sort()) {
+    if (String(status) in response) continue;
+    const id = shape === "fastapi" && status === 422 ? "ConnectionsValidationError" : ERROR_SCHEMA_IDS[shape];
+    response[String(status)] = { $ref: id, description: STATUS_CODES[status] };
+  }
+  return { schema: { ...base, response }, url };
+}
