@@ -12,6 +12,7 @@ import type { Services } from "./services/index.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { consoleRoutes } from "./surfaces/console/routes.ts";
 import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
+import { inboundWebhookRoutes } from "./surfaces/inbound/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
@@ -133,6 +134,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });
   await app.register(linkPageRoutes, { services, publicUrl: config.publicUrl });
+  await app.register(inboundWebhookRoutes, { services, config });
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(consoleRoutes);
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });

@@ -69,6 +69,8 @@ export interface Config {
   proxy: ProxyConfig;
   /** Days the provider-call log keeps an entry. */
   providerLogRetentionDays: number;
+  /** Provider webhooks in: deliveries one connector's inbound URL takes per sliding minute, and the body limit. */
+  inboundWebhooks: { perMinute: number; maxBodyBytes: number };
 }
 
 export interface ProxyConfig {
@@ -268,6 +270,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     jobsPollMs: int(env, "PATCHBAY_JOBS_POLL_MS", 250, 10, 60_000),
     jobsConcurrency: int(env, "PATCHBAY_JOBS_CONCURRENCY", 16, 1, 100),
     healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),
+    inboundWebhooks: {
+      perMinute: int(env, "PATCHBAY_INBOUND_WEBHOOKS_PER_MINUTE", 600, 1, 1_000_000),
+      maxBodyBytes: int(env, "PATCHBAY_INBOUND_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
     proxy: {
       timeoutMs: int(env, "PATCHBAY_PROXY_TIMEOUT_MS", 30_000, 100, 600_000),
       maxRequestBytes: int(env, "PATCHBAY_PROXY_MAX_REQUEST_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -73,6 +73,10 @@ export type InboundWebhookScheme =
   | { scheme: "shopify_hmac"; source: string }
   /** HTTP Basic credentials the entity sets on the provider's webhook (user:password is the stored webhook secret). */
   | { scheme: "basic_auth"; source: string }
+  /** Plaid-Verification: an ES256 JWT whose key (by kid) comes from the provider's key endpoint, iat within 5 minutes, request_body_sha256 of the raw body. */
+  | { scheme: "plaid_jwt"; source: string }
+  /** A token the entity appends to the URL it registers (?token=…): it must equal the stored webhook secret. */
+  | { scheme: "query_token"; source: string }
   /** The provider signs nothing verifiable with a shared secret: the URL's unguessable per-connector token is the proof. */
   | { scheme: "url_token"; source: string };
 

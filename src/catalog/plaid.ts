@@ -21,5 +21,5 @@ export const plaid: ConnectorDefinition = {
     headers: { "plaid-client-id": "{client_id}", "plaid-secret": "{secret}" },
     source: "https://plaid.com/docs/api/#api-protocols-and-headers (client_id and secret in the body or the PLAID-CLIENT-ID and PLAID-SECRET headers)",
   },
-  inboundWebhooks: { scheme: "url_token", source: "https://plaid.com/docs/api/webhooks/webhook-verification/ (Plaid-Verification JWT needs Plaid's key endpoint; the URL token authenticates)" },
+  inboundWebhooks: { scheme: "plaid_jwt", source: "https://plaid.com/docs/api/webhooks/webhook-verification/ (Plaid-Verification ES256 JWT; key from /webhook_verification_key/get with the stored client_id and secret)" },
 };

@@ -21,5 +21,5 @@ export const shippo: ConnectorDefinition = {
     headers: { authorization: "ShippoToken {api_token}" },
     source: "https://docs.goshippo.com/docs/guides_general/authentication/ (Authorization: ShippoToken <token>)",
   },
-  inboundWebhooks: { scheme: "url_token", source: "https://docs.goshippo.com/docs/tracking/webhooks/ (Shippo signs nothing; a token in the URL authenticates)" },
+  inboundWebhooks: { scheme: "query_token", source: "https://docs.goshippo.com/docs/tracking/webhooksecurity (self-generated token: register the URL with ?token=<the stored webhook secret>)" },
 };

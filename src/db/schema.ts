@@ -19,6 +19,15 @@ export interface DB {
   webhook_deliveries: WebhookDeliveriesTable;
   provider_tokens: ProviderTokensTable;
   provider_calls: ProviderCallsTable;
+  provider_webhook_events: ProviderWebhookEventsTable;
+}
+
+/** A provider event accepted at a connector's inbound URL (0015): the dedup key. */
+export interface ProviderWebhookEventsTable {
+  connector_id: string;
+  provider_event_id: string;
+  event_id: string;
+  received_at: Date;
 }
 
 type Json = Record<string, unknown>;
@@ -71,6 +80,8 @@ export interface ConnectorsTable {
   webhook_secret_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** Names of the stored credential keys (not secret; shown as credentials_masked). */
   credential_keys: ColumnType<string[], string[] | undefined, string[]>;
+  /** The unguessable token of the connector's inbound webhook URL (0015; set by the database). */
+  inbound_token: Generated<string>;
   created_at: Date;
   updated_at: Date;
   // Shop integration view (0006): the integer id and the shipping settings.

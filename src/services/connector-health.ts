@@ -26,6 +26,8 @@ export interface ConnectorHealthDeps {
   shopify: ShopifyApi | null;
   grants: ShopifyGrants;
   connectors: Pick<ConnectorService, "getConnector">;
+  /** PATCHBAY_PUBLIC_URL: the base of each row's inbound_webhook_url. */
+  publicUrl: string;
   /** A Mode A connector's stored credentials (opened from the vault), or null when it has none. */
   openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Record<string, string> | null>;
   /** How long a check result stays fresh for the periodic health checks. */
@@ -40,7 +42,7 @@ const SHOPIFY_CHECK = "GET /admin/oauth/access_scopes.json";
  * last_sync_at, sync_status (ok | auth_failed | unreachable) and sync_error.
  * A refusal also emits `connector.auth_failed`, once per transition.
  */
-export function createConnectorHealth({ db, clock, providers, shopify, grants, connectors, openCredentials, healthIntervalMs }: ConnectorHealthDeps) {
+export function createConnectorHealth({ db, clock, providers, shopify, grants, connectors, publicUrl, openCredentials, healthIntervalMs }: ConnectorHealthDeps) {
   /** null: the connector has nothing to check yet (no credentials, or Shopify not authorized). */
   async function runCheck(connector: ConnectorRef, context: CallContext): Promise<CheckResult | null> {
     const type = connector.connector_type as ConnectorType;
@@ -82,7 +84,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         if (connector.connector_type === "shopify") {
           await trx.updateTable("shopify_grants").set({ status: "reauth_required", updated_at: now }).where("connector_id", "=", connector.id).execute();
         }
-        return recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", actor, now);
+        return recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", actor, now, publicUrl);
       }
       const row = await trx
         .updateTable("connectors")
@@ -122,7 +124,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       }
       const recorded = await record(ref, result, auditActorOf(actor));
       if (!recorded) return connectors.getConnector(actor, type);
-      return toConnectorRow(recorded);
+      return toConnectorRow(recorded, publicUrl);
     },
 
     /** One connector's periodic check (the health-check job); null when it had nothing to check. */

@@ -40,6 +40,7 @@ import { createProxyTransport } from "../providers/proxy-transport.ts";
 import { createMintedTokens } from "./minted-tokens.ts";
 import { createProviderCallLog } from "./provider-calls.ts";
 import { createProxyService } from "./proxy.ts";
+import { createInboundWebhooks } from "./inbound-webhooks.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -69,11 +70,11 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const vault = createVault({ db, ring, clock });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
-  const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault });
+  const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault, publicUrl: config.publicUrl });
   const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants, vault });
-  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, oauth: shopifyOAuth });
+  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, publicUrl: config.publicUrl, oauth: shopifyOAuth });
   // New credentials are verified right after they are stored (a job, so the PUT never waits on the provider).
-  const credentials = createCredentialService({ db, clock, vault, connectors, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });
+  const credentials = createCredentialService({ db, clock, vault, connectors, publicUrl: config.publicUrl, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });
   const health = createConnectorHealth({
     db,
     clock,
@@ -81,6 +82,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     shopify,
     grants: shopifyGrants,
     connectors,
+    publicUrl: config.publicUrl,
     openCredentials: credentials.openCredentials,
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
@@ -120,8 +122,17 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const minted = createMintedTokens({ db, clock, vault, providers: client });
   const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
   const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
+  const inboundWebhooks = createInboundWebhooks({
+    db,
+    clock,
+    rateLimiter,
+    perMinute: config.inboundWebhooks.perMinute,
+    openWebhookSecret: credentials.openWebhookSecret,
+    openCredentials: credentials.openCredentials,
+    providers: client,
+  });
   registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
-  return { proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  return { inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

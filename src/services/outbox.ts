@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   "connection.unauthenticated",
   "connection.disconnected",
   "shop_integration.updated",
+  "connector.webhook_received",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -29,6 +30,8 @@ export interface NewEvent {
    */
   data: object;
   at: Date;
+  /** The event's id when the caller needs it first (a UUIDv7 of `at`); made here otherwise. */
+  id?: string;
 }
 
 /**
@@ -43,7 +46,7 @@ export interface NewEvent {
  * webhook is active), and a `webhook.deliver` job per delivery, due at once.
  */
 export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<string> {
-  const id = uuidv7(event.at);
+  const id = event.id ?? uuidv7(event.at);
   const shopEvent = event.type.startsWith("shop_integration.");
   const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
   // Delivery ids: the event id's first 19 characters (its UUIDv7 timestamp and

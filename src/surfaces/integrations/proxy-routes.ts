@@ -18,6 +18,10 @@ const PROXY_STATUS: Record<string, number> = {
 function sendProxyError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   reply.header("patchbay-proxy-error", "true");
   const e = normalizeError(err);
+  // The provider path is the route's only parameter besides the type: a path the validator refuses (a NUL, a control character) is a refused path.
+  if (e.code === "validation_failed" && e.location === "params" && e.violations.some((v) => v.param === "*")) {
+    return reply.status(400).send(flatErrorBody({ ...e, code: "proxy_path_refused", message: "The path holds a control character or a NUL.", param: undefined }, request.id));
+  }
   const status = PROXY_STATUS[e.code];
   if (status === undefined) return sendFlatError(request, reply, err);
   return reply.status(status).send(flatErrorBody({ ...e, status }, request.id));
