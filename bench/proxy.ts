@@ -1,3 +1,4 @@
+import { generateMasterKey } from "../src/vault/key-ring.ts";
 import { drive } from "./load.ts";
 import { killAllStarted, startServer } from "./processes.ts";
 
@@ -26,6 +27,8 @@ try {
       PATCHBAY_RATE_LIMIT_LIVE_BURST: "1000000",
       PATCHBAY_JOBS: "false",
       LOG_LEVEL: "warn",
+      // DATABASE_URL=postgres://… (a fresh database) measures on PostgreSQL; the embedded database otherwise.
+      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL, PATCHBAY_MASTER_KEYS: generateMasterKey() } : {}),
     },
   });
   const admin = (path: string, body: unknown) =>
