@@ -13,6 +13,7 @@ import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gate
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { consoleRoutes } from "./surfaces/console/routes.ts";
 import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
+import { inboundWebhookRoutes } from "./surfaces/inbound/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
@@ -129,6 +130,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
   // A shared rate-limit store (Redis) should be connected before the first request counts.
   app.addHook("onReady", async () => services.rateLimiter.ready());
   app.addHook("onClose", async () => services.rateLimiter.close());
+  app.addHook("onClose", async () => services.proxyTransport.close());
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });
@@ -142,6 +144,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
       "the demo retailer gateway is on: retailer logins are checked against its test logins (README \"Customer connections\"); set PATCHBAY_DEMO_RETAILER_GATEWAY=false and PATCHBAY_PROVIDER_URL_RETAILERS for real retailers",
     );
   }
+  await app.register(inboundWebhookRoutes, { services, config });
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
   await app.register(consoleRoutes);
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });

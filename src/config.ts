@@ -69,6 +69,25 @@ export interface Config {
   purchaseSyncIntervalMinutes: number;
   /** The demo retailer gateway is mounted at /demo/retailer-gateway and used for every retailer without a gateway URL. */
   demoRetailerGateway: boolean;
+  /** The provider proxy's limits (SPEC §9). */
+  proxy: ProxyConfig;
+  /** Days the provider-call log keeps an entry. */
+  providerLogRetentionDays: number;
+  /** Provider webhooks in: deliveries one connector's inbound URL takes per sliding minute, and the body limit. */
+  inboundWebhooks: { perMinute: number; maxBodyBytes: number };
+}
+
+export interface ProxyConfig {
+  /** No provider answer (headers, or the next body chunk) within this → 504 proxy_timeout. */
+  timeoutMs: number;
+  /** Largest request body the proxy forwards (413 proxy_body_too_large). */
+  maxRequestBytes: number;
+  /** Largest response body the proxy relays (502 proxy_response_too_large, or the stream is cut). */
+  maxResponseBytes: number;
+  /** Attempts for a call that is safe to repeat (first try included). */
+  maxAttempts: number;
+  /** A provider 429 is retried only when its Retry-After is at most this; otherwise it is answered back. */
+  retryAfterCapSeconds: number;
 }
 
 /** One master key: its id (stored beside every wrapped data key) and the 256-bit key, opaque to logging. */
@@ -263,5 +282,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     healthCheckIntervalMinutes: int(env, "PATCHBAY_HEALTH_CHECK_MINUTES", 60, 1, 10_080),
     purchaseSyncIntervalMinutes: int(env, "PATCHBAY_PURCHASE_SYNC_MINUTES", 60, 1, 10_080),
     demoRetailerGateway,
+    inboundWebhooks: {
+      perMinute: int(env, "PATCHBAY_INBOUND_WEBHOOKS_PER_MINUTE", 600, 1, 1_000_000),
+      maxBodyBytes: int(env, "PATCHBAY_INBOUND_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    proxy: {
+      timeoutMs: int(env, "PATCHBAY_PROXY_TIMEOUT_MS", 30_000, 100, 600_000),
+      maxRequestBytes: int(env, "PATCHBAY_PROXY_MAX_REQUEST_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      maxResponseBytes: int(env, "PATCHBAY_PROXY_MAX_RESPONSE_BYTES", 256 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
+      maxAttempts: int(env, "PATCHBAY_PROXY_MAX_ATTEMPTS", 3, 1, 10),
+      retryAfterCapSeconds: int(env, "PATCHBAY_PROXY_RETRY_AFTER_CAP_SECONDS", 2, 0, 60),
+    },
+    providerLogRetentionDays: int(env, "PATCHBAY_PROVIDER_LOG_RETENTION_DAYS", 7, 1, 365),
   };
 }

@@ -5,6 +5,8 @@ const SECRET_QUERY_PARAMS = /^(connection_token|link_token|token|code|hmac|state
 
 /** The URL as logged: path kept, secret query values replaced. */
 export function redactUrl(url: string): string {
+  // A connector's inbound webhook token is the last path segment of its URL.
+  if (url.startsWith("/v1/webhooks-in/")) url = url.replace(/^(\/v1\/webhooks-in\/[^/?]*\/)[^/?]*/, "$1[REDACTED]");
   const q = url.indexOf("?");
   if (q < 0) return url;
   const params = new URLSearchParams(url.slice(q + 1));

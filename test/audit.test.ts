@@ -258,6 +258,7 @@ for (const kind of DB_KINDS) {
           clock: t.clock,
           vault: t.services.vault,
           connectors: t.services.connectors,
+          publicUrl: t.config.publicUrl,
           onCredentialsStored: async () => {
             throw new Error("injected failure");
           },

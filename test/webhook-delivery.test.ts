@@ -262,7 +262,7 @@ for (const kind of DB_KINDS) {
         assert.equal((await call("PUT", "/v1/integrations/amazon/webhook-secret", { webhook_secret: whsec })).statusCode, 200);
         assert.equal((await call("PATCH", "/v1/integrations/amazon", { seller_id: "S2" })).statusCode, 200);
         assert.equal((await patch({ shop_name: "Signed now" })).statusCode, 204);
-        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(row));
+        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(row, t.config.publicUrl));
         await t.services.jobs.runDueJobs();
         const shopRequests = r.requests.filter((q) => q.path === "/shop");
         assert.equal(shopRequests.length, 2, "only shop_integration.* events go to the integration");
@@ -287,7 +287,7 @@ for (const kind of DB_KINDS) {
 
         // What the connector service emits for it, and an event from a real HTTP write.
         const row = await t.database.db.selectFrom("connectors").selectAll().where("entity_id", "=", tenant.entityId).executeTakeFirstOrThrow();
-        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(row));
+        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(row, t.config.publicUrl));
         const connection = await createConnection(t, tenant);
         const token = await mintToken(t, tenant, connection.connection_id, "access");
         const disconnect = await asConnectionsKey(t, tenant)("PATCH", `/connections/${connection.connection_id}`, { status: "disconnected" }, { token });

@@ -2,6 +2,7 @@
 export const SCOPES = [
   "integrations:read",
   "integrations:write",
+  "integrations:proxy",
   "connections:read",
   "connections:write",
   "webhooks:manage",

@@ -15,4 +15,13 @@ export const amazon: ConnectorDefinition = {
   requiredFields: ["seller_id"],
   isShop: true,
   docsUrl: "https://developer-docs.amazon.com/sp-api/",
+  baseUrls: { live: "https://sellingpartnerapi-na.amazon.com", sandbox: "https://sandbox.sellingpartnerapi-na.amazon.com" },
+  authRecipe: {
+    scheme: "minted",
+    mint: { provider: "amazon_lwa", path: "/auth/o2/token", grant: "refresh_token", clientAuth: "form", clientIdKey: "lwa_client_id", clientSecretKey: "lwa_client_secret", refreshTokenKey: "refresh_token" },
+    header: "x-amz-access-token",
+    prefix: "",
+    source: "https://developer-docs.amazon.com/sp-api/docs/connecting-to-the-selling-partner-api (LWA refresh_token grant at api.amazon.com/auth/o2/token; x-amz-access-token)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "https://developer-docs.amazon.com/sp-api/docs/notifications-api-v1-use-case-guide (SQS/EventBridge, not HTTP; the URL token authenticates a relay)" },
 };

@@ -16,4 +16,12 @@ export const avatax: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://developer.avalara.com/api-reference/avatax/rest/v2/",
+  baseUrls: { live: "https://rest.avatax.com", sandbox: "https://sandbox-rest.avatax.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: {},
+    basic: { userKey: "account_id", passwordKey: "license_key" },
+    source: "https://developer.avalara.com/avatax/authentication-in-avatax/ (HTTP Basic, account id : license key)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "AvaTax sends no signed webhooks (https://developer.avalara.com/api-reference/avatax/rest/v2/)" },
 };

@@ -15,4 +15,13 @@ export const ebay: ConnectorDefinition = {
   requiredFields: ["seller_id"],
   isShop: true,
   docsUrl: "https://developer.ebay.com/develop/apis",
+  baseUrls: { live: "https://api.ebay.com", sandbox: "https://api.sandbox.ebay.com" },
+  authRecipe: {
+    scheme: "minted",
+    mint: { provider: "ebay", path: "/identity/v1/oauth2/token", grant: "refresh_token", clientAuth: "basic", clientIdKey: "client_id", clientSecretKey: "client_secret", refreshTokenKey: "refresh_token" },
+    header: "authorization",
+    prefix: "Bearer ",
+    source: "https://developer.ebay.com/api-docs/static/oauth-refresh-token-request.html (refresh_token grant, Basic client id:secret; Bearer user token)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "https://developer.ebay.com/api-docs/commerce/notification/overview.html (X-EBAY-SIGNATURE uses eBay's public keys; the URL token authenticates)" },
 };

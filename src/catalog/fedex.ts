@@ -15,4 +15,13 @@ export const fedex: ConnectorDefinition = {
   requiredFields: SHIP_FROM_FIELDS,
   isShop: false,
   docsUrl: "https://developer.fedex.com/api/en-us/catalog.html",
+  baseUrls: { live: "https://apis.fedex.com", sandbox: "https://apis-sandbox.fedex.com" },
+  authRecipe: {
+    scheme: "minted",
+    mint: { provider: "fedex", path: "/oauth/token", grant: "client_credentials", clientAuth: "form", clientIdKey: "client_id", clientSecretKey: "client_secret" },
+    header: "authorization",
+    prefix: "Bearer ",
+    source: "https://developer.fedex.com/api/en-us/catalog/authorization/docs.html (POST /oauth/token, client_credentials in the form; Bearer token)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "https://developer.fedex.com/api/en-us/guides/webhooks.html (signature check not implemented; the URL token authenticates)" },
 };

@@ -15,4 +15,11 @@ export const google: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://developers.google.com/maps/documentation",
+  baseUrls: { live: "https://maps.googleapis.com" },
+  authRecipe: {
+    scheme: "query",
+    query: { key: "{api_key}" },
+    source: "https://developers.google.com/maps/documentation/geocoding/get-api-key (key query parameter)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "Google Maps Platform sends no webhooks (https://developers.google.com/maps/documentation)" },
 };

@@ -15,4 +15,11 @@ export const mapquest: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://developer.mapquest.com/documentation/",
+  baseUrls: { live: "https://www.mapquestapi.com" },
+  authRecipe: {
+    scheme: "query",
+    query: { key: "{api_key}" },
+    source: "https://developer.mapquest.com/documentation/api/geocoding/ (key query parameter)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "MapQuest sends no webhooks (https://developer.mapquest.com/documentation/)" },
 };

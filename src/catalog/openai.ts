@@ -16,4 +16,12 @@ export const openai: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://platform.openai.com/docs/api-reference",
+  baseUrls: { live: "https://api.openai.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: { authorization: "Bearer {api_key}" },
+    optional: { "openai-organization": "{organization_id}", "openai-project": "{project_id}" },
+    source: "https://platform.openai.com/docs/api-reference/authentication (Bearer; OpenAI-Organization, OpenAI-Project)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "https://platform.openai.com/docs/guides/webhooks (Standard Webhooks signatures are not checked yet; the URL token authenticates)" },
 };

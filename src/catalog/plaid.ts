@@ -15,4 +15,11 @@ export const plaid: ConnectorDefinition = {
   requiredFields: ["bank_account_id"],
   isShop: false,
   docsUrl: "https://plaid.com/docs/api/",
+  baseUrls: { live: "https://production.plaid.com", sandbox: "https://sandbox.plaid.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: { "plaid-client-id": "{client_id}", "plaid-secret": "{secret}" },
+    source: "https://plaid.com/docs/api/#api-protocols-and-headers (client_id and secret in the body or the PLAID-CLIENT-ID and PLAID-SECRET headers)",
+  },
+  inboundWebhooks: { scheme: "plaid_jwt", source: "https://plaid.com/docs/api/webhooks/webhook-verification/ (Plaid-Verification ES256 JWT; key from /webhook_verification_key/get with the stored client_id and secret)" },
 };

@@ -16,4 +16,11 @@ export const postmark: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://postmarkapp.com/developer",
+  baseUrls: { live: "https://api.postmarkapp.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: { "x-postmark-server-token": "{server_token}" },
+    source: "https://postmarkapp.com/developer/api/overview#authentication (X-Postmark-Server-Token)",
+  },
+  inboundWebhooks: { scheme: "basic_auth", source: "https://postmarkapp.com/developer/webhooks/webhooks-overview#protecting-your-webhook (basic auth credentials on the webhook URL)" },
 };

@@ -16,4 +16,12 @@ export const printnode: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://www.printnode.com/en/docs/api/curl",
+  baseUrls: { live: "https://api.printnode.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: {},
+    basic: { userKey: "api_key" },
+    source: "https://www.printnode.com/en/docs/api/curl#authentication (HTTP Basic, the API key as user name, empty password)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "PrintNode has no webhooks of its own (https://www.printnode.com/en/docs/api/curl)" },
 };

@@ -15,4 +15,11 @@ export const shippo: ConnectorDefinition = {
   requiredFields: SHIP_FROM_FIELDS,
   isShop: false,
   docsUrl: "https://docs.goshippo.com/shippoapi/public-api/",
+  baseUrls: { live: "https://api.goshippo.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: { authorization: "ShippoToken {api_token}" },
+    source: "https://docs.goshippo.com/docs/guides_general/authentication/ (Authorization: ShippoToken <token>)",
+  },
+  inboundWebhooks: { scheme: "query_token", source: "https://docs.goshippo.com/docs/tracking/webhooksecurity (self-generated token: register the URL with ?token=<the stored webhook secret>)" },
 };

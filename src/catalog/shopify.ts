@@ -17,4 +17,10 @@ export const shopify: ConnectorDefinition = {
   requiredFields: [],
   isShop: true,
   docsUrl: "https://shopify.dev/docs/apps/build/authentication-authorization",
+  baseUrls: { live: "https://{shop}" },
+  authRecipe: {
+    scheme: "shopify_token",
+    source: "https://shopify.dev/docs/api/admin-rest#authentication (X-Shopify-Access-Token)",
+  },
+  inboundWebhooks: { scheme: "shopify_hmac", source: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook (X-Shopify-Hmac-Sha256)" },
 };

@@ -18,4 +18,12 @@ export const stripe: ConnectorDefinition = {
   requiredFields: [],
   isShop: false,
   docsUrl: "https://docs.stripe.com/api",
+  baseUrls: { live: "https://api.stripe.com" },
+  authRecipe: {
+    scheme: "headers",
+    headers: { authorization: "Bearer {secret_key}" },
+    idempotencyHeader: "idempotency-key",
+    source: "https://docs.stripe.com/api/authentication (Bearer secret key; Stripe-Account, Idempotency-Key: /api/connected-accounts, /api/idempotent_requests)",
+  },
+  inboundWebhooks: { scheme: "stripe_signature", source: "https://docs.stripe.com/webhooks#verify-manually" },
 };

@@ -15,4 +15,13 @@ export const wwex: ConnectorDefinition = {
   requiredFields: SHIP_FROM_FIELDS,
   isShop: false,
   docsUrl: "https://developer.wwex.com/",
+  baseUrls: { live: "https://www.wwexship.com" },
+  authRecipe: {
+    scheme: "minted",
+    mint: { provider: "wwex", path: "/oauth/token", grant: "client_credentials", clientAuth: "form", clientIdKey: "client_id", clientSecretKey: "client_secret" },
+    header: "authorization",
+    prefix: "Bearer ",
+    source: "https://developer.wwex.com/ (OAuth 2.0 client credentials; published to account holders only, path conventional)",
+  },
+  inboundWebhooks: { scheme: "url_token", source: "WWEX publishes no webhook signing (https://developer.wwex.com/)" },
 };

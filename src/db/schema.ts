@@ -20,6 +20,17 @@ export interface DB {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_destinations: WebhookDestinationsTable;
   link_tokens: LinkTokensTable;
+  provider_tokens: ProviderTokensTable;
+  provider_calls: ProviderCallsTable;
+  provider_webhook_events: ProviderWebhookEventsTable;
+}
+
+/** A provider event accepted at a connector's inbound URL (0015): the dedup key. */
+export interface ProviderWebhookEventsTable {
+  connector_id: string;
+  provider_event_id: string;
+  event_id: string;
+  received_at: Date;
 }
 
 type Json = Record<string, unknown>;
@@ -72,6 +83,8 @@ export interface ConnectorsTable {
   webhook_secret_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** Names of the stored credential keys (not secret; shown as credentials_masked). */
   credential_keys: ColumnType<string[], string[] | undefined, string[]>;
+  /** The unguessable token of the connector's inbound webhook URL (0015; set by the database). */
+  inbound_token: Generated<string>;
   created_at: Date;
   updated_at: Date;
   // Shop integration view (0006): the integer id and the shipping settings.
@@ -303,3 +316,32 @@ export type WebhookEndpointRecord = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>;
 export type WebhookDestinationRecord = Selectable<WebhookDestinationsTable>;
 export type LinkTokenRecord = Selectable<LinkTokensTable>;
+
+export interface ProviderTokensTable {
+  connector_id: string;
+  generation: ColumnType<number, number | undefined, number>;
+  expires_at: Date | null;
+  mint_lease_id: string | null;
+  mint_lease_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type ProviderCallPurpose = "proxy" | "verify" | "health_check" | "token_mint" | "token_refresh";
+
+export interface ProviderCallsTable {
+  id: string;
+  entity_id: string;
+  connector_id: string;
+  connector_type: string;
+  purpose: ProviderCallPurpose;
+  method: string;
+  path: string;
+  status: number | null;
+  latency_ms: number;
+  bytes_sent: ColumnType<string | number, number, number>;
+  bytes_received: ColumnType<string | number, number, number>;
+  error_class: string | null;
+  request_id: string | null;
+  created_at: Date;
+}

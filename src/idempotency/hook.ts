@@ -4,8 +4,11 @@ import { MAX_KEY_LENGTH, type Claim, type IdempotencyStore } from "./store.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** `false`: the route refuses Idempotency-Key (its response carries a secret, which is never stored). */
-    idempotency?: false;
+    /**
+     * `false`: the route refuses Idempotency-Key (its response carries a secret, which is never stored).
+     * `"passthrough"`: Patchbay keeps nothing; the header is the caller's, for the provider (the proxy).
+     */
+    idempotency?: false | "passthrough";
     /**
      * Top-level fields of the JSON answer that are left out of the stored copy
      * (a secret shown once): a replay answers the rest, without them.
@@ -98,6 +101,7 @@ export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): 
 
   app.addHook("onRoute", (route: RouteOptions) => {
     if (![route.method].flat().some((m) => IDEMPOTENT_METHODS.has(m))) return;
+    if (route.config?.idempotency === "passthrough") return;
     if (route.config?.idempotency === false) {
       route.preHandler = [...hooks(route.preHandler), refuseKey as preHandlerHookHandler];
       return;

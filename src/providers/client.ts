@@ -1,4 +1,6 @@
 import type { Config } from "../config.ts";
+import type { CallContext, ProviderCallLog } from "../services/provider-calls.ts";
+import { redactQuery } from "../services/provider-calls.ts";
 import { providerBaseUrl } from "./base-urls.ts";
 
 export interface ProviderRequest {
@@ -14,6 +16,8 @@ export interface ProviderRequest {
   /** Retry 429/5xx/network failures? Default: only for idempotent methods. */
   retry?: boolean;
   timeoutMs?: number;
+  /** The connector the call is made for: each attempt goes into its provider-call log. */
+  context?: CallContext;
 }
 
 export interface ProviderResponse {
@@ -62,6 +66,8 @@ export interface ProviderClientDeps {
   /** Attempts for a retryable call (first try included). */
   maxAttempts?: number;
   defaultTimeoutMs?: number;
+  /** Where calls made for a connector are recorded (the provider-call log). */
+  callLog?: Pick<ProviderCallLog, "record">;
 }
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
@@ -72,7 +78,7 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
  * Retry-After) on 429/5xx/network failures, and a log line per attempt that
  * carries provider, method, path, status and latency — nothing else.
  */
-export function createProviderClient({ config, logger, fetch: fetchImpl = fetch, sleep = defaultSleep, maxAttempts = 3, defaultTimeoutMs = 10_000 }: ProviderClientDeps) {
+export function createProviderClient({ config, logger, fetch: fetchImpl = fetch, sleep = defaultSleep, maxAttempts = 3, defaultTimeoutMs = 10_000, callLog }: ProviderClientDeps) {
   return {
     async request(provider: string, req: ProviderRequest): Promise<ProviderResponse> {
       const url = new URL(req.path, providerBaseUrl(config, provider, { mode: req.mode, shop: req.shop }));
@@ -87,6 +93,10 @@ export function createProviderClient({ config, logger, fetch: fetchImpl = fetch,
         headers["content-type"] ??= "application/json";
       }
       const retryable = req.retry ?? IDEMPOTENT.has(req.method);
+      const loggedPath = redactQuery(url.pathname + url.search);
+      const bytesSent = body === undefined ? 0 : Buffer.byteLength(body);
+      const record = (status: number | null, started: number, bytesReceived: number, errorClass: string | null) =>
+        req.context && callLog?.record(req.context, { method: req.method, path: loggedPath, status, latencyMs: performance.now() - started, bytesSent, bytesReceived, errorClass });
       const attempts = retryable ? maxAttempts : 1;
 
       for (let attempt = 1; ; attempt++) {
@@ -97,6 +107,7 @@ export function createProviderClient({ config, logger, fetch: fetchImpl = fetch,
         } catch (err) {
           const failure: ProviderFailure = (err as Error).name === "TimeoutError" ? "timeout" : "network";
           logger.warn({ provider, method: req.method, path: url.pathname, failure, attempt, ms: Math.round(performance.now() - started) }, "provider call failed");
+          await record(null, started, 0, failure);
           if (attempt >= attempts) throw new ProviderError(provider, failure);
           await sleep(backoff(attempt, null));
           continue;
@@ -104,6 +115,7 @@ export function createProviderClient({ config, logger, fetch: fetchImpl = fetch,
         const text = await res.text();
         const ms = Math.round(performance.now() - started);
         logger.info({ provider, method: req.method, path: url.pathname, status: res.status, attempt, ms }, "provider call");
+        await record(res.status, started, Buffer.byteLength(text), null);
         if ((res.status === 429 || res.status >= 500) && attempt < attempts) {
           await sleep(backoff(attempt, res.headers.get("retry-after")));
           continue;

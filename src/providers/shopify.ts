@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ProviderError, type ProviderClient } from "./client.ts";
+import type { CallContext } from "../services/provider-calls.ts";
 
 /**
  * Shopify's side of OAuth (authorization code grant with expiring offline
@@ -94,9 +95,9 @@ export interface ShopifyApiDeps {
 
 /** The calls Patchbay makes to a shop. Failures: ShopifyRejected (4xx) or ProviderError (unreachable, 5xx, junk). */
 export function createShopifyApi({ client, clientId, clientSecret }: ShopifyApiDeps) {
-  async function tokenRequest(shop: string, body: Record<string, string>, step: "code_exchange" | "token_refresh", now: Date): Promise<ShopifyTokens> {
+  async function tokenRequest(shop: string, body: Record<string, string>, step: "code_exchange" | "token_refresh", now: Date, context?: CallContext): Promise<ShopifyTokens> {
     // Not retried: a code is single use, and a refresh rotates the refresh token.
-    const res = await client.request("shopify", { method: "POST", path: "/admin/oauth/access_token", shop, body, retry: false });
+    const res = await client.request("shopify", { method: "POST", path: "/admin/oauth/access_token", shop, body, retry: false, context });
     if (res.status >= 400 && res.status < 500) throw new ShopifyRejected(res.status, step);
     if (res.status !== 200) throw new ProviderError("shopify", "bad_answer");
     return parseTokens(res.text, now);
@@ -109,13 +110,13 @@ export function createShopifyApi({ client, clientId, clientSecret }: ShopifyApiD
     },
 
     /** A fresh access token; Shopify rotates the refresh token with it. */
-    refreshTokens(shop: string, refreshToken: string, now: Date): Promise<ShopifyTokens> {
-      return tokenRequest(shop, { client_id: clientId, client_secret: clientSecret, grant_type: "refresh_token", refresh_token: refreshToken }, "token_refresh", now);
+    refreshTokens(shop: string, refreshToken: string, now: Date, context?: CallContext): Promise<ShopifyTokens> {
+      return tokenRequest(shop, { client_id: clientId, client_secret: clientSecret, grant_type: "refresh_token", refresh_token: refreshToken }, "token_refresh", now, context);
     },
 
     /** The cheapest authenticated read: the scopes the token holds (GET /admin/oauth/access_scopes.json). */
-    async checkAccess(shop: string, accessToken: string): Promise<{ status: number }> {
-      const res = await client.request("shopify", { method: "GET", path: "/admin/oauth/access_scopes.json", shop, headers: { "x-shopify-access-token": accessToken } });
+    async checkAccess(shop: string, accessToken: string, context?: CallContext): Promise<{ status: number }> {
+      const res = await client.request("shopify", { method: "GET", path: "/admin/oauth/access_scopes.json", shop, headers: { "x-shopify-access-token": accessToken }, context });
       return { status: res.status };
     },
   };

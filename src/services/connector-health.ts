@@ -12,6 +12,7 @@ import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ConflictError } from "./errors.ts";
 import { recordAuthFailure, type ShopifyGrants } from "./shopify-grants.ts";
+import type { CallContext } from "./provider-calls.ts";
 
 type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode" | "sync_status" | "sync_error">;
 
@@ -25,6 +26,8 @@ export interface ConnectorHealthDeps {
   shopify: ShopifyApi | null;
   grants: ShopifyGrants;
   connectors: Pick<ConnectorService, "getConnector">;
+  /** PATCHBAY_PUBLIC_URL: the base of each row's inbound_webhook_url. */
+  publicUrl: string;
   /** A Mode A connector's stored credentials (opened from the vault), or null when it has none. */
   openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Record<string, string> | null>;
   /** How long a check result stays fresh for the periodic health checks. */
@@ -39,17 +42,17 @@ const SHOPIFY_CHECK = "GET /admin/oauth/access_scopes.json";
  * last_sync_at, sync_status (ok | auth_failed | unreachable) and sync_error.
  * A refusal also emits `connector.auth_failed`, once per transition.
  */
-export function createConnectorHealth({ db, clock, providers, shopify, grants, connectors, openCredentials, healthIntervalMs }: ConnectorHealthDeps) {
+export function createConnectorHealth({ db, clock, providers, shopify, grants, connectors, publicUrl, openCredentials, healthIntervalMs }: ConnectorHealthDeps) {
   /** null: the connector has nothing to check yet (no credentials, or Shopify not authorized). */
-  async function runCheck(connector: ConnectorRef): Promise<CheckResult | null> {
+  async function runCheck(connector: ConnectorRef, context: CallContext): Promise<CheckResult | null> {
     const type = connector.connector_type as ConnectorType;
-    if (type === "shopify") return checkShopify(connector);
+    if (type === "shopify") return checkShopify(connector, context);
     const credentials = await openCredentials(connector);
     if (!credentials) return null;
-    return checkCredentials(providers, type, credentials, connector.mode);
+    return checkCredentials(providers, type, credentials, connector.mode, context);
   }
 
-  async function checkShopify(connector: ConnectorRef): Promise<CheckResult | null> {
+  async function checkShopify(connector: ConnectorRef, context: CallContext): Promise<CheckResult | null> {
     if (!shopify) return null;
     let access = await grants.openAccessToken(connector);
     if (!access) return null;
@@ -62,7 +65,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       if (!access || access.expired) return null;
     }
     try {
-      return byStatus(await shopify.checkAccess(access.shop, access.accessToken), SHOPIFY_CHECK);
+      return byStatus(await shopify.checkAccess(access.shop, access.accessToken, context), SHOPIFY_CHECK);
     } catch (err) {
       if (err instanceof ProviderError) return { status: "unreachable", error: `${err.message} (${SHOPIFY_CHECK}).` };
       throw err;
@@ -81,7 +84,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         if (connector.connector_type === "shopify") {
           await trx.updateTable("shopify_grants").set({ status: "reauth_required", updated_at: now }).where("connector_id", "=", connector.id).execute();
         }
-        return recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", actor, now);
+        return recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", actor, now, publicUrl);
       }
       const row = await trx
         .updateTable("connectors")
@@ -111,7 +114,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         throw new ConflictError("connector_disconnected", `The ${type} connector is disconnected.`, `Restore it with POST /v1/integrations/${type} first.`);
       }
       const ref: ConnectorRef = { id: row.id, entity_id: row.entity_id, connector_type: row.connector_type, mode: row.mode, sync_status: row.sync_status, sync_error: row.sync_error };
-      const result = await runCheck(ref);
+      const result = await runCheck(ref, { entityId: row.entity_id, connectorId: row.id, connectorType: row.connector_type, purpose: "verify", requestId: actor.requestId ?? null });
       if (!result) {
         throw new ConflictError(
           "no_credentials",
@@ -121,14 +124,14 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       }
       const recorded = await record(ref, result, auditActorOf(actor));
       if (!recorded) return connectors.getConnector(actor, type);
-      return toConnectorRow(recorded);
+      return toConnectorRow(recorded, publicUrl);
     },
 
     /** One connector's periodic check (the health-check job); null when it had nothing to check. */
     async checkConnector(connectorId: string): Promise<CheckResult | null> {
       const connector = await db.selectFrom("connectors").selectAll().where("id", "=", connectorId).executeTakeFirst();
       if (!connector || !connector.is_active || connector.disconnected_at !== null) return null;
-      const result = await runCheck(connector);
+      const result = await runCheck(connector, { entityId: connector.entity_id, connectorId: connector.id, connectorType: connector.connector_type, purpose: "health_check" });
       if (result) await record(connector, result, HEALTH_JOB);
       return result;
     },

@@ -38,11 +38,19 @@ export interface ConnectorRow {
   seller_id: string | null;
   bank_account_id: string | null;
   disconnected_at: string | null;
+  /** Where the provider POSTs its webhooks: PATCHBAY_PUBLIC_URL/v1/webhooks-in/<type>/<token> (README, Provider webhooks in). */
+  inbound_webhook_url: string;
   created_at: string;
   updated_at: string;
 }
 
-export function toConnectorRow(c: ConnectorRecord): ConnectorRow {
+/** The path of a connector's inbound webhook URL; the token is its only secret part. */
+export function inboundWebhookPath(c: Pick<ConnectorRecord, "connector_type" | "inbound_token">): string {
+  return `/v1/webhooks-in/${c.connector_type}/${c.inbound_token}`;
+}
+
+/** `publicUrl` is PATCHBAY_PUBLIC_URL (no trailing slash), handed in by the service that projects. */
+export function toConnectorRow(c: ConnectorRecord, publicUrl: string): ConnectorRow {
   return {
     id: c.id,
     entity_id: c.entity_id,
@@ -66,6 +74,7 @@ export function toConnectorRow(c: ConnectorRecord): ConnectorRow {
     seller_id: c.seller_id,
     bank_account_id: c.bank_account_id,
     disconnected_at: c.disconnected_at?.toISOString() ?? null,
+    inbound_webhook_url: publicUrl + inboundWebhookPath(c),
     created_at: c.created_at.toISOString(),
     updated_at: c.updated_at.toISOString(),
   };

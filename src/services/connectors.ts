@@ -91,11 +91,13 @@ export interface ConnectorServiceDeps {
   clock: Clock;
   recoveryWindowDays: number;
   vault: Vault;
+  /** PATCHBAY_PUBLIC_URL: the base of each row's inbound_webhook_url. */
+  publicUrl: string;
   /** Mode B connectors start here (Shopify OAuth). */
   oauth: { startAuthorization(actor: ApiKeyActor, input: CreateConnectorInput): Promise<CreateOutcome> };
 }
 
-export function createConnectorService({ db, clock, recoveryWindowDays, vault, oauth }: ConnectorServiceDeps) {
+export function createConnectorService({ db, clock, recoveryWindowDays, vault, publicUrl, oauth }: ConnectorServiceDeps) {
   const recoveryMs = recoveryWindowDays * 86_400_000;
 
   function isRecoverable(c: ConnectorRecord, now: Date): boolean {
@@ -145,11 +147,11 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
       const hasMore = rows.length > opts.limit;
       const page = rows.slice(0, opts.limit);
       if (backwards) page.reverse();
-      return { data: page.map(toConnectorRow), hasMore };
+      return { data: page.map((c) => toConnectorRow(c, publicUrl)), hasMore };
     },
 
     async getConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
-      return toConnectorRow(await findOwned(actor, type));
+      return toConnectorRow(await findOwned(actor, type), publicUrl);
     },
 
     /**
@@ -189,8 +191,8 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
             .where("id", "=", existing.id)
             .returningAll()
             .executeTakeFirstOrThrow();
-          const row = toConnectorRow(restored);
-          await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing), after: row, at: now });
+          const row = toConnectorRow(restored, publicUrl);
+          await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
           return { outcome: "restored" as const, row };
         }
 
@@ -209,7 +211,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
         if (!created) {
           throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
         }
-        const row = toConnectorRow(created);
+        const row = toConnectorRow(created, publicUrl);
         await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.created", event: "connector.connected", before: null, after: row, at: now });
         return { outcome: "created" as const, row };
       });
@@ -232,17 +234,17 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
           );
         }
         // A PATCH that changes nothing writes nothing: no audit entry, no event.
-        if (Object.keys(update).length === 0) return toConnectorRow(existing);
+        if (Object.keys(update).length === 0) return toConnectorRow(existing, publicUrl);
         const updated = await trx
           .updateTable("connectors")
           .set({ ...update, updated_at: now })
           .where("id", "=", existing.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        const row = toConnectorRow(updated);
+        const row = toConnectorRow(updated, publicUrl);
         // Resuming a paused connector connects it again; any other change is an update.
         const event = update.is_active === true ? "connector.connected" : "connector.updated";
-        await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.updated", event, before: toConnectorRow(existing), after: row, at: now });
+        await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.updated", event, before: toConnectorRow(existing, publicUrl), after: row, at: now });
         return row;
       });
     },
@@ -254,7 +256,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
      */
     async disconnectConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
       const existing = await findOwned(actor, type);
-      if (existing.disconnected_at !== null) return toConnectorRow(existing);
+      if (existing.disconnected_at !== null) return toConnectorRow(existing, publicUrl);
       const now = clock.now();
       const row = await db.transaction().execute(async (trx) => {
         const updated = await trx
@@ -265,20 +267,20 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, o
           .returningAll()
           .executeTakeFirst();
         if (!updated) return undefined;
-        const after = toConnectorRow(updated);
+        const after = toConnectorRow(updated, publicUrl);
         // The row was read without a lock: only the fields this write sets are compared.
         await recordConnectorChange(trx, {
           actor: auditActorOf(actor),
           action: "connector.disconnected",
           event: "connector.disconnected",
-          before: toConnectorRow(existing),
+          before: toConnectorRow(existing, publicUrl),
           after,
           fields: ["is_active", "disconnected_at"],
           at: now,
         });
         return after;
       });
-      return row ?? toConnectorRow(await findOwned(actor, type));
+      return row ?? toConnectorRow(await findOwned(actor, type), publicUrl);
     },
 
     /** For services that write beside the connector row (credentials): PATCH's locking and rules. */

@@ -32,6 +32,8 @@ export interface CredentialServiceDeps {
   clock: Clock;
   vault: Vault;
   connectors: ConnectorService;
+  /** PATCHBAY_PUBLIC_URL: the base of each row's inbound_webhook_url. */
+  publicUrl: string;
   /** Called in the transaction that stores new credentials (queues their verification). */
   onCredentialsStored?: (trx: Kysely<DB>, connectorId: string) => Promise<unknown>;
 }
@@ -40,11 +42,11 @@ export interface CredentialServiceDeps {
 const CREDENTIAL_FIELDS: readonly ConnectorAuditField[] = ["has_credentials_secret_arn", "credentials_masked"];
 const WEBHOOK_SECRET_FIELDS: readonly ConnectorAuditField[] = ["has_webhook_secret"];
 
-export function createCredentialService({ db, clock, vault, connectors, onCredentialsStored }: CredentialServiceDeps) {
+export function createCredentialService({ db, clock, vault, connectors, publicUrl, onCredentialsStored }: CredentialServiceDeps) {
   /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
   async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: string, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
-    const row = toConnectorRow(after);
-    await recordConnectorChange(trx, { actor: auditActorOf(actor), action, event: "connector.updated", before: toConnectorRow(before), after: row, fields, at });
+    const row = toConnectorRow(after, publicUrl);
+    await recordConnectorChange(trx, { actor: auditActorOf(actor), action, event: "connector.updated", before: toConnectorRow(before, publicUrl), after: row, fields, at });
     return row;
   }
 
@@ -74,7 +76,7 @@ export function createCredentialService({ db, clock, vault, connectors, onCreden
     async deleteCredentials(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
-        if (c.credentials_secret_id === null) return toConnectorRow(c);
+        if (c.credentials_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
         const row = await trx
           .updateTable("connectors")
@@ -107,7 +109,7 @@ export function createCredentialService({ db, clock, vault, connectors, onCreden
     async deleteWebhookSecret(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
-        if (c.webhook_secret_id === null) return toConnectorRow(c);
+        if (c.webhook_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
         const row = await trx
           .updateTable("connectors")

@@ -41,6 +41,12 @@ import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
 import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
 import { createWebhookDestinationService } from "./webhook-destinations.ts";
 import { createWebhookEndpointService } from "./webhook-endpoints.ts";
+import { registerProviderCallPurgeJob } from "../jobs/purge-provider-calls.ts";
+import { createProxyTransport } from "../providers/proxy-transport.ts";
+import { createMintedTokens } from "./minted-tokens.ts";
+import { createProviderCallLog } from "./provider-calls.ts";
+import { createProxyService } from "./proxy.ts";
+import { createInboundWebhooks } from "./inbound-webhooks.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -60,7 +66,8 @@ const silent: ProviderLogger = { info() {}, warn() {} };
 
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost }: ServiceDeps) {
-  const client = providers ?? createProviderClient({ config, logger });
+  const callLog = createProviderCallLog({ db, clock, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
+  const client = providers ?? createProviderClient({ config, logger, callLog });
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
@@ -69,11 +76,11 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const vault = createVault({ db, ring, clock });
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
-  const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault });
+  const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault, publicUrl: config.publicUrl });
   const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants, vault });
-  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, oauth: shopifyOAuth });
+  const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, publicUrl: config.publicUrl, oauth: shopifyOAuth });
   // New credentials are verified right after they are stored (a job, so the PUT never waits on the provider).
-  const credentials = createCredentialService({ db, clock, vault, connectors, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });
+  const credentials = createCredentialService({ db, clock, vault, connectors, publicUrl: config.publicUrl, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });
   const health = createConnectorHealth({
     db,
     clock,
@@ -81,6 +88,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     shopify,
     grants: shopifyGrants,
     connectors,
+    publicUrl: config.publicUrl,
     openCredentials: credentials.openCredentials,
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
@@ -126,7 +134,20 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  const minted = createMintedTokens({ db, clock, vault, providers: client });
+  const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
+  const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
+  const inboundWebhooks = createInboundWebhooks({
+    db,
+    clock,
+    rateLimiter,
+    perMinute: config.inboundWebhooks.perMinute,
+    openWebhookSecret: credentials.openWebhookSecret,
+    openCredentials: credentials.openCredentials,
+    providers: client,
+  });
+  registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
+  return { inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

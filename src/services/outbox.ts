@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   "connection.deleted",
   "purchase.created",
   "shop_integration.updated",
+  "connector.webhook_received",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -36,6 +37,8 @@ export interface NewEvent {
    * webhook destinations that accept simulated events, never to /v1 endpoints.
    */
   simulated?: boolean;
+  /** The event's id when the caller needs it first (a UUIDv7 of `at`); made here otherwise. */
+  id?: string;
 }
 
 /** The event types Subtotal-style webhook destinations (/webhooks) can enable (docs.subtotal.com webhooks/events). */
@@ -61,7 +64,7 @@ export const DESTINATION_EVENT_TYPES = [
  * A simulated event reaches only the destinations that accept simulated events.
  */
 export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<string> {
-  const id = uuidv7(event.at);
+  const id = event.id ?? uuidv7(event.at);
   const shopEvent = event.type.startsWith("shop_integration.");
   const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
   const simulated = event.simulated === true;

@@ -50,6 +50,8 @@ export interface ShopifyGrantDeps {
   clock: Clock;
   shopify: ShopifyApi | null;
   vault: Pick<Vault, "sealSecret" | "openSecret">;
+  /** PATCHBAY_PUBLIC_URL: the base of each row's inbound_webhook_url. */
+  publicUrl: string;
 }
 
 /**
@@ -59,7 +61,7 @@ export interface ShopifyGrantDeps {
  * processes: it must first win a conditional UPDATE that claims the grant's
  * current generation, and it completes only that generation.
  */
-export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantDeps) {
+export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: ShopifyGrantDeps) {
   const place = (connector: ConnectorRef): SecretPlace => ({ entityId: connector.entity_id, ownerId: connector.id, purpose: CREDENTIALS_PURPOSE });
 
   async function seal(trx: Kysely<DB>, connector: ConnectorRef, tokens: ShopifyTokens): Promise<string> {
@@ -80,7 +82,7 @@ export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantD
         .set({ status: "reauth_required", refresh_lease_id: null, refresh_lease_until: null, updated_at: now })
         .where("connector_id", "=", connectorId)
         .execute();
-      await recordAuthFailure(trx, connectorId, error, REFRESHER, now);
+      await recordAuthFailure(trx, connectorId, error, REFRESHER, now, publicUrl);
     });
   }
 
@@ -160,7 +162,7 @@ export function createShopifyGrants({ db, clock, shopify, vault }: ShopifyGrantD
       }
       let tokens: ShopifyTokens;
       try {
-        tokens = await shopify.refreshTokens(claimed.shop, refresh_token, now);
+        tokens = await shopify.refreshTokens(claimed.shop, refresh_token, now, { entityId: row.entity_id, connectorId, connectorType: "shopify", purpose: "token_refresh" });
       } catch (err) {
         if (err instanceof ShopifyRejected) {
           const error = `Shopify refused the token refresh (HTTP ${err.status}); the merchant must approve the app again (POST /v1/integrations/shopify).`;
@@ -227,7 +229,7 @@ export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
  * not on every repeat — `connector.auth_failed` emitted and audited in the
  * same transaction. Shared with the health checks. Returns the row.
  */
-export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date): Promise<ConnectorRecord | undefined> {
+export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date, publicUrl: string): Promise<ConnectorRecord | undefined> {
   const before = await trx.selectFrom("connectors").selectAll().where("id", "=", connectorId).forUpdate().executeTakeFirst();
   if (!before) return undefined;
   const row = await trx
@@ -241,8 +243,8 @@ export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, er
       actor,
       action: "connector.auth_failed",
       event: "connector.auth_failed",
-      before: toConnectorRow(before),
-      after: toConnectorRow(row),
+      before: toConnectorRow(before, publicUrl),
+      after: toConnectorRow(row, publicUrl),
       fields: ["sync_status", "sync_error"],
       at: now,
     });

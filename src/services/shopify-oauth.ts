@@ -49,6 +49,7 @@ export interface ShopifyOAuthDeps {
  * then touches the row. Any failure before that leaves the row as it was.
  */
 export function createShopifyOAuthService({ db, clock, config, shopify, grants, vault }: ShopifyOAuthDeps) {
+  const { publicUrl } = config;
   const recoveryMs = config.recoveryWindowDays * 86_400_000;
   const def = connectorDefinition("shopify");
 
@@ -72,8 +73,8 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
       .where("id", "=", existing.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    const row = toConnectorRow(restored);
-    await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing), after: row, at: now });
+    const row = toConnectorRow(restored, publicUrl);
+    await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
     return { outcome: "restored", row };
   }
 
@@ -138,7 +139,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
         if (!existing) {
           const pending = await createPending(trx, actor, input, now);
           // Pending is not connected: an audit entry, no event (connector.connected comes with the callback).
-          await recordConnectorChange(trx, { actor: who, action: "connector.oauth_started", before: null, after: toConnectorRow(pending), at: now });
+          await recordConnectorChange(trx, { actor: who, action: "connector.oauth_started", before: null, after: toConnectorRow(pending, publicUrl), at: now });
           return { outcome: "oauth_required", oauth: await issueState(trx, pending, shop, clientId, now) };
         }
 
@@ -166,7 +167,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
           row = await createPending(trx, actor, input, now);
           before = null;
         }
-        await recordConnectorChange(trx, { actor: who, action: "connector.oauth_started", before: before && toConnectorRow(before), after: toConnectorRow(row), at: now });
+        await recordConnectorChange(trx, { actor: who, action: "connector.oauth_started", before: before && toConnectorRow(before, publicUrl), after: toConnectorRow(row, publicUrl), at: now });
         return { outcome: "oauth_required", oauth: await issueState(trx, row, shop, clientId, now) };
       });
     },
@@ -216,7 +217,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
           .where("id", "=", current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        const projected = toConnectorRow(row);
+        const projected = toConnectorRow(row, publicUrl);
         await emitEvent(trx, { entityId: row.entity_id, type: "connector.connected", data: projected, at: done });
         await recordAudit(trx, {
           entityId: row.entity_id,

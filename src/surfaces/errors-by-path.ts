@@ -21,10 +21,21 @@ export function surfaceOfPath(path: string): SurfaceShape {
   return "flat";
 }
 
+/** The provider proxy's paths: a URL refused before routing is still Patchbay's own error there, so it says so. */
+const PROXY_PATH = /^\/v1\/integrations\/[^/?]+\/proxy(\/|\?|$)/;
+
+function sendProxyFrameworkError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  reply.header("patchbay-proxy-error", "true");
+  if ((err as { code?: string }).code !== "FST_ERR_BAD_URL") return sendFlatError(request, reply, err);
+  const refused = { code: "proxy_path_refused", status: 400, message: "The path could not be decoded (a malformed or NUL percent-escape).", hint: "Send the provider's path as its reference gives it.", violations: [], location: "params" };
+  return reply.status(400).send(flatErrorBody(refused, request.id));
+}
+
 /** Answers `err` in the shape of the request's surface. */
 export function sendErrorByPath(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   // Framework errors (a bad URL) are answered before the onRequest hook that sets it.
   reply.header("x-request-id", request.id);
+  if (PROXY_PATH.test(request.url)) return sendProxyFrameworkError(request, reply, err);
   switch (surfaceOfPath(request.url)) {
     case "jsonapi":
       return sendJsonApiError(request, reply, err);

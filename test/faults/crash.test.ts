@@ -78,7 +78,7 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
       await post("/v1/integrations/stripe", bearer, { mode: "live", config: { currency: "usd" } });
       await post("/v1/integrations/amazon", bearer, { mode: "live", seller_id: "SELLERCRASH" });
       const list = await fetch(`${setup.url}/api/v3/integrations`, { headers: { authorization: basic } }).then((r) => r.json());
-      shopId = list[0].id;
+      shopId = list.data[0].id;
       assert.equal(typeof shopId, "number", JSON.stringify(list));
     } finally {
       await setup.stop();

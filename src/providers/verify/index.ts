@@ -1,5 +1,6 @@
 import type { ConnectorType } from "../../catalog/index.ts";
 import { ProviderError, type ProviderClient } from "../client.ts";
+import type { CallContext } from "../../services/provider-calls.ts";
 import { amazon } from "./amazon.ts";
 import { avatax } from "./avatax.ts";
 import { byStatus, type CheckResult, type CredentialCheck } from "./check.ts";
@@ -33,10 +34,11 @@ export async function checkCredentials(
   type: Exclude<ConnectorType, "shopify">,
   credentials: Record<string, string>,
   mode: "sandbox" | "live",
+  context?: CallContext,
 ): Promise<CheckResult> {
   const check = CREDENTIAL_CHECKS[type];
   try {
-    const res = await client.request(check.provider, { ...check.request(credentials), mode, timeoutMs: 10_000 });
+    const res = await client.request(check.provider, { ...check.request(credentials), mode, timeoutMs: 10_000, context });
     if (res.status === 429 || res.status >= 500) {
       return { status: "unreachable", error: `The provider answered HTTP ${res.status} at ${check.endpoint}; try again later.` };
     }

@@ -15,6 +15,7 @@ import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
+import { proxyRoutes } from "./proxy-routes.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
 import {
   CatalogList,
@@ -207,6 +208,8 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   // Shopify's OAuth callback, credential verification, the audit log and webhook endpoints, in their own files (same hooks and error shape).
   await app.register(shopifyRoutes, { services });
   await app.register(verifyRoutes, { services });
+  // The provider proxy and the provider-call log (SPEC §9).
+  await app.register(proxyRoutes, { services });
   await app.register(auditRoutes, { services });
   // /v1/webhook_endpoints: the same API-key auth, rate limits, idempotency and error shape.
   await app.register(webhookRoutes, { services });

@@ -90,6 +90,10 @@ export const ConnectorRowSchema = Type.Object(
     seller_id: Nullable(Type.String()),
     bank_account_id: Nullable(Uuid),
     disconnected_at: Nullable(Timestamp),
+    inbound_webhook_url: Type.String({
+      format: "uri",
+      description: "Register this URL with the provider for its webhooks (README, Provider webhooks in). Its last segment is an unguessable per-connector token.",
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },

@@ -1,0 +1,54 @@
+/**
+ * Where a proxied request may go: the connector's base URL and nothing
+ * else. The caller's path is checked as it arrived (still percent-encoded),
+ * before anything is sent, and the joined URL is checked again.
+ */
+
+/** Why a path is refused; null when it is acceptable. */
+export function refusePath(rawPath: string): string | null {
+  if (rawPath === "") return null;
+  if (!rawPath.startsWith("/")) return "The path must start with /.";
+  if (rawPath.startsWith("//")) return "A path may not start with // (a host of its own).";
+  if (/[\u0000-\u0020\u007f-\uffff#]/.test(rawPath)) return "The path holds a control character, a space, a fragment or a non-ASCII byte.";
+  if (rawPath.includes("\\") || /%5c/i.test(rawPath)) return "Backslashes are not allowed in the path.";
+  if (rawPath.includes("@") || /%40/i.test(rawPath)) return "An @ is not allowed in the path.";
+  if (/%2f/i.test(rawPath)) return "Encoded slashes (%2F) are not allowed in the path.";
+  if (/%2e/i.test(rawPath)) return "Encoded dots (%2E) are not allowed in the path.";
+  if (/%00/.test(rawPath) || /%(?![0-9a-f]{2})/i.test(rawPath)) return "The path holds a malformed or NUL percent-escape.";
+  if (/:\/\//.test(rawPath) || /^\/[a-z][a-z0-9+.-]*:/i.test(rawPath)) return "Absolute URLs are not allowed: give the provider path only.";
+  if (rawPath.split("/").some((seg) => seg === "." || seg === "..")) return "Dot segments (. and ..) are not allowed in the path.";
+  return null;
+}
+
+/**
+ * The caller's query without the parameters the recipe owns, kept byte for
+ * byte otherwise (the provider decodes it, not Patchbay).
+ */
+export function queryWithout(rawQuery: string, owned: readonly string[]): string {
+  if (rawQuery === "") return "";
+  const kept = rawQuery.split("&").filter((pair) => {
+    if (pair === "") return false;
+    const name = pair.split("=", 1)[0]!;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, " "));
+    } catch {
+      decoded = name;
+    }
+    return !owned.includes(decoded);
+  });
+  return kept.join("&");
+}
+
+/**
+ * The provider URL for a checked path: the base URL's origin and path
+ * prefix, then the caller's path and query. Null when the result would
+ * leave the base (it cannot, for a path refusePath accepted; checked anyway).
+ */
+export function targetUrl(base: string, rawPath: string, query: string): URL | null {
+  const baseUrl = new URL(base);
+  const prefix = baseUrl.pathname.replace(/\/+$/, "");
+  const url = new URL(`${baseUrl.origin}${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`);
+  if (url.origin !== baseUrl.origin || !url.pathname.startsWith(prefix || "/") || url.username || url.password) return null;
+  return url;
+}

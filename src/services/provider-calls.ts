@@ -1,0 +1,161 @@
+import type { Clock } from "../clock.ts";
+import type { Database } from "../db/index.ts";
+import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
+import type { Selectable } from "kysely";
+import { uuidv7 } from "./ids.ts";
+
+/** Which connector an outbound call is made for, and why: what the provider client needs to log it. */
+export interface CallContext {
+  entityId: string;
+  connectorId: string;
+  connectorType: string;
+  purpose: ProviderCallPurpose;
+  /** The Patchbay request that caused the call; null for background jobs. */
+  requestId?: string | null;
+}
+
+/** One finished outbound call, as the client measured it. */
+export interface CallOutcome {
+  method: string;
+  /** The provider path with its query (values redacted by redactQuery). */
+  path: string;
+  status: number | null;
+  latencyMs: number;
+  bytesSent: number;
+  bytesReceived: number;
+  errorClass: string | null;
+}
+
+export interface ProviderCallView {
+  id: string;
+  object: "provider_call";
+  connector_id: string;
+  connector_type: string;
+  purpose: ProviderCallPurpose;
+  method: string;
+  path: string;
+  status: number | null;
+  latency_ms: number;
+  bytes_sent: number;
+  bytes_received: number;
+  error_class: string | null;
+  request_id: string | null;
+  created_at: string;
+}
+
+/** Query parameter names whose values are secrets wherever they appear. */
+const SECRET_PARAM = /(key|token|secret|password|passwd|signature|sig|code|credential|auth)/i;
+
+/**
+ * The path as the log keeps it: every value of a query parameter that is a
+ * recipe's own (`owned`) or looks like a secret by its name is replaced.
+ */
+export function redactQuery(pathWithQuery: string, owned: readonly string[] = []): string {
+  const q = pathWithQuery.indexOf("?");
+  if (q < 0) return pathWithQuery;
+  const params = new URLSearchParams(pathWithQuery.slice(q + 1));
+  const kept = [...params].map(([k, v]) => [k, owned.includes(k) || SECRET_PARAM.test(k) ? "[redacted]" : v]);
+  return `${pathWithQuery.slice(0, q)}?${new URLSearchParams(kept).toString().replaceAll("%5Bredacted%5D", "[redacted]")}`;
+}
+
+export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "error";
+
+export interface CallListOptions {
+  limit: number;
+  startingAfter?: string;
+  statusClass?: StatusClass;
+  since?: Date;
+  until?: Date;
+}
+
+/**
+ * The provider_calls table's one owner: records every outbound call made
+ * for a connector (never a header value or a body), lists them for the
+ * logs endpoint and purges them past the retention.
+ */
+export function createProviderCallLog({ db, clock, onError }: { db: Database; clock: Clock; onError?: (err: unknown) => void }) {
+  return {
+    /** Writes one call. Never throws: a log that cannot be written must not fail the call it describes. */
+    async record(ctx: CallContext, outcome: CallOutcome): Promise<void> {
+      const now = clock.now();
+      try {
+        await db
+          .insertInto("provider_calls")
+          .values({
+            id: uuidv7(now),
+            entity_id: ctx.entityId,
+            connector_id: ctx.connectorId,
+            connector_type: ctx.connectorType,
+            purpose: ctx.purpose,
+            method: outcome.method,
+            path: outcome.path.slice(0, 2048),
+            status: outcome.status,
+            latency_ms: Math.max(0, Math.round(outcome.latencyMs)),
+            bytes_sent: outcome.bytesSent,
+            bytes_received: outcome.bytesReceived,
+            error_class: outcome.errorClass,
+            request_id: ctx.requestId ?? null,
+            created_at: now,
+          })
+          .execute();
+      } catch (err) {
+        onError?.(err);
+      }
+    },
+
+    /** A connector's calls, newest first, one page (cursor: the last id seen). */
+    async list(connectorId: string, opts: CallListOptions): Promise<{ data: ProviderCallView[]; hasMore: boolean }> {
+      const rows = await db
+        .selectFrom("provider_calls")
+        .selectAll()
+        .where("connector_id", "=", connectorId)
+        .$if(opts.startingAfter !== undefined, (q) => q.where("id", "<", opts.startingAfter!))
+        .$if(opts.since !== undefined, (q) => q.where("created_at", ">=", opts.since!))
+        .$if(opts.until !== undefined, (q) => q.where("created_at", "<", opts.until!))
+        .$if(opts.statusClass === "error", (q) => q.where("status", "is", null))
+        .$if(opts.statusClass !== undefined && opts.statusClass !== "error", (q) => {
+          const low = Number(opts.statusClass!.charAt(0)) * 100;
+          return q.where("status", ">=", low).where("status", "<", low + 100);
+        })
+        .orderBy("id", "desc")
+        .limit(opts.limit + 1)
+        .execute();
+      return { data: rows.slice(0, opts.limit).map(toProviderCall), hasMore: rows.length > opts.limit };
+    },
+
+    /** Deletes calls older than `retentionMs`, in batches; the number deleted. */
+    async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
+      const cutoff = new Date(clock.now().getTime() - retentionMs);
+      let total = 0;
+      for (;;) {
+        const ids = db.selectFrom("provider_calls").select("id").where("created_at", "<", cutoff).limit(batch);
+        const gone = await db.deleteFrom("provider_calls").where("id", "in", ids).executeTakeFirst();
+        const n = Number(gone.numDeletedRows);
+        total += n;
+        if (n < batch) return total;
+      }
+    },
+  };
+}
+
+export type ProviderCallLog = ReturnType<typeof createProviderCallLog>;
+
+/** The one shape in which a logged call leaves the service. */
+export function toProviderCall(r: Selectable<ProviderCallsTable>): ProviderCallView {
+  return {
+    id: r.id,
+    object: "provider_call",
+    connector_id: r.connector_id,
+    connector_type: r.connector_type,
+    purpose: r.purpose,
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    latency_ms: r.latency_ms,
+    bytes_sent: Number(r.bytes_sent),
+    bytes_received: Number(r.bytes_received),
+    error_class: r.error_class,
+    request_id: r.request_id,
+    created_at: r.created_at.toISOString(),
+  };
+}
