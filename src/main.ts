@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
+import { startMetricsServer } from "./metrics/server.ts";
 import { createLogDestination, loggerOptions } from "./logging.ts";
 import { createServices } from "./services/index.ts";
 import { installShutdown } from "./shutdown.ts";
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   await migrate(database.db, logger.child({ component: "migrations" }));
 
   const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
-  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs });
+  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats });
 
   if (keys.generatedFile) {
     app.log.warn(
@@ -51,6 +52,11 @@ async function main(): Promise<void> {
   installShutdown({ app, stopJobs: (graceMs) => services.jobs.stop(graceMs), closeDatabase: () => database.close(), logs, release: unlock });
 
   await app.listen({ host: config.host, port: config.port });
+  if (config.metrics.port !== null) {
+    const metricsServer = await startMetricsServer({ metrics: services.metrics, host: config.metrics.host, port: config.metrics.port });
+    app.addHook("onClose", () => metricsServer.close());
+    app.log.info({ url: `${metricsServer.url}/metrics` }, "metrics served");
+  }
   if (config.jobsEnabled) services.jobs.start(app.log.child({ component: "jobs" }));
   app.log.info({ database: database.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, "patchbay ready");
 }

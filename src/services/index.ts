@@ -35,6 +35,9 @@ import { createShopifyOAuthService } from "./shopify-oauth.ts";
 import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
 import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
 import { createWebhookEndpointService } from "./webhook-endpoints.ts";
+import { observeIdempotency, observeProviderCalls, observeVault, observeWebhookSends } from "../metrics/observe.ts";
+import { createMetrics, type Metrics } from "../metrics/registry.ts";
+import { DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -48,19 +51,22 @@ export interface ServiceDeps {
   providers?: ProviderClient;
   /** DNS for webhook URLs; tests hand in their own to play a rebinding. */
   resolveHost?: ResolveHost;
+  /** Where the counters go (default: a registry of its own; process metrics only when /metrics is served). */
+  metrics?: Metrics;
 }
 
 const silent: ProviderLogger = { info() {}, warn() {} };
 
 /** The composition root of the service layer: every service, wired once. */
-export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost }: ServiceDeps) {
-  const client = providers ?? createProviderClient({ config, logger });
+export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost, metrics: given }: ServiceDeps) {
+  const metrics = given ?? createMetrics({ processMetrics: config.metrics.token !== null || config.metrics.port !== null });
+  const client = observeProviderCalls(providers ?? createProviderClient({ config, logger }), metrics);
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
   const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const ring = keyRing ?? resolveKeyRing(config).ring;
-  const vault = createVault({ db, ring, clock });
+  const vault = observeVault(createVault({ db, ring, clock }), metrics);
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault });
@@ -79,7 +85,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
-  const idempotency = createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) });
+  const idempotency = observeIdempotency(createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) }), metrics);
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });
   const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle });
@@ -108,10 +114,12 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     deliveries: webhookDeliveries,
     endpoints: webhookEndpoints,
     vault,
-    send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
+    send: observeWebhookSends(createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }), metrics),
     timeoutMs: config.webhookTimeoutMs,
   });
-  return { admission, authThrottle, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
+  metrics.sources.jobQueue = () => jobs.queueStats();
+  metrics.sources.webhookJob = DELIVER_WEBHOOK_JOB;
+  return { metrics, admission, authThrottle, audit, webhookEndpoints, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;
