@@ -351,6 +351,11 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       return summary;
     },
 
+    /** The registered job names, in registration order. */
+    names(): string[] {
+      return [...definitions.keys()];
+    },
+
     /** Whether this process's worker loop is running (readiness). */
     get running(): boolean {
       return running;
