@@ -18,6 +18,7 @@ import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { FlatErrorSchema, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
+import { OPENAPI_TAGS } from "./surfaces/openapi-tags.ts";
 
 type ValidatorFactory = typeof buildValidator;
 
@@ -96,7 +97,10 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
         title: "Patchbay",
         version: "0.1.0",
         description: "Self-hosted integrations hub: connectors (/v1/integrations), customer connections (/connections), shop integrations (/api/v3/integrations) and the admin API (/admin/v1).",
+        license: { name: "Proprietary", url: `${config.publicUrl}/docs` },
       },
+      servers: [{ url: config.publicUrl, description: "This server (PATCHBAY_PUBLIC_URL)" }],
+      tags: OPENAPI_TAGS,
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "An entity API key: ark_live_ent_… or ark_test_ent_…" },

@@ -112,7 +112,6 @@ export async function operationsRoutes(app: FastifyInstance, opts: OperationsOpt
           "and on PATCHBAY_METRICS_PORT without a token when that is set.",
         tags,
         security: [{ metricsToken: [] }],
-        produces: ["text/plain"],
         response: { 200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: Type.String() } } } },
       },
     },
