@@ -1,17 +1,17 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { sql } from "kysely";
 import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
-import { pendingMigrations } from "./db/migrate.ts";
+import { useHttpMetrics } from "./metrics/http.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./services/ids.ts";
 import type { Services } from "./services/index.ts";
 import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { consoleRoutes } from "./surfaces/console/routes.ts";
+import { operationsRoutes } from "./surfaces/operations/routes.ts";
 import { linkPageRoutes } from "./surfaces/connections/link-page.ts";
 import { inboundWebhookRoutes } from "./surfaces/inbound/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
@@ -20,6 +20,7 @@ import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { FlatErrorSchema, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
+import { OPENAPI_TAGS } from "./surfaces/openapi-tags.ts";
 
 type ValidatorFactory = typeof buildValidator;
 
@@ -64,10 +65,12 @@ export interface AppDeps {
   adminToken: string;
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: LogSink;
+  /** The database pool's figures for /metrics. */
+  poolStats?: () => { inUse: number; waiting: number; total: number };
 }
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
-export async function buildApp({ config, db, services, adminToken, logStream }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, db, services, adminToken, logStream, poolStats }: AppDeps): Promise<FastifyInstance> {
   const genReqId = () => `req_${randomBase62(20)}`;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
@@ -96,7 +99,10 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
         title: "Patchbay",
         version: "0.1.0",
         description: "Self-hosted integrations hub: connectors (/v1/integrations), customer connections (/connections), shop integrations (/api/v3/integrations) and the admin API (/admin/v1).",
+        license: { name: "Proprietary", url: `${config.publicUrl}/docs` },
       },
+      servers: [{ url: config.publicUrl, description: "This server (PATCHBAY_PUBLIC_URL)" }],
+      tags: OPENAPI_TAGS,
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "An entity API key: ark_live_ent_… or ark_test_ent_…" },
@@ -104,6 +110,7 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
           apiKeyHeader: { type: "apiKey", in: "header", name: "x-api-key", description: "The client's API key secret value (connections surface)" },
           connectionToken: { type: "http", scheme: "bearer", description: "A connection-specific token with access scope" },
           basicAuth: { type: "http", scheme: "basic", description: "/api/v3: user = the API key's public_key, password = the API key" },
+          metricsToken: { type: "http", scheme: "bearer", description: "The metrics token (PATCHBAY_METRICS_TOKEN)" },
         },
       },
     },
@@ -114,17 +121,10 @@ export async function buildApp({ config, db, services, adminToken, logStream }: 
 
   useFlatErrors(app);
   answerUnknownRoutes(app);
+  useHttpMetrics(app, services.metrics);
+  if (poolStats) services.metrics.sources.pool = poolStats;
 
-  app.get("/healthz", { schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await sql`select 1`.execute(db);
-      const pending = await pendingMigrations(db);
-      if (pending.length > 0) return reply.status(503).send({ status: "migrating", pending });
-      return { status: "ok" };
-    } catch {
-      return reply.status(503).send({ status: "database_unreachable" });
-    }
-  });
+  await app.register(operationsRoutes, { db, metrics: services.metrics, metricsToken: config.metrics.token, jobsEnabled: config.jobsEnabled, jobsRunning: () => services.jobs.running });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   // A shared rate-limit store (Redis) should be connected before the first request counts.

@@ -65,6 +65,13 @@ export interface Config {
   jobsConcurrency: number;
   /** How often the health checks re-verify each active connector's credentials. */
   healthCheckIntervalMinutes: number;
+  /**
+   * GET /metrics: off unless a token (the main port, Bearer token) or a port
+   * of its own (PATCHBAY_METRICS_HOST, loopback by default) is configured.
+   */
+  metrics: { token: string | null; port: number | null; host: string };
+  /** pretty: colourised lines for a person; json: one JSON object a line; auto: pretty on a TTY. */
+  logFormat: "auto" | "json" | "pretty";
   /** How long after a complete purchase sync a connection is synced again. */
   purchaseSyncIntervalMinutes: number;
   /** The demo retailer gateway is mounted at /demo/retailer-gateway and used for every retailer without a gateway URL. */
@@ -294,5 +301,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       retryAfterCapSeconds: int(env, "PATCHBAY_PROXY_RETRY_AFTER_CAP_SECONDS", 2, 0, 60),
     },
     providerLogRetentionDays: int(env, "PATCHBAY_PROVIDER_LOG_RETENTION_DAYS", 7, 1, 365),
+    metrics: metricsConfig(env),
+    logFormat: logFormatOf(env),
   };
+}
+
+function metricsConfig(env: Env): Config["metrics"] {
+  const token = str(env, "PATCHBAY_METRICS_TOKEN");
+  if (token !== null && token.length < 16) throw new ConfigError("PATCHBAY_METRICS_TOKEN", "must be at least 16 characters");
+  const port = str(env, "PATCHBAY_METRICS_PORT") === null ? null : int(env, "PATCHBAY_METRICS_PORT", 0, 1, 65535);
+  return { token, port, host: str(env, "PATCHBAY_METRICS_HOST") ?? "127.0.0.1" };
+}
+
+function logFormatOf(env: Env): Config["logFormat"] {
+  const format = str(env, "LOG_FORMAT") ?? "auto";
+  if (format !== "auto" && format !== "json" && format !== "pretty") throw new ConfigError("LOG_FORMAT", "must be auto, json or pretty");
+  return format;
 }

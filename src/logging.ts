@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import { prettyFactory } from "pino-pretty";
 
 /** Query parameters whose values are credentials or one-time codes: never logged. */
 const SECRET_QUERY_PARAMS = /^(connection_token|link_token|token|code|hmac|state|signature|key|api_key|access_token|refresh_token|password|secret)$/i;
@@ -109,6 +110,29 @@ export function createLogDestination(out: NodeJS.WritableStream & { writableLeng
     },
     get dropped() {
       return dropped;
+    },
+  };
+}
+
+/** Whether log lines are formatted for a person (LOG_FORMAT, or a terminal on stdout). */
+export function wantsPrettyLogs(format: "auto" | "json" | "pretty", out: { isTTY?: boolean } = process.stdout): boolean {
+  return format === "pretty" || (format === "auto" && out.isTTY === true);
+}
+
+/**
+ * The same destination with each JSON line rewritten for a person (time,
+ * level, message, then the fields), colourised on a terminal. pino-pretty's
+ * formatter runs synchronously in the write; its stream and transport modes
+ * are not used, so nothing is buffered or flushed here and the destination
+ * keeps its never-blocking, never-hang-on-exit behaviour.
+ */
+export function prettyLogDestination(dest: LogDestination, colorize: boolean): LogDestination {
+  const format = prettyFactory({ colorize, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", singleLine: true });
+  return {
+    write: (line: string) => dest.write(format(line)),
+    flush: (timeoutMs: number) => dest.flush(timeoutMs),
+    get dropped() {
+      return dest.dropped;
     },
   };
 }

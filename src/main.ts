@@ -6,9 +6,11 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
-import { createLogDestination, loggerOptions } from "./logging.ts";
+import { startMetricsServer } from "./metrics/server.ts";
+import { createLogDestination, loggerOptions, prettyLogDestination, wantsPrettyLogs } from "./logging.ts";
 import { createServices } from "./services/index.ts";
 import { installShutdown } from "./shutdown.ts";
+import { describeDatabase, startupSummaryText } from "./startup-summary.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";
 
 /** Process entry: config → keys → db → migrate → server (+ jobs). Nothing else. */
@@ -20,12 +22,14 @@ async function main(): Promise<void> {
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs } : { kind: "pglite", dataDir: config.dataDir });
   // One destination for every logger: never flushed synchronously, so a stalled log pipe cannot hold the exit.
-  const logs = createLogDestination();
+  const pretty = wantsPrettyLogs(config.logFormat);
+  const stdout = createLogDestination();
+  const logs = pretty ? prettyLogDestination(stdout, process.stdout.isTTY === true) : stdout;
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions, logs);
-  await migrate(database.db, logger.child({ component: "migrations" }));
+  const migrated = await migrate(database.db, logger.child({ component: "migrations" }));
 
   const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
-  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs });
+  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats });
 
   if (keys.generatedFile) {
     app.log.warn(
@@ -51,8 +55,25 @@ async function main(): Promise<void> {
   installShutdown({ app, stopJobs: (graceMs) => services.jobs.stop(graceMs), closeDatabase: () => database.close(), logs, release: unlock });
 
   await app.listen({ host: config.host, port: config.port });
+  let metricsAt = config.metrics.token !== null ? `${config.publicUrl}/metrics (Bearer PATCHBAY_METRICS_TOKEN)` : null;
+  if (config.metrics.port !== null) {
+    const metricsServer = await startMetricsServer({ metrics: services.metrics, host: config.metrics.host, port: config.metrics.port });
+    app.addHook("onClose", () => metricsServer.close());
+    metricsAt = [metricsAt, `${metricsServer.url}/metrics`].filter(Boolean).join(" and ");
+  }
   if (config.jobsEnabled) services.jobs.start(app.log.child({ component: "jobs" }));
-  app.log.info({ database: database.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, "patchbay ready");
+  const summary = {
+    url: config.publicUrl,
+    database: describeDatabase(config.databaseUrl, config.dataDir),
+    dataDir: config.databaseUrl ? null : config.dataDir,
+    migrated,
+    adminToken: admin.file ? `in ${admin.file}` : "PATCHBAY_ADMIN_TOKEN (environment)",
+    jobs: config.jobsEnabled ? services.jobs.names() : null,
+    metrics: metricsAt,
+  };
+  // One summary: a block for a person, one line of fields for a log collector.
+  if (pretty && config.logLevel !== "silent") stdout.write(startupSummaryText(summary));
+  else app.log.info(summary, "patchbay ready");
 }
 
 main().catch((err) => {

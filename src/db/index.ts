@@ -14,6 +14,8 @@ export interface OpenDatabase {
   db: Database;
   kind: DatabaseKind;
   close(): Promise<void>;
+  /** Connections in use by a query, queries waiting for one, connections open (for /metrics). */
+  poolStats(): { inUse: number; waiting: number; total: number };
 }
 
 export type DatabaseTarget =
@@ -49,7 +51,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     pool.on("error", () => {});
     pool.on("connect", (client) => client.on("error", () => {}));
     const db = withAmbient(new PgDialect(pool), "many");
-    return { db, kind: "postgres", close: () => db.destroy() };
+    const poolStats = () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount, total: pool.totalCount });
+    return { db, kind: "postgres", close: () => db.destroy(), poolStats };
   }
   let pglite: PGlite;
   let owned = false;
@@ -65,6 +68,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   return {
     db,
     kind: "pglite",
+    // One embedded connection; its queries queue inside the dialect, not in a pool.
+    poolStats: () => ({ inUse: 0, waiting: 0, total: 1 }),
     close: async () => {
       await db.destroy();
       if (owned || "instance" in target) await pglite.close();

@@ -351,6 +351,31 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       return summary;
     },
 
+    /** The registered job names, in registration order. */
+    names(): string[] {
+      return [...definitions.keys()];
+    },
+
+    /** Whether this process's worker loop is running (readiness). */
+    get running(): boolean {
+      return running;
+    },
+
+    /**
+     * Queued jobs per name: how many, how long the oldest due one is past its
+     * run time, and the age of the oldest (since it was queued). For
+     * /metrics, at scrape time; a scan of the jobs_due_idx partial index.
+     */
+    async queueStats(): Promise<Array<{ name: string; depth: number; oldestDueSeconds: number; oldestAgeSeconds: number }>> {
+      const now = clock.now();
+      const { rows } = await sql<{ name: string; depth: string; oldest_due: number | null; oldest_age: number | null }>`
+        select name, count(*) as depth,
+               extract(epoch from (${now}::timestamptz - min(run_at) filter (where run_at <= ${now}::timestamptz)))::float8 as oldest_due,
+               extract(epoch from (${now}::timestamptz - min(created_at)))::float8 as oldest_age
+        from jobs where state = 'queued' group by name order by name`.execute(db);
+      return rows.map((r) => ({ name: r.name, depth: Number(r.depth), oldestDueSeconds: Math.max(0, r.oldest_due ?? 0), oldestAgeSeconds: Math.max(0, r.oldest_age ?? 0) }));
+    },
+
     /** Starts the worker loop: polls every pollMs, and at once when this process queues a job. */
     start(logger: JobLog = silentLog): void {
       if (running) return;

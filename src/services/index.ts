@@ -47,6 +47,9 @@ import { createMintedTokens } from "./minted-tokens.ts";
 import { createProviderCallLog } from "./provider-calls.ts";
 import { createProxyService } from "./proxy.ts";
 import { createInboundWebhooks } from "./inbound-webhooks.ts";
+import { observeIdempotency, observeProviderCalls, observeVault, observeWebhookSends } from "../metrics/observe.ts";
+import { createMetrics, type Metrics } from "../metrics/registry.ts";
+import { DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -60,20 +63,23 @@ export interface ServiceDeps {
   providers?: ProviderClient;
   /** DNS for webhook URLs; tests hand in their own to play a rebinding. */
   resolveHost?: ResolveHost;
+  /** Where the counters go (default: a registry of its own; process metrics only when /metrics is served). */
+  metrics?: Metrics;
 }
 
 const silent: ProviderLogger = { info() {}, warn() {} };
 
 /** The composition root of the service layer: every service, wired once. */
-export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost }: ServiceDeps) {
+export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost, metrics: given }: ServiceDeps) {
+  const metrics = given ?? createMetrics({ processMetrics: config.metrics.token !== null || config.metrics.port !== null });
   const callLog = createProviderCallLog({ db, clock, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
-  const client = providers ?? createProviderClient({ config, logger, callLog });
+  const client = observeProviderCalls(providers ?? createProviderClient({ config, logger, callLog }), metrics);
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
   const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const ring = keyRing ?? resolveKeyRing(config).ring;
-  const vault = createVault({ db, ring, clock });
+  const vault = observeVault(createVault({ db, ring, clock }), metrics);
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault, publicUrl: config.publicUrl });
@@ -93,7 +99,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
-  const idempotency = createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) });
+  const idempotency = observeIdempotency(createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) }), metrics);
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });
   const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle });
@@ -131,7 +137,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     endpoints: webhookEndpoints,
     destinations: webhookDestinations,
     vault,
-    send: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }),
+    send: observeWebhookSends(createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }), metrics),
     timeoutMs: config.webhookTimeoutMs,
   });
   const minted = createMintedTokens({ db, clock, vault, providers: client });
@@ -147,7 +153,9 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     providers: client,
   });
   registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
-  return { inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  metrics.sources.jobQueue = () => jobs.queueStats();
+  metrics.sources.webhookJob = DELIVER_WEBHOOK_JOB;
+  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -132,25 +132,74 @@ export function clientErrorAnswer(genReqId: () => string) {
 
 const ERROR_SCHEMA_IDS: Record<SurfaceShape, string> = { flat: FLAT_ERROR_SCHEMA_ID, fastapi: "ConnectionsHTTPError", jsonapi: "JsonApiErrors" };
 
+/** Path segments that name a surface or a version, not a resource: left out of operation ids. */
+const NOT_RESOURCES = new Set(["v1", "v3", "api"]);
+/** A last segment that is an action (POST …/verify, …/rotate_secret): the operation is named after it. */
+const ACTIONS = /^(verify|roll|revoke|rewrap|pause|resume|restore|rotate|disconnect|reconnect|refresh|retry|redeliver)(?:[_-](.+))?$/;
+
+function pascal(segment: string): string {
+  return segment
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join("");
+}
+
+const singular = (word: string) => word.replace(/ies$/, "y").replace(/([^s])s$/, "$1");
+
 /**
- * The OpenAPI document lists, for every operation, the errors any route of
- * its surface can answer (besides the ones the route declares itself), each
- * with the surface's error schema. Documentation only: the route's own
- * response schemas, which also drive serialization, are untouched.
+ * A stable operationId from the method and the route pattern, for routes that
+ * do not name their own: `GET /v1/integrations` → `listIntegrations`,
+ * `GET /v1/integrations/:connector_type` → `getIntegration`, `POST
+ * /v1/webhook_endpoints` → `createWebhookEndpoint`, `POST
+ * /v1/webhook_endpoints/:id/rotate_secret` → `rotateWebhookEndpointSecret`.
+ * A collection followed by its id names one item. Generated clients name
+ * their methods after these, so they must not change once released
+ * (test/openapi.test.ts pins them and keeps them unique).
  */
-export function withErrorResponses({ schema, url }: { schema?: FastifySchema; url: string }): { schema: FastifySchema; url: string } {
-  const base = (schema ?? {}) as FastifySchema & { security?: unknown[]; hide?: boolean };
+export function operationIdOf(method: string, url: string): string {
+  // /api/v3/integrations are shop integrations, not /v1's connectors.
+  const segments = url.replace(/^\/api\/v3\/integrations/, "/shop_integrations").split("/").filter((s) => s !== "" && !NOT_RESOURCES.has(s));
+  const last = segments.at(-1) ?? "";
+  const action = method === "POST" ? ACTIONS.exec(last) : null;
+  const path = action ? segments.slice(0, -1) : segments;
+  const endsWithParam = path.at(-1)?.startsWith(":") ?? false;
+  const nouns = path.flatMap((s, i) => {
+    if (s.startsWith(":")) return [];
+    const one = path[i + 1]?.startsWith(":") || (i === path.length - 1 && method === "POST") ? singular(s) : s;
+    return [pascal(one)];
+  });
+  if (action) return `${action[1]}${nouns.join("")}${action[2] ? pascal(action[2]) : ""}`;
+  const verb = method === "GET" ? (endsWithParam || !/s$/.test(last) ? "get" : "list") : ({ POST: "create", PUT: "put", PATCH: "update", DELETE: "delete" } as Record<string, string>)[method] ?? method.toLowerCase();
+  return `${verb}${nouns.join("")}`;
+}
+
+/**
+ * The OpenAPI document of every operation: an operationId (operationIdOf
+ * unless the route names one); every status it answers described, with the
+ * errors any route of its surface can answer (besides the ones the route
+ * declares itself), each with the surface's error schema. Documentation
+ * only: the route's own response schemas, which also drive serialization,
+ * are untouched.
+ */
+export function withErrorResponses({ schema, url, route }: { schema?: FastifySchema; url: string; route?: { method: string | string[] } }): { schema: FastifySchema; url: string } {
+  const base = (schema ?? {}) as FastifySchema & { security?: unknown[]; hide?: boolean; operationId?: string };
   if (base.hide) return { schema: base, url };
   const shape = surfaceOfPath(url);
   const statuses = [400, 404, 429, 500, 503];
   if (base.body) statuses.push(413, 415);
   if (base.security === undefined || base.security.length > 0) statuses.push(401, 403);
   if (shape === "fastapi" && (base.body || base.querystring || base.params)) statuses.push(422);
-  const response: Record<string, unknown> = { ...((base.response as Record<string, unknown> | undefined) ?? {}) };
+  const response: Record<string, unknown> = {};
+  for (const [status, r] of Object.entries((base.response as Record<string, Record<string, unknown>> | undefined) ?? {})) {
+    // fastify-swagger says "Default Response" for a schema without a description.
+    response[status] = typeof r.description === "string" ? r : { ...r, description: STATUS_CODES[Number(status)] ?? "Response" };
+  }
   for (const status of statuses.sort()) {
     if (String(status) in response) continue;
     const id = shape === "fastapi" && status === 422 ? "ConnectionsValidationError" : ERROR_SCHEMA_IDS[shape];
     response[String(status)] = { $ref: id, description: STATUS_CODES[status] };
   }
-  return { schema: { ...base, response }, url };
+  const method = [route?.method ?? "GET"].flat()[0]!.toUpperCase();
+  return { schema: { ...base, operationId: base.operationId ?? operationIdOf(method, url), response } as FastifySchema, url };
 }

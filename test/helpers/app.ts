@@ -72,7 +72,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
   });
   const logger = pino(loggerOptions("info") as pino.LoggerOptions, logStream);
   const services = createServices({ db: database.db, clock: clock as Clock, config, logger, providers: opts.providers?.(config, logger), resolveHost: opts.resolveHost });
-  const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream });
+  const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, logStream, poolStats: database.poolStats });
   await app.ready();
   const responses: string[] = [];
 

@@ -57,6 +57,9 @@ const TITLES: Record<number, string> = {
  * both to match, and refuses cross-site requests (Sec-Fetch-Site, Origin).
  * The password is never logged, echoed into the page or stored unsealed.
  */
+/** Documentation of the page answers (HTML, not serialized through a schema). */
+const HTML_PAGE = { description: "The page (HTML)", content: { "text/html": { schema: { type: "string" } } } };
+
 export async function linkPageRoutes(root: FastifyInstance, { services, publicUrl }: { services: Services; publicUrl: string }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const tokens = services.connectionTokens;
@@ -76,7 +79,7 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
   });
 
   app.get("/link", {
-    schema: { tags: ["connections"], summary: "The hosted link page (HTML)", querystring: LinkQuery, produces: ["text/html"] },
+    schema: { tags: ["connections"], summary: "The hosted link page (HTML)", security: [], querystring: LinkQuery, produces: ["text/html"], response: { 200: HTML_PAGE } },
     handler: async (request, reply) => {
       const q = request.query;
       const redirectUrl = parseRedirectUrl(q.redirect_url);
@@ -102,7 +105,15 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
   });
 
   app.post("/link", {
-    schema: { tags: ["connections"], summary: "Submit the hosted link form (HTML)", body: LinkForm, consumes: ["application/x-www-form-urlencoded"], produces: ["text/html"] },
+    schema: {
+      tags: ["connections"],
+      summary: "Submit the hosted link form (HTML)",
+      security: [],
+      body: LinkForm,
+      consumes: ["application/x-www-form-urlencoded"],
+      produces: ["text/html"],
+      response: { 200: HTML_PAGE, 422: { ...HTML_PAGE, description: "The form again, saying what the retailer refused (HTML)" }, 503: { ...HTML_PAGE, description: "The retailer could not be reached (HTML)" } },
+    },
     handler: async (request, reply) => {
       const form = request.body;
       assertSameOrigin(request);

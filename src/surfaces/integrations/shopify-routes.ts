@@ -21,6 +21,8 @@ export async function shopifyRoutes(root: FastifyInstance, { services }: { servi
     schema: {
       tags,
       summary: "Shopify OAuth callback (Shopify redirects the merchant's browser here)",
+      operationId: "shopifyOAuthCallback",
+      security: [],
       description:
         "Verifies the hmac (HMAC-SHA256 of the other parameters under the app's client secret), the single-use state (10 minutes, bound to the entity, " +
         "the connector and the shop) and the shop, exchanges the code for expiring offline tokens, seals them, and activates the connector. " +

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { after, describe, it } from "node:test";
+import { loadConfig } from "../src/config.ts";
+import { createLogDestination, prettyLogDestination, wantsPrettyLogs } from "../src/logging.ts";
+import { startServerProcess, tempDir, type ServerProcess } from "./helpers/process.ts";
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+describe("logs a person can read: LOG_FORMAT and the start-up summary", () => {
+  const dirs: string[] = [];
+  let server: ServerProcess | undefined;
+  after(async () => {
+    await server?.stop();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it("pretty on a terminal or with LOG_FORMAT=pretty, JSON otherwise; a bad LOG_FORMAT names the variable", () => {
+    assert.equal(wantsPrettyLogs("auto", { isTTY: true }), true);
+    assert.equal(wantsPrettyLogs("auto", { isTTY: false }), false);
+    assert.equal(wantsPrettyLogs("json", { isTTY: true }), false);
+    assert.equal(wantsPrettyLogs("pretty", { isTTY: false }), true);
+    assert.throws(() => loadConfig({ LOG_FORMAT: "yaml" }), /LOG_FORMAT/);
+  });
+
+  it("the pretty destination formats each line synchronously into the same never-blocking destination", async () => {
+    const written: string[] = [];
+    const out = Object.assign(new (await import("node:stream")).Writable({ write: (c, _e, cb) => (written.push(String(c)), cb()) }), {});
+    const dest = prettyLogDestination(createLogDestination(out as never), true);
+    dest.write(`${JSON.stringify({ level: 30, time: 0, msg: "request completed", req: { method: "GET" }, responseTime: 1.5 })}\n`);
+    assert.equal(written.length, 1, "written in the call, not later");
+    const plain = written[0]!.replace(ANSI, "");
+    assert.match(plain, /INFO.*request completed/);
+    assert.ok(written[0]!.includes("\u001b["), "colourised");
+    assert.ok(!plain.includes('"level"'));
+    assert.equal(await dest.flush(100), true);
+  });
+
+  it("LOG_FORMAT=pretty: readable lines and one summary (URL, database, data dir, migrations, admin token, jobs)", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    server = await startServerProcess({ PATCHBAY_DATA_DIR: dataDir, LOG_FORMAT: "pretty", LOG_LEVEL: "info" });
+    const deadline = Date.now() + 10_000;
+    while (!server.stdout().includes("Patchbay is ready") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const out = server.stdout().replace(ANSI, "");
+    assert.match(out, /Patchbay is ready/);
+    assert.match(out, new RegExp(`URL +${server.url.replace(/[.]/g, "\\.")}`));
+    assert.match(out, /database +embedded PGlite/);
+    assert.match(out, new RegExp(`data dir +${dataDir}`));
+    assert.match(out, /migrations +applied \d+: 0001_init, /);
+    assert.match(out, new RegExp(`admin token +in ${dataDir}/admin-token`));
+    assert.match(out, /jobs +.*webhook\.deliver/);
+    assert.match(out, /INFO.*applied migration 0001_init/, "each migration is one pretty line");
+    assert.ok(!/^\{"level"/m.test(out), "no JSON lines");
+    await server.stop();
+    server = undefined;
+  });
+
+  it("LOG_FORMAT=json: every line JSON, the summary one line of fields", async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    server = await startServerProcess({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ADMIN_TOKEN: "pb_admin_0123456789abcdefghijklmn", LOG_FORMAT: "json", LOG_LEVEL: "info", PATCHBAY_JOBS: "false" });
+    const deadline = Date.now() + 10_000;
+    while (!server.stdout().includes("patchbay ready") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const lines = server.stdout().trim().split("\n").map((l) => JSON.parse(l));
+    const ready = lines.find((l) => l.msg === "patchbay ready");
+    assert.ok(ready, server.stdout());
+    assert.equal(ready.url, server.url);
+    assert.equal(ready.adminToken, "PATCHBAY_ADMIN_TOKEN (environment)");
+    assert.equal(ready.jobs, null);
+    assert.ok(ready.migrated.includes("0001_init"));
+    assert.ok(!server.stdout().includes("pb_admin_0123456789"), "the token itself is never logged");
+    await server.stop();
+    server = undefined;
+  });
+});
