@@ -104,12 +104,14 @@ export async function call(cred, method, path, { body, idempotencyKey } = {}) {
  * disabled), `error` once when it fails. Its Idempotency-Key is kept while the
  * same request is retried after a failure (a lost answer is not applied
  * twice), and a new one is made for a different request or after a success.
+ * Routes whose answer carries a secret (a new API key, a connection token)
+ * refuse the header: `{ idempotent: false }` leaves it out.
  */
 export function useAction(cred) {
   const [running, setRunning] = useState(false);
   const [error, setError] = useState(null);
   const pending = useRef(null);
-  async function run(method, path, body) {
+  async function run(method, path, body, { idempotent = true } = {}) {
     const signature = JSON.stringify([method, path, body ?? null]);
     if (!pending.current || pending.current.signature !== signature) {
       pending.current = { signature, key: newIdempotencyKey() };
@@ -117,7 +119,7 @@ export function useAction(cred) {
     setRunning(true);
     setError(null);
     try {
-      const result = await call(cred, method, path, { body, idempotencyKey: pending.current.key });
+      const result = await call(cred, method, path, { body, idempotencyKey: idempotent ? pending.current.key : undefined });
       pending.current = null;
       return { ok: true, result };
     } catch (err) {

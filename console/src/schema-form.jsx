@@ -196,6 +196,7 @@ export function SchemaFields({ schema, raw, onChange, errors, prefix = "config."
  * the field expects.
  */
 export function apiFieldMessage(schemaField, name, message) {
+  if (/must NOT have fewer than 1 characters|is required/.test(message)) return `${humanize(name)} is required.`;
   if (schemaField && /must match pattern|must be|must NOT have/.test(message)) {
     return `${humanize(name)} is not in the expected form. ${helpFor(schemaField)}`.trim();
   }

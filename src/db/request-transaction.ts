@@ -211,3 +211,8 @@ export function requestTransaction(db: Kysely<any>): RequestTransaction {
 export function inRequestTransaction(): boolean {
   return ambient.getStore() !== undefined;
 }
+
+/** Runs `fn` with no request transaction ambient: timers and promises it starts do not inherit one that will end. */
+export function outsideRequestTransaction<T>(fn: () => T): T {
+  return ambient.exit(fn);
+}

@@ -85,7 +85,7 @@ function ConnectionCard({ cred, connection, retailer, onChanged }) {
   const [url, setUrl] = useState(null);
   const [dropError, setDropError] = useState(null);
   async function mint() {
-    const r = await link.run("POST", `/connections/${connection.connection_id}/token`, { scope: "link" });
+    const r = await link.run("POST", `/connections/${connection.connection_id}/token`, { scope: "link" }, { idempotent: false });
     if (r.ok) setUrl(`${location.origin}/link?connection_token=${encodeURIComponent(r.result.connection_token)}`);
   }
   async function lose() {
@@ -95,7 +95,7 @@ function ConnectionCard({ cred, connection, retailer, onChanged }) {
   async function drop() {
     // PATCH /connections/{id} needs a connection token of scope access for this connection.
     setDropError(null);
-    const token = await disconnect.run("POST", `/connections/${connection.connection_id}/token`, { scope: "access" });
+    const token = await disconnect.run("POST", `/connections/${connection.connection_id}/token`, { scope: "access" }, { idempotent: false });
     if (!token.ok) return;
     try {
       await call({ ...cred, connectionToken: token.result.connection_token }, "PATCH", `/connections/${connection.connection_id}`, { body: { status: "disconnected" } });

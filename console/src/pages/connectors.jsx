@@ -95,7 +95,7 @@ function ConnectorCard({ cred, type, row, onChanged, openDialog }) {
     const r = await verify.run("POST", `/v1/integrations/${type.connector_type}/verify`);
     if (r.ok) {
       onChanged(r.result.data);
-      setVerified(r.result.data.sync_status === "ok" ? "The provider accepted the credentials." : `The provider refused: ${r.result.data.sync_error || humanize(r.result.data.sync_status || "unknown")}.`);
+      setVerified(r.result.data.sync_status === "ok" ? "The provider accepted the credentials." : `The provider refused: ${(r.result.data.sync_error || humanize(r.result.data.sync_status || "unknown")).replace(/\.$/, "")}.`);
     }
   }
   async function togglePause() {

@@ -171,7 +171,7 @@ function CreateKeyDialog({ cred, entityId, onSwitch, onDone }) {
     if (perMinute) rate.per_minute = Number(perMinute);
     if (burst) rate.burst = Number(burst);
     if (Object.keys(rate).length) body.rate_limit = rate;
-    const r = await create.run("POST", `/admin/v1/entities/${entityId}/api-keys`, body);
+    const r = await create.run("POST", `/admin/v1/entities/${entityId}/api-keys`, body, { idempotent: false });
     if (r.ok) setCreated(r.result);
   }
   const f = create.error?.fields || {};
@@ -241,7 +241,7 @@ function RollKeyDialog({ cred, apiKey, onSwitch, onDone }) {
   const [created, setCreated] = useState(null);
   const roll = useAction(cred);
   async function confirm() {
-    const r = await roll.run("POST", `/admin/v1/api-keys/${apiKey.id}/roll`, { overlap_seconds: Number(overlap) });
+    const r = await roll.run("POST", `/admin/v1/api-keys/${apiKey.id}/roll`, { overlap_seconds: Number(overlap) }, { idempotent: false });
     if (r.ok) setCreated(r.result);
   }
   return (
