@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureConsoleBuilt } from "./build-console.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = path.join(root, "src");
@@ -22,6 +23,8 @@ function newestUnder(dir) {
 
 /** Builds the bundle if it is missing or stale (or `force`); returns its path. */
 export async function ensureBuilt({ force = false } = {}) {
+  // The console first: its built files live under src/ and are copied beside the bundle.
+  await ensureConsoleBuilt({ force });
   const builtAt = fs.existsSync(BUNDLE) ? fs.statSync(BUNDLE).mtimeMs : 0;
   if (!force && builtAt >= newestUnder(src)) return BUNDLE;
   const { build } = await import("esbuild");

@@ -22,6 +22,11 @@ export class RequestTransaction {
 
   constructor(private readonly driver: AmbientDriver) {}
 
+  /** Until it commits or rolls back. Work the request started that outlives it (a timer, a fire-and-forget write) then runs on its own. */
+  get active(): boolean {
+    return !this.ended;
+  }
+
   /** Runs `fn` (and everything it starts) inside this transaction. */
   run<T>(fn: () => T): T {
     return ambient.run(this, fn);
@@ -145,7 +150,7 @@ class AmbientDriver implements Driver {
   }
   async acquireConnection(): Promise<DatabaseConnection> {
     const tx = ambient.getStore();
-    return tx ? new JoinedConnection(tx) : this.inner.acquireConnection();
+    return tx?.active ? new JoinedConnection(tx) : this.inner.acquireConnection();
   }
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     return connection instanceof JoinedConnection ? connection.tx.beginNested() : this.inner.beginTransaction(connection, settings);
@@ -210,4 +215,9 @@ export function requestTransaction(db: Kysely<any>): RequestTransaction {
 /** Whether the caller runs inside a request transaction. */
 export function inRequestTransaction(): boolean {
   return ambient.getStore() !== undefined;
+}
+
+/** Runs `fn` with no request transaction ambient: timers and promises it starts do not inherit one that will end. */
+export function outsideRequestTransaction<T>(fn: () => T): T {
+  return ambient.exit(fn);
 }

@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { sql, type Kysely } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/index.ts";
+import { outsideRequestTransaction } from "../db/request-transaction.ts";
 import { isDatabaseUnavailable } from "../db/unavailable.ts";
 import type { DB, JobRecord } from "../db/schema.ts";
 import { uuidv7 } from "../services/ids.ts";
@@ -310,8 +311,12 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
 
   function wake(delayMs = 0): void {
     if (!running) return;
-    if (delayMs === 0) tick();
-    else setTimeout(tick, delayMs).unref?.();
+    // enqueue() is often called inside a request's transaction: the runner's polls must not inherit it
+    // (they would keep using it after it ended, and every later poll would fail).
+    outsideRequestTransaction(() => {
+      if (delayMs === 0) tick();
+      else setTimeout(tick, delayMs).unref?.();
+    });
   }
 
   return {

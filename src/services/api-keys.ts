@@ -6,7 +6,7 @@ import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type Ke
 import { isScope, type Scope } from "../auth/scopes.ts";
 import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import type { EntityService } from "./entities.ts";
-import { AuthenticationError, NotFoundError, ValidationError } from "./errors.ts";
+import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
 import { uuidv7 } from "./ids.ts";
 
 /** Who is calling: resolved once per request from the presented key. */
@@ -147,7 +147,56 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
       return rows.map(toView);
     },
 
-    /** Revokes a key at once; revoking a revoked key changes (and audits) nothing. */
+    /**
+     * Rolls a key: a new secret (and public key) with the same name, mode,
+     * scopes and rate limit, while the old one keeps working for
+     * `overlapSeconds` (0: it stops at once) and is revoked from then on.
+     * Rolling a key that is revoked, or already ending, is a conflict.
+     */
+    async rollApiKey(id: string, overlapSeconds: number, actor: AuditActor): Promise<ApiKeyView & { key: string }> {
+      const now = clock.now();
+      const ends = new Date(now.getTime() + overlapSeconds * 1000);
+      const result = await db.transaction().execute(async (trx) => {
+        const old = await trx.updateTable("api_keys").set({ revoked_at: ends }).where("id", "=", id).where("revoked_at", "is", null).returningAll().executeTakeFirst();
+        if (!old) return undefined;
+        const secret = generateApiKey(old.mode);
+        const record = await trx
+          .insertInto("api_keys")
+          .values({
+            id: uuidv7(now),
+            entity_id: old.entity_id,
+            name: old.name,
+            mode: old.mode,
+            scopes: old.scopes,
+            key_prefix: secret.prefix,
+            key_hash: secret.hash,
+            public_key: generatePublicKey(old.mode),
+            created_at: now,
+            revoked_at: null,
+            rate_limit_per_minute: old.rate_limit_per_minute,
+            rate_limit_burst: old.rate_limit_burst,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const view = toView(record);
+        await recordAudit(trx, {
+          entityId: old.entity_id,
+          actor,
+          action: "api_key.rolled",
+          target: { type: "api_key", id },
+          changes: { revoked_at: { before: null, after: ends.toISOString() }, replaced_by: { before: null, after: record.id } },
+          at: now,
+        });
+        await recordAudit(trx, { entityId: old.entity_id, actor, action: "api_key.created", target: { type: "api_key", id: record.id }, changes: diffFields(null, view, API_KEY_AUDIT_FIELDS), at: now });
+        return { ...view, key: secret.key };
+      });
+      if (result) return result;
+      const existing = await db.selectFrom("api_keys").select("id").where("id", "=", id).executeTakeFirst();
+      if (!existing) throw new NotFoundError("api_key_not_found", `No API key with id ${id}.`);
+      throw new ConflictError("api_key_revoked", "This API key is revoked or already rolled; only a live key can be rolled.", "Roll the key that replaced it, or create a new key.");
+    },
+
+    /** Revokes a key at once (a rolled key still in its overlap too); revoking a revoked key changes (and audits) nothing. */
     async revokeApiKey(id: string, actor: AuditActor): Promise<ApiKeyView> {
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {
@@ -155,7 +204,7 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
           .updateTable("api_keys")
           .set({ revoked_at: now })
           .where("id", "=", id)
-          .where("revoked_at", "is", null)
+          .where((eb) => eb.or([eb("revoked_at", "is", null), eb("revoked_at", ">", now)]))
           .returningAll()
           .executeTakeFirst();
         if (!row) return undefined;
@@ -186,7 +235,8 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
         .selectFrom("api_keys")
         .selectAll()
         .where("key_hash", "=", hashApiKey(presented))
-        .where("revoked_at", "is", null)
+        // A rolled key works until the end of its overlap (revoked_at in the future).
+        .where((eb) => eb.or([eb("revoked_at", "is", null), eb("revoked_at", ">", clock.now())]))
         .executeTakeFirst();
       if (!k) throw invalidKey();
       return actorOf(k);

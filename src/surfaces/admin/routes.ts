@@ -124,6 +124,28 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
     handler: async (request) => ({ data: await services.apiKeys.revokeApiKey(request.params.id, adminActor(request.id)) }),
   });
 
+  app.post("/admin/v1/api-keys/:id/roll", {
+    // The answer holds the new secret, which must never be stored: no Idempotency-Key here.
+    config: { idempotency: false },
+    schema: {
+      tags,
+      security,
+      summary: "Roll an API key: a new secret now, the old one valid for the overlap",
+      params: Type.Object({ id: Uuid }),
+      body: Type.Object(
+        {
+          overlap_seconds: Type.Integer({ minimum: 0, maximum: 604_800, description: "How long the old secret keeps working (0: it stops at once; at most 7 days)" }),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: NewApiKeySchema, ...errors(400, 401, 404, 409) },
+    },
+    handler: async (request, reply) => {
+      reply.header("cache-control", "no-store");
+      return reply.status(201).send(await services.apiKeys.rollApiKey(request.params.id, request.body.overlap_seconds, adminActor(request.id)));
+    },
+  });
+
   app.get("/admin/v1/entities/:entity_id/audit_events", {
     schema: {
       tags,
