@@ -47,7 +47,7 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
   let bearer: string;
   let basic: string;
   let shopId: number;
-  const servers: Array<ServerProcess | null> = [null, null];
+  const servers: Array<(ServerProcess & { crash: string }) | null> = [null, null];
   const results: Array<{ step: FaultStep } & Tally> = [];
 
   before(async () => {
@@ -94,7 +94,7 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
     if (results.length > 0) {
       process.stdout.write(
         `\n(b) crash mid-write, ${WRITES_PER_STEP} writes per step, crash probability ${CRASH_PROBABILITY}:\n` +
-          `| step | writes | requests sent | processes killed | retries | acknowledged | executed twice | lost |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n` +
+          `| step | writes | requests sent | unanswered (process killed) | retried with the key | acknowledged | executed twice | lost |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n` +
           results.map((r) => `| ${r.step} | ${WRITES_PER_STEP} | ${r.sent} | ${r.crashesSeen} | ${r.retries} | ${r.acknowledged} | 0 | 0 |`).join("\n") +
           "\n",
       );
@@ -116,15 +116,26 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
     }
   }
 
+  const starting: Array<Promise<ServerProcess> | null> = [null, null];
+
+  /** Process i, started anew (once, however many writers find it dead) when it has died or runs another switch. */
   async function server(i: number, crash: string): Promise<ServerProcess> {
+    const pending = starting[i];
+    if (pending) return pending;
     const current = servers[i];
-    if (current && current.child.exitCode === null && current.child.signalCode === null) return current;
-    if (current) await current.stop();
-    const started = startTestServerProcess({ ...env, PATCHBAY_FAULT_CRASH: crash });
-    servers[i] = null;
-    const s = await started;
-    servers[i] = s;
-    return s;
+    if (current && current.child.exitCode === null && current.child.signalCode === null && current.crash === crash) return current;
+    const start = (async () => {
+      if (current) await current.stop();
+      const s = Object.assign(await startTestServerProcess({ ...env, PATCHBAY_FAULT_CRASH: crash }), { crash });
+      servers[i] = s;
+      return s;
+    })();
+    starting[i] = start;
+    try {
+      return await start;
+    } finally {
+      starting[i] = null;
+    }
   }
 
   /** Sends one write until it is answered: an unanswered attempt (the process died) is retried with the same key, on any process. */
@@ -172,17 +183,17 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
     switch (write.kind) {
       case "entity":
         assert.equal(await count("select count(*) as n from entities where name = $1", m), 1, `${m}: entities`);
-        assert.equal(await count("select count(*) as n from audit_events where action = 'entity.created' and changes::text like '%' || $1 || '%'", m), 1, `${m}: audit`);
+        assert.equal(await count("select count(*) as n from audit_events where action = 'entity.created' and changes->'name'->>'after' = $1", m), 1, `${m}: audit`);
         return;
       case "connector":
-        assert.equal(await count("select count(*) as n from audit_events where action = 'connector.updated' and changes::text like '%' || $1 || '%'", m), 1, `${m}: audit`);
+        assert.equal(await count("select count(*) as n from audit_events where action = 'connector.updated' and changes->'display_name'->>'after' = $1", m), 1, `${m}: audit`);
         assert.equal(await count("select count(*) as n from events where type = 'connector.updated' and data->>'display_name' = $1", m), 1, `${m}: events`);
         return;
       case "connection":
         assert.equal(await count("select count(*) as n from connections where customer_id = $1", m), 1, `${m}: connections`);
         return;
       case "shop":
-        assert.equal(await count("select count(*) as n from audit_events where action = 'shop_integration.updated' and changes::text like '%' || $1 || '%'", m), 1, `${m}: audit`);
+        assert.equal(await count("select count(*) as n from audit_events where action = 'shop_integration.updated' and changes->'shop_name'->>'after' = $1", m), 1, `${m}: audit`);
         assert.equal(await count("select count(*) as n from events where type = 'shop_integration.updated' and data->>'shop_name' = $1", m), 1, `${m}: events`);
         return;
     }
@@ -242,7 +253,7 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
     assert.equal(replay.status, 200);
     assert.equal(replay.replayed, true);
     assert.equal(replay.body, answered.body);
-    assert.equal(await count("select count(*) as n from audit_events where action = 'connector.updated' and changes::text like '%' || $1 || '%'", marker), 1);
+    assert.equal(await count("select count(*) as n from audit_events where action = 'connector.updated' and changes->'display_name'->>'after' = $1", marker), 1);
     assert.equal(await count("select count(*) as n from events where type = 'connector.updated' and data->>'display_name' = $1", marker), 1);
   });
 });
