@@ -17,6 +17,7 @@ import { inboundWebhookRoutes } from "./surfaces/inbound/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
+import { ShuttingDownError } from "./services/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { FlatErrorSchema, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
@@ -83,13 +84,22 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
     clientErrorHandler: clientErrorAnswer(genReqId),
     requestIdHeader: false,
     trustProxy: false,
-    return503OnClosing: true,
+    // While closing, new requests are refused by the hook below, in their surface's shape (Fastify's own 503 has none).
+    return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: sharedValidatorCompilers(buildValidator) } },
   });
   app.addSchema(FlatErrorSchema);
 
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    if (closing) {
+      reply.header("connection", "close");
+      return sendErrorByPath(request, reply, new ShuttingDownError());
+    }
   });
 
   await app.register(swagger, {

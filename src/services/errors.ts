@@ -128,6 +128,16 @@ export class ServiceUnavailableError extends DomainError {
   }
 }
 
+/** This process is shutting down (SIGTERM): requests in flight finish, new ones are sent elsewhere. */
+export class ShuttingDownError extends DomainError {
+  constructor() {
+    super("unavailable", "shutting_down", "This server is shutting down.", {
+      hint: "Nothing was changed. Retry in a moment: another process, or this one once restarted, will answer.",
+      meta: { retry_after: 1 },
+    });
+  }
+}
+
 /** The client address failed authentication too often: refused before its credential is looked at. */
 export class AuthThrottledError extends DomainError {
   constructor(retryAfterSeconds: number, failuresPerMinute: number) {

@@ -201,5 +201,13 @@ export function withErrorResponses({ schema, url, route }: { schema?: FastifySch
     response[String(status)] = { $ref: id, description: STATUS_CODES[status] };
   }
   const method = [route?.method ?? "GET"].flat()[0]!.toUpperCase();
+  // A wildcard route (the proxy) answers whatever it forwards, and its `*` is not a name OpenAPI tools accept: it is `{path}`.
+  if (url.endsWith("/*")) {
+    if (!Object.keys(response).some((s) => s.startsWith("2"))) response["200"] = { description: "The provider's answer, as it was: its status, its headers less hop-by-hop ones, its body." };
+    const params = base.params as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+    const { "*": wildcard, ...rest } = params?.properties ?? {};
+    const renamed = params ? { ...params, properties: { ...rest, path: wildcard }, required: (params.required ?? []).map((r) => (r === "*" ? "path" : r)) } : params;
+    return { schema: { ...base, params: renamed, operationId: base.operationId ?? operationIdOf(method, url), response } as FastifySchema, url: `${url.slice(0, -1)}:path` };
+  }
   return { schema: { ...base, operationId: base.operationId ?? operationIdOf(method, url), response } as FastifySchema, url };
 }
