@@ -19,7 +19,7 @@ import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { ShuttingDownError } from "./services/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
-import { FlatErrorSchema, useFlatErrors } from "./surfaces/shared/flat-errors.ts";
+import { FlatErrorSchema } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
 import { OPENAPI_TAGS } from "./surfaces/openapi-tags.ts";
 
@@ -129,7 +129,8 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  useFlatErrors(app);
+  // Errors of the root (its routes, and bodies of requests no route takes) answer in the shape of the path's surface.
+  app.setErrorHandler((err, request, reply) => sendErrorByPath(request, reply, err));
   answerUnknownRoutes(app);
   useHttpMetrics(app, services.metrics);
   if (poolStats) services.metrics.sources.pool = poolStats;

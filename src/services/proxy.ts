@@ -228,10 +228,20 @@ function forwardedHeaders(incoming: ProxyCall["headers"], owned: Set<string>): R
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || CALLER_ONLY.has(name) || owned.has(name)) continue;
+    // Refused here, by name, rather than by the HTTP client as an unreachable provider.
+    if ([value].flat().some((v) => !FIELD_VALUE.test(v))) {
+      throw new DomainError("validation", "proxy_header_invalid", `The ${name} header holds characters an HTTP header cannot carry.`, {
+        hint: "Header values are visible ASCII, spaces, tabs and obs-text (RFC 9110 §5.5).",
+        param: name,
+      });
+    }
     out[name] = value;
   }
   return out;
 }
+
+/** An HTTP field value (RFC 9110 §5.5): tabs, spaces, visible ASCII, obs-text. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function relayedHeaders(incoming: TransportResponse["headers"]): Record<string, string | string[]> {
   const listed = connectionListed(incoming.connection);

@@ -2,6 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from "fastify";
 import { connectionsError, sendConnectionsError } from "./connections/errors.ts";
+import { linkErrorAnswer, sendLinkError } from "./connections/link-page.ts";
 import { flatErrorBody, FLAT_ERROR_SCHEMA_ID, sendFlatError } from "./shared/flat-errors.ts";
 import { normalizeError } from "./shared/http-errors.ts";
 import { jsonApiErrors, sendJsonApiError } from "./shop-integrations/errors.ts";
@@ -12,10 +13,14 @@ import { jsonApiErrors, sendJsonApiError } from "./shop-integrations/errors.ts";
  * answered in the shape of the surface the path belongs to. This is the one
  * place that maps a path to its surface.
  */
-export type SurfaceShape = "flat" | "fastapi" | "jsonapi";
+export type SurfaceShape = "flat" | "fastapi" | "jsonapi" | "html";
 
-export function surfaceOfPath(path: string): SurfaceShape {
+export function surfaceOfPath(target: string): SurfaceShape {
+  // An absolute-form target (GET http://host/path) belongs to the surface of its path.
+  const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "") || "/" : target;
   if (/^\/api\/v3(\/|$|\?)/.test(path)) return "jsonapi";
+  // The hosted link page is for a person in a browser: its errors are pages too.
+  if (/^\/link(\/|$|\?)/.test(path)) return "html";
   if (/^\/(connections|simulated-connections|retailers|purchases|webhooks|link-tokens)(\/|$|\?)/.test(path)) return "fastapi";
   // /v1 and /admin/v1, and anything that belongs to no surface.
   return "flat";
@@ -41,6 +46,8 @@ export function sendErrorByPath(request: FastifyRequest, reply: FastifyReply, er
       return sendJsonApiError(request, reply, err);
     case "fastapi":
       return sendConnectionsError(request, reply, err);
+    case "html":
+      return sendLinkError(request, reply, err);
     default:
       return sendFlatError(request, reply, err);
   }
@@ -83,24 +90,33 @@ export function answerUnknownRoutes(app: FastifyInstance): void {
 /** The path of the request line at the start of what the parser had read, if it can be read. */
 function requestPathOf(raw: Buffer | undefined): string | null {
   if (!raw) return null;
-  const line = /^[A-Z]{1,16} (\S{1,8192}) HTTP\/1\.[01]\r?\n/.exec(raw.subarray(0, 8300).toString("latin1"));
-  return line ? line[1]! : null;
+  // The target is the request line's second word, whatever follows it (the parser may have refused the line itself).
+  const line = /^[A-Z]{1,16} (\S{1,8192})/.exec(raw.subarray(0, 8300).toString("latin1"));
+  if (!line) return null;
+  // Absolute form (GET http://host/path): the path is what follows the authority.
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(line[1]!);
+  return absolute ? absolute[1] || "/" : line[1]!;
 }
 
 /** The status and body of `err` in the surface's shape, for a request that never became a Fastify request. */
-function renderBare(path: string, err: unknown, requestId: string): { status: number; body: unknown } {
+function renderBare(path: string, err: unknown, requestId: string): { status: number; contentType: string; payload: string } {
+  const json = (status: number, body: unknown) => ({ status, contentType: "application/json; charset=utf-8", payload: JSON.stringify(body) });
   switch (surfaceOfPath(path)) {
     case "jsonapi": {
       const { status, errors } = jsonApiErrors(err);
-      return { status, body: { errors } };
+      return json(status, { errors });
     }
     case "fastapi": {
       const { status, body } = connectionsError(err);
-      return { status, body };
+      return json(status, body);
+    }
+    case "html": {
+      const { status, html } = linkErrorAnswer(err);
+      return { status, contentType: "text/html; charset=utf-8", payload: html };
     }
     default: {
       const e = normalizeError(err);
-      return { status: e.status, body: flatErrorBody(e, requestId) };
+      return json(e.status, flatErrorBody(e, requestId));
     }
   }
 }
@@ -116,12 +132,11 @@ export function clientErrorAnswer(genReqId: () => string) {
     if (err.code === "ECONNRESET" || socket.destroyed) return;
     const requestId = genReqId();
     const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined;
-    const { status, body } = renderBare(requestPathOf(raw) ?? "/", err, requestId);
+    const { status, contentType, payload } = renderBare(requestPathOf(raw) ?? "/", err, requestId);
     this.log.debug({ err, request_id: requestId }, "client error");
-    const payload = JSON.stringify(body);
     if (socket.writable) {
       socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\ncontent-type: ${contentType}\r\n` +
           `content-length: ${Buffer.byteLength(payload)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${payload}`,
       );
     }
@@ -130,7 +145,7 @@ export function clientErrorAnswer(genReqId: () => string) {
   };
 }
 
-const ERROR_SCHEMA_IDS: Record<SurfaceShape, string> = { flat: FLAT_ERROR_SCHEMA_ID, fastapi: "ConnectionsHTTPError", jsonapi: "JsonApiErrors" };
+const ERROR_SCHEMA_IDS: Record<Exclude<SurfaceShape, "html">, string> = { flat: FLAT_ERROR_SCHEMA_ID, fastapi: "ConnectionsHTTPError", jsonapi: "JsonApiErrors" };
 
 /** Path segments that name a surface or a version, not a resource: left out of operation ids. */
 const NOT_RESOURCES = new Set(["v1", "v3", "api"]);
@@ -197,6 +212,10 @@ export function withErrorResponses({ schema, url, route }: { schema?: FastifySch
   }
   for (const status of statuses.sort()) {
     if (String(status) in response) continue;
+    if (shape === "html") {
+      response[String(status)] = { description: STATUS_CODES[status], content: { "text/html": { schema: { type: "string" } } } };
+      continue;
+    }
     const id = shape === "fastapi" && status === 422 ? "ConnectionsValidationError" : ERROR_SCHEMA_IDS[shape];
     response[String(status)] = { $ref: id, description: STATUS_CODES[status] };
   }

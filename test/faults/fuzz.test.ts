@@ -93,6 +93,8 @@ function verdictOf(req: FuzzRequest, res: SeenResponse | "hang"): Verdict {
   if (res === "hang") return { kind: "hang", key: `hang      ${surface}` };
   // The OAuth callback answers a browser with a page (Accept: text/html).
   const acceptsHtml = req.op === "GET /v1/integrations/shopify/oauth/callback";
+  // Through the proxy, an answer without Patchbay-Proxy-Error is the (fake) provider's own, in its own shape.
+  if (req.op.includes("/proxy/") && res.headers["patchbay-proxy-error"] !== "true") return { kind: "ok" };
   return judge(surface, res, acceptsHtml);
 }
 
@@ -184,8 +186,14 @@ for (const kind of DB_KINDS) {
     let port: number;
 
     before(async () => {
-      provider = await startFakeProvider();
-      const providerEnv = Object.fromEntries([...CATALOG_TYPES, "retailers"].map((type) => [`PATCHBAY_PROVIDER_URL_${type.toUpperCase()}`, provider.url]));
+      // The token endpoints of the types whose proxy mints a token answer one, so a proxied call reaches the fake API:
+      // a 502 from the proxy then means Patchbay failed, not the fake.
+      const token = () => ({ status: 200, body: { access_token: "fuzz-minted-token", token_type: "Bearer", expires_in: 3600 } });
+      provider = await startFakeProvider(
+        Object.fromEntries(["/security/v1/oauth/token", "/oauth/token", "/oauth2/v3/token", "/auth/o2/token", "/identity/v1/oauth2/token"].map((p) => [`POST ${p}`, token])),
+      );
+      // Every provider host Patchbay may call, the token hosts included (amazon_lwa): nothing may leave the machine.
+      const providerEnv = Object.fromEntries([...CATALOG_TYPES, "retailers", "amazon_lwa"].map((type) => [`PATCHBAY_PROVIDER_URL_${type.toUpperCase()}`, provider.url]));
       t = await startTestApp(kind, {
         env: {
           ...providerEnv,

@@ -69,14 +69,7 @@ export async function linkPageRoutes(root: FastifyInstance, { services, publicUr
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
-  app.setErrorHandler((err, request, reply) => {
-    const e = normalizeError(err);
-    const status = e.status === 422 ? 400 : e.status;
-    if (status >= 500 && status !== 501) request.log.error({ err }, "link page failed");
-    const message = status >= 500 && status !== 501 ? "Something went wrong on our side. Please try again later." : e.message;
-    if (typeof e.meta?.retry_after === "number") reply.header("retry-after", String(e.meta.retry_after));
-    return sendPage(reply.status(status), linkErrorPage(TITLES[status] ?? "Something went wrong", message), null);
-  });
+  app.setErrorHandler((err, request, reply) => sendLinkError(request, reply, err));
 
   app.get("/link", {
     schema: { tags: ["connections"], summary: "The hosted link page (HTML)", security: [], querystring: LinkQuery, produces: ["text/html"], response: { 200: HTML_PAGE } },
@@ -235,6 +228,21 @@ function readCookie(request: FastifyRequest, name: string): string | null {
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return null;
+}
+
+/** The link page's answer to an error, as a page in its own style: its routes' errors, and errors under /link outside them (errors-by-path.ts). */
+export function linkErrorAnswer(err: unknown): { status: number; html: string; retryAfter: number | null } {
+  const e = normalizeError(err);
+  const status = e.status === 422 ? 400 : e.status;
+  const message = status >= 500 && status !== 501 ? "Something went wrong on our side. Please try again later." : e.message;
+  return { status, html: linkErrorPage(TITLES[status] ?? "Something went wrong", message), retryAfter: typeof e.meta?.retry_after === "number" ? e.meta.retry_after : null };
+}
+
+export function sendLinkError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  const answer = linkErrorAnswer(err);
+  if (answer.status >= 500 && answer.status !== 501) request.log.error({ err }, "link page failed");
+  if (answer.retryAfter !== null) reply.header("retry-after", String(answer.retryAfter));
+  return sendPage(reply.status(answer.status), answer.html, null);
 }
 
 /** An HTML page that nothing may frame, cache, or leak the token-bearing URL from. */
