@@ -15,7 +15,7 @@ import { adminActor } from "../src/services/audit.ts";
 import { createSecretKey, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { systemClock } from "../src/clock.ts";
+import { systemClock } from "../src/kernel/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import type { DatabaseKind } from "../src/db/index.ts";
 import type { ApiKeyActor } from "../src/services/api-keys.ts";

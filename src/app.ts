@@ -6,7 +6,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { useHttpMetrics } from "./metrics/http.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
-import { randomBase62 } from "./services/ids.ts";
+import { randomBase62 } from "./kernel/ids.ts";
 import type { Services } from "./services/index.ts";
 import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";

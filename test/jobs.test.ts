@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, afterEach, before, describe, it } from "node:test";
-import { systemClock, type Clock } from "../src/clock.ts";
+import { systemClock, type Clock } from "../src/kernel/clock.ts";
 import { openDatabase, type OpenDatabase } from "../src/db/index.ts";
 import { createJobQueue, defaultBackoffMs, type JobQueue } from "../src/jobs/queue.ts";
 import { ManualClock } from "./helpers/clock.ts";

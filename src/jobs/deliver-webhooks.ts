@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { SendWebhook } from "../providers/webhook-sender.ts";
 import { WEBHOOK_SECRET_PURPOSE } from "../services/credentials.ts";

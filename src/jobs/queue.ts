@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { sql, type Kysely } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { outsideRequestTransaction } from "../db/request-transaction.ts";
 import { isDatabaseUnavailable } from "../db/unavailable.ts";
 import type { DB, JobRecord } from "../db/schema.ts";
-import { uuidv7 } from "../services/ids.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 /**
  * The background job queue: a PostgreSQL table that works the same on the

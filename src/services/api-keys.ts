@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
@@ -6,8 +6,8 @@ import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type Ke
 import { isScope, type Scope } from "../auth/scopes.ts";
 import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import type { EntityService } from "./entities.ts";
-import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
+import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 /** Who is calling: resolved once per request from the presented key. */
 export interface ApiKeyActor {

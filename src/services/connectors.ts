@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Kysely } from "kysely";
@@ -16,8 +16,8 @@ import {
   PermissionError,
   ValidationError,
   type Violation,
-} from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
+} from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 import { applyMergePatch } from "./merge-patch.ts";
 import type { OAuthRequired } from "./shopify-oauth.ts";
 

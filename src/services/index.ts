@@ -1,5 +1,5 @@
 import { connectionTokenKeys, createConnectionTokenSigner } from "../auth/connection-tokens.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import { queueHealthCheck, registerHealthCheckJobs } from "../jobs/health-checks.ts";

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import { uuidv7 } from "./ids.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 import { DELIVER_JOB_MAX_ATTEMPTS, DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
 
 /** Every event type Patchbay emits; webhook endpoints subscribe to these (or "*"). */

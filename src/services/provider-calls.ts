@@ -1,8 +1,8 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
 import type { Selectable } from "kysely";
-import { uuidv7 } from "./ids.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 /** Which connector an outbound call is made for, and why: what the provider client needs to log it. */
 export interface CallContext {

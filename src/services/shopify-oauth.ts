@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Config } from "../config.ts";
@@ -13,8 +13,8 @@ import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
-import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "./errors.ts";
-import { randomBase62 } from "./ids.ts";
+import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "../kernel/errors.ts";
+import { randomBase62 } from "../kernel/ids.ts";
 import { emitEvent } from "./outbox.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 import type { Vault } from "../vault/vault.ts";

@@ -1,12 +1,12 @@
 import { sql } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookDestinationRecord, WebhookEndpointRecord } from "../db/schema.ts";
 import type { JobQueue } from "../jobs/queue.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
-import { ConflictError, NotFoundError } from "./errors.ts";
-import { isUuid } from "./ids.ts";
+import { ConflictError, NotFoundError } from "../kernel/errors.ts";
+import { isUuid } from "../kernel/ids.ts";
 import type { ListOptions, WebhookEndpointService } from "./webhook-endpoints.ts";
 import { DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
 

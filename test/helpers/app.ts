@@ -7,7 +7,7 @@ import pino from "pino";
 import { buildApp } from "../../src/app.ts";
 import { loggerOptions } from "../../src/logging.ts";
 import type { ProviderClient, ProviderLogger } from "../../src/providers/client.ts";
-import type { Clock } from "../../src/clock.ts";
+import type { Clock } from "../../src/kernel/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
 import { migrate } from "../../src/db/migrate.ts";

@@ -2,7 +2,7 @@
 // worker on the given PostgreSQL for a while and prints the id of every job
 // it ran, one per line.
 import readline from "node:readline";
-import { systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/kernel/clock.ts";
 import { openDatabase } from "../../src/db/index.ts";
 import { createJobQueue, type JobLog } from "../../src/jobs/queue.ts";
 

@@ -6,7 +6,7 @@ import type { AdminTokenVerifier } from "../../auth/admin-token.ts";
 import { SCOPES } from "../../auth/scopes.ts";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { adminActor } from "../../services/audit.ts";
-import { AuthenticationError } from "../../services/errors.ts";
+import { AuthenticationError } from "../../kernel/errors.ts";
 import type { Services } from "../../services/index.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";

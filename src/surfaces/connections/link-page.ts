@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type, type Static } from "@sinclair/typebox";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import type { Services } from "../../services/index.ts";
-import { PermissionError, ValidationError } from "../../services/errors.ts";
+import { PermissionError, ValidationError } from "../../kernel/errors.ts";
 import { normalizeError } from "../shared/http-errors.ts";
 import type { DurableTarget } from "../../services/durable-linking.ts";
 import { linkErrorPage, linkFormPage, linkSuccessPage, retailerSelectPage, STYLE_HASH } from "./link-html.ts";

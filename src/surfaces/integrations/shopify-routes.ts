@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { DomainError } from "../../services/errors.ts";
+import { DomainError } from "../../kernel/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { ConnectorRow } from "../../services/connector-row.ts";
 import { CALLBACK_PATH } from "../../services/shopify-oauth.ts";
