@@ -18,7 +18,7 @@ import type { AddressInfo } from "node:net";
 import { systemClock } from "../src/kernel/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import type { DatabaseKind } from "../src/db/index.ts";
-import type { ApiKeyActor } from "../src/services/api-keys.ts";
+import type { ApiKeyActor } from "../src/auth/actor.ts";
 import { createServices } from "../src/services/index.ts";
 import { emitEvent } from "../src/services/outbox.ts";
 import { KeyRing } from "../src/vault/envelope.ts";

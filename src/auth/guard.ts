@@ -1,4 +1,4 @@
-import type { ApiKeyActor } from "../services/api-keys.ts";
+import type { ApiKeyActor } from "./actor.ts";
 import { PermissionError } from "../kernel/errors.ts";
 import type { Scope } from "./scopes.ts";
 

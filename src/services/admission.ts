@@ -7,7 +7,8 @@ import type { AuthThrottle } from "../ratelimit/auth-throttle.ts";
 import type { RateLimitCheck, RateLimiter } from "../ratelimit/limiter.ts";
 import { failureCounts, type FailureRow } from "../ratelimit/postgres-store.ts";
 import { verdict } from "../ratelimit/sliding-window.ts";
-import { invalidKey, type ApiKeyActor, type ApiKeyService, type RateLimitDefaults } from "./api-keys.ts";
+import { invalidKey, type ApiKeyService, type RateLimitDefaults } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { AuthenticationError } from "../kernel/errors.ts";
 
 export interface Admission {

@@ -8,20 +8,7 @@ import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import type { EntityService } from "./entities.ts";
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
-
-/** Who is calling: resolved once per request from the presented key. */
-export interface ApiKeyActor {
-  type: "api_key";
-  keyId: string;
-  entityId: string;
-  mode: KeyMode;
-  scopes: readonly Scope[];
-  publicKey: string;
-  /** The request this actor is acting in, for the audit log (set by the surface). */
-  requestId?: string;
-  /** The key's own limit, or its mode's default. */
-  rateLimit: { perMinute: number; burst: number };
-}
+import type { ApiKeyActor } from "../auth/actor.ts";
 
 export interface ApiKeyView {
   id: string;

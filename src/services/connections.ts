@@ -4,7 +4,7 @@ import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts"
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { loginPlace, markUnauthenticated, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";

@@ -6,7 +6,7 @@ import { ProviderError, type ProviderClient } from "../providers/client.ts";
 import type { ShopifyApi } from "../providers/shopify.ts";
 import { byStatus } from "../providers/verify/check.ts";
 import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit, systemActor, type AuditActor } from "./audit.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";

@@ -5,7 +5,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit, systemActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { ROW_FIELDS, toConnectorRow, type ConnectorRow } from "./connector-row.ts";

@@ -4,7 +4,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf } from "./audit.ts";
 import { recordConnectorChange, type ConnectorAuditField } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { LinkTokenRecord } from "../db/schema.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
 import { AuthenticationError, DomainError, NotFoundError } from "../kernel/errors.ts";
 import { randomBase62, ulidAt, ULID_PATTERN } from "../kernel/ids.ts";

@@ -10,7 +10,7 @@ import { providerBaseUrl } from "../providers/base-urls.ts";
 import { queryWithout, refusePath, targetUrl } from "../providers/proxy-target.ts";
 import { byteCounter, connectionListed, HOP_BY_HOP, TransportError, type ProxyTransport, type TransportResponse } from "../providers/proxy-transport.ts";
 import { basicAuth } from "../providers/verify/check.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { assertKeyMayAct, selectConnector } from "./connectors.ts";
 import { DomainError } from "../kernel/errors.ts";
 import { fillTemplate, type MintedTokens } from "./minted-tokens.ts";

@@ -8,7 +8,7 @@ import type { Kysely } from "kysely";
 import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";

@@ -3,7 +3,7 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookDestinationRecord, WebhookEndpointRecord } from "../db/schema.ts";
 import type { JobQueue } from "../jobs/queue.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError } from "../kernel/errors.ts";
 import { isUuid } from "../kernel/ids.ts";

@@ -3,7 +3,7 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { WebhookDestinationRecord } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";

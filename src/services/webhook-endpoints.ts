@@ -2,7 +2,7 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { WebhookEndpointRecord } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
