@@ -37,7 +37,7 @@ import { createEntityService } from "./entities.ts";
 import { createShopIntegrationService } from "./shop-integrations.ts";
 import { createShopifyGrants } from "./shopify-grants.ts";
 import { createShopifyOAuthService } from "./shopify-oauth.ts";
-import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
+import { systemResolveHost, type ResolveHost } from "../providers/webhook-address.ts";
 import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
 import { createWebhookDestinationService } from "./webhook-destinations.ts";
 import { createWebhookEndpointService } from "./webhook-endpoints.ts";

@@ -9,7 +9,7 @@ import { ConflictError, NotFoundError, PermissionError, ValidationError } from "
 import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 import { DESTINATION_EVENT_TYPES, emitEvent } from "./outbox.ts";
 import { simulatedEventData } from "./webhook-simulation.ts";
-import { assertDeliverableUrl, type UrlPolicy } from "./webhook-address.ts";
+import { assertDeliverableUrl, type UrlPolicy } from "../providers/webhook-address.ts";
 import { newSigningSecret } from "./webhook-signing.ts";
 
 /** An entity may have this many destinations (as many as /v1 endpoints). */

@@ -7,7 +7,7 @@ import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
 import { EVENT_TYPES } from "./outbox.ts";
-import { assertDeliverableUrl, type UrlPolicy } from "./webhook-address.ts";
+import { assertDeliverableUrl, type UrlPolicy } from "../providers/webhook-address.ts";
 import {
   newSigningSecret,
   PREVIOUS_SIGNING_SECRET_PURPOSE,
