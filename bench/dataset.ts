@@ -7,7 +7,7 @@ import type { NewConnector } from "../src/db/schema.ts";
 import { adminActor } from "../src/services/audit.ts";
 import { CREDENTIALS_PURPOSE } from "../src/services/credentials.ts";
 import { uuidv7 } from "../src/kernel/ids.ts";
-import { createServices, type Services } from "../src/services/index.ts";
+import { createServices, type Services } from "../src/compose.ts";
 import type { KeyRing } from "../src/vault/envelope.ts";
 
 /** One API key of one seeded entity, and the connector the scenarios drive with it. */

@@ -19,7 +19,7 @@ import { systemClock } from "../src/kernel/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import type { DatabaseKind } from "../src/db/index.ts";
 import type { ApiKeyActor } from "../src/auth/actor.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices } from "../src/compose.ts";
 import { emitEvent } from "../src/services/outbox.ts";
 import { KeyRing } from "../src/vault/envelope.ts";
 import { createTestDatabase } from "../test/helpers/databases.ts";

@@ -7,7 +7,7 @@ import type { Database } from "./db/index.ts";
 import { useHttpMetrics } from "./metrics/http.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./kernel/ids.ts";
-import type { Services } from "./services/index.ts";
+import type { Services } from "./compose.ts";
 import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
 import { consoleRoutes } from "./surfaces/console/routes.ts";

@@ -8,7 +8,7 @@ import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { startMetricsServer } from "./metrics/server.ts";
 import { createLogDestination, loggerOptions, prettyLogDestination, wantsPrettyLogs } from "./logging.ts";
-import { createServices } from "./services/index.ts";
+import { createServices } from "./compose.ts";
 import { installShutdown } from "./shutdown.ts";
 import { describeDatabase, startupSummaryText } from "./startup-summary.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { after, afterEach, before, describe, it } from "node:test";
 import { systemClock, type Clock } from "../src/kernel/clock.ts";
 import { openDatabase, type OpenDatabase } from "../src/db/index.ts";
-import { createJobQueue, defaultBackoffMs, type JobQueue } from "../src/jobs/queue.ts";
+import { createJobQueue, defaultBackoffMs, type JobQueue } from "../src/queue/queue.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/databases.ts";
 

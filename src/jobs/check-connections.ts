@@ -1,5 +1,5 @@
 import type { ConnectionLinking } from "../services/connection-linking.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const CHECK_CONNECTIONS_JOB = "check-connections";
 

@@ -9,7 +9,7 @@ import type { WebhookDestinationService } from "../services/webhook-destinations
 import { subtotalEventId } from "../services/webhook-destinations.ts";
 import { signatureHeader, subtotalSignature } from "../services/webhook-signing.ts";
 import type { Vault } from "../vault/vault.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const WEBHOOK_USER_AGENT = "Patchbay-Webhooks/0.1";
 

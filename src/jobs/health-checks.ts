@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import type { ConnectorHealth } from "../services/connector-health.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const HEALTH_CHECKS_DUE = "connector-health-checks";
 export const HEALTH_CHECK = "connector-health-check";

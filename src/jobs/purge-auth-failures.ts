@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const PURGE_AUTH_FAILURES = "purge-auth-failures";
 

@@ -1,7 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { purgeExpiredIdempotencyKeys } from "../idempotency/purge.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const PURGE_IDEMPOTENCY_KEYS = "purge-idempotency-keys";
 

@@ -1,5 +1,5 @@
 import type { ProviderCallLog } from "../services/provider-calls.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const PURGE_PROVIDER_CALLS = "purge-provider-calls";
 

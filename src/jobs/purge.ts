@@ -1,5 +1,5 @@
 import type { ConnectorService } from "../services/connectors.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const PURGE_EXPIRED_CONNECTORS = "purge-expired-connectors";
 

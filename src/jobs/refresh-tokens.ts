@@ -1,7 +1,7 @@
 import type { Database } from "../db/index.ts";
 import { REFRESH_LEASE_MS, type ShopifyGrants } from "../services/shopify-grants.ts";
 import type { ShopifyOAuthService } from "../services/shopify-oauth.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const REFRESH_DUE_TOKENS = "shopify-refresh-due-tokens";
 export const REFRESH_TOKEN = "shopify-refresh-token";

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { PurchaseSync } from "../services/purchase-sync.ts";
 import type { PurchaseService } from "../services/purchases.ts";
-import type { JobQueue } from "./queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 
 export const SYNC_PURCHASES_JOB = "purchases.sync";
 export const SCHEDULE_PURCHASE_SYNCS_JOB = "purchases.schedule";

@@ -11,7 +11,7 @@ import type { Clock } from "../../src/kernel/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { createServices, type Services } from "../../src/services/index.ts";
+import { createServices, type Services } from "../../src/compose.ts";
 import type { ResolveHost } from "../../src/providers/webhook-address.ts";
 import { ManualClock } from "./clock.ts";
 import { createTestDatabase, type TestDatabase } from "./databases.ts";

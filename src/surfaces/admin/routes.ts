@@ -7,7 +7,7 @@ import { SCOPES } from "../../auth/scopes.ts";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { adminActor } from "../../services/audit.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
 import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";

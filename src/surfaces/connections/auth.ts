@@ -4,7 +4,7 @@ import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { ConnectionGrant } from "../../services/connections.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 
 declare module "fastify" {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type, type Static } from "@sinclair/typebox";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { PermissionError, ValidationError } from "../../kernel/errors.ts";
 import { normalizeError } from "../shared/http-errors.ts";
 import type { DurableTarget } from "../../services/durable-linking.ts";

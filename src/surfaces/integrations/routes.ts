@@ -9,7 +9,7 @@ import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
 import { assertNoForbiddenFields } from "../../services/connectors.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { auditRoutes } from "./audit-routes.ts";

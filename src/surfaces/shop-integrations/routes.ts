@@ -8,7 +8,7 @@ import { basicCredentials } from "../../auth/basic-auth.ts";
 import { assertScope } from "../../auth/guard.ts";
 import type { Admission } from "../../services/admission.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 import { invalidIdError, splitPatchBody, useJsonApiErrors, sendJsonApiError } from "./errors.ts";
 import {
