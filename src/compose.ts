@@ -10,6 +10,7 @@ import { registerPurgeJob } from "./jobs/purge.ts";
 import { registerIdempotencyPurgeJob } from "./jobs/purge-idempotency.ts";
 import { registerAuthFailurePurgeJob } from "./jobs/purge-auth-failures.ts";
 import { createJobQueue } from "./queue/queue.ts";
+import type { Jobs } from "./queue/job-types.ts";
 import { registerTokenRefreshJobs } from "./jobs/refresh-tokens.ts";
 import { registerWebhookDeliveryJob } from "./jobs/deliver-webhooks.ts";
 import { createWebhookSender } from "./providers/webhook-sender.ts";
@@ -77,7 +78,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
-  const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
+  const jobs: Jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const ring = keyRing ?? resolveKeyRing(config).ring;
   const vault = observeVault(createVault({ db, ring, clock }), metrics);
   const entities = createEntityService({ db, clock });
@@ -129,17 +130,16 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const audit = createAuditLog({ db });
   const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
   const webhookDestinations = createWebhookDestinationService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
-  const webhookDeliveries = createWebhookDeliveryService({ db, clock, jobs, endpoints: webhookEndpoints });
-  registerWebhookDeliveryJob(jobs, {
+  const webhookDeliveries = createWebhookDeliveryService({
     db,
     clock,
-    deliveries: webhookDeliveries,
+    jobs,
     endpoints: webhookEndpoints,
     destinations: webhookDestinations,
-    vault,
+    openWebhookSecret: credentials.openWebhookSecret,
     send: observeWebhookSends(createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }), metrics),
-    timeoutMs: config.webhookTimeoutMs,
   });
+  registerWebhookDeliveryJob(jobs, { deliveries: webhookDeliveries, timeoutMs: config.webhookTimeoutMs });
   const minted = createMintedTokens({ db, clock, vault, providers: client });
   const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
   const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
