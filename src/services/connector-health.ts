@@ -12,7 +12,7 @@ import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ConflictError } from "../kernel/errors.ts";
 import { recordAuthFailure, type ShopifyGrants } from "./shopify-grants.ts";
-import type { CallContext } from "./provider-calls.ts";
+import type { CallContext } from "../providers/call-log.ts";
 
 type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode" | "sync_status" | "sync_error">;
 

@@ -7,7 +7,7 @@ import { basicAuth } from "../providers/verify/check.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import { DomainError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
-import type { CallContext } from "./provider-calls.ts";
+import type { CallContext } from "../providers/call-log.ts";
 
 /** Vault purpose of a minted access token (part of the blob's authenticated data). */
 export const MINTED_TOKEN_PURPOSE = "connector.minted_token";

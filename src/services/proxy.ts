@@ -14,7 +14,8 @@ import type { ApiKeyActor } from "../auth/actor.ts";
 import { assertKeyMayAct, selectConnector } from "./connectors.ts";
 import { DomainError } from "../kernel/errors.ts";
 import { fillTemplate, type MintedTokens } from "./minted-tokens.ts";
-import { redactQuery, type CallContext, type ProviderCallLog } from "./provider-calls.ts";
+import type { ProviderCallLog } from "./provider-calls.ts";
+import { redactQuery, type CallContext } from "../providers/call-log.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 
 /** The caller's request as the surface hands it over: raw path and query, headers, and the unread body. */
