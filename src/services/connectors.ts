@@ -19,7 +19,6 @@ import {
 } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 import { applyMergePatch } from "./merge-patch.ts";
-import type { OAuthRequired } from "./shopify-oauth.ts";
 
 export type ConnectorMode = "sandbox" | "live";
 
@@ -43,6 +42,14 @@ export interface CreateConnectorInput extends ConnectorFields {
 
 export interface UpdateConnectorInput extends ConnectorFields {
   is_active?: boolean;
+}
+
+/** Seed 001's Mode B answer. */
+export interface OAuthRequired {
+  object: "integration_oauth_required";
+  oauth_url: string;
+  expires_at: string;
+  hint: string;
 }
 
 export type CreateOutcome =

@@ -12,7 +12,7 @@ import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
-import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
+import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome, type OAuthRequired } from "./connectors.ts";
 import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "../kernel/errors.ts";
 import { randomBase62 } from "../kernel/ids.ts";
 import { emitEvent } from "./outbox.ts";
@@ -23,14 +23,6 @@ import type { Vault } from "../vault/vault.ts";
 export const OAUTH_STATE_TTL_MS = 10 * 60_000;
 
 export const CALLBACK_PATH = "/v1/integrations/shopify/oauth/callback";
-
-/** Seed 001's Mode B answer. */
-export interface OAuthRequired {
-  object: "integration_oauth_required";
-  oauth_url: string;
-  expires_at: string;
-  hint: string;
-}
 
 export interface ShopifyOAuthDeps {
   db: Database;
