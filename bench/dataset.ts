@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { systemClock } from "../src/clock.ts";
+import { systemClock } from "../src/kernel/clock.ts";
 import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../src/catalog/index.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/db/index.ts";
 import type { NewConnector } from "../src/db/schema.ts";
 import { adminActor } from "../src/services/audit.ts";
 import { CREDENTIALS_PURPOSE } from "../src/services/credentials.ts";
-import { uuidv7 } from "../src/services/ids.ts";
-import { createServices, type Services } from "../src/services/index.ts";
+import { uuidv7 } from "../src/kernel/ids.ts";
+import { createServices, type Services } from "../src/compose.ts";
 import type { KeyRing } from "../src/vault/envelope.ts";
 
 /** One API key of one seeded entity, and the connector the scenarios drive with it. */

@@ -1,14 +1,14 @@
 import pino from "pino";
 import { resolveAdminToken } from "./auth/admin-token.ts";
 import { buildApp } from "./app.ts";
-import { systemClock } from "./clock.ts";
+import { systemClock } from "./kernel/clock.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { startMetricsServer } from "./metrics/server.ts";
 import { createLogDestination, loggerOptions, prettyLogDestination, wantsPrettyLogs } from "./logging.ts";
-import { createServices } from "./services/index.ts";
+import { createServices } from "./compose.ts";
 import { installShutdown } from "./shutdown.ts";
 import { describeDatabase, startupSummaryText } from "./startup-summary.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildApp } from "../src/app.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices } from "../src/compose.ts";
 import { ADMIN_TOKEN, startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { asKey, createTenant } from "./helpers/fixtures.ts";

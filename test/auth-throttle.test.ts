@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/index.ts";
 import { purgeStaleAuthFailures } from "../src/jobs/purge-auth-failures.ts";
 import { clientAddress } from "../src/ratelimit/auth-throttle.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices } from "../src/compose.ts";
 import { ADMIN_TOKEN, startTestApp, type TestApp } from "./helpers/app.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { createConnection, mintToken } from "./helpers/connections.ts";

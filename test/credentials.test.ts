@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ConnectorType } from "../src/catalog/index.ts";
 import { registerPurgeJob } from "../src/jobs/purge.ts";
-import { createJobQueue } from "../src/jobs/queue.ts";
+import { createJobQueue } from "../src/queue/queue.ts";
 import { CREDENTIALS_PURPOSE, WEBHOOK_SECRET_PURPOSE } from "../src/services/credentials.ts";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { addKey, asKey, assertSeedRow, createTenant, type Tenant } from "./helpers/fixtures.ts";

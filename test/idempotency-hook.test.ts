@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { useIdempotency } from "../src/idempotency/hook.ts";
 import { createIdempotencyStore } from "../src/idempotency/store.ts";
-import { NotFoundError } from "../src/services/errors.ts";
+import { NotFoundError } from "../src/kernel/errors.ts";
 import { normalizeError } from "../src/surfaces/shared/http-errors.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/databases.ts";

@@ -3,9 +3,9 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, afterEach, before, describe, it } from "node:test";
-import { systemClock, type Clock } from "../src/clock.ts";
+import { systemClock, type Clock } from "../src/kernel/clock.ts";
 import { openDatabase, type OpenDatabase } from "../src/db/index.ts";
-import { createJobQueue, defaultBackoffMs, type JobQueue } from "../src/jobs/queue.ts";
+import { createJobQueue, defaultBackoffMs, type JobQueue } from "../src/queue/queue.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/databases.ts";
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import { CONNECTOR_TYPES, connectorDefinition } from "../src/catalog/index.ts";
 import { FORBIDDEN_CREATE_FIELDS } from "../src/services/connectors.ts";
-import { randomBase62 } from "../src/services/ids.ts";
+import { randomBase62 } from "../src/kernel/ids.ts";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { asKey, createTenant, SHIP_FROM, type Tenant } from "./helpers/fixtures.ts";
 import { DB_KINDS } from "./helpers/databases.ts";

@@ -10,7 +10,7 @@ import { buildApp } from "../src/app.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/index.ts";
 import { msUntilAdmitted, verdict, MINUTE_MS, SECOND_MS } from "../src/ratelimit/sliding-window.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices } from "../src/compose.ts";
 import { ADMIN_TOKEN, startTestApp, type TestApp } from "./helpers/app.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { DB_KINDS } from "./helpers/databases.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { openDatabase } from "../src/db/index.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices } from "../src/compose.ts";
 import { REFRESH_AHEAD_MS } from "../src/services/shopify-grants.ts";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { parseMasterKeys } from "../src/config.ts";
-import { createServices } from "../src/services/index.ts";
+import { createServices } from "../src/compose.ts";
 import { KeyRing } from "../src/vault/envelope.ts";
 import { createVault } from "../src/vault/vault.ts";
 import { ADMIN_TOKEN, startTestApp, type TestApp } from "./helpers/app.ts";

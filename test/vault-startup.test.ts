@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { parseMasterKeys } from "../src/config.ts";
-import { uuidv7 } from "../src/services/ids.ts";
+import { uuidv7 } from "../src/kernel/ids.ts";
 import { KeyRing } from "../src/vault/envelope.ts";
 import { MASTER_KEY_FILE } from "../src/vault/key-ring.ts";
 import { createVault } from "../src/vault/vault.ts";

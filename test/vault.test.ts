@@ -6,13 +6,13 @@ import path from "node:path";
 import { inspect } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { ConfigError, loadConfig, parseMasterKeys } from "../src/config.ts";
-import { DomainError } from "../src/services/errors.ts";
+import { DomainError } from "../src/kernel/errors.ts";
 import { KeyRing, openEnvelope, rewrapEnvelope, sealEnvelope, VaultError } from "../src/vault/envelope.ts";
 import { generateMasterKey, MASTER_KEY_FILE, resolveKeyRing } from "../src/vault/key-ring.ts";
 import { createVault, type SecretPlace } from "../src/vault/vault.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/databases.ts";
-import { uuidv7 } from "../src/services/ids.ts";
+import { uuidv7 } from "../src/kernel/ids.ts";
 
 const keyEntry = (id: string) => `${id}:${randomBytes(32).toString("base64")}`;
 const ring = (...entries: string[]) => new KeyRing(parseMasterKeys(entries.join(",")));

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { randomBase62 } from "../services/ids.ts";
+import { randomBase62 } from "../kernel/ids.ts";
 
 export type KeyMode = "live" | "test";
 

@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
-import type { Clock } from "../clock.ts";
-import { AuthenticationError } from "../services/errors.ts";
+import type { Clock } from "../kernel/clock.ts";
+import { AuthenticationError } from "../kernel/errors.ts";
 
 /**
  * Connection tokens (SPEC §4): short-lived, signed, bound to one connection,

@@ -1,5 +1,5 @@
-import type { ApiKeyActor } from "../services/api-keys.ts";
-import { PermissionError } from "../services/errors.ts";
+import type { ApiKeyActor } from "./actor.ts";
+import { PermissionError } from "../kernel/errors.ts";
 import type { Scope } from "./scopes.ts";
 
 /** A key may do what its scopes say, nothing more. */

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import type { Violation } from "../services/errors.ts";
+import type { Violation } from "../kernel/errors.ts";
 import type { ConnectorDefinition } from "./definition.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;

@@ -1,5 +1,5 @@
 import type { AuditEventView } from "../services/audit.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 import { CliError, table } from "./output.ts";
 
 interface AuditPage {

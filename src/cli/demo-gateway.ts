@@ -1,5 +1,5 @@
 import { DEMO_LOGINS, DEMO_PASSWORD, startDemoRetailerGateway } from "../demo/retailer-gateway.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 import { CliError } from "./output.ts";
 
 /** `demo-gateway [--port 4010] [--host 127.0.0.1]`: the demo retailer gateway as its own server, until Ctrl-C. */

@@ -1,5 +1,5 @@
 import type { EntityView } from "../services/entities.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 import { CliError, table } from "./output.ts";
 
 export async function entitiesCommand({ args, flags, admin, out }: CommandContext): Promise<void> {

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { ConfigError, loadConfig } from "../config.ts";
 import { createAdminClient, type AdminClient } from "./admin-client.ts";
+import type { CommandContext } from "./context.ts";
 import { auditCommand } from "./audit.ts";
 import { demoGatewayCommand } from "./demo-gateway.ts";
 import { entitiesCommand } from "./entities.ts";
@@ -9,14 +10,6 @@ import { masterKeyCommand } from "./master-key.ts";
 import { migrateCommand } from "./migrate.ts";
 import { CliError, createOutput, type Output } from "./output.ts";
 import { vaultCommand } from "./vault.ts";
-
-export interface CommandContext {
-  args: string[];
-  flags: Record<string, string | boolean | undefined>;
-  config: Config;
-  admin: AdminClient;
-  out: Output;
-}
 
 const HELP = `patchbay — the Patchbay command line
 

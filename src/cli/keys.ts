@@ -1,5 +1,5 @@
 import type { ApiKeyView } from "../services/api-keys.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 import { CliError, table } from "./output.ts";
 
 const DEFAULT_SCOPES = "integrations:read,integrations:write";

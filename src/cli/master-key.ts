@@ -1,5 +1,5 @@
 import { generateMasterKey } from "../vault/key-ring.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 import { CliError } from "./output.ts";
 
 /** `master-key new`: prints a fresh master key entry for PATCHBAY_MASTER_KEYS. Touches nothing else. */

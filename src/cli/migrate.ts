@@ -1,7 +1,7 @@
 import { openDatabase } from "../db/index.ts";
 import { lockDataDir } from "../db/data-dir-lock.ts";
 import { migrate } from "../db/migrate.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 
 /** Applies pending migrations directly (the server also does this at start). */
 export async function migrateCommand({ config, out }: CommandContext): Promise<void> {

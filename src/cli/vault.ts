@@ -1,5 +1,5 @@
 import type { RewrapProgress, VaultStatus } from "../vault/vault.ts";
-import type { CommandContext } from "./index.ts";
+import type { CommandContext } from "./context.ts";
 import { CliError, table } from "./output.ts";
 
 /**

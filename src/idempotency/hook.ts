@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, RouteOptions } from "fastify";
-import { ValidationError } from "../services/errors.ts";
+import { ValidationError } from "../kernel/errors.ts";
 import { MAX_KEY_LENGTH, type Claim, type IdempotencyStore } from "./store.ts";
 
 declare module "fastify" {

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { sql } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { requestTransaction, sessionsOf, type RequestTransaction } from "../db/request-transaction.ts";
-import { ConflictError, ValidationError } from "../services/errors.ts";
+import { ConflictError, ValidationError } from "../kernel/errors.ts";
 import { requestFingerprint, type FingerprintInput } from "./fingerprint.ts";
 
 /** How long a key answers with its stored response (SPEC §3). */

@@ -1,5 +1,5 @@
 import type { ConnectionLinking } from "../services/connection-linking.ts";
-import type { JobQueue } from "./queue.ts";
+import type { Jobs } from "../queue/job-types.ts";
 
 export const CHECK_CONNECTIONS_JOB = "check-connections";
 
@@ -16,7 +16,7 @@ const quiet = { info() {}, warn() {} };
  * checked, so several processes share the work and none checks a connection
  * twice in one interval; the job stops between batches when its lease ends.
  */
-export function registerCheckConnectionsJob(jobs: JobQueue, { linking }: { linking: ConnectionLinking }): void {
+export function registerCheckConnectionsJob(jobs: Jobs, { linking }: { linking: ConnectionLinking }): void {
   jobs.register(CHECK_CONNECTIONS_JOB, {
     everyMs: EVERY_MS,
     leaseMs: 10 * 60_000,

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import type { ConnectorHealth } from "../services/connector-health.ts";
-import type { JobQueue } from "./queue.ts";
+import type { Jobs } from "../queue/job-types.ts";
 
 export const HEALTH_CHECKS_DUE = "connector-health-checks";
 export const HEALTH_CHECK = "connector-health-check";
@@ -10,7 +10,7 @@ export const HEALTH_CHECK = "connector-health-check";
 const BATCH = 200;
 
 /** Queues one connector's check, in the caller's transaction (after new credentials are stored, say). */
-export function queueHealthCheck(queue: JobQueue, executor: Kysely<DB>, connectorId: string): Promise<string | null> {
+export function queueHealthCheck(queue: Jobs, executor: Kysely<DB>, connectorId: string): Promise<string | null> {
   return queue.enqueue(executor, HEALTH_CHECK, { connectorId }, { singletonKey: `${HEALTH_CHECK}:${connectorId}` });
 }
 
@@ -22,10 +22,10 @@ export function queueHealthCheck(queue: JobQueue, executor: Kysely<DB>, connecto
  * failing provider is not an error for the queue.
  */
 export function registerHealthCheckJobs(
-  queue: JobQueue,
+  queue: Jobs,
   { db, health, everyMs = 5 * 60_000 }: { db: Database; health: Pick<ConnectorHealth, "dueForCheck" | "checkConnector">; everyMs?: number },
 ): void {
-  queue.register<{ connectorId: string }>(HEALTH_CHECK, {
+  queue.register(HEALTH_CHECK, {
     maxAttempts: 3,
     handler: async ({ connectorId }) => {
       await health.checkConnector(connectorId);

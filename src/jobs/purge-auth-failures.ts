@@ -1,7 +1,7 @@
 import { sql } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { JobQueue } from "./queue.ts";
+import type { Jobs } from "../queue/job-types.ts";
 
 export const PURGE_AUTH_FAILURES = "purge-auth-failures";
 
@@ -10,7 +10,7 @@ export const PURGE_AUTH_FAILURES = "purge-auth-failures";
  * current or the previous minute (their count has faded to nothing), so many
  * addresses failing once do not grow `auth_failures` for ever.
  */
-export function registerAuthFailurePurgeJob(queue: JobQueue, { db, clock, everyMs }: { db: Database; clock: Clock; everyMs: number }): void {
+export function registerAuthFailurePurgeJob(queue: Jobs, { db, clock, everyMs }: { db: Database; clock: Clock; everyMs: number }): void {
   queue.register(PURGE_AUTH_FAILURES, {
     everyMs,
     leaseMs: 10 * 60_000,

@@ -1,5 +1,5 @@
 import type { ConnectorService } from "../services/connectors.ts";
-import type { JobQueue } from "./queue.ts";
+import type { Jobs } from "../queue/job-types.ts";
 
 export const PURGE_EXPIRED_CONNECTORS = "purge-expired-connectors";
 
@@ -10,7 +10,7 @@ const BATCH = 100;
  * deleted and every secret they own destroyed (blob and wrapped data key).
  * One schedule across all processes; batches use SKIP LOCKED.
  */
-export function registerPurgeJob(queue: JobQueue, { connectors, everyMs }: { connectors: Pick<ConnectorService, "purgeExpiredConnectors">; everyMs: number }): void {
+export function registerPurgeJob(queue: Jobs, { connectors, everyMs }: { connectors: Pick<ConnectorService, "purgeExpiredConnectors">; everyMs: number }): void {
   queue.register(PURGE_EXPIRED_CONNECTORS, {
     everyMs,
     leaseMs: 10 * 60_000,

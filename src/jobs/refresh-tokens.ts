@@ -1,7 +1,7 @@
 import type { Database } from "../db/index.ts";
 import { REFRESH_LEASE_MS, type ShopifyGrants } from "../services/shopify-grants.ts";
 import type { ShopifyOAuthService } from "../services/shopify-oauth.ts";
-import type { JobQueue } from "./queue.ts";
+import type { Jobs } from "../queue/job-types.ts";
 
 export const REFRESH_DUE_TOKENS = "shopify-refresh-due-tokens";
 export const REFRESH_TOKEN = "shopify-refresh-token";
@@ -17,10 +17,10 @@ const BATCH = 500;
  * verify, or a job whose lease ran out, cannot spend the token twice.
  */
 export function registerTokenRefreshJobs(
-  queue: JobQueue,
+  queue: Jobs,
   { db, grants, oauth, everyMs = 60_000 }: { db: Database; grants: Pick<ShopifyGrants, "dueForRefresh" | "refreshGrant">; oauth: Pick<ShopifyOAuthService, "purgeExpiredStates">; everyMs?: number },
 ): void {
-  queue.register<{ connectorId: string }>(REFRESH_TOKEN, {
+  queue.register(REFRESH_TOKEN, {
     maxAttempts: 6,
     leaseMs: REFRESH_LEASE_MS,
     handler: async ({ connectorId }) => {

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { PurchaseSync } from "../services/purchase-sync.ts";
 import type { PurchaseService } from "../services/purchases.ts";
-import type { JobQueue } from "./queue.ts";
+import type { Jobs } from "../queue/job-types.ts";
 
 export const SYNC_PURCHASES_JOB = "purchases.sync";
 export const SCHEDULE_PURCHASE_SYNCS_JOB = "purchases.schedule";
@@ -11,13 +11,9 @@ export const PURGE_PURCHASES_JOB = "purchases.purge";
 const SCHEDULE_BATCH = 200;
 const quiet = { info() {}, warn() {} };
 
-interface SyncPayload {
-  connection_id: string;
-}
-
 /** Queues one sync of the connection (in the caller's transaction when given); a no-op while one is queued or running. */
-export function queuePurchaseSync(jobs: JobQueue, executor: Kysely<DB>, connectionId: string): Promise<string | null> {
-  return jobs.enqueue<SyncPayload>(executor, SYNC_PURCHASES_JOB, { connection_id: connectionId }, { singletonKey: `${SYNC_PURCHASES_JOB}:${connectionId}` });
+export function queuePurchaseSync(jobs: Jobs, executor: Kysely<DB>, connectionId: string): Promise<string | null> {
+  return jobs.enqueue(executor, SYNC_PURCHASES_JOB, { connection_id: connectionId }, { singletonKey: `${SYNC_PURCHASES_JOB}:${connectionId}` });
 }
 
 /**
@@ -30,10 +26,10 @@ export function queuePurchaseSync(jobs: JobQueue, executor: Kysely<DB>, connecti
  * connections disconnected longer than the recovery window.
  */
 export function registerPurchaseSyncJobs(
-  jobs: JobQueue,
+  jobs: Jobs,
   { db, sync, purchases, scheduleEveryMs, purgeEveryMs }: { db: Kysely<DB>; sync: PurchaseSync; purchases: PurchaseService; scheduleEveryMs: number; purgeEveryMs: number },
 ): void {
-  jobs.register<SyncPayload>(SYNC_PURCHASES_JOB, {
+  jobs.register(SYNC_PURCHASES_JOB, {
     maxAttempts: 3,
     leaseMs: 10 * 60_000,
     handler: async ({ connection_id }, ctx) => {

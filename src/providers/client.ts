@@ -1,6 +1,5 @@
 import type { Config } from "../config.ts";
-import type { CallContext, ProviderCallLog } from "../services/provider-calls.ts";
-import { redactQuery } from "../services/provider-calls.ts";
+import { redactQuery, type CallContext, type CallRecorder } from "./call-log.ts";
 import { providerBaseUrl } from "./base-urls.ts";
 
 export interface ProviderRequest {
@@ -67,7 +66,7 @@ export interface ProviderClientDeps {
   maxAttempts?: number;
   defaultTimeoutMs?: number;
   /** Where calls made for a connector are recorded (the provider-call log). */
-  callLog?: Pick<ProviderCallLog, "record">;
+  callLog?: CallRecorder;
 }
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ProviderError, type ProviderClient } from "./client.ts";
-import type { CallContext } from "../services/provider-calls.ts";
+import type { CallContext } from "./call-log.ts";
 
 /**
  * Shopify's side of OAuth (authorization code grant with expiring offline

@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
-import { bareHost, isNonPublicAddress, type ResolveHost } from "../services/webhook-address.ts";
+import { bareHost, isNonPublicAddress, type ResolveHost } from "./webhook-address.ts";
 
 /**
  * POSTs one webhook. Not the provider client (src/providers/client.ts): a

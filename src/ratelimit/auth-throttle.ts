@@ -1,5 +1,5 @@
-import type { Clock } from "../clock.ts";
-import { AuthenticationError, AuthThrottledError } from "../services/errors.ts";
+import type { Clock } from "../kernel/clock.ts";
+import { AuthenticationError, AuthThrottledError } from "../kernel/errors.ts";
 import type { RateLimiter } from "./limiter.ts";
 import { MINUTE_MS, msUntilAdmitted } from "./sliding-window.ts";
 import type { FailureCounts } from "./store.ts";

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { RateLimitError } from "../services/errors.ts";
+import { RateLimitError } from "../kernel/errors.ts";
 import type { RateLimitCheck } from "./limiter.ts";
 import type { RateLimit } from "./sliding-window.ts";
 

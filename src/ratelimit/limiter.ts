@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { createPostgresRateLimitStore } from "./postgres-store.ts";
 import { createRedisRateLimitStore } from "./redis-store.ts";

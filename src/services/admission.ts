@@ -1,14 +1,15 @@
 import { sql } from "kysely";
 import { hashApiKey, looksLikeApiKey } from "../auth/api-key-format.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
 import type { AuthThrottle } from "../ratelimit/auth-throttle.ts";
 import type { RateLimitCheck, RateLimiter } from "../ratelimit/limiter.ts";
 import { failureCounts, type FailureRow } from "../ratelimit/postgres-store.ts";
 import { verdict } from "../ratelimit/sliding-window.ts";
-import { invalidKey, type ApiKeyActor, type ApiKeyService, type RateLimitDefaults } from "./api-keys.ts";
-import { AuthenticationError } from "./errors.ts";
+import { invalidKey, type ApiKeyService, type RateLimitDefaults } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
+import { AuthenticationError } from "../kernel/errors.ts";
 
 export interface Admission {
   actor: ApiKeyActor;

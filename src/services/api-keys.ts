@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
@@ -6,22 +6,9 @@ import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type Ke
 import { isScope, type Scope } from "../auth/scopes.ts";
 import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import type { EntityService } from "./entities.ts";
-import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
-
-/** Who is calling: resolved once per request from the presented key. */
-export interface ApiKeyActor {
-  type: "api_key";
-  keyId: string;
-  entityId: string;
-  mode: KeyMode;
-  scopes: readonly Scope[];
-  publicKey: string;
-  /** The request this actor is acting in, for the audit log (set by the surface). */
-  requestId?: string;
-  /** The key's own limit, or its mode's default. */
-  rateLimit: { perMinute: number; burst: number };
-}
+import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 
 export interface ApiKeyView {
   id: string;

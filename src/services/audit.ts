@@ -1,8 +1,8 @@
 import type { Kysely, Selectable } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
-import { uuidv7 } from "./ids.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 /** Who did it: an entity's API key, the operator (admin token), or Patchbay itself (jobs). */
 export interface AuditActor {

@@ -1,6 +1,6 @@
 import type { ConnectionTokenClaims, ConnectionTokenSigner } from "../auth/connection-tokens.ts";
 import { findRetailer, type Retailer } from "../catalog/retailers.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { Kysely } from "kysely";
 import type { ConnectionRecord, DB } from "../db/schema.ts";
@@ -10,7 +10,7 @@ import type { AuditActor } from "./audit.ts";
 import { activateConnection, markUnauthenticated } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
 import { connectionNotFound, disconnected } from "./connections.ts";
-import { ConflictError, DomainError, NotConfiguredError, PermissionError } from "./errors.ts";
+import { ConflictError, DomainError, NotConfiguredError, PermissionError } from "../kernel/errors.ts";
 import { loginPlace, type LoginVault } from "./connection-status.ts";
 
 /** What the link page shows: the connection being linked and to which retailer. */

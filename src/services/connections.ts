@@ -1,15 +1,15 @@
 import type { Kysely } from "kysely";
 import type { ConnectionTokenScope, ConnectionTokenSigner } from "../auth/connection-tokens.ts";
 import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { loginPlace, markUnauthenticated, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
-import { AuthenticationError, ConflictError, NotFoundError, PermissionError, ValidationError } from "./errors.ts";
-import { ulidAt } from "./ids.ts";
+import { AuthenticationError, ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
+import { ulidAt } from "../kernel/ids.ts";
 import { emitEvent } from "./outbox.ts";
 
 /** Field rules of seed 003 and SPEC §4; the surface's schema is built from these. */

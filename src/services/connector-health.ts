@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
@@ -6,13 +6,13 @@ import { ProviderError, type ProviderClient } from "../providers/client.ts";
 import type { ShopifyApi } from "../providers/shopify.ts";
 import { byStatus } from "../providers/verify/check.ts";
 import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit, systemActor, type AuditActor } from "./audit.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
-import { ConflictError } from "./errors.ts";
+import { ConflictError } from "../kernel/errors.ts";
 import { recordAuthFailure, type ShopifyGrants } from "./shopify-grants.ts";
-import type { CallContext } from "./provider-calls.ts";
+import type { CallContext } from "../providers/call-log.ts";
 
 type ConnectorRef = Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode" | "sync_status" | "sync_error">;
 

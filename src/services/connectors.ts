@@ -1,11 +1,11 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit, systemActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { ROW_FIELDS, toConnectorRow, type ConnectorRow } from "./connector-row.ts";
@@ -16,10 +16,9 @@ import {
   PermissionError,
   ValidationError,
   type Violation,
-} from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
+} from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 import { applyMergePatch } from "./merge-patch.ts";
-import type { OAuthRequired } from "./shopify-oauth.ts";
 
 export type ConnectorMode = "sandbox" | "live";
 
@@ -43,6 +42,14 @@ export interface CreateConnectorInput extends ConnectorFields {
 
 export interface UpdateConnectorInput extends ConnectorFields {
   is_active?: boolean;
+}
+
+/** Seed 001's Mode B answer. */
+export interface OAuthRequired {
+  object: "integration_oauth_required";
+  oauth_url: string;
+  expires_at: string;
+  hint: string;
 }
 
 export type CreateOutcome =

@@ -1,15 +1,15 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf } from "./audit.ts";
 import { recordConnectorChange, type ConnectorAuditField } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
-import { ValidationError, type Violation } from "./errors.ts";
+import { ValidationError, type Violation } from "../kernel/errors.ts";
 
 /** Vault purposes of a connector's secrets (part of each blob's authenticated data). */
 export const CREDENTIALS_PURPOSE = "connector.credentials";

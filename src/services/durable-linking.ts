@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, DB, LinkTokenRecord } from "../db/schema.ts";
 import type { ProviderLogger } from "../providers/client.ts";
@@ -9,8 +9,8 @@ import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
 import { activateConnection, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
 import { connectionNotFound, disconnected } from "./connections.ts";
-import { NotConfiguredError, ValidationError } from "./errors.ts";
-import { ulidAt, ULID_PATTERN } from "./ids.ts";
+import { NotConfiguredError, ValidationError } from "../kernel/errors.ts";
+import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 import type { LinkTokenService } from "./link-tokens.ts";
 
 /** What a durable link token is opened for: one of the customer's connections (re-authentication), a retailer, or neither (choose one). */

@@ -1,9 +1,9 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { Entity } from "../db/schema.ts";
 import { recordAudit, type AuditActor } from "./audit.ts";
-import { NotFoundError } from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
+import { NotFoundError } from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 export interface EntityView {
   id: string;

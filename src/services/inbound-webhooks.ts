@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { createPlaidVerifier, verifyBasicAuth, verifyQueryToken, verifyShopify, verifyStripe, type PlaidKeyFetcher, type Refusal } from "../providers/inbound-verify.ts";
 import type { ProviderClient } from "../providers/client.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import type { Credentials } from "./credentials.ts";
-import { AuthenticationError, DomainError, NotFoundError, ValidationError } from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
+import { AuthenticationError, DomainError, NotFoundError, ValidationError } from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 import { emitEvent } from "./outbox.ts";
 
 /** A provider's POST as the surface hands it over: the raw body, its headers and query. */

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { LinkTokenRecord } from "../db/schema.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
-import { AuthenticationError, DomainError, NotFoundError } from "./errors.ts";
-import { randomBase62, ulidAt, ULID_PATTERN } from "./ids.ts";
+import { AuthenticationError, DomainError, NotFoundError } from "../kernel/errors.ts";
+import { randomBase62, ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 
 /** Lifetimes in days (issue 18): 30 unless asked, 1 to 365. */
 export const LINK_TOKEN_DAYS = { default: 30, min: 1, max: 365 } as const;

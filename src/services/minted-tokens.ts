@@ -1,13 +1,13 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { MintRecipe } from "../catalog/definition.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
 import { ProviderError, type ProviderClient } from "../providers/client.ts";
 import { basicAuth } from "../providers/verify/check.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import { DomainError } from "./errors.ts";
-import { uuidv7 } from "./ids.ts";
-import type { CallContext } from "./provider-calls.ts";
+import { DomainError } from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
+import type { CallContext } from "../providers/call-log.ts";
 
 /** Vault purpose of a minted access token (part of the blob's authenticated data). */
 export const MINTED_TOKEN_PURPOSE = "connector.minted_token";

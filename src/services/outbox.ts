@@ -1,7 +1,8 @@
 import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import { uuidv7 } from "./ids.ts";
-import { DELIVER_JOB_MAX_ATTEMPTS, DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
+import { uuidv7 } from "../kernel/ids.ts";
+import { insertJobsFrom } from "../queue/job-types.ts";
+import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
 
 /** Every event type Patchbay emits; webhook endpoints subscribe to these (or "*"). */
 export const EVENT_TYPES = [
@@ -98,9 +99,7 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
       from targets t cross join event
       returning id
     )
-    insert into jobs (id, name, payload, run_at, max_attempts, created_at, updated_at)
-    select gen_random_uuid(), ${DELIVER_WEBHOOK_JOB}, jsonb_build_object('delivery_id', d.id), ${event.at}, ${DELIVER_JOB_MAX_ATTEMPTS}, ${event.at}, ${event.at}
-    from deliveries d
+    ${insertJobsFrom(DELIVER_WEBHOOK_JOB, { from: sql`deliveries d`, payload: sql`jsonb_build_object('delivery_id', d.id)`, runAt: event.at, maxAttempts: DELIVERY_TRIES })}
   `.execute(trx);
   return id;
 }

@@ -1,30 +1,9 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
 import type { Selectable } from "kysely";
-import { uuidv7 } from "./ids.ts";
-
-/** Which connector an outbound call is made for, and why: what the provider client needs to log it. */
-export interface CallContext {
-  entityId: string;
-  connectorId: string;
-  connectorType: string;
-  purpose: ProviderCallPurpose;
-  /** The Patchbay request that caused the call; null for background jobs. */
-  requestId?: string | null;
-}
-
-/** One finished outbound call, as the client measured it. */
-export interface CallOutcome {
-  method: string;
-  /** The provider path with its query (values redacted by redactQuery). */
-  path: string;
-  status: number | null;
-  latencyMs: number;
-  bytesSent: number;
-  bytesReceived: number;
-  errorClass: string | null;
-}
+import { uuidv7 } from "../kernel/ids.ts";
+import type { CallContext, CallOutcome } from "../providers/call-log.ts";
 
 export interface ProviderCallView {
   id: string;
@@ -41,21 +20,6 @@ export interface ProviderCallView {
   error_class: string | null;
   request_id: string | null;
   created_at: string;
-}
-
-/** Query parameter names whose values are secrets wherever they appear. */
-const SECRET_PARAM = /(key|token|secret|password|passwd|signature|sig|code|credential|auth)/i;
-
-/**
- * The path as the log keeps it: every value of a query parameter that is a
- * recipe's own (`owned`) or looks like a secret by its name is replaced.
- */
-export function redactQuery(pathWithQuery: string, owned: readonly string[] = []): string {
-  const q = pathWithQuery.indexOf("?");
-  if (q < 0) return pathWithQuery;
-  const params = new URLSearchParams(pathWithQuery.slice(q + 1));
-  const kept = [...params].map(([k, v]) => [k, owned.includes(k) || SECRET_PARAM.test(k) ? "[redacted]" : v]);
-  return `${pathWithQuery.slice(0, q)}?${new URLSearchParams(kept).toString().replaceAll("%5Bredacted%5D", "[redacted]")}`;
 }
 
 export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "error";

@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream";
 import { connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { AuthRecipe } from "../catalog/definition.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
@@ -10,11 +10,12 @@ import { providerBaseUrl } from "../providers/base-urls.ts";
 import { queryWithout, refusePath, targetUrl } from "../providers/proxy-target.ts";
 import { byteCounter, connectionListed, HOP_BY_HOP, TransportError, type ProxyTransport, type TransportResponse } from "../providers/proxy-transport.ts";
 import { basicAuth } from "../providers/verify/check.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { assertKeyMayAct, selectConnector } from "./connectors.ts";
-import { DomainError } from "./errors.ts";
+import { DomainError } from "../kernel/errors.ts";
 import { fillTemplate, type MintedTokens } from "./minted-tokens.ts";
-import { redactQuery, type CallContext, type ProviderCallLog } from "./provider-calls.ts";
+import type { ProviderCallLog } from "./provider-calls.ts";
+import { redactQuery, type CallContext } from "../providers/call-log.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 
 /** The caller's request as the surface hands it over: raw path and query, headers, and the unread body. */

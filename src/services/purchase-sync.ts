@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ulid } from "ulid";
 import type { Kysely } from "kysely";
 import { findRetailer } from "../catalog/retailers.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, DB, PurchaseItem } from "../db/schema.ts";
 import type { ProviderLogger } from "../providers/client.ts";

@@ -1,8 +1,8 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { PurchaseItem, PurchaseRecord } from "../db/schema.ts";
 import type { ConnectionGrant } from "./connections.ts";
-import { NotFoundError } from "./errors.ts";
+import { NotFoundError } from "../kernel/errors.ts";
 
 /** GET /purchases/{purchase_id} (Subtotal's Get Purchase): every field always present; amounts are decimal strings. */
 export interface Purchase {

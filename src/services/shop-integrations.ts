@@ -1,11 +1,11 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
 import { assertKeyMayAct, type ConnectorService } from "./connectors.ts";
-import { NotFoundError, ValidationError, type Violation } from "./errors.ts";
+import { NotFoundError, ValidationError, type Violation } from "../kernel/errors.ts";
 import { emitEvent } from "./outbox.ts";
 
 /** The connector types that are also shop integrations (the catalog's isShop): shopify, amazon, ebay. */

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
@@ -9,7 +9,7 @@ import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow } from "./connector-row.ts";
 import { CREDENTIALS_PURPOSE } from "./credentials.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import { uuidv7 } from "./ids.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 /**
  * A Shopify connector's credentials are its OAuth tokens: sealed where any

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Config } from "../config.ts";
@@ -8,13 +8,13 @@ import type { Kysely } from "kysely";
 import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
-import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome } from "./connectors.ts";
-import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "./errors.ts";
-import { randomBase62 } from "./ids.ts";
+import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome, type OAuthRequired } from "./connectors.ts";
+import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "../kernel/errors.ts";
+import { randomBase62 } from "../kernel/ids.ts";
 import { emitEvent } from "./outbox.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -23,14 +23,6 @@ import type { Vault } from "../vault/vault.ts";
 export const OAUTH_STATE_TTL_MS = 10 * 60_000;
 
 export const CALLBACK_PATH = "/v1/integrations/shopify/oauth/callback";
-
-/** Seed 001's Mode B answer. */
-export interface OAuthRequired {
-  object: "integration_oauth_required";
-  oauth_url: string;
-  expires_at: string;
-  hint: string;
-}
 
 export interface ShopifyOAuthDeps {
   db: Database;

@@ -1,14 +1,17 @@
 import { sql } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookDestinationRecord, WebhookEndpointRecord } from "../db/schema.ts";
-import type { JobQueue } from "../jobs/queue.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { JobPayloads, Jobs } from "../queue/job-types.ts";
+import type { SendWebhook } from "../providers/webhook-sender.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
-import { ConflictError, NotFoundError } from "./errors.ts";
-import { isUuid } from "./ids.ts";
+import { ConflictError, NotFoundError } from "../kernel/errors.ts";
+import { isUuid } from "../kernel/ids.ts";
 import type { ListOptions, WebhookEndpointService } from "./webhook-endpoints.ts";
-import { DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
+import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "./webhook-schedule.ts";
+import { subtotalEventId, type WebhookDestinationService } from "./webhook-destinations.ts";
+import { signatureHeader, subtotalSignature } from "./webhook-signing.ts";
 
 /** The one shape in which a delivery leaves the service: its log, never the payload or the receiver's answer. */
 export interface WebhookDelivery {
@@ -42,10 +45,9 @@ export function toWebhookDelivery(d: DeliveryWithType): WebhookDelivery {
 }
 
 /** The payload of a `webhook.deliver` job. `manual`: one extra try asked for through the API. */
-export interface DeliverJobPayload {
-  delivery_id: string;
-  manual?: boolean;
-}
+export type DeliverJobPayload = JobPayloads["webhook.deliver"];
+
+export const WEBHOOK_USER_AGENT = "Patchbay-Webhooks/0.1";
 
 /** What one attempt needs: the delivery, its event and where it goes. */
 export interface DeliveryTarget {
@@ -70,11 +72,16 @@ export interface AttemptOutcome {
 export interface WebhookDeliveryServiceDeps {
   db: Database;
   clock: Clock;
-  jobs: JobQueue;
+  jobs: Jobs;
   endpoints: WebhookEndpointService;
+  destinations: WebhookDestinationService;
+  /** A shop integration's deliveries are signed with its connector's webhook secret. */
+  openWebhookSecret(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<string | null>;
+  send: SendWebhook;
 }
 
-export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: WebhookDeliveryServiceDeps) {
+export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
+  const { db, clock, jobs, endpoints } = deps;
   const withType = () =>
     db.selectFrom("webhook_deliveries as d").innerJoin("events as e", "e.id", "d.event_id").selectAll("d").select("e.type as event_type");
 
@@ -106,7 +113,7 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
       if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", "List them with GET /v1/webhook_endpoints/{id}/deliveries.");
       if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", "This endpoint is disabled: nothing is sent to it.", "Enable it with PATCH {\"enabled\": true} first.");
       await db.transaction().execute(async (trx) => {
-        await jobs.enqueue<DeliverJobPayload>(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
+        await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
         await recordAudit(trx, {
           entityId: endpoint.entity_id,
           actor: auditActorOf(actor),
@@ -117,6 +124,33 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
         });
       });
       return toWebhookDelivery(row);
+    },
+
+    /**
+     * One try of a delivery (the `webhook.deliver` job's run number `attempt`):
+     * one POST, logged on the delivery (time, status code, latency, a short
+     * error). `retry` is the error to retry on, null when nothing is to follow
+     * (a success, a manual try, the last automatic try, a target turned off).
+     */
+    async deliver(payload: DeliverJobPayload, { attempt: run, signal }: { attempt: number; signal: AbortSignal }): Promise<{ retry: string | null }> {
+      const target = await this.loadTarget(payload.delivery_id);
+      // Its endpoint was deleted (with its log), or another try already got it through.
+      if (!target) return { retry: null };
+      const manual = payload.manual === true;
+      if (!manual && target.delivery.status !== "pending") return { retry: null };
+
+      const result = await attempt(deps, target, signal);
+      const ok = result.error === null;
+      const final = !ok && !manual && (run >= DELIVERY_TRIES || result.permanent);
+      const retrying = !ok && !final && !manual;
+      await this.recordAttempt(target.delivery.id, {
+        attempt: { attempted_at: result.at.toISOString(), status_code: result.statusCode, latency_ms: result.latencyMs, error: result.error },
+        ok,
+        final,
+        manual,
+        nextAttemptAt: retrying ? new Date(clock.now().getTime() + retryDelayMs(run)) : null,
+      });
+      return { retry: retrying ? result.error! : null };
     },
 
     /** The delivery with its event and target, for the job; null when it is gone (its endpoint or destination was deleted). */
@@ -163,3 +197,73 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
 }
 
 export type WebhookDeliveryService = ReturnType<typeof createWebhookDeliveryService>;
+
+interface AttemptResult {
+  at: Date;
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+  /** No point trying again (the endpoint was disabled, the integration's webhook turned off). */
+  permanent: boolean;
+}
+
+async function attempt(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget, signal: AbortSignal): Promise<AttemptResult> {
+  const at = deps.clock.now();
+  if (target.destination) return attemptSubtotal(deps, target, target.destination, signal);
+  const destination = destinationOf(target);
+  if (destination === null) {
+    const error = target.endpoint ? "endpoint disabled" : "the shop integration's webhook is turned off";
+    return { at, statusCode: null, latencyMs: 0, error, permanent: true };
+  }
+  const secrets = target.endpoint
+    ? await deps.endpoints.openSigningSecrets(target.endpoint, at)
+    : await connectorSecret(deps, target.connector!);
+  const { event } = target;
+  const body = JSON.stringify({ id: event.id, type: event.type, created_at: event.created_at.toISOString(), entity_id: event.entity_id, data: event.data });
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": WEBHOOK_USER_AGENT,
+    "patchbay-event-id": event.id,
+    "patchbay-event-type": event.type,
+    "patchbay-delivery-id": target.delivery.id,
+  };
+  if (secrets.length > 0) headers["patchbay-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
+  const result = await deps.send({ url: destination, body, headers }, signal);
+  return { at, ...result, permanent: false };
+}
+
+/**
+ * A Subtotal-style destination gets Subtotal's delivery (docs.subtotal.com
+ * webhooks/events, webhooks/verifying-signatures): the body `{type, id,
+ * payload}` — `payload.connection` for connection events, `payload.connection`
+ * and `payload.purchase` for purchase.created — signed in X-Subtotal-Signature
+ * over `<X-Subtotal-Timestamp>.<body>`.
+ */
+async function attemptSubtotal(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget, destination: NonNullable<DeliveryTarget["destination"]>, signal: AbortSignal): Promise<AttemptResult> {
+  const at = deps.clock.now();
+  const { event } = target;
+  const payload = event.type.startsWith("connection.") ? { connection: event.data } : event.data;
+  const body = JSON.stringify({ type: event.type, id: subtotalEventId(event.id), payload });
+  const timestamp = Math.floor(at.getTime() / 1000);
+  const headers: Record<string, string> = { "content-type": "application/json", "user-agent": WEBHOOK_USER_AGENT };
+  const secret = await deps.destinations.openSigningSecret(destination);
+  if (secret !== null) {
+    headers["x-subtotal-timestamp"] = String(timestamp);
+    headers["x-subtotal-signature"] = subtotalSignature(secret, timestamp, body);
+  }
+  const result = await deps.send({ url: destination.url, body, headers }, signal);
+  return { at, ...result, permanent: false };
+}
+
+function destinationOf({ endpoint, connector }: DeliveryTarget): string | null {
+  if (endpoint) return endpoint.enabled ? endpoint.url : null;
+  if (!connector || !connector.webhook_active || connector.webhook_url === null || connector.disconnected_at !== null) return null;
+  return connector.webhook_url;
+}
+
+/** A shop integration's deliveries are signed with the connector's webhook secret (PUT …/webhook-secret), if it has one. */
+async function connectorSecret({ openWebhookSecret }: WebhookDeliveryServiceDeps, connector: NonNullable<DeliveryTarget["connector"]>): Promise<string[]> {
+  if (connector.webhook_secret_id === null) return [];
+  const secret = await openWebhookSecret(connector);
+  return secret === null ? [] : [secret];
+}

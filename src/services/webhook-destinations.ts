@@ -1,15 +1,15 @@
 import { ulidToUUID } from "ulid";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { WebhookDestinationRecord } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
-import { ConflictError, NotFoundError, PermissionError, ValidationError } from "./errors.ts";
-import { ulidAt, ULID_PATTERN } from "./ids.ts";
+import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
+import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 import { DESTINATION_EVENT_TYPES, emitEvent } from "./outbox.ts";
 import { simulatedEventData } from "./webhook-simulation.ts";
-import { assertDeliverableUrl, type UrlPolicy } from "./webhook-address.ts";
+import { assertDeliverableUrl, type UrlPolicy } from "../providers/webhook-address.ts";
 import { newSigningSecret } from "./webhook-signing.ts";
 
 /** An entity may have this many destinations (as many as /v1 endpoints). */

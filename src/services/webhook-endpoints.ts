@@ -1,13 +1,13 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { WebhookEndpointRecord } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
-import type { ApiKeyActor } from "./api-keys.ts";
+import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
-import { ConflictError, NotFoundError, PermissionError, ValidationError } from "./errors.ts";
-import { isUuid, uuidv7 } from "./ids.ts";
+import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
+import { isUuid, uuidv7 } from "../kernel/ids.ts";
 import { EVENT_TYPES } from "./outbox.ts";
-import { assertDeliverableUrl, type UrlPolicy } from "./webhook-address.ts";
+import { assertDeliverableUrl, type UrlPolicy } from "../providers/webhook-address.ts";
 import {
   newSigningSecret,
   PREVIOUS_SIGNING_SECRET_PURPOSE,

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { SecretPlace } from "../vault/vault.ts";
-import { randomBase62 } from "./ids.ts";
+import { randomBase62 } from "../kernel/ids.ts";
 
 /** Vault purposes of an endpoint's signing secrets (part of each blob's authenticated data). */
 export const SIGNING_SECRET_PURPOSE = "webhook_endpoint.signing_secret";

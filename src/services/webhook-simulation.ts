@@ -1,7 +1,7 @@
 import { RETAILERS } from "../catalog/retailers.ts";
 import type { ConnectionStatus } from "../db/schema.ts";
 import type { Connection } from "./connection-view.ts";
-import { ulidAt } from "./ids.ts";
+import { ulidAt } from "../kernel/ids.ts";
 import type { DESTINATION_EVENT_TYPES } from "./outbox.ts";
 import { purchaseDate, type Purchase } from "./purchases.ts";
 

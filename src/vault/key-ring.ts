@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError, parseMasterKeys, type Config } from "../config.ts";
-import { randomBase62 } from "../services/ids.ts";
+import { randomBase62 } from "../kernel/ids.ts";
 import { KeyRing } from "./envelope.ts";
 
 /** Where embedded mode keeps the master key it generated for itself. */

@@ -1,9 +1,9 @@
 import type { Kysely } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
-import { ConflictError } from "../services/errors.ts";
-import { uuidv7 } from "../services/ids.ts";
+import { ConflictError } from "../kernel/errors.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 import { KeyRing, openEnvelope, rewrapEnvelope, sealEnvelope, VaultError } from "./envelope.ts";
 
 /** Where a secret lives: the entity, the record that owns it, and what it is for. */

@@ -7,12 +7,12 @@ import pino from "pino";
 import { buildApp } from "../../src/app.ts";
 import { loggerOptions } from "../../src/logging.ts";
 import type { ProviderClient, ProviderLogger } from "../../src/providers/client.ts";
-import type { Clock } from "../../src/clock.ts";
+import type { Clock } from "../../src/kernel/clock.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { openDatabase, type DatabaseKind } from "../../src/db/index.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { createServices, type Services } from "../../src/services/index.ts";
-import type { ResolveHost } from "../../src/services/webhook-address.ts";
+import { createServices, type Services } from "../../src/compose.ts";
+import type { ResolveHost } from "../../src/providers/webhook-address.ts";
 import { ManualClock } from "./clock.ts";
 import { createTestDatabase, type TestDatabase } from "./databases.ts";
 

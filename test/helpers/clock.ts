@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/clock.ts";
+import type { Clock } from "../../src/kernel/clock.ts";
 
 /**
  * A clock a test moves by hand. Each reading also moves it on by one

@@ -2,9 +2,9 @@
 // worker on the given PostgreSQL for a while and prints the id of every job
 // it ran, one per line.
 import readline from "node:readline";
-import { systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/kernel/clock.ts";
 import { openDatabase } from "../../src/db/index.ts";
-import { createJobQueue, type JobLog } from "../../src/jobs/queue.ts";
+import { createJobQueue, type JobLog } from "../../src/queue/queue.ts";
 
 const [url, runForMs] = process.argv.slice(2);
 if (!url || !runForMs) throw new Error("usage: job-worker.ts DATABASE_URL RUN_FOR_MS");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import type { NewConnector } from "../../src/db/schema.ts";
-import { uuidv7 } from "../../src/services/ids.ts";
+import { uuidv7 } from "../../src/kernel/ids.ts";
 import type { TestApp } from "./app.ts";
 import { asKey, type Tenant } from "./fixtures.ts";
 import type { SurfaceAuth } from "./security-battery.ts";

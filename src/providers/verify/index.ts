@@ -1,6 +1,6 @@
 import type { ConnectorType } from "../../catalog/index.ts";
 import { ProviderError, type ProviderClient } from "../client.ts";
-import type { CallContext } from "../../services/provider-calls.ts";
+import type { CallContext } from "../call-log.ts";
 import { amazon } from "./amazon.ts";
 import { avatax } from "./avatax.ts";
 import { byStatus, type CheckResult, type CredentialCheck } from "./check.ts";

@@ -3,8 +3,8 @@ import { assertScope, bearerToken } from "../../auth/guard.ts";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { ConnectionGrant } from "../../services/connections.ts";
-import { AuthenticationError } from "../../services/errors.ts";
-import type { Services } from "../../services/index.ts";
+import { AuthenticationError } from "../../kernel/errors.ts";
+import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 
 declare module "fastify" {

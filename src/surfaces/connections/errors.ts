@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "@sinclair/typebox";
 import { CONNECTION_FIELD_RULES } from "../../services/connections.ts";
-import { DomainError, type Violation } from "../../services/errors.ts";
-import { ULID_PATTERN } from "../../services/ids.ts";
+import { DomainError, type Violation } from "../../kernel/errors.ts";
+import { ULID_PATTERN } from "../../kernel/ids.ts";
 import { normalizeError } from "../shared/http-errors.ts";
 
 /**

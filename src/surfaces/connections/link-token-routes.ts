@@ -2,9 +2,9 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { CONNECTION_FIELD_RULES } from "../../services/connections.ts";
-import { ULID_PATTERN } from "../../services/ids.ts";
+import { ULID_PATTERN } from "../../kernel/ids.ts";
 import { LINK_TOKEN_DAYS } from "../../services/link-tokens.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { Nullable } from "../shared/schema-types.ts";
 import { errorResponses } from "./errors.ts";
 

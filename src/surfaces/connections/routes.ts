@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { useConnectionsAuth } from "./auth.ts";
 import { linkTokenRoutes } from "./link-token-routes.ts";
 import { webhookDestinationRoutes } from "./webhook-routes.ts";

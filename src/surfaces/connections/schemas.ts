@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { CONNECTION_TOKEN_SCOPES } from "../../auth/connection-tokens.ts";
 import { CONNECTION_FIELD_RULES as RULES } from "../../services/connections.ts";
-import { ULID_PATTERN } from "../../services/ids.ts";
+import { ULID_PATTERN } from "../../kernel/ids.ts";
 import { Nullable, StringEnum } from "../shared/schema-types.ts";
 
 export const CONNECTION_STATUSES = ["active", "initialized", "unauthenticated", "disconnected"] as const;

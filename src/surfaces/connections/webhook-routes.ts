@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { errorResponses } from "./errors.ts";
 import { CreateDestinationBody, DestinationList, DestinationParams, DestinationSchema, DestinationWithSecret, SimulateBody, SimulateResponse, UpdateDestinationBody } from "./webhook-schemas.ts";
 

@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { DESTINATION_NAME_MAX } from "../../services/webhook-destinations.ts";
-import { ULID_PATTERN } from "../../services/ids.ts";
-import { MAX_URL_LENGTH } from "../../services/webhook-address.ts";
+import { ULID_PATTERN } from "../../kernel/ids.ts";
+import { MAX_URL_LENGTH } from "../../providers/webhook-address.ts";
 import { DESTINATION_EVENT_TYPES } from "../../services/outbox.ts";
 import { StringEnum } from "../shared/schema-types.ts";
 

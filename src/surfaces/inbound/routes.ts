@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { ConnectorType } from "../../catalog/index.ts";
 import type { Config } from "../../config.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { ConnectorTypeParams, errorResponses } from "../integrations/schemas.ts";
 
 const InboundParams = Type.Object({

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
 import { errorResponses } from "./schemas.ts";
 

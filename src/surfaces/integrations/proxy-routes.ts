@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { ConnectorType } from "../../catalog/index.ts";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { flatErrorBody, sendFlatError } from "../shared/flat-errors.ts";
 import { normalizeError } from "../shared/http-errors.ts";
 import { StringEnum } from "../shared/schema-types.ts";

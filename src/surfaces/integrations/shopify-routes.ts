@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { DomainError } from "../../services/errors.ts";
-import type { Services } from "../../services/index.ts";
+import { DomainError } from "../../kernel/errors.ts";
+import type { Services } from "../../compose.ts";
 import type { ConnectorRow } from "../../services/connector-row.ts";
 import { CALLBACK_PATH } from "../../services/shopify-oauth.ts";
 import { flatErrorBody } from "../shared/flat-errors.ts";

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { ConnectorEnvelope, ConnectorTypeParams, errorResponses } from "./schemas.ts";
 
 /** POST /v1/integrations/{type}/verify — under the integrations surface's API-key hook. */

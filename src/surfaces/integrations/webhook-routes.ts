@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { Services } from "../../services/index.ts";
+import type { Services } from "../../compose.ts";
 import { errorResponses } from "./schemas.ts";
 import {
   CreateEndpointBody,

@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { EVENT_TYPES } from "../../services/outbox.ts";
-import { MAX_URL_LENGTH } from "../../services/webhook-address.ts";
+import { MAX_URL_LENGTH } from "../../providers/webhook-address.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
 export const EndpointParams = Type.Object({ id: Type.String({ description: "The webhook endpoint id (a UUID)." }) });

@@ -5,7 +5,7 @@ import { adminTokenVerifier } from "../../auth/admin-token.ts";
 import type { Database } from "../../db/index.ts";
 import { pendingMigrations } from "../../db/migrate.ts";
 import type { Metrics } from "../../metrics/registry.ts";
-import { AuthenticationError, NotFoundError } from "../../services/errors.ts";
+import { AuthenticationError, NotFoundError } from "../../kernel/errors.ts";
 
 export interface OperationsOptions {
   db: Database;

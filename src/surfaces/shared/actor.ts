@@ -1,5 +1,5 @@
 import type { Scope } from "../../auth/scopes.ts";
-import type { ApiKeyActor } from "../../services/api-keys.ts";
+import type { ApiKeyActor } from "../../auth/actor.ts";
 
 declare module "fastify" {
   interface FastifyRequest {

@@ -1,6 +1,6 @@
 import type { FastifyError } from "fastify";
 import { isDatabaseUnavailable } from "../../db/unavailable.ts";
-import { DomainError, ServiceUnavailableError, type ErrorKind, type Violation } from "../../services/errors.ts";
+import { DomainError, ServiceUnavailableError, type ErrorKind, type Violation } from "../../kernel/errors.ts";
 
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   validation: 400,

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { DomainError, ValidationError, type Violation } from "../../services/errors.ts";
+import { DomainError, ValidationError, type Violation } from "../../kernel/errors.ts";
 import type { ShopIntegrationPatch } from "../../services/shop-integrations.ts";
 import { normalizeError, type NormalizedError } from "../shared/http-errors.ts";
 import { FIELD_RULES } from "./schemas.ts";

@@ -7,8 +7,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { basicCredentials } from "../../auth/basic-auth.ts";
 import { assertScope } from "../../auth/guard.ts";
 import type { Admission } from "../../services/admission.ts";
-import { AuthenticationError } from "../../services/errors.ts";
-import type { Services } from "../../services/index.ts";
+import { AuthenticationError } from "../../kernel/errors.ts";
+import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 import { invalidIdError, splitPatchBody, useJsonApiErrors, sendJsonApiError } from "./errors.ts";
 import {

@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
-import { ValidationError } from "./errors.ts";
+import { ValidationError } from "../kernel/errors.ts";
 
 /** Resolves a host name to its addresses (injected, so tests can play DNS). */
 export type ResolveHost = (hostname: string) => Promise<{ address: string; family: 4 | 6 }[]>;

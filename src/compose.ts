@@ -1,55 +1,56 @@
-import { connectionTokenKeys, createConnectionTokenSigner } from "../auth/connection-tokens.ts";
-import type { Clock } from "../clock.ts";
-import type { Config } from "../config.ts";
-import type { Database } from "../db/index.ts";
-import { queueHealthCheck, registerHealthCheckJobs } from "../jobs/health-checks.ts";
-import { createRetailerGateway } from "../providers/retailers.ts";
-import { registerCheckConnectionsJob } from "../jobs/check-connections.ts";
-import { queuePurchaseSync, registerPurchaseSyncJobs } from "../jobs/sync-purchases.ts";
-import { registerPurgeJob } from "../jobs/purge.ts";
-import { registerIdempotencyPurgeJob } from "../jobs/purge-idempotency.ts";
-import { registerAuthFailurePurgeJob } from "../jobs/purge-auth-failures.ts";
-import { createJobQueue } from "../jobs/queue.ts";
-import { registerTokenRefreshJobs } from "../jobs/refresh-tokens.ts";
-import { registerWebhookDeliveryJob } from "../jobs/deliver-webhooks.ts";
-import { createWebhookSender } from "../providers/webhook-sender.ts";
-import { createProviderClient, type ProviderClient, type ProviderLogger } from "../providers/client.ts";
-import { createShopifyApi } from "../providers/shopify.ts";
-import type { KeyRing } from "../vault/envelope.ts";
-import { resolveKeyRing } from "../vault/key-ring.ts";
-import { createVault } from "../vault/vault.ts";
-import { crashSwitch, createIdempotencyStore } from "../idempotency/store.ts";
-import { createAuthThrottle } from "../ratelimit/auth-throttle.ts";
-import { rateLimiterFor } from "../ratelimit/limiter.ts";
-import { createAdmission } from "./admission.ts";
-import { createApiKeyService } from "./api-keys.ts";
-import { createAuditLog } from "./audit.ts";
-import { createConnectorHealth } from "./connector-health.ts";
-import { createConnectionLinking } from "./connection-linking.ts";
-import { createConnectionService } from "./connections.ts";
-import { createDurableLinking } from "./durable-linking.ts";
-import { createLinkTokenService } from "./link-tokens.ts";
-import { createPurchaseSync } from "./purchase-sync.ts";
-import { createPurchaseService } from "./purchases.ts";
-import { createConnectorService } from "./connectors.ts";
-import { createCredentialService } from "./credentials.ts";
-import { createEntityService } from "./entities.ts";
-import { createShopIntegrationService } from "./shop-integrations.ts";
-import { createShopifyGrants } from "./shopify-grants.ts";
-import { createShopifyOAuthService } from "./shopify-oauth.ts";
-import { systemResolveHost, type ResolveHost } from "./webhook-address.ts";
-import { createWebhookDeliveryService } from "./webhook-deliveries.ts";
-import { createWebhookDestinationService } from "./webhook-destinations.ts";
-import { createWebhookEndpointService } from "./webhook-endpoints.ts";
-import { registerProviderCallPurgeJob } from "../jobs/purge-provider-calls.ts";
-import { createProxyTransport } from "../providers/proxy-transport.ts";
-import { createMintedTokens } from "./minted-tokens.ts";
-import { createProviderCallLog } from "./provider-calls.ts";
-import { createProxyService } from "./proxy.ts";
-import { createInboundWebhooks } from "./inbound-webhooks.ts";
-import { observeIdempotency, observeProviderCalls, observeVault, observeWebhookSends } from "../metrics/observe.ts";
-import { createMetrics, type Metrics } from "../metrics/registry.ts";
-import { DELIVER_WEBHOOK_JOB } from "./webhook-schedule.ts";
+import { connectionTokenKeys, createConnectionTokenSigner } from "./auth/connection-tokens.ts";
+import type { Clock } from "./kernel/clock.ts";
+import type { Config } from "./config.ts";
+import type { Database } from "./db/index.ts";
+import { queueHealthCheck, registerHealthCheckJobs } from "./jobs/health-checks.ts";
+import { createRetailerGateway } from "./providers/retailers.ts";
+import { registerCheckConnectionsJob } from "./jobs/check-connections.ts";
+import { queuePurchaseSync, registerPurchaseSyncJobs } from "./jobs/sync-purchases.ts";
+import { registerPurgeJob } from "./jobs/purge.ts";
+import { registerIdempotencyPurgeJob } from "./jobs/purge-idempotency.ts";
+import { registerAuthFailurePurgeJob } from "./jobs/purge-auth-failures.ts";
+import { createJobQueue } from "./queue/queue.ts";
+import type { Jobs } from "./queue/job-types.ts";
+import { registerTokenRefreshJobs } from "./jobs/refresh-tokens.ts";
+import { registerWebhookDeliveryJob } from "./jobs/deliver-webhooks.ts";
+import { createWebhookSender } from "./providers/webhook-sender.ts";
+import { createProviderClient, type ProviderClient, type ProviderLogger } from "./providers/client.ts";
+import { createShopifyApi } from "./providers/shopify.ts";
+import type { KeyRing } from "./vault/envelope.ts";
+import { resolveKeyRing } from "./vault/key-ring.ts";
+import { createVault } from "./vault/vault.ts";
+import { crashSwitch, createIdempotencyStore } from "./idempotency/store.ts";
+import { createAuthThrottle } from "./ratelimit/auth-throttle.ts";
+import { rateLimiterFor } from "./ratelimit/limiter.ts";
+import { createAdmission } from "./services/admission.ts";
+import { createApiKeyService } from "./services/api-keys.ts";
+import { createAuditLog } from "./services/audit.ts";
+import { createConnectorHealth } from "./services/connector-health.ts";
+import { createConnectionLinking } from "./services/connection-linking.ts";
+import { createConnectionService } from "./services/connections.ts";
+import { createDurableLinking } from "./services/durable-linking.ts";
+import { createLinkTokenService } from "./services/link-tokens.ts";
+import { createPurchaseSync } from "./services/purchase-sync.ts";
+import { createPurchaseService } from "./services/purchases.ts";
+import { createConnectorService } from "./services/connectors.ts";
+import { createCredentialService } from "./services/credentials.ts";
+import { createEntityService } from "./services/entities.ts";
+import { createShopIntegrationService } from "./services/shop-integrations.ts";
+import { createShopifyGrants } from "./services/shopify-grants.ts";
+import { createShopifyOAuthService } from "./services/shopify-oauth.ts";
+import { systemResolveHost, type ResolveHost } from "./providers/webhook-address.ts";
+import { createWebhookDeliveryService } from "./services/webhook-deliveries.ts";
+import { createWebhookDestinationService } from "./services/webhook-destinations.ts";
+import { createWebhookEndpointService } from "./services/webhook-endpoints.ts";
+import { registerProviderCallPurgeJob } from "./jobs/purge-provider-calls.ts";
+import { createProxyTransport } from "./providers/proxy-transport.ts";
+import { createMintedTokens } from "./services/minted-tokens.ts";
+import { createProviderCallLog } from "./services/provider-calls.ts";
+import { createProxyService } from "./services/proxy.ts";
+import { createInboundWebhooks } from "./services/inbound-webhooks.ts";
+import { observeIdempotency, observeProviderCalls, observeVault, observeWebhookSends } from "./metrics/observe.ts";
+import { createMetrics, type Metrics } from "./metrics/registry.ts";
+import { DELIVER_WEBHOOK_JOB } from "./services/webhook-schedule.ts";
 
 export interface ServiceDeps {
   db: Database;
@@ -77,7 +78,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
 
-  const jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
+  const jobs: Jobs = createJobQueue({ db, clock, pollMs: config.jobsPollMs, concurrency: config.jobsConcurrency });
   const ring = keyRing ?? resolveKeyRing(config).ring;
   const vault = observeVault(createVault({ db, ring, clock }), metrics);
   const entities = createEntityService({ db, clock });
@@ -129,17 +130,16 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const audit = createAuditLog({ db });
   const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
   const webhookDestinations = createWebhookDestinationService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
-  const webhookDeliveries = createWebhookDeliveryService({ db, clock, jobs, endpoints: webhookEndpoints });
-  registerWebhookDeliveryJob(jobs, {
+  const webhookDeliveries = createWebhookDeliveryService({
     db,
     clock,
-    deliveries: webhookDeliveries,
+    jobs,
     endpoints: webhookEndpoints,
     destinations: webhookDestinations,
-    vault,
+    openWebhookSecret: credentials.openWebhookSecret,
     send: observeWebhookSends(createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }), metrics),
-    timeoutMs: config.webhookTimeoutMs,
   });
+  registerWebhookDeliveryJob(jobs, { deliveries: webhookDeliveries, timeoutMs: config.webhookTimeoutMs });
   const minted = createMintedTokens({ db, clock, vault, providers: client });
   const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
   const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });

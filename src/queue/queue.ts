@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { sql, type Kysely } from "kysely";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { outsideRequestTransaction } from "../db/request-transaction.ts";
 import { isDatabaseUnavailable } from "../db/unavailable.ts";
 import type { DB, JobRecord } from "../db/schema.ts";
-import { uuidv7 } from "../services/ids.ts";
+import { uuidv7 } from "../kernel/ids.ts";
 
 /**
  * The background job queue: a PostgreSQL table that works the same on the
@@ -48,6 +48,12 @@ export interface JobDefinition<P = unknown> {
   backoffMs?: (attempt: number) => number;
   /** Recurring: one row per name, rescheduled this long after each run, across all processes. */
   everyMs?: number;
+  /**
+   * When the worker of the final attempt vanished (its lease ran out), run the
+   * handler once more instead of failing the job unseen: for handlers that
+   * record their own outcome (a webhook delivery marks itself failed).
+   */
+  rerunLostFinalAttempt?: boolean;
 }
 
 export interface EnqueueOptions {
@@ -181,7 +187,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     const release = { lease_token: null, claimed_at: null };
     let stoppedByRunner = false;
 
-    if (job.attempts > job.max_attempts) {
+    if (job.attempts > job.max_attempts + (def.rerunLostFinalAttempt ? 1 : 0)) {
       // The final attempt's worker vanished: do not run it again.
       return finish(new Error("the worker running the final attempt stopped before finishing (lease expired)"));
     }
