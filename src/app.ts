@@ -17,7 +17,7 @@ import { inboundWebhookRoutes } from "./surfaces/inbound/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
-import { ShuttingDownError } from "./services/errors.ts";
+import { ShuttingDownError } from "./kernel/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { FlatErrorSchema } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
