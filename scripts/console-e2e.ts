@@ -12,7 +12,13 @@
  * edits a shop integration; downloads the API collection. After every step
  * the planted secrets are searched in the DOM, in every network response and
  * in the server log (0 hits), and axe-core runs on every page (0 serious or
- * critical violations). Screenshots of each page at 1280×800 and 390×844 go
+ * critical violations). Stripe and Shopify are local fakes: Stripe verifies
+ * "ok" and its provider-call log shows the call; Shopify's OAuth URL is
+ * driven in the browser and its card updates itself when the callback
+ * completes. A customer links through the hosted link page (the demo
+ * retailer gateway) and the console reads the purchases; a create whose
+ * answer is lost is retried with the same Idempotency-Key (one connection);
+ * Tab stays inside an open dialog. Screenshots of each page at 1280×800 and 390×844 go
  * to docs/console/. Exits non-zero on the first failed check.
  */
 import assert from "node:assert/strict";
@@ -23,6 +29,8 @@ import path from "node:path";
 import { chromium, type Page } from "playwright-core";
 import { ensureConsoleBuilt } from "./build-console.mjs";
 import { ADMIN_TOKEN } from "../test/helpers/app.ts";
+import { startFakeProvider } from "../test/helpers/fake-provider.ts";
+import { shopifyEnv, signedCallback, startFakeShopify } from "../test/helpers/fake-shopify.ts";
 import { ROOT, startTestServerProcess } from "../test/helpers/process.ts";
 
 const started = Date.now();
@@ -44,14 +52,21 @@ await ensureConsoleBuilt();
 
 const PLANTED = "sk_live_PLANTEDconsole0123456789";
 const PLANTED_WEBHOOK = "whsec_PLANTEDconsole0123456789";
+/** Secrets the page must never hold: the planted ones, and those learnt on the way (Shopify's access token). */
+const secrets = [PLANTED, PLANTED_WEBHOOK];
 const SHOTS = path.join(ROOT, "docs", "console");
 fs.mkdirSync(SHOTS, { recursive: true });
 
-// A local webhook receiver: the first delivery fails (500), later ones succeed.
+// A local webhook receiver: the first delivery to /hooks fails (500), later ones succeed; /subtotal counts the connection webhooks.
 let received = 0;
+let subtotalReceived = 0;
 const receiver = http.createServer((req, res) => {
   req.resume();
   req.on("end", () => {
+    if (req.url === "/subtotal") {
+      subtotalReceived += 1;
+      return void res.writeHead(200).end();
+    }
     received += 1;
     res.writeHead(received === 1 ? 500 : 200).end();
   });
@@ -59,7 +74,18 @@ const receiver = http.createServer((req, res) => {
 await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks`;
 
-const server = await startTestServerProcess({ PATCHBAY_JOBS: "true", PATCHBAY_WEBHOOK_ALLOW_PRIVATE: "true" });
+// Stripe: GET /v1/account answers 200 for the planted secret key only (as Stripe answers 401 for any other).
+const fakeStripe = await startFakeProvider({
+  "GET /v1/account": (req) => (req.headers.authorization === `Bearer ${PLANTED}` ? { body: { id: "acct_console", object: "account" } } : { status: 401, body: { error: { type: "invalid_request_error" } } }),
+});
+const fakeShopify = await startFakeShopify();
+const { PATCHBAY_PUBLIC_URL: _public, ...shopify } = shopifyEnv(fakeShopify);
+const server = await startTestServerProcess({
+  PATCHBAY_JOBS: "true",
+  PATCHBAY_WEBHOOK_ALLOW_PRIVATE: "true",
+  PATCHBAY_PROVIDER_URL_STRIPE: fakeStripe.url,
+  ...shopify,
+});
 const browser = await chromium.launch({ executablePath, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
 const axeSource = fs.readFileSync(path.join(ROOT, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const responses: string[] = [];
@@ -75,7 +101,7 @@ function step(name: string) {
 /** The planted secrets are nowhere: the DOM (with input values), any response so far, the server's log. */
 async function noLeak(page: Page, where: string) {
   const dom = await page.evaluate(() => document.documentElement.outerHTML + [...document.querySelectorAll("input, textarea")].map((i) => (i as HTMLInputElement).value).join("\n"));
-  for (const secret of [PLANTED, PLANTED_WEBHOOK]) {
+  for (const secret of secrets) {
     assert.ok(!dom.includes(secret), `${where}: a planted secret is in the DOM`);
     assert.ok(!responses.some((r) => r.includes(secret)), `${where}: a planted secret is in a network response`);
     assert.ok(!server.stdout().includes(secret) && !server.stderr().includes(secret), `${where}: a planted secret is in the server log`);
@@ -103,6 +129,27 @@ async function audit(page: Page, name: string) {
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
+/** Polls a condition (the page's CSP forbids page.waitForFunction's eval). */
+async function until(check: () => Promise<boolean>, what: string) {
+  for (let i = 0; i < 50; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+/** Tab and Shift+Tab through the open dialog: focus never leaves it. */
+async function focusStaysInDialog(page: Page, where: string) {
+  const inside = () => page.evaluate(() => Boolean(document.querySelector("dialog[open]")?.contains(document.activeElement)));
+  const seen = new Set<string>();
+  for (const key of [...Array(25).fill("Tab"), ...Array(10).fill("Shift+Tab")]) {
+    await page.keyboard.press(key);
+    assert.ok(await inside(), `${where}: ${key} moved focus out of the dialog`);
+    seen.add(await page.evaluate(() => (document.activeElement as HTMLElement).outerHTML.slice(0, 80)));
+  }
+  assert.ok(seen.size > 3, `${where}: Tab moved through the dialog's controls`);
+}
+
 async function go(page: Page, section: string) {
   await page.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: section, exact: true }).click();
   await page.locator("#page-title", { hasText: section }).waitFor();
@@ -115,7 +162,7 @@ try {
   current = page;
   page.setDefaultTimeout(10_000);
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("response", async (res) => {
+  context.on("response", async (res) => {
     try {
       responses.push(await res.text());
     } catch {
@@ -222,6 +269,8 @@ try {
   const stripe = page.locator('.card[data-type="stripe"]');
   await stripe.getByRole("button", { name: "Connect Stripe" }).click();
   const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Display name").waitFor();
+  await focusStaysInDialog(page, "the Stripe connect dialog");
   await dialog.getByLabel("Display name").fill("Stripe EU");
   await dialog.getByLabel("Currency").fill("EURO");
   await dialog.getByRole("button", { name: "Connect Stripe" }).click();
@@ -247,7 +296,23 @@ try {
   step("credentials through password fields: the card names the key, never shows it");
 
   await stripe.getByRole("button", { name: "Verify Stripe" }).click();
-  await stripe.getByRole("status").waitFor();
+  await stripe.getByRole("status").filter({ hasText: "The provider accepted the credentials." }).waitFor();
+  assert.equal(await stripe.locator(".badge").textContent(), "active");
+  assert.ok(fakeStripe.requests.some((r) => r.path === "/v1/account" && r.headers.authorization === `Bearer ${PLANTED}`), "verify called Stripe's GET /v1/account");
+  // The inbound webhook URL, with a copy button.
+  const inbound = (await stripe.locator(".linkbox code").textContent())!;
+  assert.ok(inbound.startsWith(`${server.url}/`), inbound);
+  await stripe.getByRole("button", { name: "Copy the Stripe webhook URL" }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), inbound);
+  // The provider-call log: the verification, with its status.
+  await stripe.getByRole("button", { name: "Provider calls Stripe" }).click();
+  await dialog.getByRole("cell", { name: "GET /v1/account" }).first().waitFor();
+  assert.ok((await dialog.locator("tbody tr").allTextContents()).some((t) => /^.*Verify.*GET \/v1\/account200/.test(t)), "the verification is in the log");
+  await audit(page, "connectors-calls");
+  await dialog.getByLabel("Status").selectOption("5xx");
+  await dialog.getByText("No call with that status yet").waitFor();
+  await dialog.getByRole("button", { name: "Close" }).click();
+  step("Stripe (a local fake) verifies ok; the webhook URL is copied; the provider-call log shows the verification, filtered by status");
   await stripe.getByRole("button", { name: "Pause Stripe" }).click();
   await stripe.locator(".badge", { hasText: "paused" }).waitFor();
   await stripe.getByRole("button", { name: "Resume Stripe" }).click();
@@ -261,7 +326,28 @@ try {
   await stripe.getByRole("button", { name: "Settings Stripe" }).waitFor();
   assert.match((await stripe.textContent()) ?? "", /Secret key/);
   await audit(page, "connectors-connected");
-  step("verify shows its result; pause/resume; disconnect shows the restore deadline; restore brings the credentials back");
+  step("pause/resume; disconnect shows the restore deadline; restore brings the credentials back");
+
+  // Shopify: the OAuth URL opens in a new tab; "Shopify" approves (a 302 to the callback, signed as Shopify signs it); the card updates itself.
+  const shop = "acme-store.myshopify.com";
+  await context.route(`https://${shop}/admin/oauth/authorize**`, async (route) => {
+    const asked = new URL(route.request().url());
+    const query = await signedCallback({ code: fakeShopify.issueCode(shop), shop, state: asked.searchParams.get("state")! });
+    await route.fulfill({ status: 302, headers: { location: `${asked.searchParams.get("redirect_uri")}?${query}` } });
+  });
+  const shopifyCard = page.locator('.card[data-type="shopify"]');
+  await shopifyCard.getByRole("button", { name: "Connect Shopify" }).click();
+  await dialog.getByLabel("Shop domain").fill(shop);
+  const [approval] = await Promise.all([context.waitForEvent("page"), dialog.getByRole("button", { name: "Continue to Shopify" }).click()]);
+  await approval.getByRole("heading", { name: "Shopify is connected" }).waitFor();
+  await approval.close();
+  await dialog.waitFor({ state: "detached" });
+  await shopifyCard.locator(".badge", { hasText: "active" }).waitFor();
+  assert.equal(fakeShopify.tokenCalls().length, 1, "the code was exchanged once");
+  secrets.push(fakeShopify.issued.at(-1)!.access);
+  if (fakeShopify.issued.at(-1)!.refresh) secrets.push(fakeShopify.issued.at(-1)!.refresh!);
+  await noLeak(page, "Shopify connected");
+  step("Shopify: the OAuth URL opened in a new tab, the callback completed, the card turned active by itself; its tokens are nowhere in the page");
 
   // Webhooks: an endpoint for every event, a delivery (first failed, retried), pause, rotate, delete.
   await go(page, "Developers › Webhooks");
@@ -310,21 +396,118 @@ try {
   await audit(page, "audit");
   step("audit log: filtered by target type, with the before/after of a change");
 
-  // Customer connections: create, link URL, disconnect.
+  // Customer connections: create (its answer lost once: the retry reuses the Idempotency-Key), link URL, the link page, purchases, link tokens, disconnect, delete.
   await go(page, "Customer connections");
   await audit(page, "connections");
   await page.getByRole("button", { name: "Create connection" }).click();
   await dialog.getByLabel("Customer ID").fill("cus_42");
+  const sentKeys: string[] = [];
+  await page.route(`${server.url}/connections`, async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    sentKeys.push((await route.request().headerValue("idempotency-key")) ?? "");
+    if (sentKeys.length > 1) return route.continue();
+    await route.fetch(); // The server creates the connection; its answer is lost on the way back.
+    await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ detail: "The answer was lost on the way." }) });
+  });
+  await dialog.getByRole("button", { name: "Create the connection" }).click();
+  await dialog.locator(".error", { hasText: "lost on the way" }).waitFor();
+  assert.equal(await dialog.locator(".error").count(), 1, "the failure is shown once");
   await dialog.getByRole("button", { name: "Create the connection" }).click();
   await page.locator("article.card").first().waitFor();
+  await page.unroute(`${server.url}/connections`);
+  assert.equal(sentKeys.length, 2);
+  assert.ok(sentKeys[0]!.length > 0 && sentKeys[0] === sentKeys[1], `the retry sent the same Idempotency-Key (${sentKeys.join(" / ")})`);
+  const listed = await fetch(`${server.url}/connections?customer_id=cus_42`, { headers: { "x-api-key": rolled } });
+  assert.equal((await listed.json()).connections.length, 1, "one connection exists after the retried click");
+  assert.equal(await page.locator("article.card").count(), 1);
+  step("customer connections: a create whose answer was lost, clicked again, sent the same Idempotency-Key and made one connection");
+
   await page.getByRole("button", { name: /^Create link URL for / }).click();
   await page.getByRole("button", { name: "Copy the link URL" }).waitFor();
   const link = (await page.locator(".linkbox code").textContent())!;
   assert.match(link, new RegExp(`^${server.url}/link\\?connection_token=`));
   await audit(page, "connections-link");
+  // The customer opens it: the demo retailer gateway is on (embedded database, no retailer URL), so the form is there and a demo login links.
+  const customer = await context.newPage();
+  const opened = await customer.goto(link);
+  assert.equal(opened?.status(), 200, "the link page opens");
+  await customer.locator("form input[name=username]").waitFor();
+  await customer.fill("input[name=username]", "alice@example.com");
+  await customer.fill("input[name=password]", "demo-password");
+  await customer.click("button[type=submit]");
+  await customer.getByRole("heading", { name: /account is connected/ }).waitFor().catch(async (err) => {
+    throw new Error(`the link page did not say connected: ${await customer.locator("body").textContent()}`, { cause: err });
+  });
+  await customer.close();
+  await page.getByRole("button", { name: "Find connections" }).click();
+  await page.locator("article.card .badge", { hasText: "active" }).waitFor();
+  step("the link page opens (200, a form); a demo login links the connection, now active");
+
+  // Purchases: read with an access token minted for the call (never in the page); the first sync runs as a job.
+  await page.getByRole("button", { name: /^Purchases of / }).click();
+  for (let i = 0; i < 40 && (await dialog.locator("details.purchase").count()) === 0; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await dialog.getByRole("button", { name: "Reload purchases" }).click();
+    await dialog.getByRole("button", { name: "Reload purchases" }).waitFor();
+  }
+  assert.equal(await dialog.locator("details.purchase").count(), 10, "ten purchases a page");
+  await dialog.locator("details.purchase summary").first().click();
+  await dialog.locator("details.purchase table").first().waitFor();
+  assert.ok((await dialog.locator("details.purchase tbody tr").count()) >= 1, "the purchase's items");
+  await audit(page, "connections-purchases");
+  const firstPageFirst = await dialog.locator("details.purchase summary").first().textContent();
+  await dialog.getByRole("button", { name: "Next page" }).click();
+  await dialog.getByText("Page 2").waitFor();
+  await until(async () => (await dialog.locator("details.purchase summary").first().textContent()) !== firstPageFirst, "page 2 shows older purchases");
+  assert.equal(await dialog.locator("details.purchase").count(), 10);
+  await dialog.getByRole("button", { name: "Previous page" }).click();
+  await dialog.getByText("Page 1").waitFor();
+  await until(async () => (await dialog.locator("details.purchase summary").first().textContent()) === firstPageFirst, "page 1 again");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  step("purchases: ten a page, newest first, a purchase's items, next and previous page");
+
+  // Link tokens: create (the URL shown once), revoke.
+  await page.getByRole("button", { name: "Create a link token for cus_42" }).click();
+  await page.getByRole("button", { name: "Copy the link token URL" }).waitFor();
+  const durable = (await page.locator(".linkbox code").last().textContent())!;
+  assert.match(durable, new RegExp(`^${server.url}/link\\?link_token=`));
+  const durablePage = await fetch(durable);
+  assert.equal(durablePage.status, 200, "the link token's URL opens the link page");
+  await page.getByRole("button", { name: "Done with the link token URL" }).click();
+  assert.ok(!(await page.content()).includes(new URL(durable).searchParams.get("link_token")!), "the link token is gone from the page");
+  await page.getByRole("button", { name: /^Revoke link token / }).click();
+  await page.getByRole("cell", { name: "revoked" }).waitFor();
+  step("link tokens: created with the URL shown once (it opens the link page), revoked");
+
+  await page.getByRole("button", { name: /^Simulate lost login for / }).click();
+  await page.locator("article.card .badge", { hasText: "unauthenticated" }).waitFor();
   await page.getByRole("button", { name: /^Disconnect / }).click();
   await page.locator(".badge", { hasText: "disconnected" }).waitFor();
-  step("customer connections: created, link URL minted, disconnected");
+  await page.getByRole("button", { name: /^Delete / }).click();
+  await dialog.getByRole("button", { name: /^Delete / }).click();
+  await page.getByText("Customer cus_42 has no connection yet").waitFor();
+  step("customer connections: lost login simulated, disconnected, deleted");
+
+  // Connection webhooks (Subtotal format): add (secret once), simulate, delete.
+  await go(page, "Connection webhooks");
+  await page.getByText("No webhook destination yet").waitFor();
+  await audit(page, "connection-webhooks");
+  await page.getByRole("button", { name: "Add webhook destination" }).click();
+  await dialog.getByLabel("Name").fill("Orders app");
+  await dialog.getByLabel("Destination URL").fill(receiverUrl.replace("/hooks", "/subtotal"));
+  await dialog.getByRole("button", { name: "Add the destination" }).click();
+  await dialog.getByRole("button", { name: "Copy the signing secret" }).waitFor();
+  const destinationSecret = (await dialog.locator(".secret code").textContent())!;
+  await dialog.getByRole("button", { name: "Done" }).click();
+  assert.ok(!(await page.content()).includes(destinationSecret));
+  await page.getByRole("button", { name: "Send simulated events" }).click();
+  await page.getByRole("status").filter({ hasText: "simulated event" }).waitFor();
+  for (let i = 0; i < 60 && subtotalReceived === 0; i++) await new Promise((r) => setTimeout(r, 250));
+  assert.ok(subtotalReceived >= 1, "a simulated event was delivered");
+  await page.getByRole("button", { name: "Delete destination Orders app" }).click();
+  await dialog.getByRole("button", { name: "Delete destination Orders app" }).click();
+  await page.getByText("No webhook destination yet").waitFor();
+  step("connection webhooks: destination added (secret once), simulated events delivered, deleted");
 
   // Shop integrations: an eBay connector is one; the settings form shows the API's refusal at its field.
   await go(page, "Connectors");
@@ -336,10 +519,10 @@ try {
   await dialog.getByRole("button", { name: "Connect eBay" }).click();
   await ebay.locator(".badge", { hasText: "needs credentials" }).waitFor();
   await go(page, "Shop integrations");
-  await page.getByRole("button", { name: /^Settings for / }).waitFor();
+  await page.getByRole("button", { name: "Settings for eBay" }).waitFor();
   await page.getByLabel("Sort by").selectOption("-updated_at");
   await audit(page, "shop-integrations");
-  await page.getByRole("button", { name: /^Settings for / }).click();
+  await page.getByRole("button", { name: "Settings for eBay" }).click();
   await dialog.getByLabel("Webhook URL").fill("not a url");
   await dialog.getByRole("button", { name: /^Save settings for / }).click();
   await dialog.locator(".field-error").first().waitFor();
@@ -380,6 +563,8 @@ try {
   await browser.close();
   await server.stop();
   receiver.close();
+  await fakeStripe.close();
+  await fakeShopify.close();
 }
 process.stdout.write(`console e2e ${failed ? "FAILED" : "passed"} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 process.exit(failed ? 1 : 0);

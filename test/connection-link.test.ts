@@ -225,6 +225,17 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 303, res.body);
       });
 
+      it("accepts the POST a browser sends from the no-referrer page (Origin null, Sec-Fetch-Site same-origin); refuses Origin null otherwise", async () => {
+        const { page } = await freshPage();
+        const refused = [
+          await submitLinkForm(t, page, newAccount(), { headers: { origin: "null" } }),
+          await submitLinkForm(t, page, newAccount(), { headers: { origin: "null", "sec-fetch-site": "cross-site" } }),
+        ];
+        for (const res of refused) assertHtmlPage(res, 403, /link page/);
+        const res = await submitLinkForm(t, page, newAccount(), { headers: { origin: "null", "sec-fetch-site": "same-origin" } });
+        assert.equal(res.statusCode, 303, res.body);
+      });
+
       it("a second GET keeps the cookie, so two open tabs both work", async () => {
         const { tenant, c, page } = await freshPage();
         const again = await openLinkPage(t, await mintToken(t, tenant, c.connection_id, "link"), REDIRECT, page.cookie);

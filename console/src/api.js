@@ -65,7 +65,7 @@ function authHeaders(cred, path) {
   if (path.startsWith("/api/v3/")) {
     return { authorization: `Basic ${btoa(`${cred.publicKey || ""}:${cred.key}`)}` };
   }
-  if (path.startsWith("/connections") || path.startsWith("/simulated-connections") || path.startsWith("/retailers")) {
+  if (/^\/(connections|simulated-connections|retailers|purchases|link-tokens|webhooks)(\/|\?|$)/.test(path)) {
     // Per-connection routes take a connection token of scope access besides the key.
     return cred.connectionToken ? { "x-api-key": cred.key, authorization: `Bearer ${cred.connectionToken}` } : { "x-api-key": cred.key };
   }

@@ -9,6 +9,7 @@ import { AuditPage } from "./pages/audit.jsx";
 import { CollectionPage } from "./pages/collection.jsx";
 import { ConnectionsPage } from "./pages/connections.jsx";
 import { ConnectorsPage } from "./pages/connectors.jsx";
+import { DestinationsPage } from "./pages/destinations.jsx";
 import { EntitiesPage } from "./pages/entities.jsx";
 import { KeysPage } from "./pages/keys.jsx";
 import { ShopIntegrationsPage } from "./pages/shop-integrations.jsx";
@@ -19,6 +20,7 @@ import { ErrorNote } from "./ui.jsx";
 const PAGES = [
   { path: "/console", title: "Connectors", who: "entity", Page: ConnectorsPage },
   { path: "/console/connections", title: "Customer connections", who: "entity", Page: ConnectionsPage },
+  { path: "/console/connection-webhooks", title: "Connection webhooks", who: "entity", Page: DestinationsPage },
   { path: "/console/shop-integrations", title: "Shop integrations", who: "entity", Page: ShopIntegrationsPage },
   { path: "/console/webhooks", title: "Developers › Webhooks", who: "entity", Page: WebhooksPage },
   { path: "/console/audit", title: "Audit log", who: "any", Page: AuditPage },

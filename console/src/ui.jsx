@@ -22,7 +22,13 @@ export function ErrorNote({ error, skipFields }) {
   );
 }
 
-/** A modal dialog (native <dialog>: the page behind it is inert, so focus stays inside). */
+const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])";
+
+/**
+ * A modal dialog (native <dialog>: the page behind it is inert). Tab and
+ * Shift+Tab wrap around inside it, so focus never leaves for the browser's
+ * own controls while it is open.
+ */
 export function Dialog({ title, onClose, children, wide }) {
   const ref = useRef(null);
   const titleId = useId("dialog-title");
@@ -33,8 +39,27 @@ export function Dialog({ title, onClose, children, wide }) {
       e.preventDefault();
       onClose();
     };
+    const wrap = (e) => {
+      if (e.key !== "Tab") return;
+      const items = [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
+      if (items.length === 0) return;
+      const first = items[0];
+      const last = items[items.length - 1];
+      const inside = dialog.contains(document.activeElement);
+      if (e.shiftKey && (!inside || document.activeElement === first)) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && (!inside || document.activeElement === last)) {
+        e.preventDefault();
+        first.focus();
+      }
+    };
     dialog.addEventListener("cancel", cancel);
-    return () => dialog.removeEventListener("cancel", cancel);
+    dialog.addEventListener("keydown", wrap);
+    return () => {
+      dialog.removeEventListener("cancel", cancel);
+      dialog.removeEventListener("keydown", wrap);
+    };
   }, []);
   return (
     <dialog ref={ref} class={wide ? "wide" : ""} aria-labelledby={titleId}>

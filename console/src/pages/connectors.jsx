@@ -4,10 +4,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { call, useAction } from "../api.js";
 import { apiFieldMessage, configFrom, Field, humanize, problemsOf, rawFrom, SchemaFields } from "../schema-form.jsx";
-import { ActionButton, Badge, Dialog, Empty, ErrorNote, when } from "../ui.jsx";
+import { ActionButton, Badge, CopyButton, Dialog, Empty, ErrorNote, Pager, when } from "../ui.jsx";
 
 // What the server keeps a disconnected connector for (PATCHBAY_RECOVERY_DAYS, default 7): the API does not say.
 const DEFAULT_RECOVERY_DAYS = 7;
+const HEALTHY = ["ok", "connected"];
 
 async function allConnectors(cred) {
   const rows = [];
@@ -31,7 +32,8 @@ export function stateOf(type, row) {
   if (type.auth_mode === "B" && !row.has_credentials_secret_arn) return { tone: "warn", label: "needs authorization", detail: "Approve the app in the shop to finish connecting." };
   if (missing.length > 0) return { tone: "warn", label: "needs credentials", detail: `Missing: ${missing.map(humanize).join(", ")}.` };
   if (!row.is_active) return { tone: "off", label: "paused" };
-  if (row.sync_status && row.sync_status !== "ok") return { tone: "bad", label: "failing", detail: row.sync_error || humanize(row.sync_status) };
+  // ok (verified) and connected (Shopify's OAuth just completed) are healthy; auth_failed and unreachable are not.
+  if (row.sync_status && !HEALTHY.includes(row.sync_status)) return { tone: "bad", label: "failing", detail: row.sync_error || humanize(row.sync_status) };
   return { tone: "ok", label: "active" };
 }
 
@@ -77,6 +79,7 @@ export function ConnectorsPage({ cred }) {
       ))}
       {dialog && dialog.kind === "connect" && <ConnectDialog cred={cred} type={dialog.type} row={dialog.row} onDone={(row) => { if (row) update(row); setDialog(null); }} />}
       {dialog && dialog.kind === "credentials" && <CredentialsDialog cred={cred} type={dialog.type} onDone={(row) => { if (row) update(row); setDialog(null); }} />}
+      {dialog && dialog.kind === "logs" && <ProviderCallsDialog cred={cred} type={dialog.type} onDone={() => setDialog(null)} />}
       {dialog && dialog.kind === "confirm" && <ConfirmDialog {...dialog} cred={cred} onDone={(row) => { if (row) update(row); setDialog(null); }} />}
     </>
   );
@@ -135,7 +138,14 @@ function ConnectorCard({ cred, type, row, onChanged, openDialog }) {
           {name} API documentation
         </a>
       </p>
-      {/* PROXY-LOG: the connector's provider-call log (GET /v1/integrations/{type}/logs, from the proxy branch) goes here once it is on main. */}
+      {row && !row.disconnected_at && row.inbound_webhook_url && (
+        <div class="linkbox">
+          <p class="small">
+            Webhook URL to register with {name}: <code>{row.inbound_webhook_url}</code>
+          </p>
+          <CopyButton text={row.inbound_webhook_url} label={`Copy the ${name} webhook URL`} />
+        </div>
+      )}
       {verified && <p role="status" class="small">{verified}</p>}
       <ErrorNote error={verify.error || pause.error} />
       <div class="actions">
@@ -163,6 +173,9 @@ function ConnectorCard({ cred, type, row, onChanged, openDialog }) {
               <ActionButton running={verify.running} onClick={runVerify} label={<>Verify{hidden(name)}</>} busyLabel="Verifying…" />
             )}
             <ActionButton running={pause.running} onClick={togglePause} label={<>{row.is_active ? "Pause" : "Resume"}{hidden(name)}</>} busyLabel="Saving…" />
+            <button type="button" onClick={() => openDialog({ kind: "logs", type })}>
+              Provider calls{hidden(name)}
+            </button>
             <button type="button" class="danger" onClick={() => openDialog({ kind: "confirm", type, action: "disconnect" })}>
               Disconnect{hidden(name)}
             </button>
@@ -358,6 +371,115 @@ function ConfirmDialog({ cred, type, action, onDone }) {
           Cancel
         </button>
         <ActionButton running={act.running} onClick={confirm} class={restore ? "" : "danger"} label={restore ? `Restore ${type.name}` : `Disconnect ${type.name}`} busyLabel={restore ? "Restoring…" : "Disconnecting…"} />
+      </div>
+    </Dialog>
+  );
+}
+
+const STATUS_CLASSES = [
+  { value: "", label: "Every status" },
+  { value: "2xx", label: "2xx" },
+  { value: "3xx", label: "3xx" },
+  { value: "4xx", label: "4xx" },
+  { value: "5xx", label: "5xx" },
+  { value: "error", label: "No answer (timeout, network)" },
+];
+
+/** The connector's provider-call log (GET /v1/integrations/{type}/logs): newest first, older pages by cursor, by status class. */
+function ProviderCallsDialog({ cred, type, onDone }) {
+  const [statusClass, setStatusClass] = useState("");
+  // The cursors of the pages shown so far: the API pages forwards only (starting_after), so going back re-reads the page before.
+  const [cursors, setCursors] = useState([null]);
+  const [page, setPage] = useState(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState(null);
+  const cursor = cursors[cursors.length - 1];
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    const q = new URLSearchParams({ limit: "10" });
+    if (statusClass) q.set("status_class", statusClass);
+    if (cursor) q.set("starting_after", cursor);
+    call(cred, "GET", `/v1/integrations/${type.connector_type}/logs?${q}`).then(
+      (r) => live && (setPage(r), setError(null), setLoading(false)),
+      (err) => live && (setError(err), setLoading(false)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [statusClass, cursor]);
+  const rows = page?.data ?? [];
+  return (
+    <Dialog title={`${type.name} provider calls`} onClose={onDone} wide>
+      <p class="muted small">Every call Patchbay made to {type.name} for this connector: proxied requests, verification, health checks and token minting. Header values and bodies are never kept.</p>
+      <Field label="Status">
+        {(p) => (
+          <select
+            {...p}
+            name="status_class"
+            value={statusClass}
+            onChange={(e) => {
+              setStatusClass(e.currentTarget.value);
+              setCursors([null]);
+            }}
+          >
+            {STATUS_CLASSES.map((c) => (
+              <option key={c.value} value={c.value}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <ErrorNote error={error} />
+      {loading && <p aria-live="polite">Loading calls…</p>}
+      {!loading && !error && rows.length === 0 && <Empty>No call {statusClass ? "with that status " : ""}yet. Press Verify on the card, or send a request through the proxy, and it shows here.</Empty>}
+      {rows.length > 0 && (
+        <div class="table-wrap" tabIndex={0} role="region" aria-label={`${type.name} provider calls`}>
+          <table class="calls">
+            <caption class="visually-hidden">{type.name} provider calls, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">At</th>
+                <th scope="col">Purpose</th>
+                <th scope="col">Request</th>
+                <th scope="col">Status</th>
+                <th scope="col">Latency</th>
+                <th scope="col">Request id</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((c) => (
+                <tr key={c.id}>
+                  <td>{when(c.created_at)}</td>
+                  <td>{humanize(c.purpose)}</td>
+                  <td>
+                    <code>
+                      {c.method} {c.path}
+                    </code>
+                  </td>
+                  <td>{c.status ?? c.error_class ?? "—"}</td>
+                  <td>{c.latency_ms} ms</td>
+                  <td>{c.request_id ? <code>{c.request_id}</code> : "background"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager
+        label={`${type.name} provider calls`}
+        busy={loading}
+        hasPrev={cursors.length > 1}
+        hasNext={Boolean(page?.has_more) && rows.length > 0}
+        onPrev={() => setCursors(cursors.slice(0, -1))}
+        onNext={() => setCursors([...cursors, rows[rows.length - 1].id])}
+        status={`Page ${cursors.length}`}
+      />
+      <div class="actions">
+        <button type="button" onClick={onDone}>
+          Close
+        </button>
       </div>
     </Dialog>
   );

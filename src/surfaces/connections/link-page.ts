@@ -210,7 +210,9 @@ function assertSameOrigin(request: FastifyRequest): void {
   const site = request.headers["sec-fetch-site"];
   let sameOrigin = site === undefined || site === "same-origin" || site === "none";
   const origin = request.headers.origin;
-  if (origin !== undefined) {
+  // The page is served with Referrer-Policy no-referrer, so a browser posts its form with Origin "null": then only Sec-Fetch-Site can say it is ours.
+  if (origin === "null") sameOrigin = site === "same-origin";
+  else if (origin !== undefined) {
     try {
       // Parsed with the origin's scheme, so "host:80" and "host" compare equal over http.
       const from = new URL(origin);
