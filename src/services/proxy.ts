@@ -11,7 +11,7 @@ import { queryWithout, refusePath, targetUrl } from "../providers/proxy-target.t
 import { byteCounter, connectionListed, HOP_BY_HOP, TransportError, type ProxyTransport, type TransportResponse } from "../providers/proxy-transport.ts";
 import { basicAuth } from "../providers/verify/check.ts";
 import type { ApiKeyActor } from "./api-keys.ts";
-import { assertKeyMayAct, selectConnector } from "./connectors.ts";
+import { assertKeyMayAct } from "./connectors.ts";
 import { DomainError } from "./errors.ts";
 import { fillTemplate, type MintedTokens } from "./minted-tokens.ts";
 import { redactQuery, type CallContext, type ProviderCallLog } from "./provider-calls.ts";
@@ -49,7 +49,8 @@ export interface ProxyDeps {
   db: Database;
   clock: Clock;
   config: Pick<Config, "providerUrls" | "proxy">;
-  openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Record<string, string> | null>;
+  /** The entity's connector of a type with its opened credentials, in one query (CredentialService). */
+  connectorWithCredentials(entityId: string, type: string): Promise<{ connector: ConnectorRecord; credentials: Record<string, string> | null } | undefined>;
   grants: Pick<ShopifyGrants, "openAccessToken" | "refreshGrant">;
   minted: MintedTokens;
   transport: ProxyTransport;
@@ -74,11 +75,12 @@ interface Injection {
  * outgoing request.
  */
 export function createProxyService(deps: ProxyDeps) {
-  const { db, config, transport, callLog } = deps;
+  const { config, transport, callLog } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
-  async function connectorFor(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
-    const c = await selectConnector(db, actor.entityId, type);
+  async function connectorFor(actor: ApiKeyActor, type: ConnectorType): Promise<{ connector: ConnectorRecord; credentials: Record<string, string> | null }> {
+    const found = await deps.connectorWithCredentials(actor.entityId, type);
+    const c = found?.connector;
     if (!c) throw proxyError("not_found", "proxy_connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
     assertKeyMayAct(actor, c.mode);
     if (c.disconnected_at !== null) {
@@ -87,7 +89,7 @@ export function createProxyService(deps: ProxyDeps) {
     if (!c.is_active) {
       throw proxyError("conflict", "proxy_connector_paused", `The ${type} connector is paused (is_active: false).`, `Resume it with PATCH /v1/integrations/${type} {"is_active": true}.`);
     }
-    return c;
+    return found;
   }
 
   async function inject(c: ConnectorRecord, recipe: AuthRecipe, credentials: Record<string, string> | null, opts: { newerThan?: number; requestId: string }): Promise<Injection> {
@@ -128,10 +130,9 @@ export function createProxyService(deps: ProxyDeps) {
       const declared = Number(call.headers["content-length"] ?? 0);
       if (declared > config.proxy.maxRequestBytes) throw bodyTooLarge(config.proxy.maxRequestBytes);
 
-      const c = await connectorFor(actor, type);
+      const { connector: c, credentials } = await connectorFor(actor, type);
       const recipe = connectorDefinition(type).authRecipe;
       const owned = ownedNames(recipe);
-      const credentials = recipe.scheme === "shopify_token" ? null : await deps.openCredentials(c);
       const context: CallContext = { entityId: c.entity_id, connectorId: c.id, connectorType: type, purpose: "proxy", requestId: call.requestId };
 
       const headers = forwardedHeaders(call.headers, owned.headers);
@@ -161,7 +162,7 @@ export function createProxyService(deps: ProxyDeps) {
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;
           const tooLarge = body !== null && !Buffer.isBuffer(body) && (body as Readable & { tooLarge?: boolean }).tooLarge === true;
-          void callLog.record(context, { method: call.method, path: loggedPath, status: null, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived: 0, errorClass: tooLarge ? "too_large" : err.failure });
+          callLog.record(context, { method: call.method, path: loggedPath, status: null, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived: 0, errorClass: tooLarge ? "too_large" : err.failure });
           if (tooLarge) throw bodyTooLarge(config.proxy.maxRequestBytes);
           if (repeatable && replayable && attempt < config.proxy.maxAttempts) {
             await sleep(backoffMs(attempt, null));
@@ -173,7 +174,7 @@ export function createProxyService(deps: ProxyDeps) {
         }
 
         const logAnswer = (bytesReceived: number, errorClass: string | null) =>
-          void callLog.record(context, { method: call.method, path: loggedPath, status: res.status, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived, errorClass });
+          callLog.record(context, { method: call.method, path: loggedPath, status: res.status, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived, errorClass });
         const retryAfter = headerValue(res.headers["retry-after"]);
         const again =
           attempt < config.proxy.maxAttempts &&
