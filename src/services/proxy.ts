@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream";
+import { finished, pipeline } from "node:stream";
 import { connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { AuthRecipe } from "../catalog/definition.ts";
 import type { Clock } from "../clock.ts";
@@ -199,6 +199,12 @@ export function createProxyService(deps: ProxyDeps) {
           res.body.destroy();
           logAnswer(0, "too_large");
           throw proxyError("upstream", "proxy_response_too_large", `The ${type} API's answer (${declaredAnswer} bytes) is larger than the proxy relays.`, "PATCHBAY_PROXY_MAX_RESPONSE_BYTES sets the limit.");
+        }
+        if (headerValue(res.headers["content-length"]) !== null) {
+          // A declared length within the limit bounds the body already (undici reads no more than it): relayed as it is, no
+          // counting stream per call. An answer cut short is logged "aborted" with the bytes unknown (0).
+          finished(res.body, (err) => logAnswer(err ? 0 : declaredAnswer, err ? "aborted" : null));
+          return { status: res.status, headers: relayedHeaders(res.headers), body: res.body };
         }
         const counter = byteCounter(config.proxy.maxResponseBytes, () => new Error("response too large"));
         pipeline(res.body, counter, (err) => logAnswer(counter.bytes(), err ? (counter.bytes() > config.proxy.maxResponseBytes ? "too_large" : "aborted") : null));
