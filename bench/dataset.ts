@@ -32,6 +32,8 @@ export interface Dataset {
   patchers: Actor[];
   replayers: Actor[];
   cyclers: Actor[];
+  /** Keys with integrations:proxy, each on its own entity's stripe connector (the proxy scenario). */
+  proxiers: Actor[];
 }
 
 const SHIP_FROM = {
@@ -137,10 +139,10 @@ async function sealCredentials(db: Database, services: Services, rows: NewConnec
 }
 
 /** An API key through the service layer, as the admin API makes it. */
-async function keysFor(services: Services, entityIds: readonly string[]): Promise<string[]> {
+async function keysFor(services: Services, entityIds: readonly string[], scopes = ["integrations:read", "integrations:write"]): Promise<string[]> {
   const keys: string[] = [];
   for (const entityId of entityIds) {
-    const k = await services.apiKeys.createApiKey(entityId, { name: "bench", mode: "live", scopes: ["integrations:read", "integrations:write"] }, adminActor());
+    const k = await services.apiKeys.createApiKey(entityId, { name: "bench", mode: "live", scopes }, adminActor());
     keys.push(k.key);
   }
   return keys;
@@ -151,7 +153,8 @@ async function keysFor(services: Services, entityIds: readonly string[]): Promis
  * sealed credentials wherever the type takes them), then API
  * keys for four groups of `groupSize` entities (one per connection):
  * readers (GET and list, each its own first type), and three groups of
- * writers on their stripe connector (PATCH fresh, PATCH replayed, DELETE+POST).
+ * writers on their stripe connector (PATCH fresh, PATCH replayed, DELETE+POST),
+ * and proxiers (a proxied GET through their stripe connector).
  */
 export async function seedDataset(db: Database, keyRing: KeyRing, opts: { entities: number; perEntity: number; groupSize: number }): Promise<Dataset> {
   const services = benchServices(db, keyRing);
@@ -160,16 +163,17 @@ export async function seedDataset(db: Database, keyRing: KeyRing, opts: { entiti
 
   const readers = Array.from({ length: opts.groupSize }, (_, i) => actorAt(i, connectors[i]![0]!.connector_type as ConnectorType));
   const withStripe: number[] = [];
-  for (let i = opts.groupSize; i < entityIds.length && withStripe.length < 3 * opts.groupSize; i++) {
+  for (let i = opts.groupSize; i < entityIds.length && withStripe.length < 4 * opts.groupSize; i++) {
     if (connectors[i]!.some((c) => c.connector_type === "stripe")) withStripe.push(i);
   }
-  if (withStripe.length < 3 * opts.groupSize) throw new Error(`the dataset has too few entities for ${opts.groupSize} connections per scenario`);
+  if (withStripe.length < 4 * opts.groupSize) throw new Error(`the dataset has too few entities for ${opts.groupSize} connections per scenario`);
   const writers = withStripe.map((i) => actorAt(i, "stripe"));
 
-  const all = [...readers, ...writers];
+  const g = opts.groupSize;
+  const all = [...readers, ...writers.slice(0, 3 * g)];
   const keys = await keysFor(services, all.map((a) => a.entityId));
   const withKeys = all.map((a, i) => ({ ...a, key: keys[i]! }));
-  const g = opts.groupSize;
+  const proxyKeys = await keysFor(services, writers.slice(3 * g).map((a) => a.entityId), ["integrations:read", "integrations:proxy"]);
   return {
     entities: entityIds.length,
     connectors: connectors.flat().length,
@@ -178,6 +182,7 @@ export async function seedDataset(db: Database, keyRing: KeyRing, opts: { entiti
     patchers: withKeys.slice(g, 2 * g),
     replayers: withKeys.slice(2 * g, 3 * g),
     cyclers: withKeys.slice(3 * g, 4 * g),
+    proxiers: writers.slice(3 * g).map((a, i) => ({ ...a, key: proxyKeys[i]! })),
   };
 }
 

@@ -1,6 +1,8 @@
 import { generateMasterKey } from "../src/vault/key-ring.ts";
 import { drive } from "./load.ts";
 import { killAllStarted, startServer } from "./processes.ts";
+// @ts-expect-error: a plain ES module without type declarations
+import { ensureBuilt } from "../scripts/build.mjs";
 
 /**
  * The proxy bench (issue 15): a GET sent straight to a loopback fake
@@ -12,13 +14,15 @@ const seconds = Number(process.argv[2] ?? 10);
 const connections = 50;
 const ADMIN = "pb_admin_bench_token_0123456789abcdef";
 
+await ensureBuilt();
 try {
   const fake = await startServer({ name: "fake provider", entry: "bench/proxy-servers.ts", env: { BENCH_ROLE: "fake" } });
   const forwarder = await startServer({ name: "bare forwarder", entry: "bench/proxy-servers.ts", env: { BENCH_ROLE: "forwarder", BENCH_TARGET: fake.url } });
   const dataDir = (await import("node:fs")).mkdtempSync("/tmp/patchbay-proxy-bench-");
   const patchbay = await startServer({
     name: "patchbay",
-    entry: "src/main.ts",
+    entry: "scripts/start.mjs",
+    nodeFlags: process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [],
     env: {
       PATCHBAY_DATA_DIR: dataDir,
       PATCHBAY_ADMIN_TOKEN: ADMIN,

@@ -106,6 +106,16 @@ export function checkTargets(rows: readonly Measurement[], startups: readonly St
   ratioCheck("authenticated GET ≥ 70% of the raw-pg SELECT baseline", "get", 0.7);
   ratioCheck("PATCH with a fresh Idempotency-Key ≥ 40% of the raw INSERT baseline", "patch-fresh", 0.4);
 
+  // Issue 15: the proxied GET against the bare Fastify + undici forwarder, same run.
+  ratioCheck("proxied GET ≥ 60% of the bare Fastify + undici forwarder", "proxy", 0.6);
+  const proxied = find(rows, "postgres", "proxy");
+  const forwarder = find(rows, "bare", "proxy-forwarder");
+  if (proxied && forwarder) {
+    const added = proxied.p50Ms - forwarder.p50Ms;
+    checks.push({ goal: "proxied GET adds ≤ 2 ms to the forwarder's p50", figure: `+${num(added, 1)} ms (${num(proxied.p50Ms, 1)} vs ${num(forwarder.p50Ms, 1)} ms)`, met: added <= 2 });
+  }
+  if (proxied && proxied.peakRssMb !== null) checks.push({ goal: "RSS < 200 MB while proxying (PostgreSQL)", figure: `peak ${num(proxied.peakRssMb)} MB`, met: proxied.peakRssMb < 200 });
+
   const pgRows = rows.filter((r) => r.target === "postgres");
   if (pgRows.length > 0) {
     const worst = pgRows.reduce((a, b) => (b.p99Ms > a.p99Ms ? b : a));

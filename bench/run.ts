@@ -38,7 +38,7 @@ import {
   type StartupFigure,
   type Target,
 } from "./report.ts";
-import { baselineScenarios, listScenario, patchbayScenarios, type Scenario } from "./scenarios.ts";
+import { baselineScenarios, listScenario, patchbayScenarios, proxyBaselineScenarios, type Scenario } from "./scenarios.ts";
 
 const ENTITIES = 1_000;
 const CONNECTORS_PER_ENTITY = 10;
@@ -96,11 +96,21 @@ function patchbay(name: string, env: Record<string, string>): StartOptions {
       PATCHBAY_RATE_LIMIT_LIVE_BURST: "1000000",
       PATCHBAY_RATE_LIMIT_TEST_PER_MINUTE: "1000000",
       PATCHBAY_RATE_LIMIT_TEST_BURST: "1000000",
+      // The proxy scenario's provider: the loopback fake (started once per run, before any Patchbay).
+      ...(proxyPeers ? { PATCHBAY_PROVIDER_URL_STRIPE: proxyPeers.fake.url } : {}),
       ...options.patchbayEnv,
       ...env,
     },
     nodeFlags: options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.cpuProfDir)] : [],
   };
+}
+
+/** The proxy scenario's peers (issue 15): the fake provider and the bare forwarder to it, one process each. */
+let proxyPeers: { fake: ServerUnderTest; forwarder: ServerUnderTest } | null = null;
+async function startProxyPeers(): Promise<void> {
+  const fake = await startServer({ name: "fake provider", entry: "bench/proxy-servers.ts", env: { BENCH_ROLE: "fake" } });
+  const forwarder = await startServer({ name: "bare forwarder", entry: "bench/proxy-servers.ts", env: { BENCH_ROLE: "forwarder", BENCH_TARGET: fake.url } });
+  proxyPeers = { fake, forwarder };
 }
 
 const wanted = (s: Scenario) => options.only.length === 0 || options.only.includes(s.id);
@@ -198,7 +208,7 @@ async function postgresPass(): Promise<void> {
   );
   const baseline = await startServer({ name: "baseline", entry: "bench/baseline-server.ts", env: { BENCH_DATABASE_URL: bench.url, BENCH_POOL_SIZE: "10" } });
 
-  const bare = Object.fromEntries(baselineScenarios(dataset).map((s) => [s.id, s]));
+  const bare = Object.fromEntries([...baselineScenarios(dataset), ...proxyBaselineScenarios()].map((s) => [s.id, s]));
   const ours = Object.fromEntries(patchbayScenarios(dataset).map((s) => [s.id, s]));
   // Each Patchbay scenario runs right after its baseline, so both see the same machine noise.
   const order: Array<[ServerUnderTest, Scenario, Target]> = [
@@ -210,11 +220,17 @@ async function postgresPass(): Promise<void> {
     [server, ours["patch-fresh"]!, "postgres"],
     [server, ours["patch-replay"]!, "postgres"],
     [server, ours["delete-post"]!, "postgres"],
+    // Issue 15: straight to the fake, through the bare forwarder, through Patchbay's proxy.
+    [proxyPeers!.fake, bare["proxy-direct"]!, "bare"],
+    [proxyPeers!.forwarder, bare["proxy-forwarder"]!, "bare"],
+    [server, ours.proxy!, "postgres"],
   ];
   log("PostgreSQL: load");
   const backends = new BackendCpu(options.pgAdminUrl, bench.name);
   cleanups.push(() => backends.close());
-  for (const [s, scenario, target] of order) if (wanted(scenario)) rows.push(await measure(s, scenario, target, backends));
+  // The fake and the forwarder use no database: no backend CPU is charged to them.
+  const usesDatabase = (s: ServerUnderTest) => s !== proxyPeers!.fake && s !== proxyPeers!.forwarder;
+  for (const [s, scenario, target] of order) if (wanted(scenario)) rows.push(await measure(s, scenario, target, usesDatabase(s) ? backends : null));
   await backends.close();
   await server.stop();
   await baseline.stop();
@@ -395,6 +411,7 @@ async function main(): Promise<void> {
     throw new Error(`cannot reach PostgreSQL at ${options.pgAdminUrl} (${e.message}); start it, or pass --pg-url`);
   });
   try {
+    await startProxyPeers();
     await postgresPass();
     if (options.embedded) await embeddedPass();
     if (options.scaling) await listScaling();

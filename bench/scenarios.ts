@@ -63,6 +63,13 @@ export function patchbayScenarios(d: Dataset): Scenario[] {
       ],
     },
     {
+      // Issue 15: a small JSON GET through the stripe connector to the loopback fake (bench/proxy-servers.ts).
+      id: "proxy",
+      label: "GET through the proxy (Stripe, loopback fake)",
+      baseline: "proxy-forwarder",
+      requestsFor: (i) => [{ method: "GET", path: `/v1/integrations/stripe/proxy${PROXIED_PATH}`, headers: auth(d.proxiers[i]!) }],
+    },
+    {
       // DELETE first: a DELETE of a disconnected connector answers 200 unchanged, so the
       // cycle stays all-2xx whichever phase the warm-up left a connection in.
       id: "delete-post",
@@ -76,6 +83,17 @@ export function patchbayScenarios(d: Dataset): Scenario[] {
         ];
       },
     },
+  ];
+}
+
+/** The provider path the proxy scenario and its two baselines GET. */
+export const PROXIED_PATH = "/v1/balance";
+
+/** The proxy's baselines (issue 15): the same GET straight to the fake provider, and through a bare Fastify + undici forwarder. */
+export function proxyBaselineScenarios(): Scenario[] {
+  return [
+    { id: "proxy-direct", label: "GET straight to the fake provider", requestsFor: () => [{ method: "GET", path: PROXIED_PATH }] },
+    { id: "proxy-forwarder", label: "GET through a bare Fastify + undici forwarder", requestsFor: () => [{ method: "GET", path: PROXIED_PATH }] },
   ];
 }
 

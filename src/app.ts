@@ -142,6 +142,7 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   app.addHook("onReady", async () => services.rateLimiter.ready());
   app.addHook("onClose", async () => services.rateLimiter.close());
   app.addHook("onClose", async () => services.proxyTransport.close());
+  app.addHook("onClose", async () => services.callLog.close());
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });

@@ -73,7 +73,7 @@ const silent: ProviderLogger = { info() {}, warn() {} };
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost, metrics: given }: ServiceDeps) {
   const metrics = given ?? createMetrics({ processMetrics: config.metrics.token !== null || config.metrics.port !== null });
-  const callLog = createProviderCallLog({ db, clock, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
+  const callLog = createProviderCallLog({ db, clock, flushMs: config.providerLogFlushMs, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
   const client = observeProviderCalls(providers ?? createProviderClient({ config, logger, callLog }), metrics);
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
@@ -142,7 +142,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   registerWebhookDeliveryJob(jobs, { deliveries: webhookDeliveries, timeoutMs: config.webhookTimeoutMs });
   const minted = createMintedTokens({ db, clock, vault, providers: client });
   const proxyTransport = createProxyTransport({ timeoutMs: config.proxy.timeoutMs });
-  const proxy = createProxyService({ db, clock, config, openCredentials: credentials.openCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
+  const proxy = createProxyService({ db, clock, config, connectorWithCredentials: credentials.connectorWithCredentials, grants: shopifyGrants, minted, transport: proxyTransport, callLog });
   const inboundWebhooks = createInboundWebhooks({
     db,
     clock,

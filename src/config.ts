@@ -80,6 +80,8 @@ export interface Config {
   proxy: ProxyConfig;
   /** Days the provider-call log keeps an entry. */
   providerLogRetentionDays: number;
+  /** How long a provider-call log row may wait in memory before the batch is written (ms). */
+  providerLogFlushMs: number;
   /** Provider webhooks in: deliveries one connector's inbound URL takes per sliding minute, and the body limit. */
   inboundWebhooks: { perMinute: number; maxBodyBytes: number };
 }
@@ -301,6 +303,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       retryAfterCapSeconds: int(env, "PATCHBAY_PROXY_RETRY_AFTER_CAP_SECONDS", 2, 0, 60),
     },
     providerLogRetentionDays: int(env, "PATCHBAY_PROVIDER_LOG_RETENTION_DAYS", 7, 1, 365),
+    providerLogFlushMs: int(env, "PATCHBAY_PROVIDER_LOG_FLUSH_MS", 100, 10, 60_000),
     metrics: metricsConfig(env),
     logFormat: logFormatOf(env),
   };

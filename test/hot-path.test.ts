@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { asKey, createTenant } from "./helpers/fixtures.ts";
 import { asBasic, connectShop } from "./helpers/shop-integrations.ts";
 import { asConnectionsKey } from "./helpers/connections.ts";
+import { startFakeProvider, type FakeProvider } from "./helpers/fake-provider.ts";
 
 // Round trips to PostgreSQL per request on the hot paths (BENCHMARKS.md): a
 // regression here costs every caller. Counted at the driver, so a new query
@@ -12,11 +13,14 @@ import { asConnectionsKey } from "./helpers/connections.ts";
 
 describe("[postgres] database round trips per request", () => {
   let t: TestApp;
+  let stripe: FakeProvider;
   const seen: string[] = [];
   let counting = false;
   const original = pg.Client.prototype.query;
   before(async () => {
-    t = await startTestApp("postgres");
+    stripe = await startFakeProvider({ "*": () => ({ status: 200, body: { object: "balance" } }) });
+    // The provider-call log's interval out of the way: this test flushes it itself.
+    t = await startTestApp("postgres", { env: { PATCHBAY_PROVIDER_URL_STRIPE: stripe.url, PATCHBAY_PROVIDER_LOG_FLUSH_MS: "60000" } });
     (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
       if (counting) seen.push(String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text).replace(/\s+/g, " "));
       return (original as (...a: unknown[]) => unknown).apply(this, args);
@@ -25,6 +29,7 @@ describe("[postgres] database round trips per request", () => {
   after(async () => {
     pg.Client.prototype.query = original;
     await t.close();
+    await stripe.close();
   });
 
   async function roundTrips(call: () => Promise<{ statusCode: number; body: string }>, status: number): Promise<string[]> {
@@ -66,5 +71,31 @@ describe("[postgres] database round trips per request", () => {
     assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
     assert.equal((await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "A" }), 200)).length, 7);
     assert.equal((await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200)).length, 9);
+  });
+
+  it("a proxied GET is two (admit, the connector with its sealed credentials); the provider-call log is written in batches", async () => {
+    const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "integrations:proxy"] });
+    const v1 = asKey(t, tenant);
+    assert.equal((await v1("POST", "/v1/integrations/stripe", { mode: "live" })).statusCode, 201);
+    assert.equal((await v1("PUT", "/v1/integrations/stripe/credentials", { secret_key: "sk_live_hot_path" })).statusCode, 200);
+    await t.services.callLog.flush();
+    // The first call opens the credentials, later ones reuse them while the secret's version is unchanged: two round trips either way.
+    const calls: string[][] = [];
+    for (let i = 0; i < 5; i++) calls.push(await roundTrips(() => v1("GET", "/v1/integrations/stripe/proxy/v1/balance"), 200));
+    for (const queries of calls) {
+      assert.equal(queries.length, 2, queries.join("\n"));
+      assert.match(queries[0]!, /admit_api_key/);
+      assert.match(queries[1]!, /vault_secrets/);
+    }
+    assert.equal(stripe.requests.filter((r) => r.path === "/v1/balance").length, 5);
+    // The five calls' log rows: one INSERT when the buffer is flushed (every 100 ms, or at once here).
+    const flushed = await roundTrips(async () => {
+      await t.services.callLog.flush();
+      return { statusCode: 200, body: "" };
+    }, 200);
+    assert.equal(flushed.length, 1, flushed.join("\n"));
+    assert.match(flushed[0]!, /insert into "provider_calls"/);
+    const logged = await v1("GET", "/v1/integrations/stripe/logs");
+    assert.equal(logged.json().data.length, 5, logged.body);
   });
 });

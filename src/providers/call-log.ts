@@ -39,5 +39,5 @@ export function redactQuery(pathWithQuery: string, owned: readonly string[] = []
 
 /** Where the provider client writes each finished call (services/provider-calls.ts stores them). */
 export interface CallRecorder {
-  record(ctx: CallContext, outcome: CallOutcome): Promise<void>;
+  record(ctx: CallContext, outcome: CallOutcome): void | Promise<void>;
 }

@@ -42,7 +42,13 @@ export interface CredentialServiceDeps {
 const CREDENTIAL_FIELDS: readonly ConnectorAuditField[] = ["has_credentials_secret_arn", "credentials_masked"];
 const WEBHOOK_SECRET_FIELDS: readonly ConnectorAuditField[] = ["has_webhook_secret"];
 
+/** Connectors whose opened credentials a process keeps (the oldest entry goes first beyond it). */
+const OPENED_CACHE_ENTRIES = 10_000;
+
 export function createCredentialService({ db, clock, vault, connectors, publicUrl, onCredentialsStored }: CredentialServiceDeps) {
+  /** Opened credentials by connector id, with the sealed bytes they were opened from (the version). */
+  const opened = new Map<string, { masterKeyId: string; wrappedKey: Buffer; ciphertext: Buffer; value: Credentials }>();
+
   /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
   async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: string, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
     const row = toConnectorRow(after, publicUrl);
@@ -125,6 +131,38 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
     /** The connector's credentials, for provider calls made inside the server. Never for a response. */
     async openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Credentials | null> {
       return vault.openSecret<Credentials>(db, place(connector, CREDENTIALS_PURPOSE));
+    },
+
+    /**
+     * The entity's connector of `type` and its opened credentials, in one
+     * query (the sealed row is joined to the connector's). Opened values are
+     * kept in this process, keyed by the connector and compared with the
+     * sealed bytes every query returns: a new seal (PUT, rewrap) has new
+     * bytes (a fresh IV and data key), so a stale value is never used, and
+     * a destroyed secret is simply absent. Never for a response.
+     */
+    async connectorWithCredentials(entityId: string, type: string): Promise<{ connector: ConnectorRecord; credentials: Credentials | null } | undefined> {
+      const row = await db
+        .selectFrom("connectors as c")
+        .leftJoin("vault_secrets as v", (j) => j.onRef("v.owner_id", "=", "c.id").on("v.purpose", "=", CREDENTIALS_PURPOSE))
+        .selectAll("c")
+        .select(["v.master_key_id as sealed_master_key_id", "v.wrapped_key as sealed_wrapped_key", "v.ciphertext as sealed_ciphertext"])
+        .where("c.entity_id", "=", entityId)
+        .where("c.connector_type", "=", type)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const { sealed_master_key_id: masterKeyId, sealed_wrapped_key: wrappedKey, sealed_ciphertext: ciphertext, ...connector } = row;
+      if (masterKeyId === null || wrappedKey === null || ciphertext === null) {
+        opened.delete(connector.id);
+        return { connector, credentials: null };
+      }
+      const hit = opened.get(connector.id);
+      // PGlite returns bytea as a Uint8Array, pg as a Buffer: compared as bytes.
+      if (hit && hit.masterKeyId === masterKeyId && Buffer.compare(hit.ciphertext, ciphertext) === 0 && Buffer.compare(hit.wrappedKey, wrappedKey) === 0) return { connector, credentials: hit.value };
+      const value = vault.openSealed<Credentials>(place(connector, CREDENTIALS_PURPOSE), { masterKeyId, wrappedKey, ciphertext });
+      if (opened.size >= OPENED_CACHE_ENTRIES) opened.delete(opened.keys().next().value!);
+      opened.set(connector.id, { masterKeyId, wrappedKey, ciphertext, value: Object.freeze(value) as Credentials });
+      return { connector, credentials: value };
     },
 
     /** The connector's webhook signing secret, for verifying the provider's webhooks. Never for a response. */

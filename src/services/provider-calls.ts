@@ -1,7 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import { uuidv7 } from "../kernel/ids.ts";
 import type { CallContext, CallOutcome } from "../providers/call-log.ts";
 
@@ -32,43 +32,80 @@ export interface CallListOptions {
   until?: Date;
 }
 
+/** Rows the buffer holds before it writes them without waiting for the interval. */
+const FLUSH_ROWS = 500;
+
 /**
  * The provider_calls table's one owner: records every outbound call made
  * for a connector (never a header value or a body), lists them for the
  * logs endpoint and purges them past the retention.
+ *
+ * Recording is buffered: rows are written by one multi-row INSERT every
+ * `flushMs` (PATCHBAY_PROVIDER_LOG_FLUSH_MS, 100 ms) or as soon as 500 are
+ * waiting, instead of one INSERT and one commit per call on the proxy's hot
+ * path. A crash loses at most the last interval's rows (README, Provider-call
+ * log); a clean shutdown flushes (close()). This process's own listings flush
+ * first, so a call is listed as soon as it has been recorded here.
  */
-export function createProviderCallLog({ db, clock, onError }: { db: Database; clock: Clock; onError?: (err: unknown) => void }) {
-  return {
-    /** Writes one call. Never throws: a log that cannot be written must not fail the call it describes. */
-    async record(ctx: CallContext, outcome: CallOutcome): Promise<void> {
-      const now = clock.now();
+export function createProviderCallLog({ db, clock, onError, flushMs = 100 }: { db: Database; clock: Clock; onError?: (err: unknown) => void; flushMs?: number }) {
+  let pending: Insertable<ProviderCallsTable>[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+
+  /** Writes what is waiting, after any write already under way; never throws. */
+  function flush(): Promise<void> {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    const rows = pending;
+    pending = [];
+    writing = writing.then(async () => {
+      if (rows.length === 0) return;
       try {
-        await db
-          .insertInto("provider_calls")
-          .values({
-            id: uuidv7(now),
-            entity_id: ctx.entityId,
-            connector_id: ctx.connectorId,
-            connector_type: ctx.connectorType,
-            purpose: ctx.purpose,
-            method: outcome.method,
-            path: outcome.path.slice(0, 2048),
-            status: outcome.status,
-            latency_ms: Math.max(0, Math.round(outcome.latencyMs)),
-            bytes_sent: outcome.bytesSent,
-            bytes_received: outcome.bytesReceived,
-            error_class: outcome.errorClass,
-            request_id: ctx.requestId ?? null,
-            created_at: now,
-          })
-          .execute();
+        await db.insertInto("provider_calls").values(rows).execute();
       } catch (err) {
         onError?.(err);
       }
+    });
+    return writing;
+  }
+
+  return {
+    /** Buffers one call (written within flushMs). Never throws: a log that cannot be written must not fail the call it describes. */
+    record(ctx: CallContext, outcome: CallOutcome): void {
+      const now = clock.now();
+      pending.push({
+        id: uuidv7(now),
+        entity_id: ctx.entityId,
+        connector_id: ctx.connectorId,
+        connector_type: ctx.connectorType,
+        purpose: ctx.purpose,
+        method: outcome.method,
+        path: outcome.path.slice(0, 2048),
+        status: outcome.status,
+        latency_ms: Math.max(0, Math.round(outcome.latencyMs)),
+        bytes_sent: outcome.bytesSent,
+        bytes_received: outcome.bytesReceived,
+        error_class: outcome.errorClass,
+        request_id: ctx.requestId ?? null,
+        created_at: now,
+      });
+      if (pending.length >= FLUSH_ROWS) void flush();
+      else if (timer === null) {
+        timer = setTimeout(() => void flush(), flushMs);
+        timer.unref();
+      }
     },
+
+    flush,
+
+    /** Writes what is waiting; the app's onClose calls it before the database closes. */
+    close: flush,
 
     /** A connector's calls, newest first, one page (cursor: the last id seen). */
     async list(connectorId: string, opts: CallListOptions): Promise<{ data: ProviderCallView[]; hasMore: boolean }> {
+      await flush();
       const rows = await db
         .selectFrom("provider_calls")
         .selectAll()
@@ -89,6 +126,7 @@ export function createProviderCallLog({ db, clock, onError }: { db: Database; cl
 
     /** Deletes calls older than `retentionMs`, in batches; the number deleted. */
     async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
+      await flush();
       const cutoff = new Date(clock.now().getTime() - retentionMs);
       let total = 0;
       for (;;) {

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream";
+import { finished, pipeline } from "node:stream";
 import { connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { AuthRecipe } from "../catalog/definition.ts";
 import type { Clock } from "../kernel/clock.ts";
@@ -50,7 +50,8 @@ export interface ProxyDeps {
   db: Database;
   clock: Clock;
   config: Pick<Config, "providerUrls" | "proxy">;
-  openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Record<string, string> | null>;
+  /** The entity's connector of a type with its opened credentials, in one query (CredentialService). */
+  connectorWithCredentials(entityId: string, type: string): Promise<{ connector: ConnectorRecord; credentials: Record<string, string> | null } | undefined>;
   grants: Pick<ShopifyGrants, "openAccessToken" | "refreshGrant">;
   minted: MintedTokens;
   transport: ProxyTransport;
@@ -75,11 +76,12 @@ interface Injection {
  * outgoing request.
  */
 export function createProxyService(deps: ProxyDeps) {
-  const { db, config, transport, callLog } = deps;
+  const { config, transport, callLog } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
-  async function connectorFor(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
-    const c = await selectConnector(db, actor.entityId, type);
+  async function connectorFor(actor: ApiKeyActor, type: ConnectorType): Promise<{ connector: ConnectorRecord; credentials: Record<string, string> | null }> {
+    const found = await deps.connectorWithCredentials(actor.entityId, type);
+    const c = found?.connector;
     if (!c) throw proxyError("not_found", "proxy_connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
     assertKeyMayAct(actor, c.mode);
     if (c.disconnected_at !== null) {
@@ -88,7 +90,7 @@ export function createProxyService(deps: ProxyDeps) {
     if (!c.is_active) {
       throw proxyError("conflict", "proxy_connector_paused", `The ${type} connector is paused (is_active: false).`, `Resume it with PATCH /v1/integrations/${type} {"is_active": true}.`);
     }
-    return c;
+    return found;
   }
 
   async function inject(c: ConnectorRecord, recipe: AuthRecipe, credentials: Record<string, string> | null, opts: { newerThan?: number; requestId: string }): Promise<Injection> {
@@ -129,10 +131,9 @@ export function createProxyService(deps: ProxyDeps) {
       const declared = Number(call.headers["content-length"] ?? 0);
       if (declared > config.proxy.maxRequestBytes) throw bodyTooLarge(config.proxy.maxRequestBytes);
 
-      const c = await connectorFor(actor, type);
+      const { connector: c, credentials } = await connectorFor(actor, type);
       const recipe = connectorDefinition(type).authRecipe;
       const owned = ownedNames(recipe);
-      const credentials = recipe.scheme === "shopify_token" ? null : await deps.openCredentials(c);
       const context: CallContext = { entityId: c.entity_id, connectorId: c.id, connectorType: type, purpose: "proxy", requestId: call.requestId };
 
       const headers = forwardedHeaders(call.headers, owned.headers);
@@ -162,7 +163,7 @@ export function createProxyService(deps: ProxyDeps) {
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;
           const tooLarge = body !== null && !Buffer.isBuffer(body) && (body as Readable & { tooLarge?: boolean }).tooLarge === true;
-          void callLog.record(context, { method: call.method, path: loggedPath, status: null, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived: 0, errorClass: tooLarge ? "too_large" : err.failure });
+          callLog.record(context, { method: call.method, path: loggedPath, status: null, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived: 0, errorClass: tooLarge ? "too_large" : err.failure });
           if (tooLarge) throw bodyTooLarge(config.proxy.maxRequestBytes);
           if (repeatable && replayable && attempt < config.proxy.maxAttempts) {
             await sleep(backoffMs(attempt, null));
@@ -174,7 +175,7 @@ export function createProxyService(deps: ProxyDeps) {
         }
 
         const logAnswer = (bytesReceived: number, errorClass: string | null) =>
-          void callLog.record(context, { method: call.method, path: loggedPath, status: res.status, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived, errorClass });
+          callLog.record(context, { method: call.method, path: loggedPath, status: res.status, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived, errorClass });
         const retryAfter = headerValue(res.headers["retry-after"]);
         const again =
           attempt < config.proxy.maxAttempts &&
@@ -199,6 +200,12 @@ export function createProxyService(deps: ProxyDeps) {
           res.body.destroy();
           logAnswer(0, "too_large");
           throw proxyError("upstream", "proxy_response_too_large", `The ${type} API's answer (${declaredAnswer} bytes) is larger than the proxy relays.`, "PATCHBAY_PROXY_MAX_RESPONSE_BYTES sets the limit.");
+        }
+        if (headerValue(res.headers["content-length"]) !== null) {
+          // A declared length within the limit bounds the body already (undici reads no more than it): relayed as it is, no
+          // counting stream per call. An answer cut short is logged "aborted" with the bytes unknown (0).
+          finished(res.body, (err) => logAnswer(err ? 0 : declaredAnswer, err ? "aborted" : null));
+          return { status: res.status, headers: relayedHeaders(res.headers), body: res.body };
         }
         const counter = byteCounter(config.proxy.maxResponseBytes, () => new Error("response too large"));
         pipeline(res.body, counter, (err) => logAnswer(counter.bytes(), err ? (counter.bytes() > config.proxy.maxResponseBytes ? "too_large" : "aborted") : null));

@@ -4,7 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import { ConflictError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
-import { KeyRing, openEnvelope, rewrapEnvelope, sealEnvelope, VaultError } from "./envelope.ts";
+import { KeyRing, openEnvelope, rewrapEnvelope, sealEnvelope, VaultError, type SealedEnvelope } from "./envelope.ts";
 
 /** Where a secret lives: the entity, the record that owns it, and what it is for. */
 export interface SecretPlace {
@@ -111,6 +111,11 @@ export function createVault({ db, ring, clock }: { db: Database; ring: KeyRing; 
       if (!row) return null;
       const plaintext = openEnvelope(ring, placeAad(place), { masterKeyId: row.master_key_id, wrappedKey: row.wrapped_key, ciphertext: row.ciphertext });
       return JSON.parse(plaintext.toString("utf8")) as T;
+    },
+
+    /** Opens a sealed row the caller read itself (joined to its owner's row): the same checks as openSecret. */
+    openSealed<T = unknown>(place: SecretPlace, sealed: SealedEnvelope): T {
+      return JSON.parse(openEnvelope(ring, placeAad(place), sealed).toString("utf8")) as T;
     },
 
     /** Destroys the secret at `place` (ciphertext and wrapped data key); true if there was one. */
