@@ -107,8 +107,9 @@ export async function proxyRoutes(root: FastifyInstance, { services }: { service
     proxy.removeAllContentTypeParsers();
     proxy.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
 
-    proxy.withTypeProvider<TypeBoxTypeProvider>().route({
-      method: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    // One route per method, so each has its own operationId in the OpenAPI document (getIntegrationProxy, createIntegrationProxy, …).
+    for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"] as const) proxy.withTypeProvider<TypeBoxTypeProvider>().route({
+      method,
       url: "/v1/integrations/:connector_type/proxy/*",
       config: { scope: "integrations:proxy", idempotency: "passthrough" },
       schema: {
