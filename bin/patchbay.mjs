@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npx patchbay …` from the checkout: runs the TypeScript CLI through tsx.
-import { register } from "tsx/esm/api";
+// `npx patchbay …`: the compiled CLI (dist-cli/, scripts/build-cli.mjs), built on first use and whenever src/ is newer.
+import { ensureCliBuilt } from "../scripts/build-cli.mjs";
 
-register();
-await import("../src/cli/index.ts");
+const entry = await ensureCliBuilt({ force: process.env.PATCHBAY_REBUILD === "true" });
+process.setSourceMapsEnabled(true);
+await import(entry);

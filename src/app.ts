@@ -19,6 +19,7 @@ import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
 import { ShuttingDownError } from "./kernel/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
+import { finishOpenApiDocument } from "./surfaces/openapi-finish.ts";
 import { FlatErrorSchema } from "./surfaces/shared/flat-errors.ts";
 import { buildValidator } from "./surfaces/shared/validator.ts";
 import { OPENAPI_TAGS } from "./surfaces/openapi-tags.ts";
@@ -126,6 +127,7 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
     transform: withErrorResponses,
+    transformObject: (document) => finishOpenApiDocument("openapiObject" in document ? document.openapiObject : document.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 

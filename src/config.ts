@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import path from "node:path";
-import { FAULT_STEPS, type FaultStep } from "./idempotency/store.ts";
+import { FAULT_STEPS, type FaultStep } from "./idempotency/fault-steps.ts";
 
 /**
  * Every environment variable Patchbay reads, parsed once at boot.

@@ -9,4 +9,8 @@ export interface CommandContext {
   config: Config;
   admin: AdminClient;
   out: Output;
+  /** The running server's URL (--url, PATCHBAY_URL). */
+  serverUrl?: string;
+  /** The entity API key (--api-key, PATCHBAY_API_KEY), for the /v1, connections and /api/v3 commands. */
+  apiKey?: string;
 }

@@ -1,101 +1,106 @@
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { createAdminClient, type AdminClient } from "./admin-client.ts";
 import type { CommandContext } from "./context.ts";
-import { auditCommand } from "./audit.ts";
-import { demoGatewayCommand } from "./demo-gateway.ts";
-import { entitiesCommand } from "./entities.ts";
-import { keysCommand } from "./keys.ts";
-import { masterKeyCommand } from "./master-key.ts";
-import { migrateCommand } from "./migrate.ts";
 import { CliError, createOutput, type Output } from "./output.ts";
-import { vaultCommand } from "./vault.ts";
 
-const HELP = `patchbay — the Patchbay command line
 
-  patchbay entities create --name NAME
-  patchbay entities list
-  patchbay keys create --entity ENTITY_ID [--mode live|test] [--scopes a,b] [--name NAME]
-                      [--rate-limit-per-minute N] [--rate-limit-burst N]   (default: the mode's limit)
-  patchbay keys list --entity ENTITY_ID
-  patchbay keys revoke KEY_ID
-  patchbay audit --entity ENTITY_ID [--target-type TYPE] [--target-id ID] [--since 24h|TIME]
-                 [--limit N] [--starting-after EVENT_ID]   (newest first)
-  patchbay migrate
-  patchbay master-key new
-  patchbay vault status
-  patchbay vault rewrap [--batch-size 100]
-  patchbay demo-gateway [--port 4010] [--host 127.0.0.1]   (the demo retailer gateway, on its own)
+declare const PATCHBAY_VERSION: string | undefined;
 
-Options: --json (machine output), --url URL (a running server; PATCHBAY_URL),
-         --admin-token TOKEN (PATCHBAY_ADMIN_TOKEN, or the token file in the data dir).
-Entity, key, audit and vault commands talk to a running server (npm start).`;
+/** The package's version: inlined by the CLI bundle (scripts/build-cli.mjs), read from package.json under tsx. */
+async function version(): Promise<string> {
+  if (typeof PATCHBAY_VERSION === "string") return PATCHBAY_VERSION;
+  const { readFileSync } = await import("node:fs");
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
 
-const commands: Record<string, (ctx: CommandContext) => Promise<void>> = {
-  entities: entitiesCommand,
-  keys: keysCommand,
-  audit: auditCommand,
-  migrate: migrateCommand,
-  "master-key": masterKeyCommand,
-  vault: vaultCommand,
-  "demo-gateway": demoGatewayCommand,
-};
+function usage(message: string, hint: string): CliError {
+  return new CliError(message, hint, 2);
+}
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    // Every value-taking flag of every command is declared here, so `--name "Acme Inc"` is one value.
-    options: {
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-      url: { type: "string" },
-      "admin-token": { type: "string" },
-      name: { type: "string" },
-      entity: { type: "string" },
-      mode: { type: "string" },
-      scopes: { type: "string" },
-      "batch-size": { type: "string" },
-      "rate-limit-per-minute": { type: "string" },
-      "rate-limit-burst": { type: "string" },
-      "target-type": { type: "string" },
-      "target-id": { type: "string" },
-      since: { type: "string" },
-      limit: { type: "string" },
-      "starting-after": { type: "string" },
-      port: { type: "string" },
-      host: { type: "string" },
-    },
-  });
-  const out = createOutput(values.json === true);
-  const [group, ...args] = positionals;
-  if (!group || values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return group || values.help ? 0 : 1;
-  }
-  const command = commands[group];
+  const json = argv.includes("--json");
+  const out = createOutput(json);
   try {
-    if (!command) throw new CliError(`Unknown command "${group}".`, "Run `npx patchbay --help` for the list.");
-    const config = loadConfig();
-    // Made on first use: commands that need no server (master-key new, migrate) must not need its token either.
-    let client: AdminClient | undefined;
-    const admin: AdminClient = (method, route, body) =>
-      (client ??= createAdminClient(config, {
-        url: typeof values.url === "string" ? values.url : undefined,
-        token: typeof values["admin-token"] === "string" ? values["admin-token"] : undefined,
-      }))(method, route, body);
-    await command({ args, flags: values, config, admin, out });
-    return 0;
+    return await dispatch(argv, out);
   } catch (err) {
     if (err instanceof CliError || err instanceof ConfigError) {
       const hint = err instanceof CliError ? err.hint : undefined;
       if (out.json) process.stdout.write(`${JSON.stringify({ error: err.message, ...(hint ? { hint } : {}) })}\n`);
       else process.stderr.write(`error: ${err.message}\n${hint ? `hint: ${hint}\n` : ""}`);
-      return 1;
+      return err instanceof CliError ? err.exitCode : 2;
     }
     throw err;
   }
+}
+
+async function dispatch(argv: string[], out: Output): Promise<number> {
+  const { COMMANDS, GLOBAL_FLAGS, commandHelp, findCommand, mainHelp } = await import("./commands.ts");
+  // The command's words come first, before any flag.
+  const firstFlag = argv.findIndex((a) => a.startsWith("-"));
+  const words = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
+  if (argv[0] === "--version" || argv[0] === "-v" || argv[0] === "version") {
+    process.stdout.write(`${await version()}\n`);
+    return 0;
+  }
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
+    process.stdout.write(`${mainHelp(await version())}\n`);
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === "help") {
+    if (argv.length === 1) return process.stdout.write(`${mainHelp(await version())}\n`), 0;
+    const found = findCommand(argv.slice(1));
+    if (!found) {
+      const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[1]} `));
+      if (group.length === 0) throw usage(`Unknown command "${argv.slice(1).join(" ")}".`, "Run `patchbay --help` for the list.");
+      process.stdout.write(`${group.map(commandHelp).join("\n\n")}\n`);
+      return 0;
+    }
+    process.stdout.write(`${commandHelp(found.spec)}\n`);
+    return 0;
+  }
+  const found = findCommand(words);
+  if (!found) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${words[0]} `));
+    if (group.length > 0 && (argv.includes("--help") || argv.includes("-h"))) return process.stdout.write(`${group.map(commandHelp).join("\n\n")}\n`), 0;
+    throw usage(
+      `Unknown command "${words.slice(0, 2).join(" ")}".`,
+      group.length ? `Use one of: ${group.map((c) => c.name).join(", ")}.` : "Run `patchbay --help` for the list.",
+    );
+  }
+  const { spec } = found;
+  const declared = { ...GLOBAL_FLAGS, ...spec.flags };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(Object.entries(declared).map(([name, f]) => [name, { type: f.type, ...(name === "help" ? { short: "h" } : {}) }])),
+    });
+  } catch (err) {
+    const bad = /'(-{1,2}[^']+)'/.exec((err as Error).message)?.[1];
+    const valid = Object.keys(declared).map((f) => `--${f}`).join(", ");
+    throw usage(bad ? `Unknown or malformed flag ${bad} for "patchbay ${spec.name}".` : (err as Error).message, `Valid flags: ${valid}. See \`patchbay help ${spec.name}\`.`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    process.stdout.write(`${commandHelp(spec)}\n`);
+    return 0;
+  }
+  const args = parsed.positionals.slice(spec.name.split(" ").length);
+  const config = loadConfig();
+  // Made on first use: commands that need no server (master-key new, migrate) must not need its token either.
+  let client: AdminClient | undefined;
+  const admin: AdminClient = (method, route, body) =>
+    (client ??= createAdminClient(config, {
+      url: typeof values.url === "string" ? values.url : undefined,
+      token: typeof values["admin-token"] === "string" ? values["admin-token"] : undefined,
+    }))(method, route, body);
+  const serverUrl = (typeof values.url === "string" ? values.url : config.serverUrl).replace(/\/+$/, "");
+  const apiKey = typeof values["api-key"] === "string" ? values["api-key"] : process.env.PATCHBAY_API_KEY || undefined;
+  await spec.run({ args, flags: values, config, admin, out, serverUrl, apiKey });
+  return 0;
 }
 
 process.exitCode = await run(process.argv.slice(2));

@@ -18,11 +18,24 @@ export function createOutput(json: boolean): Output {
   };
 }
 
+export const TABLE_WIDTH = 100;
+
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return "(none)";
   const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? "-" : Array.isArray(r[c]) ? (r[c] as unknown[]).join(",") : String(r[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
+  // Fit TABLE_WIDTH columns, cells cut with an ellipsis (--json has them whole): the widest of the other columns
+  // gives way first, down to 20 characters (ids stay recognisable by their start), then the last one.
+  const over = () => widths.reduce((a, w) => a + w, 0) + 2 * (columns.length - 1) - TABLE_WIDTH;
+  while (over() > 0) {
+    const others = widths.slice(0, -1);
+    const widest = others.indexOf(Math.max(...others));
+    if (widest >= 0 && widths[widest]! > 20) widths[widest]!--;
+    else if (widths.at(-1)! > 12) widths[widths.length - 1]!--;
+    else break;
+  }
+  const fit = (v: string, w: number) => (v.length > w ? `${v.slice(0, w - 1)}…` : v.padEnd(w));
+  const line = (vals: string[]) => vals.map((v, i) => fit(v, widths[i]!)).join("  ").trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join("\n");
 }
 
@@ -31,6 +44,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    /** The process exit code (README, CLI: 1 failed, 2 usage). */
+    readonly exitCode = 1,
   ) {
     super(message);
   }

@@ -40,8 +40,8 @@ export type BeginOutcome = { kind: "execute"; claim: Claim } | { kind: "replay";
  * service's own transaction finished (inside the request's); the answer
  * serialized, not yet stored; committed, the answer not yet sent.
  */
-export const FAULT_STEPS = ["before_claim", "after_claim", "after_write", "before_commit", "after_commit"] as const;
-export type FaultStep = (typeof FAULT_STEPS)[number];
+import { FAULT_STEPS, type FaultStep } from "./fault-steps.ts";
+export { FAULT_STEPS, type FaultStep };
 
 /** The fault switch of PATCHBAY_FAULT_CRASH: at its step, with its probability, the process dies at once (SIGKILL: no cleanup, as in a crash). */
 export function crashSwitch(setting: { step: FaultStep; probability: number } | null): ((step: FaultStep) => void) | undefined {

@@ -1,0 +1,74 @@
+// keys roll, connections, shop integrations, webhook endpoints and deliveries.
+import type { CommandContext } from "./context.ts";
+import { CliError, table } from "./output.ts";
+import { api, entityClient, needArg, pageQuery } from "./sdk-client.ts";
+
+type Row = Record<string, unknown>;
+const base = (c: CommandContext) => c.serverUrl ?? c.config.serverUrl;
+
+export async function keysRoll(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the key id", "keys roll KEY_ID [--overlap SECONDS]");
+  const body: Row = {};
+  if (c.flags.overlap !== undefined) {
+    if (typeof c.flags.overlap !== "string" || !/^\d{1,7}$/.test(c.flags.overlap)) throw new CliError("--overlap needs a number of seconds.", "For example --overlap 3600", 2);
+    body.overlap_seconds = Number(c.flags.overlap);
+  }
+  const key = await c.admin<Row>("POST", `/admin/v1/api-keys/${encodeURIComponent(id)}/roll`, body);
+  c.out.result(key, () => `Rolled key ${id}.\n  new secret key: ${String(key.key)}\n\nThe secret key is shown this once. Store it now.`);
+}
+
+export async function connectionsList(c: CommandContext): Promise<void> {
+  const customer = c.flags.customer;
+  if (typeof customer !== "string" || !customer) throw new CliError("connections list needs --customer CUSTOMER_ID.", undefined, 2);
+  const pb = entityClient(c);
+  const answer = (await api(() => pb.connections.listConnections({ params: { query: { customer_id: customer } } }), base(c))) as unknown;
+  const rows = (Array.isArray(answer) ? answer : ((answer as { data?: Row[] }).data ?? [])) as Row[];
+  c.out.result(answer, () => table(rows, ["connection_id", "customer_id", "retailer_id", "status", "email"]));
+}
+
+export async function connectionsGet(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the connection id", "connections get CONNECTION_ID");
+  const pb = entityClient(c);
+  const { connection_token } = await api(() => pb.connections.createConnectionToken({ params: { path: { connection_id: id } }, body: { scope: "access" } }), base(c));
+  const row = (await api(() => pb.withConnectionToken(connection_token).connections.getConnection({ params: { path: { connection_id: id } } }), base(c))) as unknown as Row;
+  c.out.result(row, () => Object.entries(row).map(([k, v]) => `${k}: ${String(v)}`).join("\n"));
+}
+
+export async function shopList(c: CommandContext): Promise<void> {
+  const publicKey = typeof c.flags["public-key"] === "string" ? c.flags["public-key"] : process.env.PATCHBAY_PUBLIC_KEY;
+  if (!publicKey) throw new CliError("shop-integrations needs the key's public_key.", "Pass --public-key pk_… or set PATCHBAY_PUBLIC_KEY.", 2);
+  const pb = entityClient(c, { publicKey });
+  const doc = (await api(() => pb.shopIntegrations.listShopIntegrations(), base(c))) as unknown as { data: Array<{ id: string; attributes: Row }> };
+  c.out.result(doc, () => table(doc.data.map((d) => ({ id: d.id, ...d.attributes })), ["id", "shop_name", "integration_type", "status", "updated_at"]));
+}
+
+export async function webhooksList(c: CommandContext): Promise<void> {
+  const pb = entityClient(c);
+  const page = await api(() => pb.webhooks.listWebhookEndpoints(), base(c));
+  c.out.result(page, () => table(page.data as unknown as Row[], ["id", "url", "events", "enabled", "created_at"]));
+}
+
+export async function webhooksCreate(c: CommandContext): Promise<void> {
+  const url = c.flags["endpoint-url"];
+  if (typeof url !== "string" || !url) throw new CliError("webhooks create needs --endpoint-url URL.", undefined, 2);
+  const events = (typeof c.flags.events === "string" ? c.flags.events : "*").split(",").map((e) => e.trim()).filter(Boolean);
+  const pb = entityClient(c);
+  const body = { url, events: events as never, ...(typeof c.flags.description === "string" ? { description: c.flags.description } : {}) };
+  const created = (await api(() => pb.webhooks.createWebhookEndpoint({ body }), base(c))) as unknown as Row;
+  const endpoint = ((created.data as Row | undefined) ?? created) as Row;
+  c.out.result(created, () => `Created webhook endpoint ${String(endpoint.id)} → ${url}\n  signing secret: ${String(endpoint.secret)}\n\nThe secret is shown this once.`);
+}
+
+export async function webhooksDelete(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks delete ENDPOINT_ID");
+  const pb = entityClient(c);
+  const answer = await api(() => pb.webhooks.deleteWebhookEndpoint({ params: { path: { id } } }), base(c));
+  c.out.result(answer ?? {}, () => `Deleted webhook endpoint ${id}.`);
+}
+
+export async function deliveries(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks deliveries ENDPOINT_ID");
+  const pb = entityClient(c);
+  const page = await api(() => pb.webhooks.listWebhookEndpointDeliveries({ params: { path: { id }, query: pageQuery(c.flags) } }), base(c));
+  c.out.result(page, () => table(page.data as unknown as Row[], ["id", "event_type", "status", "attempts", "last_status", "created_at"]));
+}
