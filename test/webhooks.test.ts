@@ -249,7 +249,7 @@ for (const kind of DB_KINDS) {
       const call = asKey(t, tenant);
       const http = await call("POST", "/v1/webhook_endpoints", { url: "http://hooks.example.com/x", events: ["*"] });
       assert.equal(http.statusCode, 400);
-      assert.match(http.json().error, /https/);
+      assert.match(http.json().hint, /https/);
       const nowhere = await call("POST", "/v1/webhook_endpoints", { url: "https://nowhere.example.com/x", events: ["*"] });
       assert.equal(nowhere.statusCode, 400);
       assert.equal(nowhere.json().code, "url_unresolvable");
