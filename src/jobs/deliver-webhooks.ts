@@ -3,7 +3,8 @@ import type { Database } from "../db/index.ts";
 import type { SendWebhook } from "../providers/webhook-sender.ts";
 import { WEBHOOK_SECRET_PURPOSE } from "../services/credentials.ts";
 import type { DeliverJobPayload, DeliveryTarget, WebhookDeliveryService } from "../services/webhook-deliveries.ts";
-import type { WebhookEndpointService } from "../services/webhook-endpoints.ts";
+import { WEBHOOK_API_VERSION, type WebhookEndpointService } from "../services/webhook-endpoints.ts";
+import { eventLivemode } from "../services/outbox.ts";
 import { DELIVER_JOB_MAX_ATTEMPTS, DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "../services/webhook-schedule.ts";
 import type { WebhookDestinationService } from "../services/webhook-destinations.ts";
 import { subtotalEventId } from "../services/webhook-destinations.ts";
@@ -48,12 +49,20 @@ export function registerWebhookDeliveryJob(queue: JobQueue, deps: DeliverWebhook
       const final = !ok && !manual && (ctx.attempt >= DELIVERY_TRIES || result.permanent);
       const retrying = !ok && !final && !manual;
       await deps.deliveries.recordAttempt(target.delivery.id, {
-        attempt: { attempted_at: result.at.toISOString(), status_code: result.statusCode, latency_ms: result.latencyMs, error: result.error },
+        attempt: {
+          attempted_at: result.at.toISOString(),
+          status_code: result.statusCode,
+          latency_ms: result.latencyMs,
+          error: result.error,
+          ...(result.requestBody !== undefined ? { request_body: result.requestBody } : {}),
+        },
         ok,
         final,
         manual,
         nextAttemptAt: retrying ? new Date(deps.clock.now().getTime() + retryDelayMs(ctx.attempt)) : null,
       });
+      // An endpoint counts every attempt that was sent (a paused one is not): successes, failures, the auto-pause.
+      if (target.endpoint && result.requestBody !== undefined) await deps.endpoints.countAttempt(target.endpoint.id, ok, result.at);
       // The queue's retry is the schedule: throwing makes it due again after retryDelayMs(attempt).
       if (retrying) throw new Error(result.error!);
     },
@@ -67,6 +76,8 @@ interface AttemptResult {
   error: string | null;
   /** No point trying again (the endpoint was disabled, the integration's webhook turned off). */
   permanent: boolean;
+  /** The body as sent, for a /v1 endpoint's delivery log (absent when nothing was sent). */
+  requestBody?: string;
 }
 
 async function attempt(deps: DeliverWebhooksDeps, target: DeliveryTarget, signal: AbortSignal): Promise<AttemptResult> {
@@ -77,9 +88,8 @@ async function attempt(deps: DeliverWebhooksDeps, target: DeliveryTarget, signal
     const error = target.endpoint ? "endpoint disabled" : "the shop integration's webhook is turned off";
     return { at, statusCode: null, latencyMs: 0, error, permanent: true };
   }
-  const secrets = target.endpoint
-    ? await deps.endpoints.openSigningSecrets(target.endpoint, at)
-    : await connectorSecret(deps, target.connector!);
+  if (target.endpoint) return attemptArcus(deps, target, target.endpoint, destination, signal);
+  const secrets = await connectorSecret(deps, target.connector!);
   const { event } = target;
   const body = JSON.stringify({ id: event.id, type: event.type, created_at: event.created_at.toISOString(), entity_id: event.entity_id, data: event.data });
   const headers: Record<string, string> = {
@@ -92,6 +102,39 @@ async function attempt(deps: DeliverWebhooksDeps, target: DeliveryTarget, signal
   if (secrets.length > 0) headers["patchbay-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
   const result = await deps.send({ url: destination, body, headers }, signal);
   return { at, ...result, permanent: false };
+}
+
+/**
+ * A /v1 webhook endpoint gets Arcus's delivery (docs.arcuserp.com
+ * concepts/webhooks, guides/first-webhook): the event envelope `{id, object:
+ * "event", type, created_at, api_version, entity_id, data: {object}, livemode}`
+ * signed in `Arcus-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
+ * (a second v1 during a rotation's overlap).
+ */
+async function attemptArcus(deps: DeliverWebhooksDeps, target: DeliveryTarget, endpoint: NonNullable<DeliveryTarget["endpoint"]>, url: string, signal: AbortSignal): Promise<AttemptResult> {
+  const at = deps.clock.now();
+  const secrets = await deps.endpoints.openSigningSecrets(endpoint, at);
+  const { event } = target;
+  const body = JSON.stringify({
+    id: event.id,
+    object: "event",
+    type: event.type,
+    created_at: event.created_at.toISOString(),
+    api_version: endpoint.api_version ?? WEBHOOK_API_VERSION,
+    entity_id: event.entity_id,
+    data: { object: event.data },
+    livemode: eventLivemode(event.data),
+  });
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": WEBHOOK_USER_AGENT,
+    "patchbay-event-id": event.id,
+    "patchbay-event-type": event.type,
+    "patchbay-delivery-id": target.delivery.id,
+  };
+  if (secrets.length > 0) headers["arcus-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
+  const result = await deps.send({ url, body, headers }, signal);
+  return { at, ...result, permanent: false, requestBody: body };
 }
 
 /**

@@ -104,7 +104,7 @@ export function createWebhookDeliveryService({ db, clock, jobs, endpoints }: Web
       const endpoint = await endpoints.findOwned(actor, endpointId);
       const row = isUuid(deliveryId) ? await withType().where("d.id", "=", deliveryId).where("d.endpoint_id", "=", endpoint.id).executeTakeFirst() : undefined;
       if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", "List them with GET /v1/webhook_endpoints/{id}/deliveries.");
-      if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", "This endpoint is disabled: nothing is sent to it.", "Enable it with PATCH {\"enabled\": true} first.");
+      if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", `This endpoint is ${endpoint.status}: nothing is sent to it.`, 'Set it active with PATCH {"status": "active"} first.');
       await db.transaction().execute(async (trx) => {
         await jobs.enqueue<DeliverJobPayload>(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
         await recordAudit(trx, {
