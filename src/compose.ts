@@ -128,7 +128,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const purchaseSync = createPurchaseSync({ db, clock, retailers, vault, intervalMs: config.purchaseSyncIntervalMinutes * 60_000 });
   registerPurchaseSyncJobs(jobs, { db, sync: purchaseSync, purchases, scheduleEveryMs: Math.min(60_000, config.purchaseSyncIntervalMinutes * 60_000), purgeEveryMs: config.purgeIntervalMs });
   const audit = createAuditLog({ db });
-  const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
+  const webhookEndpoints = createWebhookEndpointService({ db, clock, vault, jobs, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
   const webhookDestinations = createWebhookDestinationService({ db, clock, vault, urls: { allowPrivate: config.webhookAllowPrivate, resolveHost } });
   const webhookDeliveries = createWebhookDeliveryService({
     db,

@@ -24,7 +24,7 @@ for (const kind of DB_KINDS) {
           const res = await t.request({ method: "GET", url: "/admin/v1/entities", headers });
           assert.equal(res.statusCode, 401, res.body);
           assert.equal(res.json().code, code);
-          assert.equal(res.json().type, "authentication_error");
+          assert.equal(res.json().type, "permission_error");
         }
       });
 
@@ -85,7 +85,7 @@ for (const kind of DB_KINDS) {
         const res = await t.admin("POST", `/admin/v1/entities/${entity.id}/api-keys`, { name: "x", mode: "live", scopes: ["orders:read"] });
         assert.equal(res.statusCode, 400);
         assert.equal(res.json().param, "scopes");
-        assert.match(res.json().error, /orders:read/);
+        assert.match(res.json().hint, /orders:read/);
         assert.match(res.json().hint, /integrations:read/);
       });
 

@@ -71,7 +71,7 @@ for (const kind of DB_KINDS) {
       for (const body of [{}, { overlap_seconds: -1 }, { overlap_seconds: 604_801 }, { overlap_seconds: 1.5 }, { overlap_seconds: 60, extra: 1 }]) {
         const bad = await t.admin("POST", `/admin/v1/api-keys/${tenant.keyId}/roll`, body);
         assert.equal(bad.statusCode, 400, JSON.stringify(body));
-        assert.equal(bad.json().type, "invalid_request_error");
+        assert.equal(bad.json().type, "validation_error");
       }
     });
   });

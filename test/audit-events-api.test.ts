@@ -124,7 +124,7 @@ for (const kind of DB_KINDS) {
           assert.equal(res.statusCode, 400, `${qs}: ${res.body}`);
           const body = res.json();
           assert.equal(body.code, "validation_failed", qs);
-          assert.equal(body.type, "invalid_request_error");
+          assert.equal(body.type, "validation_error");
           assert.equal(body.param, param, qs);
           assert.equal(typeof body.request_id, "string");
         }

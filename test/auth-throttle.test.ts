@@ -60,7 +60,7 @@ function assertFlat429(res: LightMyRequestResponse): number {
   assert.equal(res.statusCode, 429, res.body);
   const body = res.json();
   assert.equal(body.code, "too_many_failed_authentications");
-  assert.equal(body.type, "rate_limit_error");
+  assert.equal(body.type, "rate_limit");
   assert.match(body.request_id, /^req_/);
   return retryAfterOf(res);
 }

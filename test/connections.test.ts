@@ -524,7 +524,7 @@ for (const kind of DB_KINDS) {
         }
         const refused = await call("GET", "/retailers");
         assert.equal(refused.statusCode, 429, refused.body);
-        assert.match(assertDetailString(refused.json()), /Too many requests/);
+        assert.match(assertDetailString(refused.json()), /^Rate limit exceeded\. Retry after \d+ seconds\.$/);
         assert.ok(Number(refused.headers["retry-after"]) >= 1);
       });
     });

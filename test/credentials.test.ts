@@ -87,7 +87,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json().code, "validation_failed");
         assert.equal(res.json().param, "password");
-        assert.match(res.json().error, /publishable_key, secret_key/);
+        assert.match(res.json().hint, /publishable_key, secret_key/);
         assert.ok(!res.body.includes("hunter2-unknown") && !res.body.includes("sk_ok"));
         assert.deepEqual(await secretsOf(c.id), []);
         assert.equal((await call("GET", "/v1/integrations/stripe")).json().data.has_credentials_secret_arn, false);
@@ -122,7 +122,7 @@ for (const kind of DB_KINDS) {
         const res = await asKey(t, tenant)("PUT", "/v1/integrations/shopify/credentials", { access_token: "shpat_x" });
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json().param, "connector_type");
-        assert.match(res.json().error, /OAuth/);
+        assert.match(res.json().hint, /OAuth/);
       });
 
       it("an unknown connector type → 400, an absent connector → 404 with a hint", async () => {

@@ -52,16 +52,16 @@ for (const kind of DB_KINDS) {
       await t.services.jobs.runDueJobs();
 
       const hooks = receiver.hooks();
-      const events = hooks.map((h) => JSON.parse(h.body) as { id: string; type: string; entity_id: string; data: Record<string, unknown> });
+      const events = hooks.map((h) => JSON.parse(h.body) as { id: string; type: string; entity_id: string; data: { object: Record<string, unknown> } });
       const types = events.map((e) => e.type);
       // Delivery order across events is not guaranteed (README): compare as sets with counts.
-      const stripeTypes = events.filter((e) => e.data.connector_type === "stripe").map((e) => e.type).sort();
+      const stripeTypes = events.filter((e) => e.data.object.connector_type === "stripe").map((e) => e.type).sort();
       assert.deepEqual(stripeTypes, ["connector.connected", "connector.disconnected", "connector.restored", "connector.updated", "connector.updated"]);
       assert.ok(types.includes("shop_integration.updated"));
       assert.ok(types.includes("connection.disconnected"));
       assert.equal(new Set(hooks.map((h) => JSON.parse(h.body).id)).size, hooks.length, "each event delivered once");
       for (const h of hooks) {
-        assert.equal(verifyPatchbaySignature(String(h.headers["patchbay-signature"]), h.body, endpoint.secret, clockSeconds(t)), true);
+        assert.equal(verifyPatchbaySignature(String(h.headers["arcus-signature"]), h.body, endpoint.secret, clockSeconds(t)), true);
         assert.ok(!h.body.includes(PLANTED), "a credential in a webhook body");
         assert.equal(JSON.parse(h.body).entity_id, tenant.entityId);
       }
@@ -105,7 +105,7 @@ for (const kind of DB_KINDS) {
         assert.equal(e.target.id, endpoint.id);
         assert.deepEqual(e.actor, { type: "api_key", id: tenant.keyId });
       }
-      assert.deepEqual(entries[1]!.changes.events, { before: ["connector.updated"], after: ["*"] });
+      assert.deepEqual(entries[1]!.changes.enabled_events, { before: ["connector.updated"], after: ["*"] });
       const retried = await v1("GET", `/v1/audit_events?target_type=webhook_delivery&target_id=${deliveryId}`);
       assert.deepEqual((retried.json().data as { action: string }[]).map((e) => e.action), ["webhook_delivery.retried"]);
 

@@ -57,7 +57,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json().code, "validation_failed");
         assert.equal(res.json().param, param);
-        assert.match(res.json().error, /NUL/);
+        assert.match(res.json().hint, /NUL/);
       }
       const list = await v1("GET", `/v1/integrations?starting_after=${encodeURIComponent(NUL)}`);
       assert.equal(list.statusCode, 400, list.body);
@@ -106,7 +106,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json().code, "validation_failed");
         assert.equal(res.json().param, "name");
-        assert.match(res.json().error, /surrogate/);
+        assert.match(res.json().hint, /surrogate/);
       }
       assert.equal((await t.admin("GET", "/admin/v1/entities")).json().data.length, before);
       // A surrogate pair is ordinary text: stored and returned as sent.

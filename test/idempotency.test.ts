@@ -196,7 +196,7 @@ for (const kind of DB_KINDS) {
           const res = await call(method as "POST", url, body, headers);
           assert.equal(res.statusCode, 409, `${method} ${url}: ${res.body}`);
           assert.equal(res.json().code, "idempotency_key_mismatch");
-          assert.equal(res.json().type, "idempotency_error");
+          assert.equal(res.json().type, "conflict");
           assert.equal(typeof res.json().request_id, "string");
           assert.equal(res.headers["idempotent-replayed"], undefined);
         }
@@ -213,7 +213,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json().code, "idempotency_key_invalid");
         assert.equal(res.json().param, "Idempotency-Key");
-        assert.match(res.json().error, /255/);
+        assert.match(res.json().hint, /255/);
         assert.equal(await connectorCount(t, tenant), 0);
         const empty = await call("POST", "/v1/integrations/stripe", {}, ik(""));
         assert.equal(empty.statusCode, 400);
@@ -265,7 +265,7 @@ for (const kind of DB_KINDS) {
         const res = await call("POST", "/v1/integrations/stripe", {}, ik(key));
         assert.equal(res.statusCode, 409, res.body);
         assert.equal(res.json().code, "idempotency_key_in_use");
-        assert.equal(res.json().type, "idempotency_error");
+        assert.equal(res.json().type, "conflict");
         assert.equal(res.headers["retry-after"], "1");
         assert.equal(await connectorCount(t, tenant), 0, "not executed");
         // While the key executes nothing of it is stored yet, so another request with it can only be told to wait.

@@ -25,7 +25,7 @@ for (const kind of DB_KINDS) {
         assertSeedRow(row);
         assert.equal(row.connector_type, "stripe");
         assert.equal(row.display_name, "Stripe");
-        assert.equal(row.mode, "sandbox");
+        assert.equal(row.mode, "live", "a live key's connector is live unless the body says mode");
         assert.equal(row.is_active, true);
         assert.deepEqual(row.config, { currency: "usd" });
         assert.equal(row.has_credentials_secret_arn, false);
@@ -55,7 +55,7 @@ for (const kind of DB_KINDS) {
         const res = await call("POST", "/v1/integrations/openai");
         assert.equal(res.statusCode, 409);
         assert.equal(res.json().code, "conflict");
-        assert.equal(res.json().type, "invalid_request_error");
+        assert.equal(res.json().type, "conflict");
         assert.match(res.json().hint, /PATCH/);
       });
 
@@ -87,7 +87,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400);
         assert.equal(res.json().code, "validation_failed");
         assert.equal(res.json().param, "colour");
-        assert.match(res.json().error, /colour/);
+        assert.match(res.json().hint, /colour/);
       });
 
       it("requires the type's extra fields (carriers: ship_from_*, amazon/ebay: seller_id, plaid: bank_account_id)", async () => {
@@ -116,7 +116,7 @@ for (const kind of DB_KINDS) {
         res = await call("POST", "/v1/integrations/stripe", { config: { colour: "red" } });
         assert.equal(res.statusCode, 400);
         assert.equal(res.json().param, "config.colour");
-        assert.match(res.json().error, /known settings/);
+        assert.match(res.json().hint, /known settings/);
       });
 
       it("refuses wrong types, a bad uuid and an unknown mode with 400", async () => {
@@ -153,7 +153,7 @@ for (const kind of DB_KINDS) {
           const res = await call(method, "/v1/integrations/myspace", method === "PATCH" ? {} : undefined);
           assert.equal(res.statusCode, 400, `${method}: ${res.body}`);
           assert.equal(res.json().param, "connector_type");
-          assert.match(res.json().error, /stripe, avatax/);
+          assert.match(res.json().hint, /stripe, avatax/);
         }
       });
 
@@ -190,11 +190,24 @@ for (const kind of DB_KINDS) {
         }
       });
 
+      it("a new connector's mode follows the key: live key → live, test key → sandbox, the body's mode wins", async () => {
+        const live = await createTenant(t);
+        const call = asKey(t, live);
+        assert.equal((await call("POST", "/v1/integrations/stripe")).json().mode, "live");
+        assert.equal((await call("POST", "/v1/integrations/postmark", { mode: "sandbox" })).json().mode, "sandbox");
+        const testKey = await addKey(t, live.entityId, { mode: "test" });
+        const byTest = await asKey(t, testKey)("POST", "/v1/integrations/openai");
+        assert.equal(byTest.statusCode, 201, byTest.body);
+        assert.equal(byTest.json().mode, "sandbox");
+        const list = (await asKey(t, testKey)("GET", "/v1/integrations")).json();
+        assert.deepEqual(list.data.map((r: { connector_type: string }) => r.connector_type).sort(), ["openai", "postmark"], "the test key sees its own and the sandbox one, not the live one");
+      });
+
       it("a test key sees only sandbox connectors in the list", async () => {
         const live = await createTenant(t);
         const call = asKey(t, live);
-        await call("POST", "/v1/integrations/stripe", { mode: "live" });
-        await call("POST", "/v1/integrations/postmark");
+        await call("POST", "/v1/integrations/stripe");
+        await call("POST", "/v1/integrations/postmark", { mode: "sandbox" });
         const testKey = await addKey(t, live.entityId, { mode: "test" });
         const list = (await asKey(t, testKey)("GET", "/v1/integrations")).json();
         assert.deepEqual(list.data.map((r: { connector_type: string }) => r.connector_type), ["postmark"]);
@@ -234,7 +247,7 @@ for (const kind of DB_KINDS) {
           assert.equal(res.statusCode, 400, res.body);
           assert.equal(res.json().code, "validation_failed");
           assert.equal(res.json().param, field);
-          assert.match(res.json().error, new RegExp(field));
+          assert.match(res.json().hint, new RegExp(field));
           assert.equal((await call("GET", "/v1/integrations/stripe")).json().data.display_name, "Stripe", "nothing was written");
         });
       }

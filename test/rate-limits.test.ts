@@ -44,17 +44,20 @@ function rateHeaders(res: LightMyRequestResponse) {
   };
 }
 
-function assertRateHeaders(res: LightMyRequestResponse, limit: number): void {
+/** X-RateLimit-Reset is the Unix time (s) the current minute window ends (docs.arcuserp.com/concepts/rate-limits). */
+function assertRateHeaders(res: LightMyRequestResponse, limit: number, nowMs: number): void {
   for (const h of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]) assert.match(String(res.headers[h]), /^\d+$/, `${h} on ${res.statusCode}: ${res.body}`);
   const r = rateHeaders(res);
   assert.equal(r.limit, limit);
-  assert.ok(r.reset >= 1 && r.reset <= 60, `reset ${r.reset}`);
+  assert.equal(r.reset, (nowMs - (nowMs % MINUTE_MS) + MINUTE_MS) / 1000, `reset ${r.reset} at ${new Date(nowMs).toISOString()}`);
 }
 
 function assert429(res: LightMyRequestResponse): number {
   assert.equal(res.statusCode, 429, res.body);
   assert.equal(res.json().code, "rate_limit_exceeded");
-  assert.equal(res.json().type, "rate_limit_error");
+  assert.equal(res.json().type, "rate_limit");
+  assert.equal(res.json().error, "rate_limit_exceeded");
+  assert.equal(res.json().hint, `Rate limit exceeded. Retry after ${res.headers["retry-after"]} seconds.`);
   assert.equal(typeof res.json().request_id, "string");
   assert.equal(res.headers["x-ratelimit-remaining"], "0");
   const retryAfter = Number(res.headers["retry-after"]);
@@ -141,7 +144,7 @@ for (const kind of DB_KINDS) {
           answers.push(await asKey(t, readOnly)("DELETE", "/v1/integrations/stripe"));
           assert.deepEqual(answers.map((r) => r.statusCode), [200, 404, 400, 201, 201, 409, 403]);
           assert.equal(answers[4]!.headers["idempotent-replayed"], "true");
-          for (const r of answers) assertRateHeaders(r, 20);
+          for (const r of answers) assertRateHeaders(r, 20, t.clock.now().getTime());
           assert.deepEqual(answers.slice(0, 3).map((r) => rateHeaders(r).remaining), [4, 3, 2], "the burst of 5 is the tighter bound");
         });
 
@@ -151,7 +154,7 @@ for (const kind of DB_KINDS) {
             t.clock.advance(1000);
             const res = await call(method, url, method === "PATCH" ? { display_name: "P" } : undefined);
             assert.ok(res.statusCode < 300, `${method} ${url}: ${res.body}`);
-            assertRateHeaders(res, 20);
+            assertRateHeaders(res, 20, t.clock.now().getTime());
           }
         });
       });
@@ -163,7 +166,7 @@ for (const kind of DB_KINDS) {
           const refused = await call("POST", "/v1/integrations/stripe");
           const wait = assert429(refused);
           assert.ok(wait <= 2, `the burst window is the bound here, Retry-After ${wait}`);
-          assertRateHeaders(refused, 20);
+          assertRateHeaders(refused, 20, t.clock.now().getTime());
           assert.equal((await call("GET", "/v1/integrations/stripe")).statusCode, 429, "refused requests do not execute");
           t.clock.advance(wait * 1000);
           assert.equal((await call("GET", "/v1/integrations/catalog")).statusCode, 200);
@@ -208,10 +211,10 @@ for (const kind of DB_KINDS) {
           const live = await createTenant(t);
           const test = await addKey(t, live.entityId, { mode: "test" });
           t.clock.advance(1000);
-          assertRateHeaders(await asKey(t, live)("GET", "/v1/integrations"), 20);
+          assertRateHeaders(await asKey(t, live)("GET", "/v1/integrations"), 20, t.clock.now().getTime());
           const testAnswers = [];
           for (let i = 0; i < 4; i++) testAnswers.push(await asKey(t, test)("GET", "/v1/integrations"));
-          assertRateHeaders(testAnswers[0]!, 8);
+          assertRateHeaders(testAnswers[0]!, 8, t.clock.now().getTime());
           assert.deepEqual(testAnswers.map((r) => r.statusCode), [200, 200, 200, 429], "test burst is 3");
         });
 
@@ -225,7 +228,7 @@ for (const kind of DB_KINDS) {
           const call = asKey(t, { key: res.json().key });
           t.clock.advance(1000);
           const a = await call("GET", "/v1/integrations");
-          assertRateHeaders(a, 4);
+          assertRateHeaders(a, 4, t.clock.now().getTime());
           assert.equal((await call("GET", "/v1/integrations")).statusCode, 200);
           assert429(await call("GET", "/v1/integrations"));
           t.clock.advance(2000);
@@ -323,7 +326,7 @@ for (const kind of DB_KINDS) {
       t.clock.advance(1000);
       const answers = [];
       for (let i = 0; i < 51; i++) answers.push(await call("GET", "/v1/integrations/catalog"));
-      assertRateHeaders(answers[0]!, 300);
+      assertRateHeaders(answers[0]!, 300, t.clock.now().getTime());
       assert.equal(answers.filter((r) => r.statusCode === 200).length, 50);
       assert429(answers[50]!);
     });
@@ -333,9 +336,37 @@ for (const kind of DB_KINDS) {
       t.clock.advance(1000);
       const answers = [];
       for (let i = 0; i < 11; i++) answers.push(await asKey(t, tenant)("GET", "/v1/integrations/catalog"));
-      assertRateHeaders(answers[0]!, 60);
+      assertRateHeaders(answers[0]!, 60, t.clock.now().getTime());
       assert.equal(answers.filter((r) => r.statusCode === 200).length, 10);
       assert429(answers[10]!);
+    });
+
+    it("rate_limit_tier elevated at creation gives a live key 1,200/min with a burst of 100; keys report their tier", async () => {
+      const tenant = await createTenant(t);
+      const create = (body: object) => t.admin("POST", `/admin/v1/entities/${tenant.entityId}/api-keys`, { name: "k", scopes: ["integrations:read"], ...body });
+      const elevated = await create({ mode: "live", rate_limit_tier: "elevated" });
+      assert.equal(elevated.statusCode, 201, elevated.body);
+      assert.deepEqual(elevated.json().rate_limit, { per_minute: 1200, burst: 100 });
+      assert.equal(elevated.json().rate_limit_tier, "elevated");
+      const standard = await create({ mode: "live", rate_limit_tier: "standard" });
+      assert.deepEqual([standard.json().rate_limit, standard.json().rate_limit_tier], [{ per_minute: 300, burst: 50 }, "standard"]);
+      const plainTest = await create({ mode: "test" });
+      assert.deepEqual([plainTest.json().rate_limit, plainTest.json().rate_limit_tier], [{ per_minute: 60, burst: 10 }, "test"]);
+      const custom = await create({ mode: "live", rate_limit: { per_minute: 500 } });
+      assert.equal(custom.json().rate_limit_tier, "custom");
+      const refused = await create({ mode: "test", rate_limit_tier: "elevated" });
+      assert.equal(refused.statusCode, 400, refused.body);
+      assert.deepEqual([refused.json().code, refused.json().param, refused.json().type], ["validation_failed", "rate_limit_tier", "validation_error"]);
+      const unknownTier = await create({ mode: "live", rate_limit_tier: "platinum" });
+      assert.deepEqual([unknownTier.statusCode, unknownTier.json().param], [400, "rate_limit_tier"]);
+
+      const call = asKey(t, { key: elevated.json().key });
+      t.clock.advance(1000);
+      const answers = [];
+      for (let i = 0; i < 101; i++) answers.push(await call("GET", "/v1/integrations/catalog"));
+      assertRateHeaders(answers[0]!, 1200, t.clock.now().getTime());
+      assert.equal(answers.filter((r) => r.statusCode === 200).length, 100);
+      assert429(answers[100]!);
     });
   });
 
@@ -353,7 +384,7 @@ for (const kind of DB_KINDS) {
       const answers = [];
       for (let i = 0; i < 6; i++) answers.push(await call("GET", "/v1/integrations/catalog"));
       assert.deepEqual(answers.map((r) => r.statusCode), [200, 200, 200, 200, 200, 429]);
-      assertRateHeaders(answers[0]!, 20);
+      assertRateHeaders(answers[0]!, 20, t.clock.now().getTime());
       const notices = t.logs.filter((l) => l.includes("rate-limit store unavailable"));
       assert.equal(notices.length, 1, "once a minute at most");
     });

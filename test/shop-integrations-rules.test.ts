@@ -287,7 +287,7 @@ for (const kind of DB_KINDS) {
       it("a test key may change a sandbox integration but not a live one (nothing written)", async () => {
         const tenant = await createTenant(t);
         const live = await connectShop(t, tenant, "amazon", { mode: "live" });
-        const sandbox = await connectShop(t, tenant, "ebay");
+        const sandbox = await connectShop(t, tenant, "ebay", { mode: "sandbox" });
         const testCall = asBasic(t, await addKey(t, tenant.entityId, { mode: "test" }));
         assert.equal((await testCall("PATCH", `/api/v3/integrations/${sandbox}`, { shop_name: "ok" })).statusCode, 204);
         const res = await testCall("PATCH", `/api/v3/integrations/${live}`, { shop_name: "nope" });

@@ -37,7 +37,7 @@ for (const kind of DB_KINDS) {
         const v1 = asKey(t, tenant);
         const amazon = await connectShop(t, tenant, "amazon");
         const shopify = await insertShopify(t, tenant);
-        const ebay = await connectShop(t, tenant, "ebay");
+        const ebay = await connectShop(t, tenant, "ebay", { mode: "sandbox" });
         assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
         await connectShop(t, await createTenant(t), "amazon");
         assert.equal((await v1("DELETE", "/v1/integrations/ebay")).statusCode, 200);
@@ -70,7 +70,7 @@ for (const kind of DB_KINDS) {
       it("a test key sees sandbox integrations only", async () => {
         const tenant = await createTenant(t);
         await connectShop(t, tenant, "amazon", { mode: "live" });
-        const ebay = await connectShop(t, tenant, "ebay");
+        const ebay = await connectShop(t, tenant, "ebay", { mode: "sandbox" });
         const testKey = await addKey(t, tenant.entityId, { mode: "test" });
         const res = await asBasic(t, testKey)("GET", "/api/v3/integrations");
         assert.deepEqual((res.json().data as Integration[]).map((d) => d.id), [ebay]);
@@ -179,7 +179,7 @@ for (const kind of DB_KINDS) {
         const { tenant, id, call, v1 } = await oneShop();
         const stripe = await v1("POST", "/v1/integrations/stripe");
         const stripeId = (await t.database.db.selectFrom("connectors").select("shop_integration_id").where("id", "=", stripe.json().id).executeTakeFirstOrThrow()).shop_integration_id;
-        const ebay = await connectShop(t, tenant, "ebay");
+        const ebay = await connectShop(t, tenant, "ebay", { mode: "sandbox" });
         await v1("DELETE", "/v1/integrations/ebay");
         const strangers = asBasic(t, await createTenant(t));
         const cases: [typeof call, number | string][] = [

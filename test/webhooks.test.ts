@@ -9,7 +9,11 @@ import { bearerSurface, runSecurityBattery, type BatteryRoute } from "./helpers/
 import { createEndpoint } from "./helpers/webhooks.ts";
 
 const HOOK = "http://127.0.0.1:9/hook";
-const ENDPOINT_FIELDS = ["created_at", "description", "enabled", "events", "id", "object", "updated_at", "url"];
+/** The webhook endpoint object of docs.arcuserp.com/api-reference/webhooks (+ updated_at). */
+const ENDPOINT_FIELDS = [
+  "api_version", "consecutive_failure_count", "created_at", "description", "enabled_events", "entity_id", "failure_count", "id",
+  "last_delivery_at", "metadata", "mode", "object", "secret_last4", "status", "success_count", "updated_at", "url",
+];
 
 for (const kind of DB_KINDS) {
   describe(`[${kind}] /v1/webhook_endpoints`, () => {
@@ -28,9 +32,11 @@ for (const kind of DB_KINDS) {
         const created = res.json();
         assert.deepEqual(Object.keys(created).sort(), [...ENDPOINT_FIELDS, "secret"].sort());
         assert.equal(created.object, "webhook_endpoint");
-        assert.match(created.secret, /^whsec_[0-9A-Za-z]{40}$/);
-        assert.equal(created.enabled, true);
-        assert.deepEqual(created.events, ["connector.updated", "connection.activated"]);
+        assert.match(created.secret, /^whsec_[0-9a-f]{64}$/);
+        assert.equal(created.secret_last4, created.secret.slice(-4));
+        assert.equal(created.status, "active");
+        assert.equal(created.mode, "live");
+        assert.deepEqual(created.enabled_events, ["connector.updated", "connection.activated"], "the deprecated alias events is accepted");
 
         const one = await call("GET", `/v1/webhook_endpoints/${created.id}`);
         assert.equal(one.statusCode, 200, one.body);
@@ -60,15 +66,15 @@ for (const kind of DB_KINDS) {
         assert.deepEqual(back.data.map((e: { id: string }) => e.id), [ids[2], ids[1]]);
       });
 
-      it("PATCH changes url, events, enabled and description; DELETE removes it", async () => {
+      it("PATCH changes url, enabled_events, status and description; DELETE removes it", async () => {
         const tenant = await createTenant(t);
         const call = asKey(t, tenant);
         const { id } = await createEndpoint(t, tenant, { url: HOOK, events: ["*"] });
-        const res = await call("PATCH", `/v1/webhook_endpoints/${id}`, { url: `${HOOK}2`, events: ["connection.disconnected"], enabled: false, description: "off" });
+        const res = await call("PATCH", `/v1/webhook_endpoints/${id}`, { url: `${HOOK}2`, enabled_events: ["connection.disconnected"], status: "paused", description: "off" });
         assert.equal(res.statusCode, 200, res.body);
         assert.deepEqual(
-          { url: res.json().url, events: res.json().events, enabled: res.json().enabled, description: res.json().description },
-          { url: `${HOOK}2`, events: ["connection.disconnected"], enabled: false, description: "off" },
+          { url: res.json().url, enabled_events: res.json().enabled_events, status: res.json().status, description: res.json().description },
+          { url: `${HOOK}2`, enabled_events: ["connection.disconnected"], status: "paused", description: "off" },
         );
         assert.equal((await call("PATCH", `/v1/webhook_endpoints/${id}`, { description: null })).json().description, null);
 
@@ -80,7 +86,7 @@ for (const kind of DB_KINDS) {
         assert.deepEqual(secrets, [], "the endpoint's sealed secrets are destroyed with it");
       });
 
-      it("PATCH refuses fields outside url, events, enabled, description", async () => {
+      it("PATCH refuses fields outside url, enabled_events (events), description, status, api_version, metadata", async () => {
         const tenant = await createTenant(t);
         const { id } = await createEndpoint(t, tenant, { url: HOOK, events: ["*"] });
         const res = await asKey(t, tenant)("PATCH", `/v1/webhook_endpoints/${id}`, { secret: "whsec_mine" });
@@ -119,14 +125,14 @@ for (const kind of DB_KINDS) {
 
       it("every event type and \"*\" is accepted", async () => {
         const tenant = await createTenant(t);
-        assert.deepEqual((await createEndpoint(t, tenant, { url: HOOK, events: [...EVENT_TYPES] })).events, [...EVENT_TYPES]);
-        assert.deepEqual((await createEndpoint(t, tenant, { url: HOOK, events: ["*"] })).events, ["*"]);
+        assert.deepEqual((await createEndpoint(t, tenant, { url: HOOK, events: [...EVENT_TYPES] })).enabled_events, [...EVENT_TYPES]);
+        assert.deepEqual((await createEndpoint(t, tenant, { url: HOOK, events: ["*"] })).enabled_events, ["*"]);
       });
 
       it("url, events are required; unknown fields refused", async () => {
         const call = asKey(t, await createTenant(t));
         assert.equal((await call("POST", "/v1/webhook_endpoints", { events: ["*"] })).json().param, "url");
-        assert.equal((await call("POST", "/v1/webhook_endpoints", { url: HOOK })).json().param, "events");
+        assert.equal((await call("POST", "/v1/webhook_endpoints", { url: HOOK })).json().param, "enabled_events");
         assert.equal((await call("POST", "/v1/webhook_endpoints", { url: HOOK, events: ["*"], secret: "x" })).json().param, "secret");
         assert.equal((await call("POST", "/v1/webhook_endpoints", { url: "ftp://example.com/x", events: ["*"] })).json().param, "url");
         assert.equal((await call("POST", "/v1/webhook_endpoints", { url: "https://user:pw@example.com/x", events: ["*"] })).json().param, "url");
@@ -193,10 +199,11 @@ for (const kind of DB_KINDS) {
     describe("the shared security battery", () => {
       const own = async (app: TestApp, owner: Tenant) => ({ id: (await createEndpoint(app, owner, { url: HOOK, events: ["*"] })).id });
       const routes: Omit<BatteryRoute, "surface" | "scope">[] = [
-        { method: "GET", url: () => "/v1/webhook_endpoints", setupLive: own },
-        { method: "POST", url: () => "/v1/webhook_endpoints", payload: { url: HOOK, events: ["*"] }, setupLive: own },
+        // A test key lists and creates test endpoints (docs.arcuserp.com api-reference/webhooks: mode): no live-data case here.
+        { method: "GET", url: () => "/v1/webhook_endpoints" },
+        { method: "POST", url: () => "/v1/webhook_endpoints", payload: { url: HOOK, enabled_events: ["*"] } },
         { method: "GET", url: (c) => `/v1/webhook_endpoints/${c.id}`, setup: own, setupLive: own },
-        { method: "PATCH", url: (c) => `/v1/webhook_endpoints/${c.id}`, payload: { enabled: false }, setup: own, setupLive: own },
+        { method: "PATCH", url: (c) => `/v1/webhook_endpoints/${c.id}`, payload: { status: "paused" }, setup: own, setupLive: own },
         { method: "DELETE", url: (c) => `/v1/webhook_endpoints/${c.id}`, setup: own, setupLive: own },
         { method: "POST", url: (c) => `/v1/webhook_endpoints/${c.id}/rotate_secret`, setup: own, setupLive: own },
         { method: "GET", url: (c) => `/v1/webhook_endpoints/${c.id}/deliveries`, setup: own, setupLive: own },
@@ -249,7 +256,7 @@ for (const kind of DB_KINDS) {
       const call = asKey(t, tenant);
       const http = await call("POST", "/v1/webhook_endpoints", { url: "http://hooks.example.com/x", events: ["*"] });
       assert.equal(http.statusCode, 400);
-      assert.match(http.json().error, /https/);
+      assert.match(http.json().hint, /https/);
       const nowhere = await call("POST", "/v1/webhook_endpoints", { url: "https://nowhere.example.com/x", events: ["*"] });
       assert.equal(nowhere.statusCode, 400);
       assert.equal(nowhere.json().code, "url_unresolvable");

@@ -37,8 +37,10 @@ function fieldOfPointer(pointer) {
 /** One error shape from any surface's error body. */
 export function toApiError(status, body) {
   if (body && typeof body.error === "string") {
-    const fields = body.param ? { [body.param]: body.error } : {};
-    return new ApiError(status, body.error, body.hint, fields);
+    // Arcus's envelope: error is the machine key, hint the sentence for a person.
+    const message = body.hint || body.error;
+    const fields = body.param ? { [body.param]: message } : {};
+    return new ApiError(status, message, null, fields);
   }
   if (body && Array.isArray(body.errors)) {
     const fields = {};

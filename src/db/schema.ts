@@ -229,6 +229,15 @@ export interface WebhookEndpointsTable {
   previous_secret_expires_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  status: ColumnType<"active" | "paused" | "disabled", "active" | "paused" | "disabled" | undefined, "active" | "paused" | "disabled">;
+  mode: ColumnType<"live" | "test", "live" | "test" | undefined, "live" | "test">;
+  api_version: ColumnType<string | null, string | null | undefined, string | null>;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  secret_last4: ColumnType<string | null, string | null | undefined, string | null>;
+  success_count: ColumnType<number, number | undefined, number>;
+  failure_count: ColumnType<number, number | undefined, number>;
+  consecutive_failure_count: ColumnType<number, number | undefined, number>;
+  last_delivery_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface WebhookDeliveryAttempt {
@@ -236,6 +245,8 @@ export interface WebhookDeliveryAttempt {
   status_code: number | null;
   latency_ms: number;
   error: string | null;
+  /** The body as sent (events carry no secrets); absent on attempts logged before it was kept. */
+  request_body?: string;
 }
 
 export interface WebhookDeliveriesTable {

@@ -104,9 +104,9 @@ export class UpstreamError extends DomainError {
 
 export class RateLimitError extends DomainError {
   constructor(retryAfterSeconds: number, limit: { perMinute: number; burst: number }) {
-    super("rate_limited", "rate_limit_exceeded", `Too many requests with this API key: it may make ${limit.perMinute} per minute, at most ${limit.burst} in any second.`, {
-      hint: `Retry after ${retryAfterSeconds} s (Retry-After). X-RateLimit-Remaining tells how many requests are left; a higher limit is set when the key is created.`,
-      meta: { retry_after: retryAfterSeconds },
+    // The 429 body of docs.arcuserp.com/concepts/rate-limits; the key's limit is in X-RateLimit-Limit.
+    super("rate_limited", "rate_limit_exceeded", `Rate limit exceeded. Retry after ${retryAfterSeconds} seconds.`, {
+      meta: { retry_after: retryAfterSeconds, per_minute: limit.perMinute, burst: limit.burst },
     });
   }
 }

@@ -14,6 +14,6 @@ export function applyRateLimit(check: RateLimitCheck, limit: RateLimit, request:
   if (check.fallbackReason) request.log.warn({ reason: check.fallbackReason }, "rate-limit store unavailable");
   reply.header("x-ratelimit-limit", String(check.limit));
   reply.header("x-ratelimit-remaining", String(check.remaining));
-  reply.header("x-ratelimit-reset", String(check.resetSeconds));
+  reply.header("x-ratelimit-reset", String(check.resetAt));
   if (!check.allowed) throw new RateLimitError(check.retryAfterSeconds, limit);
 }

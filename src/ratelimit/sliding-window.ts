@@ -33,6 +33,8 @@ export interface RateLimitVerdict {
   remaining: number;
   /** Seconds until the current one-minute window ends. */
   resetSeconds: number;
+  /** When the current one-minute window ends, as a Unix timestamp in seconds (X-RateLimit-Reset). */
+  resetAt: number;
   /** Rejected only: seconds until one more request would be admitted. */
   retryAfterSeconds: number;
 }
@@ -79,6 +81,7 @@ export function verdict(counts: WindowCounts, limit: RateLimit, nowMs: number): 
     limit: limit.perMinute,
     remaining: Math.max(0, Math.floor(Math.min(minuteLeft, secondLeft))),
     resetSeconds: Math.ceil((MINUTE_MS - (nowMs % MINUTE_MS)) / 1000),
+    resetAt: (nowMs - (nowMs % MINUTE_MS) + MINUTE_MS) / 1000,
     retryAfterSeconds: counts.allowed ? 0 : Math.max(1, Math.ceil(waitMs / 1000)),
   };
 }

@@ -22,6 +22,18 @@ export interface ApiKeyView {
   revoked_at: string | null;
   /** In force for this key: its own override, else the mode's default. */
   rate_limit: { per_minute: number; burst: number };
+  rate_limit_tier: RateLimitTier;
+}
+
+/** docs.arcuserp.com/concepts/rate-limits: live keys' elevated tier (the standard one and the test one are the configured defaults). */
+export const ELEVATED_RATE_LIMIT = { perMinute: 1200, burst: 100 } as const;
+export type RateLimitTier = "test" | "standard" | "elevated" | "custom";
+
+function tierOf(mode: KeyMode, limit: { perMinute: number; burst: number }, defaults: RateLimitDefaults): RateLimitTier {
+  const is = (l: { perMinute: number; burst: number }) => l.perMinute === limit.perMinute && l.burst === limit.burst;
+  if (mode === "test") return is(defaults.test) ? "test" : "custom";
+  if (is(defaults.live)) return "standard";
+  return is(ELEVATED_RATE_LIMIT) ? "elevated" : "custom";
 }
 
 export type RateLimitDefaults = Config["rateLimits"];
@@ -43,6 +55,7 @@ export function toApiKey(k: ApiKeyRecord, defaults: RateLimitDefaults): ApiKeyVi
     created_at: k.created_at.toISOString(),
     revoked_at: k.revoked_at?.toISOString() ?? null,
     rate_limit: { per_minute: limit.perMinute, burst: limit.burst },
+    rate_limit_tier: tierOf(k.mode, limit, defaults),
   };
 }
 
@@ -53,7 +66,9 @@ export interface NewApiKeyInput {
   name: string;
   mode: KeyMode;
   scopes: string[];
-  /** Overrides of the mode's default limit; either may be omitted. */
+  /** Live keys: the tier whose limit applies (standard by default). */
+  rate_limit_tier?: "standard" | "elevated";
+  /** Overrides of the tier's limit; either may be omitted. */
   rate_limit?: { per_minute?: number; burst?: number };
 }
 
@@ -91,7 +106,14 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
           hint: "Scopes are integrations:read, integrations:write, connections:read, connections:write, webhooks:manage, audit:read.",
         });
       }
-      const override = { perMinute: input.rate_limit?.per_minute ?? null, burst: input.rate_limit?.burst ?? null };
+      if (input.rate_limit_tier === "elevated" && input.mode === "test") {
+        throw new ValidationError("Test keys have the test tier only (60 requests a minute, burst 10); rate_limit_tier elevated is for live keys.", {
+          param: "rate_limit_tier",
+          hint: "Leave rate_limit_tier out for a test key, or create a live key.",
+        });
+      }
+      const base = input.rate_limit_tier === "elevated" ? ELEVATED_RATE_LIMIT : null;
+      const override = { perMinute: input.rate_limit?.per_minute ?? base?.perMinute ?? null, burst: input.rate_limit?.burst ?? base?.burst ?? null };
       const limit = effectiveRateLimit({ mode: input.mode, rate_limit_per_minute: override.perMinute, rate_limit_burst: override.burst }, rateLimits);
       // A burst above the minute's budget could never be used; it is almost certainly a typo.
       if (limit.burst > limit.perMinute) {

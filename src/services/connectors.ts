@@ -214,7 +214,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
         const violations = [...validateConnectorConfig(def, config), ...missingRequired(def, input)];
         if (violations.length > 0) throw ValidationError.of(violations);
 
-        const created = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: true, now });
+        const created = await insertConnector(trx, { entityId: actor.entityId, keyMode: actor.mode, def, input, config, isActive: true, now });
         if (!created) {
           throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
         }
@@ -328,6 +328,11 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
 
 export type ConnectorService = ReturnType<typeof createConnectorService>;
 
+/** A new connector's mode unless the body says one: a live key's are live, a test key's sandbox. */
+export function defaultConnectorMode(keyMode: ApiKeyActor["mode"]): ConnectorMode {
+  return keyMode === "live" ? "live" : "sandbox";
+}
+
 /** A test key lives in the sandbox: it may not act on live connectors, on any surface. */
 export function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
   if (actor.mode === "test" && mode === "live") {
@@ -348,13 +353,13 @@ export function selectConnector(executor: Kysely<DB>, entityId: string, type: st
 }
 
 /**
- * Inserts a new connector with the POST's fields (catalog name and sandbox
- * by default). Undefined when another request created the entity's
+ * Inserts a new connector with the POST's fields (catalog name by default,
+ * and the mode of the key that creates it: live for a live key, sandbox for a test key). Undefined when another request created the entity's
  * connector of that type first (the unique (entity_id, connector_type)).
  */
 export function insertConnector(
   trx: Kysely<DB>,
-  { entityId, def, input, config, isActive, now }: { entityId: string; def: ConnectorDefinition; input: CreateConnectorInput; config: object; isActive: boolean; now: Date },
+  { entityId, keyMode, def, input, config, isActive, now }: { entityId: string; keyMode: ApiKeyActor["mode"]; def: ConnectorDefinition; input: CreateConnectorInput; config: object; isActive: boolean; now: Date },
 ): Promise<ConnectorRecord | undefined> {
   return trx
     .insertInto("connectors")
@@ -363,7 +368,7 @@ export function insertConnector(
       entity_id: entityId,
       connector_type: def.type,
       display_name: input.display_name ?? def.name,
-      mode: input.mode ?? "sandbox",
+      mode: input.mode ?? defaultConnectorMode(keyMode),
       is_active: isActive,
       config: JSON.stringify(config),
       ...pickRowFields(input),

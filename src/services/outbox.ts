@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   "purchase.created",
   "shop_integration.updated",
   "connector.webhook_received",
+  "webhook_endpoint.auto_paused",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -40,6 +41,12 @@ export interface NewEvent {
   simulated?: boolean;
   /** The event's id when the caller needs it first (a UUIDv7 of `at`); made here otherwise. */
   id?: string;
+}
+
+/** Whether an event is live (`livemode` of its delivery): false when its subject is a sandbox (or test) object. */
+export function eventLivemode(data: unknown): boolean {
+  const mode = (data as { mode?: unknown } | null)?.mode;
+  return mode !== "sandbox" && mode !== "test";
 }
 
 /** The event types Subtotal-style webhook destinations (/webhooks) can enable (docs.subtotal.com webhooks/events). */
@@ -69,6 +76,10 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
   const shopEvent = event.type.startsWith("shop_integration.");
   const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
   const simulated = event.simulated === true;
+  // Test endpoints receive test-mode events only (docs.arcuserp.com api-reference/webhooks): an event is
+  // test-mode when its subject is a sandbox connector (the data's mode), live otherwise.
+  const endpointMode = eventLivemode(event.data) ? "live" : "test";
+  const family = `${event.type.slice(0, event.type.indexOf("."))}.*`;
   // Delivery ids: the event id's first 19 characters (its UUIDv7 timestamp and
   // counter) with a random tail, so an endpoint's deliveries sort in event order.
   await sql`
@@ -80,7 +91,8 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
     targets as (
       select e.id as endpoint_id, null::uuid as connector_id, null::text as destination_id
       from webhook_endpoints e
-      where not ${simulated} and e.entity_id = ${event.entityId} and e.enabled and e.events && array[${event.type}, '*']::text[]
+      where not ${simulated} and e.entity_id = ${event.entityId} and e.enabled and e.mode = ${endpointMode}
+        and e.events && array[${event.type}, ${family}, '*']::text[]
       union all
       select null::uuid, c.id, null::text
       from connectors c

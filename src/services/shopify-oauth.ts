@@ -92,7 +92,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
     const config = input.config ?? {};
     const violations = validateConnectorConfig(def, config);
     if (violations.length > 0) throw ValidationError.of(violations);
-    const row = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: false, now });
+    const row = await insertConnector(trx, { entityId: actor.entityId, keyMode: actor.mode, def, input, config, isActive: false, now });
     if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", "GET /v1/integrations/shopify shows it.");
     return row;
   }

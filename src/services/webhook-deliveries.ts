@@ -8,7 +8,8 @@ import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, recordAudit } from "./audit.ts";
 import { ConflictError, NotFoundError } from "../kernel/errors.ts";
 import { isUuid } from "../kernel/ids.ts";
-import type { ListOptions, WebhookEndpointService } from "./webhook-endpoints.ts";
+import { WEBHOOK_API_VERSION, type ListOptions, type WebhookEndpointService } from "./webhook-endpoints.ts";
+import { eventLivemode } from "./outbox.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "./webhook-schedule.ts";
 import { subtotalEventId, type WebhookDestinationService } from "./webhook-destinations.ts";
 import { signatureHeader, subtotalSignature } from "./webhook-signing.ts";
@@ -111,7 +112,7 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
       const endpoint = await endpoints.findOwned(actor, endpointId);
       const row = isUuid(deliveryId) ? await withType().where("d.id", "=", deliveryId).where("d.endpoint_id", "=", endpoint.id).executeTakeFirst() : undefined;
       if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", "List them with GET /v1/webhook_endpoints/{id}/deliveries.");
-      if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", "This endpoint is disabled: nothing is sent to it.", "Enable it with PATCH {\"enabled\": true} first.");
+      if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", `This endpoint is ${endpoint.status}: nothing is sent to it.`, 'Set it active with PATCH {"status": "active"} first.');
       await db.transaction().execute(async (trx) => {
         await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
         await recordAudit(trx, {
@@ -144,12 +145,20 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
       const final = !ok && !manual && (run >= DELIVERY_TRIES || result.permanent);
       const retrying = !ok && !final && !manual;
       await this.recordAttempt(target.delivery.id, {
-        attempt: { attempted_at: result.at.toISOString(), status_code: result.statusCode, latency_ms: result.latencyMs, error: result.error },
+        attempt: {
+          attempted_at: result.at.toISOString(),
+          status_code: result.statusCode,
+          latency_ms: result.latencyMs,
+          error: result.error,
+          ...(result.requestBody !== undefined ? { request_body: result.requestBody } : {}),
+        },
         ok,
         final,
         manual,
         nextAttemptAt: retrying ? new Date(clock.now().getTime() + retryDelayMs(run)) : null,
       });
+      // An endpoint counts every attempt that was sent (a paused one is not): successes, failures, the auto-pause.
+      if (target.endpoint && result.requestBody !== undefined) await endpoints.countAttempt(target.endpoint.id, ok, result.at);
       return { retry: retrying ? result.error! : null };
     },
 
@@ -205,6 +214,8 @@ interface AttemptResult {
   error: string | null;
   /** No point trying again (the endpoint was disabled, the integration's webhook turned off). */
   permanent: boolean;
+  /** The body as sent, for a /v1 endpoint's delivery log (absent when nothing was sent). */
+  requestBody?: string;
 }
 
 async function attempt(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget, signal: AbortSignal): Promise<AttemptResult> {
@@ -215,9 +226,8 @@ async function attempt(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget,
     const error = target.endpoint ? "endpoint disabled" : "the shop integration's webhook is turned off";
     return { at, statusCode: null, latencyMs: 0, error, permanent: true };
   }
-  const secrets = target.endpoint
-    ? await deps.endpoints.openSigningSecrets(target.endpoint, at)
-    : await connectorSecret(deps, target.connector!);
+  if (target.endpoint) return attemptArcus(deps, target, target.endpoint, destination, signal);
+  const secrets = await connectorSecret(deps, target.connector!);
   const { event } = target;
   const body = JSON.stringify({ id: event.id, type: event.type, created_at: event.created_at.toISOString(), entity_id: event.entity_id, data: event.data });
   const headers: Record<string, string> = {
@@ -230,6 +240,39 @@ async function attempt(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget,
   if (secrets.length > 0) headers["patchbay-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
   const result = await deps.send({ url: destination, body, headers }, signal);
   return { at, ...result, permanent: false };
+}
+
+/**
+ * A /v1 webhook endpoint gets Arcus's delivery (docs.arcuserp.com
+ * concepts/webhooks, guides/first-webhook): the event envelope `{id, object:
+ * "event", type, created_at, api_version, entity_id, data: {object}, livemode}`
+ * signed in `Arcus-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
+ * (a second v1 during a rotation's overlap).
+ */
+async function attemptArcus(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget, endpoint: NonNullable<DeliveryTarget["endpoint"]>, url: string, signal: AbortSignal): Promise<AttemptResult> {
+  const at = deps.clock.now();
+  const secrets = await deps.endpoints.openSigningSecrets(endpoint, at);
+  const { event } = target;
+  const body = JSON.stringify({
+    id: event.id,
+    object: "event",
+    type: event.type,
+    created_at: event.created_at.toISOString(),
+    api_version: endpoint.api_version ?? WEBHOOK_API_VERSION,
+    entity_id: event.entity_id,
+    data: { object: event.data },
+    livemode: eventLivemode(event.data),
+  });
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": WEBHOOK_USER_AGENT,
+    "patchbay-event-id": event.id,
+    "patchbay-event-type": event.type,
+    "patchbay-delivery-id": target.delivery.id,
+  };
+  if (secrets.length > 0) headers["arcus-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
+  const result = await deps.send({ url, body, headers }, signal);
+  return { at, ...result, permanent: false, requestBody: body };
 }
 
 /**

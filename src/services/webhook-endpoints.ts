@@ -1,12 +1,15 @@
+import { sql, type Kysely } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { WebhookEndpointRecord } from "../db/schema.ts";
+import type { DB, WebhookEndpointRecord } from "../db/schema.ts";
+import type { Jobs } from "../queue/job-types.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
+import { auditActorOf, diffFields, recordAudit, systemActor } from "./audit.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
-import { EVENT_TYPES } from "./outbox.ts";
+import { emitEvent, EVENT_TYPES } from "./outbox.ts";
+import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
 import { assertDeliverableUrl, type UrlPolicy } from "../providers/webhook-address.ts";
 import {
   newSigningSecret,
@@ -16,45 +19,92 @@ import {
   signingSecretPlace,
 } from "./webhook-signing.ts";
 
+/** The event a test delivery carries (send_test_event_on_create, POST …/send_test_event); never fanned out. */
+export const TEST_EVENT_TYPE = "webhook.test";
+
 /** An entity may have this many endpoints: each event fans out to all of them. */
 export const MAX_ENDPOINTS_PER_ENTITY = 16;
 
-/** The one shape in which an endpoint leaves the service. Its signing secrets never do (but once, see WithSecret). */
+/** The API version event payloads are serialized in, unless an endpoint pins its own (docs.arcuserp.com/concepts/webhooks). */
+export const WEBHOOK_API_VERSION = "2026-05-01";
+/** docs.arcuserp.com api-reference/webhooks: "Arbitrary key-value pairs (up to 50 keys)". */
+export const MAX_METADATA_KEYS = 50;
+/** docs.arcuserp.com api-reference/webhooks: "5+ consecutive failures auto-pauses the endpoint." */
+export const AUTO_PAUSE_AFTER_FAILURES = 5;
+
+export type EndpointStatus = "active" | "paused" | "disabled";
+export type EndpointMode = "live" | "test";
+
+/**
+ * The one shape in which an endpoint leaves the service, as the Arcus webhook
+ * endpoint object. Its signing secrets never do (but once, see WithSecret).
+ */
 export interface WebhookEndpoint {
-  object: "webhook_endpoint";
   id: string;
+  object: "webhook_endpoint";
+  entity_id: string;
   url: string;
-  events: string[];
-  enabled: boolean;
   description: string | null;
+  enabled_events: string[];
+  secret_last4: string | null;
+  status: EndpointStatus;
+  mode: EndpointMode;
+  api_version: string | null;
+  success_count: number;
+  failure_count: number;
+  consecutive_failure_count: number;
+  last_delivery_at: string | null;
   created_at: string;
   updated_at: string;
+  metadata: Record<string, unknown>;
 }
 
 /** The answer of create and rotate_secret: the only two places a signing secret is shown. */
 export type WebhookEndpointWithSecret = WebhookEndpoint & { secret: string };
 
-/** The endpoint fields an audit entry shows (the object has no secret; timestamps are the entry's own). */
-const ENDPOINT_AUDIT_FIELDS = ["url", "events", "enabled", "description"] as const;
+/** The endpoint fields an audit entry shows (the object has no secret; timestamps and counters are not changes). */
+const ENDPOINT_AUDIT_FIELDS = ["url", "enabled_events", "status", "mode", "api_version", "description", "metadata"] as const;
 
 export function toWebhookEndpoint(r: WebhookEndpointRecord): WebhookEndpoint {
   return {
-    object: "webhook_endpoint",
     id: r.id,
+    object: "webhook_endpoint",
+    entity_id: r.entity_id,
     url: r.url,
-    events: r.events,
-    enabled: r.enabled,
     description: r.description,
+    enabled_events: r.events,
+    secret_last4: r.secret_last4,
+    status: r.status,
+    mode: r.mode,
+    api_version: r.api_version,
+    success_count: r.success_count,
+    failure_count: r.failure_count,
+    consecutive_failure_count: r.consecutive_failure_count,
+    last_delivery_at: r.last_delivery_at?.toISOString() ?? null,
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
+    metadata: r.metadata,
   };
 }
 
 export interface EndpointInput {
   url: string;
-  events: string[];
-  enabled?: boolean;
+  /** The subscription; `events` is its deprecated alias, ignored when both are sent. */
+  enabled_events?: string[];
+  events?: string[];
   description?: string | null;
+  status?: EndpointStatus;
+  mode?: EndpointMode;
+  api_version?: string | null;
+  metadata?: Record<string, unknown>;
+  send_test_event_on_create?: boolean;
+}
+
+/** What send_test_event_on_create and POST …/send_test_event answer. */
+export interface TestEventQueued {
+  event_id: string;
+  queued_delivery_id: string;
+  status: "queued";
 }
 
 export interface ListOptions {
@@ -68,6 +118,7 @@ export interface WebhookEndpointServiceDeps {
   clock: Clock;
   vault: Vault;
   urls: UrlPolicy;
+  jobs: Jobs;
 }
 
 /**
@@ -76,24 +127,39 @@ export interface WebhookEndpointServiceDeps {
  * in that answer only; a rotation makes a new one and keeps the old one
  * signing (as a second v1) for 24 h.
  */
-export function createWebhookEndpointService({ db, clock, vault, urls }: WebhookEndpointServiceDeps) {
+export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: WebhookEndpointServiceDeps) {
+  /** The entity's endpoint; a test key may act on test endpoints only (403 live_mode_forbidden on a live one). */
   async function findOwned(actor: ApiKeyActor, id: string): Promise<WebhookEndpointRecord> {
-    assertLiveKey(actor);
     const row = isUuid(id) ? await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", id).where("entity_id", "=", actor.entityId).executeTakeFirst() : undefined;
     if (!row) throw endpointNotFound();
+    assertKeyMayManage(actor, row.mode);
     return row;
+  }
+
+  /**
+   * One webhook.test event, delivered to this endpoint only (whatever its
+   * subscription), in the caller's transaction.
+   */
+  async function queueTestEvent(trx: Kysely<DB>, endpoint: WebhookEndpointRecord, now: Date): Promise<TestEventQueued> {
+    const eventId = uuidv7(now);
+    const deliveryId = uuidv7(now);
+    const data = { object: "webhook_endpoint", id: endpoint.id, url: endpoint.url, mode: endpoint.mode, test: true };
+    await trx.insertInto("events").values({ id: eventId, entity_id: endpoint.entity_id, type: TEST_EVENT_TYPE, data: JSON.stringify(data), created_at: now }).execute();
+    await trx.insertInto("webhook_deliveries").values({ id: deliveryId, event_id: eventId, endpoint_id: endpoint.id, connector_id: null, next_attempt_at: now, created_at: now, updated_at: now }).execute();
+    await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: deliveryId }, { maxAttempts: DELIVERY_TRIES });
+    return { event_id: eventId, queued_delivery_id: deliveryId, status: "queued" };
   }
 
   return {
     findOwned,
 
     async listEndpoints(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: WebhookEndpoint[]; hasMore: boolean }> {
-      assertLiveKey(actor);
       const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
       const rows = await db
         .selectFrom("webhook_endpoints")
         .selectAll()
         .where("entity_id", "=", actor.entityId)
+        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "test"))
         .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
         .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
         .orderBy("id", backwards ? "asc" : "desc")
@@ -108,11 +174,14 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
       return toWebhookEndpoint(await findOwned(actor, id));
     },
 
-    async createEndpoint(actor: ApiKeyActor, input: EndpointInput): Promise<WebhookEndpointWithSecret> {
-      assertLiveKey(actor);
-      const events = checkedEvents(input.events);
+    async createEndpoint(actor: ApiKeyActor, input: EndpointInput): Promise<WebhookEndpointWithSecret & { test_event?: TestEventQueued }> {
+      const mode = input.mode ?? (actor.mode === "test" ? "test" : "live");
+      assertKeyMayManage(actor, mode);
+      const events = checkedEvents(subscriptionOf(input) ?? [], subscriptionParam(input));
+      const metadata = checkedMetadata(input.metadata ?? {});
       const url = await assertDeliverableUrl(input.url, urls);
       const secret = newSigningSecret();
+      const status = input.status ?? "active";
       return db.transaction().execute(async (trx) => {
         // The entity row is the lock that keeps the count honest under concurrent creates.
         await trx.selectFrom("entities").select("id").where("id", "=", actor.entityId).forUpdate().executeTakeFirstOrThrow();
@@ -123,7 +192,22 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
         const now = clock.now();
         const row = await trx
           .insertInto("webhook_endpoints")
-          .values({ id: uuidv7(now), entity_id: actor.entityId, url, events, enabled: input.enabled ?? true, description: input.description ?? null, previous_secret_expires_at: null, created_at: now, updated_at: now })
+          .values({
+            id: uuidv7(now),
+            entity_id: actor.entityId,
+            url,
+            events,
+            enabled: status === "active",
+            status,
+            mode,
+            api_version: input.api_version ?? null,
+            metadata: JSON.stringify(metadata),
+            secret_last4: secret.slice(-4),
+            description: input.description ?? null,
+            previous_secret_expires_at: null,
+            created_at: now,
+            updated_at: now,
+          })
           .returningAll()
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, signingSecretPlace(row, SIGNING_SECRET_PURPOSE), secret);
@@ -136,14 +220,26 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           changes: diffFields(null, view, ENDPOINT_AUDIT_FIELDS),
           at: now,
         });
-        return { ...view, secret };
+        const testEvent = input.send_test_event_on_create === true ? await queueTestEvent(trx, row, now) : undefined;
+        return { ...view, secret, ...(testEvent ? { test_event: testEvent } : {}) };
       });
+    },
+
+    /** POST /v1/webhook_endpoints/{id}/send_test_event: one webhook.test event to this endpoint. */
+    async sendTestEvent(actor: ApiKeyActor, id: string): Promise<TestEventQueued> {
+      const endpoint = await findOwned(actor, id);
+      if (endpoint.status !== "active") {
+        throw new ConflictError("endpoint_not_active", `This endpoint is ${endpoint.status}: nothing is sent to it.`, 'Set it active with PATCH {"status": "active"} first.');
+      }
+      return db.transaction().execute((trx) => queueTestEvent(trx, endpoint, clock.now()));
     },
 
     async updateEndpoint(actor: ApiKeyActor, id: string, patch: Partial<EndpointInput>): Promise<WebhookEndpoint> {
       const existing = await findOwned(actor, id);
       const url = patch.url === undefined ? undefined : await assertDeliverableUrl(patch.url, urls);
-      const events = patch.events === undefined ? undefined : checkedEvents(patch.events);
+      const subscription = subscriptionOf(patch);
+      const events = subscription === undefined ? undefined : checkedEvents(subscription, subscriptionParam(patch));
+      const metadata = patch.metadata === undefined ? undefined : checkedMetadata(patch.metadata);
       return db.transaction().execute(async (trx) => {
         const now = clock.now();
         const row = await trx
@@ -151,8 +247,11 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           .set({
             ...(url !== undefined ? { url } : {}),
             ...(events !== undefined ? { events } : {}),
-            ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+            // Setting an endpoint active again starts its failure count afresh.
+            ...(patch.status !== undefined ? { status: patch.status, enabled: patch.status === "active", ...(patch.status === "active" && existing.status !== "active" ? { consecutive_failure_count: 0 } : {}) } : {}),
             ...(patch.description !== undefined ? { description: patch.description } : {}),
+            ...(patch.api_version !== undefined ? { api_version: patch.api_version } : {}),
+            ...(metadata !== undefined ? { metadata: JSON.stringify(metadata) } : {}),
             updated_at: now,
           })
           .where("id", "=", existing.id)
@@ -205,7 +304,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
         const expires = new Date(now.getTime() + ROTATION_OVERLAP_MS);
         const row = await trx
           .updateTable("webhook_endpoints")
-          .set({ previous_secret_expires_at: expires, updated_at: now })
+          .set({ previous_secret_expires_at: expires, secret_last4: secret.slice(-4), updated_at: now })
           .where("id", "=", locked.id)
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -219,6 +318,46 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           at: now,
         });
         return { ...toWebhookEndpoint(row), secret, previous_secret_expires_at: expires.toISOString() };
+      });
+    },
+
+    /**
+     * Counts one attempt on its endpoint: a success resets the consecutive
+     * failures; the AUTO_PAUSE_AFTER_FAILURES-th consecutive failure pauses an
+     * active endpoint (it keeps its subscription) and emits
+     * webhook_endpoint.auto_paused, in the same statement's transaction.
+     */
+    async countAttempt(endpointId: string, ok: boolean, at: Date): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable("webhook_endpoints")
+          .set(
+            ok
+              ? { success_count: sql`success_count + 1`, consecutive_failure_count: 0, last_delivery_at: at }
+              : { failure_count: sql`failure_count + 1`, consecutive_failure_count: sql`consecutive_failure_count + 1`, last_delivery_at: at },
+          )
+          .where("id", "=", endpointId)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row || ok || row.status !== "active" || row.consecutive_failure_count < AUTO_PAUSE_AFTER_FAILURES) return;
+        const paused = await trx
+          .updateTable("webhook_endpoints")
+          .set({ status: "paused", enabled: false, updated_at: at })
+          .where("id", "=", row.id)
+          .where("status", "=", "active")
+          .returningAll()
+          .executeTakeFirst();
+        if (!paused) return;
+        const view = toWebhookEndpoint(paused);
+        await recordAudit(trx, {
+          entityId: paused.entity_id,
+          actor: systemActor("webhook.deliver"),
+          action: "webhook_endpoint.auto_paused",
+          target: { type: "webhook_endpoint", id: paused.id },
+          changes: { status: { before: "active", after: "paused" } },
+          at,
+        });
+        await emitEvent(trx, { entityId: paused.entity_id, type: "webhook_endpoint.auto_paused", data: { ...view, mode: paused.mode === "test" ? "sandbox" : "live" }, at });
       });
     },
 
@@ -238,29 +377,47 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
 
 export type WebhookEndpointService = ReturnType<typeof createWebhookEndpointService>;
 
-/**
- * Endpoints receive the entity's events from live connectors too, so a test
- * key (which only ever sees sandbox data) may not manage them.
- */
-function assertLiveKey(actor: ApiKeyActor): void {
-  if (actor.mode === "test") {
-    throw new PermissionError("live_mode_forbidden", "A test key (ark_test_ent_…) cannot manage webhook endpoints: they receive live events too.", {
-      hint: "Use a live key (ark_live_ent_…) with the webhooks:manage scope.",
+/** A test key manages test endpoints only; a live key both kinds. */
+function assertKeyMayManage(actor: ApiKeyActor, mode: EndpointMode): void {
+  if (actor.mode === "test" && mode === "live") {
+    throw new PermissionError("live_mode_forbidden", "A test key (ark_test_ent_…) can only manage test webhook endpoints.", {
+      hint: 'Leave mode out (or send "test"), or use a live key (ark_live_ent_…).',
     });
   }
 }
 
-/** Known event types, each once, or "*" alone. */
-function checkedEvents(events: string[]): string[] {
-  if (events.length === 0) throw new ValidationError(`"events" must name at least one event type, or "*".`, { param: "events" });
+/** enabled_events, else its deprecated alias events (ignored when both are sent). */
+function subscriptionOf(input: Partial<EndpointInput>): string[] | undefined {
+  return input.enabled_events ?? input.events;
+}
+
+function subscriptionParam(input: Partial<EndpointInput>): string {
+  return input.enabled_events !== undefined || input.events === undefined ? "enabled_events" : "events";
+}
+
+/** The family wildcards an event type list may use: `<family>.*` for each family Patchbay emits. */
+export const EVENT_FAMILIES = [...new Set(EVENT_TYPES.map((t) => t.slice(0, t.indexOf("."))))];
+
+/** Known event types, `<family>.*` wildcards, or "*" alone; each once. */
+function checkedEvents(events: string[], param: string): string[] {
+  if (events.length === 0) throw new ValidationError(`"${param}" must name at least one event type, or "*".`, { param });
   const known: readonly string[] = EVENT_TYPES;
+  const families = EVENT_FAMILIES.map((f) => `${f}.*`);
   events.forEach((e, i) => {
-    if (e !== "*" && !known.includes(e)) {
-      throw new ValidationError(`"events.${i}" is not an event type; use "*" or one of: ${EVENT_TYPES.join(", ")}.`, { param: `events.${i}` });
+    if (e !== "*" && !known.includes(e) && !families.includes(e)) {
+      throw new ValidationError(`"${param}.${i}" is not an event type; use "*", a family wildcard (${families.join(", ")}) or one of: ${EVENT_TYPES.join(", ")}.`, { param: `${param}.${i}` });
     }
   });
-  if (events.includes("*") && events.length > 1) throw new ValidationError(`"*" subscribes to every event type; send it alone.`, { param: "events" });
+  if (events.includes("*") && events.length > 1) throw new ValidationError(`"*" subscribes to every event type; send it alone.`, { param });
   return [...new Set(events)];
+}
+
+function checkedMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  const keys = Object.keys(metadata);
+  if (keys.length > MAX_METADATA_KEYS) {
+    throw new ValidationError(`"metadata" may hold at most ${MAX_METADATA_KEYS} keys; it has ${keys.length}.`, { param: "metadata" });
+  }
+  return metadata;
 }
 
 export function endpointNotFound(): NotFoundError {

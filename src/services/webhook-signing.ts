@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import type { SecretPlace } from "../vault/vault.ts";
 import { randomBase62 } from "../kernel/ids.ts";
 
@@ -13,13 +13,13 @@ export function signingSecretPlace(endpoint: { id: string; entity_id: string }, 
   return { entityId: endpoint.entity_id, ownerId: endpoint.id, purpose };
 }
 
-/** `whsec_` + 40 base62 characters (≈ 238 bits). The HMAC key is the whole string, as UTF-8. */
+/** `whsec_` + 64 hex characters (256 bits), the format of docs.arcuserp.com's webhook secrets. The HMAC key is the whole string, as UTF-8. */
 export function newSigningSecret(): string {
-  return `whsec_${randomBase62(40)}`;
+  return `whsec_${randomBytes(32).toString("hex")}`;
 }
 
 /**
- * `Patchbay-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
+ * `Arcus-Signature` (and a shop integration's `Patchbay-Signature`): `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
  * one v1 per secret (two during a rotation's overlap).
  */
 export function signatureHeader(secrets: readonly string[], timestamp: number, body: string): string {

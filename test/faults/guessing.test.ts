@@ -86,7 +86,7 @@ function assertThrottled(answers: Answer[], label: string): { unauthorized: numb
   for (const a of throttled) {
     const body = JSON.parse(a.body);
     assert.equal(body.code, "too_many_failed_authentications", a.body);
-    assert.equal(body.type, "rate_limit_error");
+    assert.equal(body.type, "rate_limit");
     assert.match(body.request_id, /^req_/);
     assertRetryAfter(a);
   }

@@ -22,7 +22,7 @@ export interface SeenResponse {
 }
 
 const FLAT_KEYS = new Set(["error", "code", "type", "request_id", "hint", "param", "required"]);
-const FLAT_TYPES = new Set(["invalid_request_error", "authentication_error", "permission_error", "rate_limit_error", "idempotency_error", "api_error"]);
+const FLAT_TYPES = new Set(["validation_error", "permission_error", "not_found", "conflict", "rate_limit", "expand_error", "not_implemented", "internal"]);
 
 function header(res: SeenResponse, name: string): string | undefined {
   const v = res.headers[name];
@@ -56,7 +56,9 @@ export function shapeProblem(surface: Surface, res: SeenResponse, acceptsHtml = 
       const extra = Object.keys(body).filter((k) => !FLAT_KEYS.has(k));
       if (extra.length > 0) return `flat error has extra keys ${extra.join(",")}`;
       for (const k of ["error", "code", "type", "request_id"]) if (typeof body[k] !== "string") return `flat error lacks ${k}`;
-      for (const k of ["hint", "param", "required"]) if (k in body && typeof body[k] !== "string") return `flat error ${k} is not a string`;
+      for (const k of ["hint", "required"]) if (k in body && typeof body[k] !== "string") return `flat error ${k} is not a string`;
+      if (body.param !== null && typeof body.param !== "string") return "flat error param is neither null nor a string";
+      if (body.error !== body.code) return "flat error: error is not the machine key (code)";
       if (!FLAT_TYPES.has(body.type as string)) return `flat error type ${String(body.type)}`;
       // An idempotent replay answers the stored body verbatim, with the first attempt's request_id (SPEC §3).
       if (body.request_id !== requestId && header(res, "idempotent-replayed") !== "true") return "request_id differs from x-request-id";

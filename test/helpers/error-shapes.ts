@@ -10,6 +10,17 @@ export function surfaceOfPath(path: string): Surface | null {
   return null;
 }
 
+/** The errors page's "Error types" table: the category a status belongs to. */
+export function arcusTypeOf(status: number): string {
+  if (status === 401 || status === 403) return "permission_error";
+  if (status === 404) return "not_found";
+  if (status === 409) return "conflict";
+  if (status === 429) return "rate_limit";
+  if (status === 501) return "not_implemented";
+  if (status >= 500) return "internal";
+  return "validation_error";
+}
+
 export interface SeenResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -36,8 +47,11 @@ export function assertErrorShape(path: string, res: SeenResponse, expect: { stat
   const surface = surfaceOfPath(path);
   if (surface === "flat") {
     assert.deepEqual(Object.keys(body).filter((k) => !["error", "code", "type", "hint", "param", "required", "request_id"].includes(k)), [], where);
-    assert.equal(typeof body.error, "string", where);
-    assert.equal(typeof body.type, "string", where);
+    // docs.arcuserp.com/concepts/errors: error is the machine key and equals code; type is the category of the status.
+    assert.equal(body.error, body.code, where);
+    assert.equal(body.type, arcusTypeOf(expect.status), where);
+    assert.equal(typeof body.hint, "string", where);
+    assert.ok(body.param === null || typeof body.param === "string", where);
     assert.equal(body.request_id, requestId, where);
     if (expect.code) assert.equal(body.code, expect.code, where);
     else assert.equal(typeof body.code, "string", where);

@@ -117,7 +117,7 @@ export const bearerSurface: SurfaceAuth = {
   assertUnauthenticated: (body, reason) => {
     const b = body as Record<string, unknown>;
     assert.equal(b.code, reason === "missing" ? "missing_api_key" : "invalid_api_key");
-    assert.equal(b.type, "authentication_error");
+    assert.equal(b.type, "permission_error");
     assert.equal(typeof b.request_id, "string");
   },
   assertForbidden: (body, code) => {

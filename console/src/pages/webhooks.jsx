@@ -49,7 +49,7 @@ export function WebhooksPage({ cred }) {
 function EndpointCard({ cred, endpoint, onChanged, openDialog }) {
   const toggle = useAction(cred);
   async function flip() {
-    const r = await toggle.run("PATCH", `/v1/webhook_endpoints/${endpoint.id}`, { enabled: !endpoint.enabled });
+    const r = await toggle.run("PATCH", `/v1/webhook_endpoints/${endpoint.id}`, { status: endpoint.status === "active" ? "paused" : "active" });
     if (r.ok) onChanged();
   }
   return (
@@ -58,10 +58,10 @@ function EndpointCard({ cred, endpoint, onChanged, openDialog }) {
         <h2 class="h3">
           <code>{endpoint.url}</code>
         </h2>
-        <Badge tone={endpoint.enabled ? "ok" : "off"}>{endpoint.enabled ? "enabled" : "paused"}</Badge>
+        <Badge tone={endpoint.status === "active" ? "ok" : "off"}>{endpoint.status}</Badge>
       </header>
       {endpoint.description && <p>{endpoint.description}</p>}
-      <p class="small">Events: {endpoint.events.map((e) => (e === "*" ? "all events" : e)).join(", ")}</p>
+      <p class="small">Events: {endpoint.enabled_events.map((e) => (e === "*" ? "all events" : e)).join(", ")}</p>
       <p class="small muted">
         <code>{endpoint.id}</code> · created {when(endpoint.created_at)}
       </p>
@@ -70,7 +70,7 @@ function EndpointCard({ cred, endpoint, onChanged, openDialog }) {
         <button type="button" onClick={() => openDialog({ kind: "deliveries", endpoint })}>
           Deliveries of {endpoint.url}
         </button>
-        <ActionButton running={toggle.running} onClick={flip} label={`${endpoint.enabled ? "Pause" : "Resume"} ${endpoint.url}`} busyLabel="Saving…" />
+        <ActionButton running={toggle.running} onClick={flip} label={`${endpoint.status === "active" ? "Pause" : "Resume"} ${endpoint.url}`} busyLabel="Saving…" />
         <button type="button" onClick={() => openDialog({ kind: "rotate", endpoint })}>
           Rotate secret of {endpoint.url}
         </button>
@@ -110,7 +110,7 @@ function CreateEndpointDialog({ cred, onDone }) {
   const create = useAction(cred);
   async function submit(e) {
     e.preventDefault();
-    const body = { url, events: all ? ["*"] : EVENTS.filter((x) => events.has(x)) };
+    const body = { url, enabled_events: all ? ["*"] : EVENTS.filter((x) => events.has(x)) };
     if (description) body.description = description;
     const r = await create.run("POST", "/v1/webhook_endpoints", body);
     if (r.ok) setCreated(r.result);
@@ -151,7 +151,7 @@ function CreateEndpointDialog({ cred, onDone }) {
                   <label for={`ev-${ev}`}>{ev}</label>
                 </div>
               ))}
-            {(f.events || Object.keys(f).find((k) => k.startsWith("events"))) && <p class="field-error">{f.events || f[Object.keys(f).find((k) => k.startsWith("events"))]}</p>}
+            {(f.enabled_events || Object.keys(f).find((k) => k.startsWith("enabled_events"))) && <p class="field-error">{f.enabled_events || f[Object.keys(f).find((k) => k.startsWith("enabled_events"))]}</p>}
           </fieldset>
           <ErrorNote error={create.error} skipFields={["url", "description", "events", ...Object.keys(f).filter((k) => k.startsWith("events"))]} />
           <div class="actions">

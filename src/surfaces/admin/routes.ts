@@ -34,6 +34,9 @@ const ApiKeySchema = Type.Object({
     },
     { description: "The limit in force: the key's own, or its mode's default" },
   ),
+  rate_limit_tier: StringEnum(["test", "standard", "elevated", "custom"] as const, {
+    description: "Which of docs.arcuserp.com/concepts/rate-limits' tiers rate_limit is: test (a test key's default), standard or elevated (a live key's), custom (an override of its own)",
+  }),
 });
 const NewApiKeySchema = Type.Object({
   ...ApiKeySchema.properties,
@@ -94,6 +97,11 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
           name: Type.String({ minLength: 1, maxLength: 200 }),
           mode: StringEnum(["live", "test"] as const),
           scopes: Type.Array(Type.String({ description: SCOPES.join(", ") }), { minItems: 1, maxItems: SCOPES.length }),
+          rate_limit_tier: Type.Optional(
+            StringEnum(["standard", "elevated"] as const, {
+              description: "Live keys: standard (300/min, burst 50, the default) or elevated (1,200/min, burst 100). Test keys have the test tier (60/min, burst 10) only.",
+            }),
+          ),
           rate_limit: Type.Optional(
             Type.Object(
               {

@@ -13,6 +13,7 @@ import {
   EndpointWithSecret,
   PageQuery,
   RotatedEndpoint,
+  TestEvent,
   UpdateEndpointBody,
   WebhookDeliverySchema,
   WebhookEndpointSchema,
@@ -67,7 +68,7 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
       tags,
       security,
       summary: "Update a webhook endpoint",
-      description: "Any of url, events, enabled, description; any other field is 400 validation_failed.",
+      description: "Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed.",
       params: EndpointParams,
       body: UpdateEndpointBody,
       response: { 200: Type.Ref("WebhookEndpoint"), ...errorResponses(400, 401, 403, 404, 413, 415) },
@@ -92,6 +93,19 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
       response: { 200: RotatedEndpoint, ...errorResponses(401, 403, 404) },
     },
     handler: async (request) => endpoints.rotateSecret(request.actor, request.params.id),
+  });
+
+  app.post("/v1/webhook_endpoints/:id/send_test_event", {
+    config: { scope },
+    schema: {
+      tags,
+      security,
+      summary: "Send a webhook.test event to this endpoint",
+      description: "202: a webhook.test event is queued to this endpoint only, whatever its subscription; its delivery appears in the endpoint's log. 409 endpoint_not_active unless the endpoint is active.",
+      params: EndpointParams,
+      response: { 202: TestEvent, ...errorResponses(401, 403, 404, 409) },
+    },
+    handler: async (request, reply) => reply.status(202).send(await endpoints.sendTestEvent(request.actor, request.params.id)),
   });
 
   app.get("/v1/webhook_endpoints/:id/deliveries", {

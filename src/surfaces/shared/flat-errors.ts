@@ -5,39 +5,47 @@ import { StringEnum } from "./schema-types.ts";
 
 export const FLAT_ERROR_SCHEMA_ID = "Error";
 
-/** The flat error body of /v1 and /admin/v1, registered once at the root. */
+/** Arcus's error categories (docs.arcuserp.com/concepts/errors, "Error types"). */
+export const FLAT_ERROR_TYPES = ["validation_error", "permission_error", "not_found", "conflict", "rate_limit", "expand_error", "not_implemented", "internal"] as const;
+export type FlatErrorType = (typeof FLAT_ERROR_TYPES)[number];
+
+/**
+ * The error envelope of /v1 and /admin/v1, as Arcus's errors page defines it,
+ * registered once at the root.
+ */
 export const FlatErrorSchema = Type.Object(
   {
-    error: Type.String({ description: "What went wrong, for a person." }),
-    code: Type.String({ description: "Stable machine-readable code." }),
-    type: StringEnum(["invalid_request_error", "authentication_error", "permission_error", "rate_limit_error", "idempotency_error", "api_error"] as const),
-    hint: Type.Optional(Type.String({ description: "What to do about it." })),
-    param: Type.Optional(Type.String({ description: "The offending field." })),
-    required: Type.Optional(Type.String({ description: "insufficient_scope: the scope the route needs." })),
-    request_id: Type.String(),
+    error: Type.String({ description: "Machine-readable error key (always present)." }),
+    code: Type.String({ description: "Same as error (included for forward compatibility)." }),
+    type: StringEnum(FLAT_ERROR_TYPES, { description: "Error category: validation_error (400/422 and other refused requests), permission_error (401/403), not_found (404), conflict (409), rate_limit (429), not_implemented (501), internal (500, 502, 503, 504)." }),
+    hint: Type.String({ description: "Human-readable explanation (with what to do about it, where Patchbay knows)." }),
+    param: Type.Union([Type.String(), Type.Null()], { description: "The request parameter that caused the error, or null." }),
+    required: Type.Optional(Type.String({ description: "The scope required (only on insufficient_scope errors)." })),
+    request_id: Type.String({ description: "Unique request ID for support tracing (also the X-Request-ID header)." }),
   },
   { $id: FLAT_ERROR_SCHEMA_ID },
 );
 
-export type FlatErrorType = "invalid_request_error" | "authentication_error" | "permission_error" | "rate_limit_error" | "idempotency_error" | "api_error";
-
-function typeFor(e: NormalizedError): FlatErrorType {
-  if (e.status === 401) return "authentication_error";
-  if (e.status === 403) return "permission_error";
-  if (e.status === 429) return "rate_limit_error";
-  if (e.code.startsWith("idempotency_")) return "idempotency_error";
-  if (e.status >= 500) return "api_error";
-  return "invalid_request_error";
+/** The category by HTTP status, as the errors page's "Error types" table maps them. */
+export function flatErrorType(status: number): FlatErrorType {
+  if (status === 401 || status === 403) return "permission_error";
+  if (status === 404) return "not_found";
+  if (status === 409) return "conflict";
+  if (status === 429) return "rate_limit";
+  if (status === 501) return "not_implemented";
+  if (status >= 500) return "internal";
+  // 400, 422 and the other refusals of a malformed request (405, 408, 413, 414, 415, 431).
+  return "validation_error";
 }
 
-/** The flat error body of /v1 and /admin/v1: `{error, code, type, hint?, param?, request_id}`. */
+/** The flat error body of /v1 and /admin/v1: `{error, code, type, hint, param, required?, request_id}`. */
 export function flatErrorBody(e: NormalizedError, requestId: string) {
   return {
-    error: e.message,
+    error: e.code,
     code: e.code,
-    type: typeFor(e),
-    ...(e.hint ? { hint: e.hint } : {}),
-    ...(e.param ? { param: e.param } : {}),
+    type: flatErrorType(e.status),
+    hint: e.hint ? `${e.message} ${e.hint}` : e.message,
+    param: e.param ?? null,
     ...(typeof e.meta?.required === "string" ? { required: e.meta.required } : {}),
     request_id: requestId,
   };
