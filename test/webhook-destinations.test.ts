@@ -96,7 +96,7 @@ for (const kind of DB_KINDS) {
         assert.equal(created.url, receiver.url);
         assert.deepEqual(created.events, ["connection.activated", "purchase.created"], "each event once");
         assert.equal(created.accepts_simulated_events, false, "off unless asked for");
-        assert.match(created.signing_secret, /^whsec_[0-9A-Za-z]{40}$/);
+        assert.match(created.signing_secret, /^whsec_[0-9a-f]{64}$/);
         assert.ok(Math.abs(Date.parse(created.created_at) - clock.now().getTime()) < 1000, "RFC 3339, the server's clock");
 
         const got = await api(tenant)("GET", `/webhooks/${created.destination_id}`);
@@ -209,8 +209,8 @@ for (const kind of DB_KINDS) {
         const [v1hook] = hooksFor("v1act");
         assert.ok(v1hook, "the /v1 endpoint keeps receiving the same event");
         const envelope = JSON.parse(v1hook.body);
-        assert.deepEqual(Object.keys(envelope).sort(), ["created_at", "data", "entity_id", "id", "type"]);
-        assert.deepEqual(envelope.data, body.payload.connection);
+        assert.deepEqual(Object.keys(envelope).sort(), ["api_version", "created_at", "data", "entity_id", "id", "livemode", "object", "type"]);
+        assert.deepEqual(envelope.data.object, body.payload.connection);
         const events = await t.database.db.selectFrom("events").select("id").where("entity_id", "=", tenant.entityId).where("type", "=", "connection.activated").execute();
         assert.equal(events.length, 1, "one outbox event feeds both");
         assert.ok(v1.id);

@@ -151,14 +151,15 @@ for (const kind of DB_KINDS) {
       assert.equal(hooks.length, 1);
       const delivered = JSON.parse(hooks[0]!.body);
       assert.equal(delivered.type, "connector.webhook_received");
-      assert.deepEqual(delivered.data, {
+      // The Arcus envelope: the event's subject in data.object.
+      assert.deepEqual(delivered.data.object, {
         connector_type: "stripe",
         connector_id: row.id,
         provider_event_type: "charge.succeeded",
         provider_event_id: "evt_pb_0001",
         body: JSON.parse(body),
       });
-      assert.equal(verifyPatchbaySignature(String(hooks[0]!.headers["patchbay-signature"]), hooks[0]!.body, endpoint.secret, clockSeconds(t)), true);
+      assert.equal(verifyPatchbaySignature(String(hooks[0]!.headers["arcus-signature"]), hooks[0]!.body, endpoint.secret, clockSeconds(t)), true);
       assert.ok(!hooks[0]!.body.includes(secret), "the webhook secret is not in the payload");
     });
 
