@@ -128,6 +128,10 @@ export class WebhooksOperations {
   rotateWebhookEndpointSecret(...init: Args<paths["/v1/webhook_endpoints/{id}/rotate_secret"], "post">): Promise<Data<paths["/v1/webhook_endpoints/{id}/rotate_secret"]["post"]>> {
     return this.t.call("POST", "/v1/webhook_endpoints/{id}/rotate_secret", init[0], true) as Promise<Data<paths["/v1/webhook_endpoints/{id}/rotate_secret"]["post"]>>;
   }
+  /** POST /v1/webhook_endpoints/{id}/send_test_event — Send a webhook.test event to this endpoint */
+  createWebhookEndpointSendTestEvent(...init: Args<paths["/v1/webhook_endpoints/{id}/send_test_event"], "post">): Promise<Data<paths["/v1/webhook_endpoints/{id}/send_test_event"]["post"]>> {
+    return this.t.call("POST", "/v1/webhook_endpoints/{id}/send_test_event", init[0], true) as Promise<Data<paths["/v1/webhook_endpoints/{id}/send_test_event"]["post"]>>;
+  }
   /** GET /v1/webhook_endpoints/{id}/deliveries — The endpoint's delivery log, newest event first */
   listWebhookEndpointDeliveries(...init: Args<paths["/v1/webhook_endpoints/{id}/deliveries"], "get">): Promise<Data<paths["/v1/webhook_endpoints/{id}/deliveries"]["get"]>> {
     return this.t.call("GET", "/v1/webhook_endpoints/{id}/deliveries", init[0], false) as Promise<Data<paths["/v1/webhook_endpoints/{id}/deliveries"]["get"]>>;

@@ -243,6 +243,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/integrations/{connector_type}/proxy/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Call the provider's API with the stored credentials
+         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
+         */
+        get: operations["proxyGet"];
+        /**
+         * Call the provider's API with the stored credentials
+         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
+         */
+        put: operations["proxyPut"];
+        /**
+         * Call the provider's API with the stored credentials
+         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
+         */
+        post: operations["proxyPost"];
+        /**
+         * Call the provider's API with the stored credentials
+         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
+         */
+        delete: operations["proxyDelete"];
+        options?: never;
+        head?: never;
+        /**
+         * Call the provider's API with the stored credentials
+         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
+         */
+        patch: operations["proxyPatch"];
+        trace?: never;
+    };
     "/v1/audit_events": {
         parameters: {
             query?: never;
@@ -301,7 +337,7 @@ export interface paths {
         head?: never;
         /**
          * Update a webhook endpoint
-         * @description Any of url, events, enabled, description; any other field is 400 validation_failed.
+         * @description Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -320,6 +356,26 @@ export interface paths {
          * @description Answers the endpoint with the new `secret` (shown this once) and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.
          */
         post: operations["rotateWebhookEndpointSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook_endpoints/{id}/send_test_event": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a webhook.test event to this endpoint
+         * @description 202: a webhook.test event is queued to this endpoint only, whatever its subscription; its delivery appears in the endpoint's log. 409 endpoint_not_active unless the endpoint is active.
+         */
+        post: operations["createWebhookEndpointSendTestEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -796,59 +852,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/integrations/{connector_type}/proxy/{path}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Call the provider's API with the stored credentials
-         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
-         */
-        get: operations["getIntegrationProxy"];
-        /**
-         * Call the provider's API with the stored credentials
-         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
-         */
-        put: operations["putIntegrationProxy"];
-        /**
-         * Call the provider's API with the stored credentials
-         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
-         */
-        post: operations["createIntegrationProxy"];
-        /**
-         * Call the provider's API with the stored credentials
-         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
-         */
-        delete: operations["deleteIntegrationProxy"];
-        options?: never;
-        head?: never;
-        /**
-         * Call the provider's API with the stored credentials
-         * @description Forwards the request (method, path after /proxy, query, headers, body — streamed) to the provider's base URL for the connector's mode, with the credentials injected by the type's auth recipe (README, Proxy). The provider's answer comes back as it was, less hop-by-hop headers, with x-request-id added. An error raised by Patchbay itself has a code starting proxy_ (or the surface's auth codes) and the header Patchbay-Proxy-Error: true. Idempotency-Key passes through to the provider; Patchbay stores nothing.
-         */
-        patch: operations["updateIntegrationProxy"];
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         Error: {
-            /** @description What went wrong, for a person. */
+            /** @description Machine-readable error key (always present). */
             error: string;
-            /** @description Stable machine-readable code. */
+            /** @description Same as error (included for forward compatibility). */
             code: string;
-            /** @enum {string} */
-            type: "invalid_request_error" | "authentication_error" | "permission_error" | "rate_limit_error" | "idempotency_error" | "api_error";
-            /** @description What to do about it. */
-            hint?: string;
-            /** @description The offending field. */
-            param?: string;
-            /** @description insufficient_scope: the scope the route needs. */
+            /**
+             * @description Error category: validation_error (400/422 and other refused requests), permission_error (401/403), not_found (404), conflict (409), rate_limit (429), not_implemented (501), internal (500, 502, 503, 504).
+             * @enum {string}
+             */
+            type: "validation_error" | "permission_error" | "not_found" | "conflict" | "rate_limit" | "expand_error" | "not_implemented" | "internal";
+            /** @description Human-readable explanation (with what to do about it, where Patchbay knows). */
+            hint: string;
+            /** @description The request parameter that caused the error, or null. */
+            param: string | null;
+            /** @description The scope required (only on insufficient_scope errors). */
             required?: string;
+            /** @description Unique request ID for support tracing (also the X-Request-ID header). */
             request_id: string;
         };
         /** @description A configured connector. Credentials, webhook secret and secret references are never returned. */
@@ -908,16 +932,41 @@ export interface components {
              */
             updated_at: string;
         };
-        /** @description Where the entity's events are POSTed. The signing secret is never returned, except once by create and rotate_secret. */
+        /** @description Where the entity's events are POSTed (docs.arcuserp.com api-reference/webhooks). The signing secret is never returned, except once by create and rotate_secret. */
         WebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
             /** @enum {string} */
             object: "webhook_endpoint";
             /** Format: uuid */
-            id: string;
+            entity_id: string;
             url: string;
-            events: string[];
-            enabled: boolean;
             description: string | null;
+            enabled_events: string[];
+            /** @description The last 4 hex characters of the signing secret (null for endpoints created before it was kept). */
+            secret_last4: string | null;
+            /**
+             * @description active receives events; paused skips delivery (keeps the subscription; 5 consecutive failed attempts pause an active endpoint); disabled is off.
+             * @enum {string}
+             */
+            status: "active" | "paused" | "disabled";
+            /**
+             * @description live endpoints receive production events; test endpoints receive test-mode (sandbox) events only. Default: the key's mode.
+             * @enum {string}
+             */
+            mode: "live" | "test";
+            api_version: string | null;
+            /** @description Successful delivery attempts (HTTP 2xx). */
+            success_count: number;
+            /** @description Failed delivery attempts (non-2xx or timeout). */
+            failure_count: number;
+            /** @description Consecutive failed attempts since the last success. */
+            consecutive_failure_count: number;
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC
+             */
+            last_delivery_at: string | null;
             /**
              * Format: date-time
              * @description RFC 3339, UTC
@@ -928,6 +977,9 @@ export interface components {
              * @description RFC 3339, UTC
              */
             updated_at: string;
+            metadata: {
+                [key: string]: unknown;
+            };
         };
         WebhookDelivery: {
             /** @enum {string} */
@@ -953,6 +1005,8 @@ export interface components {
                 latency_ms: number;
                 /** @description Why the try failed, in a few words; never the receiver's body. */
                 error: string | null;
+                /** @description The body as sent (events carry no secrets). */
+                request_body?: string;
             }[];
             /**
              * Format: date-time
@@ -2915,6 +2969,626 @@ export interface operations {
             };
         };
     };
+    proxyGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Connector type. */
+                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description The provider path, e.g. v1/charges for Stripe. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, as it was: its status, its headers less hop-by-hop ones, its body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proxyPut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Connector type. */
+                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description The provider path, e.g. v1/charges for Stripe. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, as it was: its status, its headers less hop-by-hop ones, its body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proxyPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Connector type. */
+                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description The provider path, e.g. v1/charges for Stripe. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, as it was: its status, its headers less hop-by-hop ones, its body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proxyDelete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Connector type. */
+                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description The provider path, e.g. v1/charges for Stripe. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, as it was: its status, its headers less hop-by-hop ones, its body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proxyPatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Connector type. */
+                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description The provider path, e.g. v1/charges for Stripe. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, as it was: its status, its headers less hop-by-hop ones, its body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -3159,11 +3833,30 @@ export interface operations {
                 "application/json": {
                     /** @description An absolute https URL of a public host (http and private hosts only with PATCHBAY_WEBHOOK_ALLOW_PRIVATE=true). */
                     url: string;
-                    /** @description Event types to receive, or ["*"] for all of them: connector.connected, connector.updated, connector.disconnected, connector.restored, connector.auth_failed, connection.activated, connection.unauthenticated, connection.disconnected, connection.deleted, purchase.created, shop_integration.updated, connector.webhook_received. */
-                    events: ("connector.connected" | "connector.updated" | "connector.disconnected" | "connector.restored" | "connector.auth_failed" | "connection.activated" | "connection.unauthenticated" | "connection.disconnected" | "connection.deleted" | "purchase.created" | "shop_integration.updated" | "connector.webhook_received" | "*")[];
-                    /** @description Disabled endpoints receive nothing (default true). */
-                    enabled?: boolean;
+                    /** @description The subscription. Event types, "<family>.*" for a whole family (connector.*, connection.*, purchase.*, shop_integration.*, webhook_endpoint.*), or ["*"] for all of them: connector.connected, connector.updated, connector.disconnected, connector.restored, connector.auth_failed, connection.activated, connection.unauthenticated, connection.disconnected, connection.deleted, purchase.created, shop_integration.updated, connector.webhook_received, webhook_endpoint.auto_paused. */
+                    enabled_events?: ("connector.connected" | "connector.updated" | "connector.disconnected" | "connector.restored" | "connector.auth_failed" | "connection.activated" | "connection.unauthenticated" | "connection.disconnected" | "connection.deleted" | "purchase.created" | "shop_integration.updated" | "connector.webhook_received" | "webhook_endpoint.auto_paused" | "connector.*" | "connection.*" | "purchase.*" | "shop_integration.*" | "webhook_endpoint.*" | "*")[];
+                    /** @description Deprecated alias of enabled_events: accepted, and ignored when enabled_events is also sent. Event types, "<family>.*" for a whole family (connector.*, connection.*, purchase.*, shop_integration.*, webhook_endpoint.*), or ["*"] for all of them: connector.connected, connector.updated, connector.disconnected, connector.restored, connector.auth_failed, connection.activated, connection.unauthenticated, connection.disconnected, connection.deleted, purchase.created, shop_integration.updated, connector.webhook_received, webhook_endpoint.auto_paused. */
+                    events?: ("connector.connected" | "connector.updated" | "connector.disconnected" | "connector.restored" | "connector.auth_failed" | "connection.activated" | "connection.unauthenticated" | "connection.disconnected" | "connection.deleted" | "purchase.created" | "shop_integration.updated" | "connector.webhook_received" | "webhook_endpoint.auto_paused" | "connector.*" | "connection.*" | "purchase.*" | "shop_integration.*" | "webhook_endpoint.*" | "*")[];
+                    /** @description Human-readable label for this endpoint. */
                     description?: string | null;
+                    /**
+                     * @description active receives events; paused skips delivery (keeps the subscription; 5 consecutive failed attempts pause an active endpoint); disabled is off.
+                     * @enum {string}
+                     */
+                    status?: "active" | "paused" | "disabled";
+                    /**
+                     * @description live endpoints receive production events; test endpoints receive test-mode (sandbox) events only. Default: the key's mode.
+                     * @enum {string}
+                     */
+                    mode?: "live" | "test";
+                    /** @description Pins the API version payloads are serialized in (default 2026-05-01). */
+                    api_version?: string | null;
+                    /** @description Arbitrary key-value pairs (up to 50 keys), stored and returned as-is. */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description When true, queues a webhook.test event to this endpoint at once (test_event in the answer). */
+                    send_test_event_on_create?: boolean;
                 };
             };
         };
@@ -3175,14 +3868,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** Format: uuid */
+                        id: string;
                         /** @enum {string} */
                         object: "webhook_endpoint";
                         /** Format: uuid */
-                        id: string;
+                        entity_id: string;
                         url: string;
-                        events: string[];
-                        enabled: boolean;
                         description: string | null;
+                        enabled_events: string[];
+                        /** @description The last 4 hex characters of the signing secret (null for endpoints created before it was kept). */
+                        secret_last4: string | null;
+                        /**
+                         * @description active receives events; paused skips delivery (keeps the subscription; 5 consecutive failed attempts pause an active endpoint); disabled is off.
+                         * @enum {string}
+                         */
+                        status: "active" | "paused" | "disabled";
+                        /**
+                         * @description live endpoints receive production events; test endpoints receive test-mode (sandbox) events only. Default: the key's mode.
+                         * @enum {string}
+                         */
+                        mode: "live" | "test";
+                        api_version: string | null;
+                        /** @description Successful delivery attempts (HTTP 2xx). */
+                        success_count: number;
+                        /** @description Failed delivery attempts (non-2xx or timeout). */
+                        failure_count: number;
+                        /** @description Consecutive failed attempts since the last success. */
+                        consecutive_failure_count: number;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC
+                         */
+                        last_delivery_at: string | null;
                         /**
                          * Format: date-time
                          * @description RFC 3339, UTC
@@ -3193,8 +3911,19 @@ export interface operations {
                          * @description RFC 3339, UTC
                          */
                         updated_at: string;
+                        metadata: {
+                            [key: string]: unknown;
+                        };
                         /** @description The signing secret (whsec_…): shown in this answer only. Not kept in the idempotency store: a replay answers without it. */
                         secret: string;
+                        test_event?: {
+                            /** Format: uuid */
+                            event_id: string;
+                            /** Format: uuid */
+                            queued_delivery_id: string;
+                            /** @enum {string} */
+                            status: "queued";
+                        };
                     };
                 };
             };
@@ -3490,11 +4219,23 @@ export interface operations {
                 "application/json": {
                     /** @description An absolute https URL of a public host (http and private hosts only with PATCHBAY_WEBHOOK_ALLOW_PRIVATE=true). */
                     url?: string;
-                    /** @description Event types to receive, or ["*"] for all of them: connector.connected, connector.updated, connector.disconnected, connector.restored, connector.auth_failed, connection.activated, connection.unauthenticated, connection.disconnected, connection.deleted, purchase.created, shop_integration.updated, connector.webhook_received. */
-                    events?: ("connector.connected" | "connector.updated" | "connector.disconnected" | "connector.restored" | "connector.auth_failed" | "connection.activated" | "connection.unauthenticated" | "connection.disconnected" | "connection.deleted" | "purchase.created" | "shop_integration.updated" | "connector.webhook_received" | "*")[];
-                    /** @description Disabled endpoints receive nothing (default true). */
-                    enabled?: boolean;
+                    /** @description The subscription. Event types, "<family>.*" for a whole family (connector.*, connection.*, purchase.*, shop_integration.*, webhook_endpoint.*), or ["*"] for all of them: connector.connected, connector.updated, connector.disconnected, connector.restored, connector.auth_failed, connection.activated, connection.unauthenticated, connection.disconnected, connection.deleted, purchase.created, shop_integration.updated, connector.webhook_received, webhook_endpoint.auto_paused. */
+                    enabled_events?: ("connector.connected" | "connector.updated" | "connector.disconnected" | "connector.restored" | "connector.auth_failed" | "connection.activated" | "connection.unauthenticated" | "connection.disconnected" | "connection.deleted" | "purchase.created" | "shop_integration.updated" | "connector.webhook_received" | "webhook_endpoint.auto_paused" | "connector.*" | "connection.*" | "purchase.*" | "shop_integration.*" | "webhook_endpoint.*" | "*")[];
+                    /** @description Deprecated alias of enabled_events: accepted, and ignored when enabled_events is also sent. Event types, "<family>.*" for a whole family (connector.*, connection.*, purchase.*, shop_integration.*, webhook_endpoint.*), or ["*"] for all of them: connector.connected, connector.updated, connector.disconnected, connector.restored, connector.auth_failed, connection.activated, connection.unauthenticated, connection.disconnected, connection.deleted, purchase.created, shop_integration.updated, connector.webhook_received, webhook_endpoint.auto_paused. */
+                    events?: ("connector.connected" | "connector.updated" | "connector.disconnected" | "connector.restored" | "connector.auth_failed" | "connection.activated" | "connection.unauthenticated" | "connection.disconnected" | "connection.deleted" | "purchase.created" | "shop_integration.updated" | "connector.webhook_received" | "webhook_endpoint.auto_paused" | "connector.*" | "connection.*" | "purchase.*" | "shop_integration.*" | "webhook_endpoint.*" | "*")[];
+                    /** @description Human-readable label for this endpoint. */
                     description?: string | null;
+                    /**
+                     * @description active receives events; paused skips delivery (keeps the subscription; 5 consecutive failed attempts pause an active endpoint); disabled is off.
+                     * @enum {string}
+                     */
+                    status?: "active" | "paused" | "disabled";
+                    /** @description Pins the API version payloads are serialized in (default 2026-05-01). */
+                    api_version?: string | null;
+                    /** @description Arbitrary key-value pairs (up to 50 keys), stored and returned as-is. */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
@@ -3613,14 +4354,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** Format: uuid */
+                        id: string;
                         /** @enum {string} */
                         object: "webhook_endpoint";
                         /** Format: uuid */
-                        id: string;
+                        entity_id: string;
                         url: string;
-                        events: string[];
-                        enabled: boolean;
                         description: string | null;
+                        enabled_events: string[];
+                        /** @description The last 4 hex characters of the signing secret (null for endpoints created before it was kept). */
+                        secret_last4: string | null;
+                        /**
+                         * @description active receives events; paused skips delivery (keeps the subscription; 5 consecutive failed attempts pause an active endpoint); disabled is off.
+                         * @enum {string}
+                         */
+                        status: "active" | "paused" | "disabled";
+                        /**
+                         * @description live endpoints receive production events; test endpoints receive test-mode (sandbox) events only. Default: the key's mode.
+                         * @enum {string}
+                         */
+                        mode: "live" | "test";
+                        api_version: string | null;
+                        /** @description Successful delivery attempts (HTTP 2xx). */
+                        success_count: number;
+                        /** @description Failed delivery attempts (non-2xx or timeout). */
+                        failure_count: number;
+                        /** @description Consecutive failed attempts since the last success. */
+                        consecutive_failure_count: number;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC
+                         */
+                        last_delivery_at: string | null;
                         /**
                          * Format: date-time
                          * @description RFC 3339, UTC
@@ -3631,6 +4397,9 @@ export interface operations {
                          * @description RFC 3339, UTC
                          */
                         updated_at: string;
+                        metadata: {
+                            [key: string]: unknown;
+                        };
                         /** @description The signing secret (whsec_…): shown in this answer only. Not kept in the idempotency store: a replay answers without it. */
                         secret: string;
                         /**
@@ -3670,6 +4439,111 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWebhookEndpointSendTestEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description At most 255 characters, unique per logical request (a UUID). A retry with the same key, method, path and body within 24 h gets the stored response with Idempotent-Replayed: true; another request with the key is 409 idempotency_key_mismatch; a retry while the first still runs is 409 idempotency_key_in_use. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description The webhook endpoint id (a UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        event_id: string;
+                        /** Format: uuid */
+                        queued_delivery_id: string;
+                        /** @enum {string} */
+                        status: "queued";
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6339,7 +7213,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Not Found */
@@ -6348,7 +7222,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Too Many Requests */
@@ -6357,7 +7231,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Internal Server Error */
@@ -6366,7 +7240,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Service Unavailable */
@@ -6375,7 +7249,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
         };
@@ -6420,7 +7294,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Not Found */
@@ -6429,7 +7303,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Payload Too Large */
@@ -6438,7 +7312,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Unsupported Media Type */
@@ -6447,7 +7321,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description The form again, saying what the retailer refused (HTML) */
@@ -6465,7 +7339,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description Internal Server Error */
@@ -6474,7 +7348,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Error"];
+                    "text/html": string;
                 };
             };
             /** @description The retailer could not be reached (HTML) */
@@ -7246,6 +8120,11 @@ export interface operations {
                                 /** @description Requests in any one second */
                                 burst: number;
                             };
+                            /**
+                             * @description Which of docs.arcuserp.com/concepts/rate-limits' tiers rate_limit is: test (a test key's default), standard or elevated (a live key's), custom (an override of its own)
+                             * @enum {string}
+                             */
+                            rate_limit_tier: "test" | "standard" | "elevated" | "custom";
                         }[];
                     };
                 };
@@ -7331,6 +8210,11 @@ export interface operations {
                     /** @enum {string} */
                     mode: "live" | "test";
                     scopes: string[];
+                    /**
+                     * @description Live keys: standard (300/min, burst 50, the default) or elevated (1,200/min, burst 100). Test keys have the test tier (60/min, burst 10) only.
+                     * @enum {string}
+                     */
+                    rate_limit_tier?: "standard" | "elevated";
                     /** @description Overrides the mode's default limit (live 300/min burst 50, test 60/min burst 10, unless configured otherwise) */
                     rate_limit?: {
                         /** @description Requests per sliding minute */
@@ -7378,6 +8262,11 @@ export interface operations {
                             /** @description Requests in any one second */
                             burst: number;
                         };
+                        /**
+                         * @description Which of docs.arcuserp.com/concepts/rate-limits' tiers rate_limit is: test (a test key's default), standard or elevated (a live key's), custom (an override of its own)
+                         * @enum {string}
+                         */
+                        rate_limit_tier: "test" | "standard" | "elevated" | "custom";
                         /** @description The secret key. Shown in this response only; store it now. */
                         key: string;
                     };
@@ -7517,6 +8406,11 @@ export interface operations {
                                 /** @description Requests in any one second */
                                 burst: number;
                             };
+                            /**
+                             * @description Which of docs.arcuserp.com/concepts/rate-limits' tiers rate_limit is: test (a test key's default), standard or elevated (a live key's), custom (an override of its own)
+                             * @enum {string}
+                             */
+                            rate_limit_tier: "test" | "standard" | "elevated" | "custom";
                         };
                     };
                 };
@@ -7640,6 +8534,11 @@ export interface operations {
                             /** @description Requests in any one second */
                             burst: number;
                         };
+                        /**
+                         * @description Which of docs.arcuserp.com/concepts/rate-limits' tiers rate_limit is: test (a test key's default), standard or elevated (a live key's), custom (an override of its own)
+                         * @enum {string}
+                         */
+                        rate_limit_tier: "test" | "standard" | "elevated" | "custom";
                         /** @description The secret key. Shown in this response only; store it now. */
                         key: string;
                     };
@@ -8094,626 +8993,6 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getIntegrationProxy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Connector type. */
-                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description The provider path, e.g. v1/charges for Stripe. */
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The provider's answer, as it came (status, headers less hop-by-hop ones, body), with x-request-id added */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "*/*": unknown;
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Payload Too Large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Bad Gateway */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gateway Timeout */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    putIntegrationProxy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Connector type. */
-                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description The provider path, e.g. v1/charges for Stripe. */
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The provider's answer, as it came (status, headers less hop-by-hop ones, body), with x-request-id added */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "*/*": unknown;
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Payload Too Large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Bad Gateway */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gateway Timeout */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    createIntegrationProxy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Connector type. */
-                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description The provider path, e.g. v1/charges for Stripe. */
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The provider's answer, as it came (status, headers less hop-by-hop ones, body), with x-request-id added */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "*/*": unknown;
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Payload Too Large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Bad Gateway */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gateway Timeout */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    deleteIntegrationProxy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Connector type. */
-                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description The provider path, e.g. v1/charges for Stripe. */
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The provider's answer, as it came (status, headers less hop-by-hop ones, body), with x-request-id added */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "*/*": unknown;
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Payload Too Large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Bad Gateway */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gateway Timeout */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    updateIntegrationProxy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Connector type. */
-                connector_type: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description The provider path, e.g. v1/charges for Stripe. */
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The provider's answer, as it came (status, headers less hop-by-hop ones, body), with x-request-id added */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "*/*": unknown;
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Payload Too Large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Bad Gateway */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gateway Timeout */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
