@@ -75,6 +75,6 @@ describe("the web console", () => {
     assert.doesNotMatch(SOURCE, /localStorage|document\.cookie/);
     const calls = [...SOURCE.matchAll(/(?:call|run)\([^,]*,?\s*"(?:GET|POST|PUT|PATCH|DELETE)",\s*[`"](\/[^`"$?]*)/g)].map((m) => m[1]!);
     assert.ok(calls.length > 20, String(calls.length));
-    for (const p of calls) assert.match(p, /^\/(v1\/|admin\/v1\/|connections|simulated-connections\/|retailers|api\/v3\/integrations|openapi\.json)/, `the console calls ${p}`);
+    for (const p of calls) assert.match(p, /^\/(v1\/|admin\/v1\/|connections|simulated-connections\/|retailers|purchases|link-tokens|webhooks|api\/v3\/integrations|openapi\.json)/, `the console calls ${p}`);
   });
 });
