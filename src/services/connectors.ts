@@ -49,7 +49,8 @@ export interface OAuthRequired {
   object: "integration_oauth_required";
   oauth_url: string;
   expires_at: string;
-  hint: string;
+  /** The shop the merchant approves the app in; the surface words what to do next. */
+  shop: string;
 }
 
 export type CreateOutcome =
@@ -87,7 +88,7 @@ export function assertNoForbiddenFields(body: unknown): void {
         field,
         field === "entity_id"
           ? "The entity is derived from the API key; remove entity_id from the body."
-          : "Secrets are write-only: send them with PUT /v1/integrations/{connector_type}/credentials.",
+          : { to: "send_secrets_separately" },
       );
     }
   }
@@ -131,7 +132,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
       throw new ConflictError(
         "connector_disconnected",
         `The ${type} connector is disconnected.`,
-        `Restore it with POST /v1/integrations/${type} before ${new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString()}.`,
+        { to: "restore_connector", connector_type: type, before: new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString() },
       );
     }
     return existing;
@@ -184,8 +185,8 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
             "conflict",
             `A ${type} connector already exists for this entity${existing.is_active ? " and is active" : " (paused)"}.`,
             existing.is_active
-              ? `Change it with PATCH /v1/integrations/${type}, or DELETE it first.`
-              : `Resume it with PATCH /v1/integrations/${type} {"is_active": true}.`,
+              ? { to: "change_or_delete_connector", connector_type: type }
+              : { to: "resume_connector", connector_type: type },
           );
         }
 
@@ -216,7 +217,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
 
         const created = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: true, now });
         if (!created) {
-          throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
+          throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, { to: "show_connector", connector_type: type });
         }
         const row = toConnectorRow(created, publicUrl);
         await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.created", event: "connector.connected", before: null, after: row, at: now });
@@ -237,7 +238,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
           throw new ConflictError(
             "oauth_incomplete",
             `The ${def.name} connector cannot be activated before the merchant approves the app.`,
-            `POST /v1/integrations/${type} with {"shop": …} answers the oauth_url to open.`,
+            { to: "start_oauth", connector_type: type },
           );
         }
         // A PATCH that changes nothing writes nothing: no audit entry, no event.
@@ -338,7 +339,7 @@ export function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
 }
 
 function notConnected(type: string): NotFoundError {
-  return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
+  return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, { to: "create_connector", connector_type: type });
 }
 
 /** The entity's connector of one type, if any; locked for the caller's transaction with `forUpdate`. */

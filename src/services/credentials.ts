@@ -54,7 +54,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
     /** PUT …/credentials: replaces the stored credentials with `values` (keys from the catalog). */
     async putCredentials(actor: ApiKeyActor, type: ConnectorType, values: Credentials): Promise<ConnectorRow> {
       const violations = credentialViolations(connectorDefinition(type), values);
-      if (violations.length > 0) throw ValidationError.of(violations, `See credential_keys in GET /v1/integrations/catalog.`);
+      if (violations.length > 0) throw ValidationError.of(violations, { to: "see_catalog_credential_keys" });
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, CREDENTIALS_PURPOSE), values);

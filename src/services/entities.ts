@@ -38,7 +38,7 @@ export function createEntityService({ db, clock }: { db: Database; clock: Clock 
 
     async requireEntity(id: string): Promise<Entity> {
       const entity = await db.selectFrom("entities").selectAll().where("id", "=", id).executeTakeFirst();
-      if (!entity) throw new NotFoundError("entity_not_found", `No entity with id ${id}.`, "List entities with GET /admin/v1/entities.");
+      if (!entity) throw new NotFoundError("entity_not_found", `No entity with id ${id}.`, { to: "list_entities" });
       return entity;
     },
   };

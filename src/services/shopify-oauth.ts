@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Advice } from "../kernel/advice.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
@@ -22,12 +23,12 @@ import type { Vault } from "../vault/vault.ts";
 /** How long an authorize URL (its state) stays usable. */
 export const OAUTH_STATE_TTL_MS = 10 * 60_000;
 
-export const CALLBACK_PATH = "/v1/integrations/shopify/oauth/callback";
-
 export interface ShopifyOAuthDeps {
   db: Database;
   clock: Clock;
   config: Pick<Config, "shopify" | "publicUrl" | "recoveryWindowDays">;
+  /** Where Shopify redirects the merchant's browser (redirect_uri): the composition root names the surface's route. */
+  callbackUrl: string;
   /** null when SHOPIFY_CLIENT_ID / SHOPIFY_CLIENT_SECRET are not set. */
   shopify: ShopifyApi | null;
   grants: ShopifyGrants;
@@ -40,7 +41,7 @@ export interface ShopifyOAuthDeps {
  * came from Shopify (HMAC), spends the state, exchanges the code and only
  * then touches the row. Any failure before that leaves the row as it was.
  */
-export function createShopifyOAuthService({ db, clock, config, shopify, grants, vault }: ShopifyOAuthDeps) {
+export function createShopifyOAuthService({ db, clock, config, callbackUrl, shopify, grants, vault }: ShopifyOAuthDeps) {
   const { publicUrl } = config;
   const recoveryMs = config.recoveryWindowDays * 86_400_000;
   const def = connectorDefinition("shopify");
@@ -93,7 +94,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
     const violations = validateConnectorConfig(def, config);
     if (violations.length > 0) throw ValidationError.of(violations);
     const row = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: false, now });
-    if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", "GET /v1/integrations/shopify shows it.");
+    if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", { to: "show_connector", connector_type: "shopify" });
     return row;
   }
 
@@ -106,9 +107,9 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
       .execute();
     return {
       object: "integration_oauth_required",
-      oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: `${config.publicUrl}${CALLBACK_PATH}`, state }),
+      oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: callbackUrl, state }),
       expires_at: expiresAt.toISOString(),
-      hint: `Open oauth_url in a browser and approve the app in ${shop} before ${expiresAt.toISOString()}; then poll GET /v1/integrations/shopify until is_active is true.`,
+      shop,
     };
   }
 
@@ -143,7 +144,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
           throw new ConflictError(
             "conflict",
             `A Shopify connector already exists for this entity (${grant.shop})${existing.is_active ? " and is active" : " (paused)"}.`,
-            existing.is_active ? "Change it with PATCH /v1/integrations/shopify, or DELETE it first." : 'Resume it with PATCH /v1/integrations/shopify {"is_active": true}.',
+            existing.is_active ? { to: "change_or_delete_connector", connector_type: "shopify" } : { to: "resume_connector", connector_type: "shopify" },
           );
         }
         if (recoverable && grant?.shop === shop) return restore(trx, who, existing, input, now);
@@ -175,7 +176,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
       const params = callbackParams(query);
       if (!verifyCallbackHmac(query, clientSecret)) {
         throw new PermissionError("hmac_invalid", "The callback's hmac does not match its parameters: it was not signed by Shopify with this app's secret.", {
-          hint: "Start again with POST /v1/integrations/shopify and follow the new oauth_url.",
+          advice: { to: "restart_oauth", reason: "follow_new_url" },
         });
       }
       const shop = normalizeShopDomain(params.shop);
@@ -261,7 +262,7 @@ function callbackParams(query: URLSearchParams): { code: string; shop: string; s
     if (values.length !== 1 || values[0] === "") {
       throw new ValidationError(
         values.length > 1 ? `The callback carries "${name}" more than once.` : `The callback lacks "${name}".`,
-        { param: name, hint: "This URL is for Shopify's redirect after a merchant approves the app; start with POST /v1/integrations/shopify." },
+        { param: name, advice: { to: "oauth_callback_misuse" } },
         "oauth_callback_invalid",
       );
     }
@@ -270,25 +271,25 @@ function callbackParams(query: URLSearchParams): { code: string; shop: string; s
 }
 
 function stateUsed(): ConflictError {
-  return new ConflictError("state_used", "This authorization was already completed or attempted: a state works once.", "Start again with POST /v1/integrations/shopify.");
+  return new ConflictError("state_used", "This authorization was already completed or attempted: a state works once.", { to: "restart_oauth" });
 }
 
 function assertStateUsable(state: ShopifyOAuthStateRecord | undefined, shop: string, now: Date): asserts state is ShopifyOAuthStateRecord {
-  const again = "Start again with POST /v1/integrations/shopify.";
-  if (!state) throw new ValidationError("The callback's state was not issued by this server, or was replaced by a newer authorization.", { param: "state", hint: again }, "state_unknown");
+  const again: Advice = { to: "restart_oauth" };
+  if (!state) throw new ValidationError("The callback's state was not issued by this server, or was replaced by a newer authorization.", { param: "state", advice: again }, "state_unknown");
   if (state.used_at !== null) throw stateUsed();
   if (state.expires_at.getTime() <= now.getTime()) {
-    throw new ValidationError(`The authorization expired at ${state.expires_at.toISOString()}.`, { param: "state", hint: again }, "state_expired");
+    throw new ValidationError(`The authorization expired at ${state.expires_at.toISOString()}.`, { param: "state", advice: again }, "state_expired");
   }
   if (state.shop !== shop) {
-    throw new PermissionError("shop_mismatch", `The callback is for ${shop}, but this authorization was issued for another shop.`, { hint: again });
+    throw new PermissionError("shop_mismatch", `The callback is for ${shop}, but this authorization was issued for another shop.`, { advice: again });
   }
 }
 
 /** The state's connector is still the pending row it was issued for. */
 function assertConnectorAwaits(connector: ConnectorRecord | undefined, state: ShopifyOAuthStateRecord): asserts connector is ConnectorRecord {
   if (!connector || connector.entity_id !== state.entity_id || connector.connector_type !== "shopify" || connector.disconnected_at !== null) {
-    throw new ConflictError("connector_changed", "The Shopify connector this authorization was for was removed or disconnected meanwhile.", "Start again with POST /v1/integrations/shopify.");
+    throw new ConflictError("connector_changed", "The Shopify connector this authorization was for was removed or disconnected meanwhile.", { to: "restart_oauth" });
   }
 }
 
@@ -297,9 +298,9 @@ async function exchange(api: ShopifyApi, shop: string, code: string, now: Date) 
     return await api.exchangeCode(shop, code, now);
   } catch (err) {
     if (err instanceof ShopifyRejected) {
-      throw new ValidationError(`Shopify refused the authorization code (HTTP ${err.status}).`, { param: "code", hint: "Codes work once and expire quickly; start again with POST /v1/integrations/shopify." }, "oauth_code_rejected");
+      throw new ValidationError(`Shopify refused the authorization code (HTTP ${err.status}).`, { param: "code", advice: { to: "restart_oauth", reason: "code_spent" } }, "oauth_code_rejected");
     }
-    if (err instanceof ProviderError) throw new UpstreamError("shopify_unavailable", `${err.message}; the authorization was not completed.`, "Try again with POST /v1/integrations/shopify in a moment.");
+    if (err instanceof ProviderError) throw new UpstreamError("shopify_unavailable", `${err.message}; the authorization was not completed.`, { to: "retry_oauth" });
     throw err;
   }
 }

@@ -110,7 +110,7 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
     async retryDelivery(actor: ApiKeyActor, endpointId: string, deliveryId: string): Promise<WebhookDelivery> {
       const endpoint = await endpoints.findOwned(actor, endpointId);
       const row = isUuid(deliveryId) ? await withType().where("d.id", "=", deliveryId).where("d.endpoint_id", "=", endpoint.id).executeTakeFirst() : undefined;
-      if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", "List them with GET /v1/webhook_endpoints/{id}/deliveries.");
+      if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", { to: "list_webhook_deliveries" });
       if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", "This endpoint is disabled: nothing is sent to it.", "Enable it with PATCH {\"enabled\": true} first.");
       await db.transaction().execute(async (trx) => {
         await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });

@@ -264,5 +264,5 @@ function checkedEvents(events: string[]): string[] {
 }
 
 export function endpointNotFound(): NotFoundError {
-  return new NotFoundError("webhook_endpoint_not_found", "No such webhook endpoint.", "List the entity's endpoints with GET /v1/webhook_endpoints.");
+  return new NotFoundError("webhook_endpoint_not_found", "No such webhook endpoint.", { to: "list_webhook_endpoints" });
 }
