@@ -7,7 +7,8 @@ import type { ShopifyApi } from "../providers/shopify.ts";
 import { byStatus } from "../providers/verify/check.ts";
 import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit, systemActor, type AuditActor } from "./audit.ts";
+import {auditActorOf, diffFields, systemActor, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ConflictError } from "../kernel/errors.ts";
@@ -93,7 +94,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         .returningAll()
         .executeTakeFirst();
       if (row && row.sync_status !== connector.sync_status) {
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: row.entity_id,
           actor,
           action: "connector.health_changed",

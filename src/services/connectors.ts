@@ -6,7 +6,8 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit, systemActor } from "./audit.ts";
+import {auditActorOf, systemActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { ROW_FIELDS, toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import {
@@ -319,7 +320,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
         await vault.destroySecretsOf(trx, ids);
         const now = clock.now();
         for (const c of expired) {
-          await recordAudit(trx, { entityId: c.entity_id, actor: systemActor("job:purge"), action: "connector.purged", target: { type: "connector", id: c.id }, at: now });
+          await recordChange(trx, { entityId: c.entity_id, actor: systemActor("job:purge"), action: "connector.purged", target: { type: "connector", id: c.id }, at: now });
         }
         return ids.length;
       });

@@ -5,7 +5,7 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf } from "./audit.ts";
+import { auditActorOf, type AuditAction } from "./audit.ts";
 import { recordConnectorChange, type ConnectorAuditField } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
@@ -44,7 +44,7 @@ const WEBHOOK_SECRET_FIELDS: readonly ConnectorAuditField[] = ["has_webhook_secr
 
 export function createCredentialService({ db, clock, vault, connectors, publicUrl, onCredentialsStored }: CredentialServiceDeps) {
   /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
-  async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: string, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
+  async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: AuditAction, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
     const row = toConnectorRow(after, publicUrl);
     await recordConnectorChange(trx, { actor: auditActorOf(actor), action, event: "connector.updated", before: toConnectorRow(before, publicUrl), after: row, fields, at });
     return row;

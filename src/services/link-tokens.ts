@@ -3,7 +3,8 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { LinkTokenRecord } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit } from "./audit.ts";
+import {auditActorOf } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { AuthenticationError, DomainError, NotFoundError } from "../kernel/errors.ts";
 import { randomBase62, ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 
@@ -55,7 +56,7 @@ export function createLinkTokenService({ db, clock }: { db: Database; clock: Clo
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toLinkToken(row);
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: actor.entityId,
           actor: auditActorOf(actor),
           action: "link_token.created",
@@ -82,7 +83,7 @@ export function createLinkTokenService({ db, clock }: { db: Database; clock: Clo
         if (!existing) throw linkTokenNotFound(id);
         if (existing.revoked_at !== null) return toLinkToken(existing);
         const row = await trx.updateTable("link_tokens").set({ revoked_at: now }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: actor.entityId,
           actor: auditActorOf(actor),
           action: "link_token.revoked",

@@ -3,10 +3,10 @@ import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../cat
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
+import {auditActorOf, diffFields } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { assertKeyMayAct, type ConnectorService } from "./connectors.ts";
 import { NotFoundError, ValidationError, type Violation } from "../kernel/errors.ts";
-import { emitEvent } from "./outbox.ts";
 
 /** The connector types that are also shop integrations (the catalog's isShop): shopify, amazon, ebay. */
 export const SHOP_TYPES = CONNECTOR_TYPES.filter((t) => connectorDefinition(t).isShop);
@@ -187,8 +187,8 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
           .returningAll()
           .executeTakeFirstOrThrow();
         const after = toShopIntegration(updated);
-        await emitEvent(trx, { entityId: updated.entity_id, type: "shop_integration.updated", data: after, at: now });
-        await recordAudit(trx, {
+        await recordChange(trx, {
+          event: { type: "shop_integration.updated", data: after },
           entityId: updated.entity_id,
           actor: auditActorOf(actor),
           action: "shop_integration.updated",

@@ -4,7 +4,8 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
-import { recordAudit, systemActor, type AuditActor } from "./audit.ts";
+import {systemActor, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow } from "./connector-row.ts";
 import { CREDENTIALS_PURPOSE } from "./credentials.ts";
@@ -196,7 +197,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
         if (Number(completed.numUpdatedRows) !== 1) return;
         await seal(trx, connector, tokens);
         // New token values under the same key names: the entry says when, never what.
-        await recordAudit(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
+        await recordChange(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
       });
       return { outcome: "refreshed", accessExpiresAt: tokens.accessExpiresAt };
     },

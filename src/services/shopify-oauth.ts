@@ -10,13 +10,13 @@ import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
+import {auditActorOf, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome, type OAuthRequired } from "./connectors.ts";
 import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "../kernel/errors.ts";
 import { randomBase62 } from "../kernel/ids.ts";
-import { emitEvent } from "./outbox.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 import type { Vault } from "../vault/vault.ts";
 
@@ -211,8 +211,8 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
           .returningAll()
           .executeTakeFirstOrThrow();
         const projected = toConnectorRow(row, publicUrl);
-        await emitEvent(trx, { entityId: row.entity_id, type: "connector.connected", data: projected, at: done });
-        await recordAudit(trx, {
+        await recordChange(trx, {
+          event: { type: "connector.connected", data: projected },
           entityId: row.entity_id,
           actor: { type: "system", id: "shopify_oauth" },
           action: "connector.oauth_completed",

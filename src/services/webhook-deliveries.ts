@@ -5,7 +5,8 @@ import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, We
 import type { JobPayloads, Jobs } from "../queue/job-types.ts";
 import type { SendWebhook } from "../providers/webhook-sender.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit } from "./audit.ts";
+import {auditActorOf } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError } from "../kernel/errors.ts";
 import { isUuid } from "../kernel/ids.ts";
 import type { ListOptions, WebhookEndpointService } from "./webhook-endpoints.ts";
@@ -114,7 +115,7 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
       if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", "This endpoint is disabled: nothing is sent to it.", "Enable it with PATCH {\"enabled\": true} first.");
       await db.transaction().execute(async (trx) => {
         await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: endpoint.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_delivery.retried",

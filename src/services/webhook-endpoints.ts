@@ -3,7 +3,8 @@ import type { Database } from "../db/index.ts";
 import type { WebhookEndpointRecord } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
+import {auditActorOf, diffFields } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
 import { EVENT_TYPES } from "./outbox.ts";
@@ -128,7 +129,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, signingSecretPlace(row, SIGNING_SECRET_PURPOSE), secret);
         const view = toWebhookEndpoint(row);
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: row.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_endpoint.created",
@@ -163,7 +164,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
         const changes = diffFields(toWebhookEndpoint(existing), view, ENDPOINT_AUDIT_FIELDS);
         // A PATCH that changes nothing records nothing (as on every surface).
         if (Object.keys(changes).length > 0) {
-          await recordAudit(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.updated", target: { type: "webhook_endpoint", id: row.id }, changes, at: now });
+          await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.updated", target: { type: "webhook_endpoint", id: row.id }, changes, at: now });
         }
         return view;
       });
@@ -175,7 +176,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom("webhook_endpoints").where("id", "=", existing.id).execute();
         await vault.destroySecretsOf(trx, [existing.id]);
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: existing.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_endpoint.deleted",
@@ -210,7 +211,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           .returningAll()
           .executeTakeFirstOrThrow();
         // The secrets themselves are never in the log: only that a rotation happened, and until when the old one signs.
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: row.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_endpoint.secret_rotated",
