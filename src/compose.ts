@@ -1,4 +1,4 @@
-import { SHOPIFY_CALLBACK_PATH } from "./surfaces/integrations/paths.ts";
+import { SHOPIFY_CALLBACK_PATH } from "./public-paths.ts";
 import { connectionTokenKeys, createConnectionTokenSigner } from "./auth/connection-tokens.ts";
 import type { Clock } from "./kernel/clock.ts";
 import type { Config } from "./config.ts";

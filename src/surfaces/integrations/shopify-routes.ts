@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { v1Hint } from "./errors.ts";
-import { SHOPIFY_CALLBACK_PATH } from "./paths.ts";
+import { SHOPIFY_CALLBACK_PATH } from "../../public-paths.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { DomainError } from "../../kernel/errors.ts";
