@@ -4,7 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
 import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type KeyMode } from "../auth/api-key-format.ts";
 import { isScope, type Scope } from "../auth/scopes.ts";
-import {diffFields, type AuditActor } from "./audit.ts";
+import { diffFields, type AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import type { EntityService } from "./entities.ts";
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "../kernel/errors.ts";

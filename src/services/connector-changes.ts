@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import {diffFields, type AuditAction, type AuditActor } from "./audit.ts";
+import { diffFields, type AuditAction, type AuditActor } from "./audit.ts";
 import { ROW_FIELDS, type ConnectorRow } from "./connector-row.ts";
 import type { EventType } from "./outbox.ts";
 import { recordChange } from "./record-change.ts";

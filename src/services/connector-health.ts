@@ -7,7 +7,7 @@ import type { ShopifyApi } from "../providers/shopify.ts";
 import { byStatus } from "../providers/verify/check.ts";
 import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf, diffFields, systemActor, type AuditActor } from "./audit.ts";
+import { auditActorOf, diffFields, systemActor, type AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";

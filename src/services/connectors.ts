@@ -6,7 +6,7 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf, systemActor } from "./audit.ts";
+import { auditActorOf, systemActor, type AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { ROW_FIELDS, toConnectorRow, type ConnectorRow } from "./connector-row.ts";
@@ -106,12 +106,57 @@ export interface ConnectorServiceDeps {
   oauth: { startAuthorization(actor: ApiKeyActor, input: CreateConnectorInput): Promise<CreateOutcome> };
 }
 
+/*
+ * The connector lifecycle rules, once: the recovery window, the conflict of an
+ * existing connector, the restore of a disconnected one and the purge of one
+ * past its window. The connector service and the Shopify OAuth service (Mode B)
+ * both create connectors through them.
+ */
+
+/** Disconnected, and still within the recovery window: a re-POST restores it. */
+export function isRecoverableWithin(c: ConnectorRecord, now: Date, recoveryMs: number): boolean {
+  return c.disconnected_at !== null && now.getTime() - c.disconnected_at.getTime() < recoveryMs;
+}
+
+/** A create for a type the entity already has a connected connector of. `about` names what it is connected to (Shopify: the shop). */
+export function alreadyExists(name: string, type: ConnectorType, existing: ConnectorRecord, about?: string): ConflictError {
+  return new ConflictError(
+    "conflict",
+    `A ${name} connector already exists for this entity${about ? ` (${about})` : ""}${existing.is_active ? " and is active" : " (paused)"}.`,
+    existing.is_active ? { to: "change_or_delete_connector", connector_type: type } : { to: "resume_connector", connector_type: type },
+  );
+}
+
+/** Two creates raced and the other one won (the unique index on entity and type). */
+export function createdMeanwhile(name: string, type: ConnectorType): ConflictError {
+  return new ConflictError("conflict", `A ${name} connector was just created for this entity by another request.`, { to: "show_connector", connector_type: type });
+}
+
+/** Re-POST within the recovery window: the connector comes back active, with its sealed secrets; `connector.restored`. */
+export async function restoreConnector(
+  trx: Kysely<DB>,
+  { actor, def, existing, input, now, publicUrl }: { actor: AuditActor; def: ConnectorDefinition; existing: ConnectorRecord; input: CreateConnectorInput; now: Date; publicUrl: string },
+): Promise<CreateOutcome> {
+  const restored = await trx
+    .updateTable("connectors")
+    .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
+    .where("id", "=", existing.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  const row = toConnectorRow(restored, publicUrl);
+  await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
+  return { outcome: "restored", row };
+}
+
+/** Past the recovery window the old connector is gone for good, whether or not the purge job has run yet: its sealed secrets with it. */
+export async function purgeExpiredConnector(trx: Kysely<DB>, vault: Pick<Vault, "destroySecretsOf">, existing: ConnectorRecord): Promise<void> {
+  await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+  await vault.destroySecretsOf(trx, [existing.id]);
+}
+
 export function createConnectorService({ db, clock, recoveryWindowDays, vault, publicUrl, oauth }: ConnectorServiceDeps) {
   const recoveryMs = recoveryWindowDays * 86_400_000;
-
-  function isRecoverable(c: ConnectorRecord, now: Date): boolean {
-    return c.disconnected_at !== null && now.getTime() - c.disconnected_at.getTime() < recoveryMs;
-  }
+  const isRecoverable = (c: ConnectorRecord, now: Date) => isRecoverableWithin(c, now, recoveryMs);
 
   async function findOwned(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
     const c = await selectConnector(db, actor.entityId, type);
@@ -181,45 +226,22 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
       return db.transaction().execute(async (trx) => {
         const existing = await selectConnector(trx, actor.entityId, type, { forUpdate: true });
 
-        if (existing && existing.disconnected_at === null) {
-          throw new ConflictError(
-            "conflict",
-            `A ${type} connector already exists for this entity${existing.is_active ? " and is active" : " (paused)"}.`,
-            existing.is_active
-              ? { to: "change_or_delete_connector", connector_type: type }
-              : { to: "resume_connector", connector_type: type },
-          );
-        }
+        if (existing && existing.disconnected_at === null) throw alreadyExists(type, type, existing);
 
         if (existing && isRecoverable(existing, now)) {
           assertKeyMayAct(actor, mode ?? existing.mode);
-          const update = fieldUpdate(def, existing, input);
-          const restored = await trx
-            .updateTable("connectors")
-            .set({ ...update, is_active: true, disconnected_at: null, updated_at: now })
-            .where("id", "=", existing.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          const row = toConnectorRow(restored, publicUrl);
-          await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
-          return { outcome: "restored" as const, row };
+          return restoreConnector(trx, { actor: auditActorOf(actor), def, existing, input, now, publicUrl });
         }
 
-        // Past the recovery window the old connector is gone for good, whether or not the purge job has run yet:
-        // its sealed secrets are destroyed with it, and the new one starts with none.
-        if (existing) {
-          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
-          await vault.destroySecretsOf(trx, [existing.id]);
-        }
+        // The new one starts with no secrets.
+        if (existing) await purgeExpiredConnector(trx, vault, existing);
 
         const config = input.config ?? {};
         const violations = [...validateConnectorConfig(def, config), ...missingRequired(def, input)];
         if (violations.length > 0) throw ValidationError.of(violations);
 
         const created = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: true, now });
-        if (!created) {
-          throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, { to: "show_connector", connector_type: type });
-        }
+        if (!created) throw createdMeanwhile(type, type);
         const row = toConnectorRow(created, publicUrl);
         await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.created", event: "connector.connected", before: null, after: row, at: now });
         return { outcome: "created" as const, row };

@@ -5,7 +5,7 @@ import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, DB, LinkTokenRecord } from "../db/schema.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
-import {diffFields, type AuditActor } from "./audit.ts";
+import { diffFields, type AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { activateConnection, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";

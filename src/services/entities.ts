@@ -1,7 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { Entity } from "../db/schema.ts";
-import {type AuditActor } from "./audit.ts";
+import type { AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { NotFoundError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";

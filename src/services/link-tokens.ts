@@ -3,7 +3,7 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { LinkTokenRecord } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf } from "./audit.ts";
+import { auditActorOf } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { AuthenticationError, DomainError, NotFoundError } from "../kernel/errors.ts";
 import { randomBase62, ulidAt, ULID_PATTERN } from "../kernel/ids.ts";

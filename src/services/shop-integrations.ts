@@ -3,7 +3,7 @@ import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../cat
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf, diffFields } from "./audit.ts";
+import { auditActorOf, diffFields } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { assertKeyMayAct, type ConnectorService } from "./connectors.ts";
 import { NotFoundError, ValidationError, type Violation } from "../kernel/errors.ts";

@@ -4,7 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
-import {systemActor, type AuditActor } from "./audit.ts";
+import { systemActor, type AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow } from "./connector-row.ts";

@@ -10,11 +10,24 @@ import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf, type AuditActor } from "./audit.ts";
+import { auditActorOf } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
-import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome, type OAuthRequired } from "./connectors.ts";
+import {
+  alreadyExists,
+  assertKeyMayAct,
+  createdMeanwhile,
+  fieldUpdate,
+  insertConnector,
+  isRecoverableWithin,
+  purgeExpiredConnector,
+  restoreConnector,
+  selectConnector,
+  type CreateConnectorInput,
+  type CreateOutcome,
+  type OAuthRequired,
+} from "./connectors.ts";
 import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "../kernel/errors.ts";
 import { randomBase62 } from "../kernel/ids.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
@@ -58,19 +71,6 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
     return { api: shopify, clientId, clientSecret };
   }
 
-  /** Re-POST within the recovery window, same shop: the connector and its sealed tokens come back. */
-  async function restore(trx: Kysely<DB>, actor: AuditActor, existing: ConnectorRecord, input: CreateConnectorInput, now: Date): Promise<CreateOutcome> {
-    const restored = await trx
-      .updateTable("connectors")
-      .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
-      .where("id", "=", existing.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const row = toConnectorRow(restored, publicUrl);
-    await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
-    return { outcome: "restored", row };
-  }
-
   /**
    * A pending row, one whose grant Shopify refused, or a disconnected one for
    * another shop: authorize it afresh. Pending is not failing, so sync_status
@@ -94,7 +94,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
     const violations = validateConnectorConfig(def, config);
     if (violations.length > 0) throw ValidationError.of(violations);
     const row = await insertConnector(trx, { entityId: actor.entityId, def, input, config, isActive: false, now });
-    if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", { to: "show_connector", connector_type: "shopify" });
+    if (!row) throw createdMeanwhile("Shopify", "shopify");
     return row;
   }
 
@@ -139,24 +139,17 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
         assertKeyMayAct(actor, input.mode ?? existing.mode);
         const grant = await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst();
         const connected = existing.disconnected_at === null;
-        const recoverable = !connected && now.getTime() - existing.disconnected_at!.getTime() < recoveryMs;
-        if (connected && grant?.status === "active") {
-          throw new ConflictError(
-            "conflict",
-            `A Shopify connector already exists for this entity (${grant.shop})${existing.is_active ? " and is active" : " (paused)"}.`,
-            existing.is_active ? { to: "change_or_delete_connector", connector_type: "shopify" } : { to: "resume_connector", connector_type: "shopify" },
-          );
-        }
-        if (recoverable && grant?.shop === shop) return restore(trx, who, existing, input, now);
+        const recoverable = isRecoverableWithin(existing, now, recoveryMs);
+        if (connected && grant?.status === "active") throw alreadyExists("Shopify", "shopify", existing, grant.shop);
+        // Same shop: the connector and its sealed tokens come back.
+        if (recoverable && grant?.shop === shop) return restoreConnector(trx, { actor: who, def, existing, input, now, publicUrl });
 
         let row: ConnectorRecord;
         let before: ConnectorRecord | null = existing;
         if (connected || recoverable) {
           row = await reusePending(trx, existing, grant?.shop, shop, input, now);
         } else {
-          // Past the recovery window the old connector is gone for good, its sealed tokens with it.
-          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
-          await vault.destroySecretsOf(trx, [existing.id]);
+          await purgeExpiredConnector(trx, vault, existing);
           row = await createPending(trx, actor, input, now);
           before = null;
         }

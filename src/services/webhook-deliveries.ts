@@ -5,7 +5,7 @@ import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, We
 import type { JobPayloads, Jobs } from "../queue/job-types.ts";
 import type { SendWebhook } from "../providers/webhook-sender.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf } from "./audit.ts";
+import { auditActorOf } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError } from "../kernel/errors.ts";
 import { isUuid } from "../kernel/ids.ts";

@@ -4,7 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { WebhookDestinationRecord } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf, diffFields } from "./audit.ts";
+import { auditActorOf, diffFields } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";

@@ -3,7 +3,7 @@ import type { Database } from "../db/index.ts";
 import type { WebhookEndpointRecord } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import {auditActorOf, diffFields } from "./audit.ts";
+import { auditActorOf, diffFields } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
