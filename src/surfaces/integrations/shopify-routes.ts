@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { setPageHeaders } from "../shared/page-headers.ts";
 import { v1Hint } from "./errors.ts";
 import { SHOPIFY_CALLBACK_PATH } from "../../public-paths.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -66,11 +67,7 @@ function wantsHtml(request: FastifyRequest): boolean {
 }
 
 function sendPage(reply: FastifyReply, status: number, html: string) {
-  return reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
-    .send(html);
+  return setPageHeaders(reply.status(status).header("content-type", "text/html; charset=utf-8"), { csp: "default-src 'none'; style-src 'unsafe-inline'" }).send(html);
 }
 
 function page(title: string, body: string): string {
