@@ -27,7 +27,7 @@ const OWNERS: Record<string, readonly string[]> = {
 const KNOWN_SPREAD: Record<string, readonly string[]> = {
   entities: ["src/services/entities.ts", "src/services/webhook-destinations.ts", "src/services/webhook-endpoints.ts"],
   api_keys: ["src/services/admission.ts", "src/services/api-keys.ts"],
-  connectors: ["src/services/connector-health.ts", "src/services/connectors.ts", "src/services/credentials.ts", "src/services/inbound-webhooks.ts", "src/services/outbox.ts", "src/services/shop-integrations.ts", "src/services/shopify-grants.ts", "src/services/shopify-oauth.ts", "src/services/webhook-deliveries.ts"],
+  connectors: ["src/services/connector-health.ts", "src/services/connector-store.ts", "src/services/connectors.ts", "src/services/credentials.ts", "src/services/inbound-webhooks.ts", "src/services/outbox.ts", "src/services/shop-integrations.ts", "src/services/shopify-grants.ts", "src/services/shopify-oauth.ts", "src/services/webhook-deliveries.ts"],
   events: ["src/services/outbox.ts", "src/services/webhook-deliveries.ts"],
   connections: ["src/services/connection-linking.ts", "src/services/connection-status.ts", "src/services/connections.ts", "src/services/durable-linking.ts", "src/services/purchase-sync.ts", "src/services/purchases.ts"],
   purchases: ["src/services/purchase-sync.ts", "src/services/purchases.ts"],

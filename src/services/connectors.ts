@@ -1,4 +1,5 @@
 import type { Clock } from "../kernel/clock.ts";
+import { updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Kysely } from "kysely";
@@ -137,12 +138,7 @@ export async function restoreConnector(
   trx: Kysely<DB>,
   { actor, def, existing, input, now, publicUrl }: { actor: AuditActor; def: ConnectorDefinition; existing: ConnectorRecord; input: CreateConnectorInput; now: Date; publicUrl: string },
 ): Promise<CreateOutcome> {
-  const restored = await trx
-    .updateTable("connectors")
-    .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
-    .where("id", "=", existing.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const restored = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now });
   const row = toConnectorRow(restored, publicUrl);
   await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
   return { outcome: "restored", row };
@@ -266,12 +262,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
         }
         // A PATCH that changes nothing writes nothing: no audit entry, no event.
         if (Object.keys(update).length === 0) return toConnectorRow(existing, publicUrl);
-        const updated = await trx
-          .updateTable("connectors")
-          .set({ ...update, updated_at: now })
-          .where("id", "=", existing.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const updated = await updateConnector(trx, existing.id, { ...update, updated_at: now });
         const row = toConnectorRow(updated, publicUrl);
         // Resuming a paused connector connects it again; any other change is an update.
         const event = update.is_active === true ? "connector.connected" : "connector.updated";

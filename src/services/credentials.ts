@@ -1,4 +1,5 @@
 import type { Clock } from "../kernel/clock.ts";
+import { updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
@@ -59,12 +60,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, CREDENTIALS_PURPOSE), values);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: now });
         // Stored credentials always count as a change: the values are new even when the key names are not.
         const projected = await recordSecretWrite(trx, actor, "connector.credentials_stored", c, row, CREDENTIAL_FIELDS, now);
         await onCredentialsStored?.(trx, c.id);
@@ -78,12 +74,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         if (c.credentials_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ credentials_secret_id: null, credential_keys: [], updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { credentials_secret_id: null, credential_keys: [], updated_at: now });
         await vault.destroySecret(trx, place(c, CREDENTIALS_PURPOSE));
         return recordSecretWrite(trx, actor, "connector.credentials_deleted", c, row, CREDENTIAL_FIELDS, now);
       });
@@ -95,12 +86,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, WEBHOOK_SECRET_PURPOSE), secret);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ webhook_secret_id: secretId, updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { webhook_secret_id: secretId, updated_at: now });
         return recordSecretWrite(trx, actor, "connector.webhook_secret_stored", c, row, WEBHOOK_SECRET_FIELDS, now);
       });
     },
@@ -111,12 +97,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         if (c.webhook_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ webhook_secret_id: null, updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { webhook_secret_id: null, updated_at: now });
         await vault.destroySecret(trx, place(c, WEBHOOK_SECRET_PURPOSE));
         return recordSecretWrite(trx, actor, "connector.webhook_secret_deleted", c, row, WEBHOOK_SECRET_FIELDS, now);
       });

@@ -1,4 +1,5 @@
 import type { Clock } from "../kernel/clock.ts";
+import { updateConnector } from "./connector-store.ts";
 import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
@@ -180,12 +181,7 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
         // A PATCH that changes nothing writes nothing: no audit entry, no event.
         if (Object.keys(update).length === 0) return;
         const now = clock.now();
-        const updated = await trx
-          .updateTable("connectors")
-          .set({ ...update, updated_at: now })
-          .where("id", "=", existing.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const updated = await updateConnector(trx, existing.id, { ...update, updated_at: now });
         const after = toShopIntegration(updated);
         await recordChange(trx, {
           event: { type: "shop_integration.updated", data: after },

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { updateConnector } from "./connector-store.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
@@ -233,12 +234,7 @@ export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
 export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date, publicUrl: string): Promise<ConnectorRecord | undefined> {
   const before = await trx.selectFrom("connectors").selectAll().where("id", "=", connectorId).forUpdate().executeTakeFirst();
   if (!before) return undefined;
-  const row = await trx
-    .updateTable("connectors")
-    .set({ sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now })
-    .where("id", "=", connectorId)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const row = await updateConnector(trx, connectorId, { sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now });
   if (before.sync_status !== "auth_failed") {
     await recordConnectorChange(trx, {
       actor,

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { updateConnector } from "./connector-store.ts";
 import type { Advice } from "../kernel/advice.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition } from "../catalog/index.ts";
@@ -77,12 +78,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
    * is null until the callback (shop integrations count other statuses as failing).
    */
   async function reusePending(trx: Kysely<DB>, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
-    const row = await trx
-      .updateTable("connectors")
-      .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now })
-      .where("id", "=", existing.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now });
     if (grantShop !== undefined && grantShop !== shop) await trx.deleteFrom("shopify_grants").where("connector_id", "=", existing.id).execute();
     // The newest authorize URL is the only one that works.
     await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
