@@ -56,14 +56,7 @@ export function createLinkTokenService({ db, clock }: { db: Database; clock: Clo
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toLinkToken(row);
-        await recordChange(trx, {
-          entityId: actor.entityId,
-          actor: auditActorOf(actor),
-          action: "link_token.created",
-          target: { type: "link_token", id: row.id },
-          changes: { customer_id: { before: null, after: view.customer_id }, expires_at: { before: null, after: view.expires_at } },
-          at: now,
-        });
+        await recordChange(trx, { entityId: actor.entityId, actor: auditActorOf(actor), action: "link_token.created", target: { type: "link_token", id: row.id }, changes: { customer_id: { before: null, after: view.customer_id }, expires_at: { before: null, after: view.expires_at } }, at: now });
         return { ...view, link_token: secret };
       });
     },

@@ -120,14 +120,7 @@ export function createWebhookDestinationService({ db, clock, vault, urls }: Webh
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, destinationSecretPlace(row), secret);
         const view = toWebhookDestination(row);
-        await recordChange(trx, {
-          entityId: row.entity_id,
-          actor: auditActorOf(actor),
-          action: "webhook_destination.created",
-          target: { type: "webhook_destination", id: row.id },
-          changes: diffFields(null, view, AUDIT_FIELDS),
-          at: now,
-        });
+        await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_destination.created", target: { type: "webhook_destination", id: row.id }, changes: diffFields(null, view, AUDIT_FIELDS), at: now });
         return { ...view, signing_secret: secret };
       });
     },

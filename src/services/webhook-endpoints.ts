@@ -129,14 +129,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls }: Webhook
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, signingSecretPlace(row, SIGNING_SECRET_PURPOSE), secret);
         const view = toWebhookEndpoint(row);
-        await recordChange(trx, {
-          entityId: row.entity_id,
-          actor: auditActorOf(actor),
-          action: "webhook_endpoint.created",
-          target: { type: "webhook_endpoint", id: row.id },
-          changes: diffFields(null, view, ENDPOINT_AUDIT_FIELDS),
-          at: now,
-        });
+        await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.created", target: { type: "webhook_endpoint", id: row.id }, changes: diffFields(null, view, ENDPOINT_AUDIT_FIELDS), at: now });
         return { ...view, secret };
       });
     },
