@@ -1,3 +1,4 @@
+import { SHOPIFY_CALLBACK_PATH } from "./public-paths.ts";
 import { connectionTokenKeys, createConnectionTokenSigner } from "./auth/connection-tokens.ts";
 import type { Clock } from "./kernel/clock.ts";
 import type { Config } from "./config.ts";
@@ -84,7 +85,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const entities = createEntityService({ db, clock });
   const apiKeys = createApiKeyService({ db, clock, entities, rateLimits: config.rateLimits });
   const shopifyGrants = createShopifyGrants({ db, clock, shopify, vault, publicUrl: config.publicUrl });
-  const shopifyOAuth = createShopifyOAuthService({ db, clock, config, shopify, grants: shopifyGrants, vault });
+  const shopifyOAuth = createShopifyOAuthService({ db, clock, config, callbackUrl: `${config.publicUrl}${SHOPIFY_CALLBACK_PATH}`, shopify, grants: shopifyGrants, vault });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, publicUrl: config.publicUrl, oauth: shopifyOAuth });
   // New credentials are verified right after they are stored (a job, so the PUT never waits on the provider).
   const credentials = createCredentialService({ db, clock, vault, connectors, publicUrl: config.publicUrl, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });

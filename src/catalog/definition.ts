@@ -104,5 +104,3 @@ export function configObject(properties: Parameters<typeof Type.Object>[0]): TOb
     { additionalProperties: false },
   );
 }
-
-export const webhookUrl = Type.String({ format: "uri", maxLength: 2048 });

@@ -31,10 +31,6 @@ const definitions: Record<ConnectorType, ConnectorDefinition> = {
   openai, plaid, ups, fedex, usps, amazon, ebay, wwex,
 };
 
-export function isConnectorType(value: string): value is ConnectorType {
-  return Object.prototype.hasOwnProperty.call(definitions, value);
-}
-
 export function connectorDefinition(type: ConnectorType): ConnectorDefinition {
   return definitions[type];
 }

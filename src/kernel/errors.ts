@@ -2,6 +2,8 @@
  * Domain errors: values with a code. Services throw them; each surface's
  * errors.ts maps `kind` to its own status and body. No HTTP in here.
  */
+import type { Advice } from "./advice.ts";
+
 export type ErrorKind =
   | "validation" // the input breaks a rule
   | "forbidden_field" // the input carries a field that must never be sent
@@ -17,12 +19,22 @@ export type ErrorKind =
 
 export interface ErrorDetails {
   hint?: string;
+  /** What to do, as facts: each surface words it for its own routes (a hint, if set, wins). */
+  advice?: Advice;
   /** The offending input field, dotted (`config.currency`). */
   param?: string;
   /** Extra, non-secret, machine-readable facts (`required` scope, `retry_after`). */
   meta?: Record<string, unknown>;
   /** Every violated rule, for surfaces that list them all. */
   violations?: Violation[];
+}
+
+/** A hint in words (no route in it), or advice a surface words for its own routes. */
+export type Hint = string | Advice;
+
+export function hintDetails(hint: Hint | undefined): Pick<ErrorDetails, "hint" | "advice"> {
+  if (hint === undefined) return {};
+  return typeof hint === "string" ? { hint } : { advice: hint };
 }
 
 export interface Violation {
@@ -47,27 +59,27 @@ export class ValidationError extends DomainError {
   constructor(message: string, details: ErrorDetails = {}, code = "validation_failed") {
     super("validation", code, message, details);
   }
-  static of(violations: Violation[], hint?: string): ValidationError {
+  static of(violations: Violation[], hint?: Hint): ValidationError {
     const first = violations[0]!;
-    return new ValidationError(first.message, { param: first.param, violations, hint }, first.code ?? "validation_failed");
+    return new ValidationError(first.message, { param: first.param, violations, ...hintDetails(hint) }, first.code ?? "validation_failed");
   }
 }
 
 export class ForbiddenFieldError extends DomainError {
-  constructor(field: string, hint: string) {
-    super("forbidden_field", "forbidden_field", `The field "${field}" may not be sent in this request.`, { param: field, hint });
+  constructor(field: string, hint: Hint) {
+    super("forbidden_field", "forbidden_field", `The field "${field}" may not be sent in this request.`, { param: field, ...hintDetails(hint) });
   }
 }
 
 export class NotFoundError extends DomainError {
-  constructor(code: string, message: string, hint?: string) {
-    super("not_found", code, message, { hint });
+  constructor(code: string, message: string, hint?: Hint) {
+    super("not_found", code, message, hintDetails(hint));
   }
 }
 
 export class ConflictError extends DomainError {
-  constructor(code: string, message: string, hint?: string, meta?: Record<string, unknown>) {
-    super("conflict", code, message, { hint, meta });
+  constructor(code: string, message: string, hint?: Hint, meta?: Record<string, unknown>) {
+    super("conflict", code, message, { ...hintDetails(hint), meta });
   }
 }
 
@@ -97,8 +109,8 @@ export class UnprocessableError extends DomainError {
 
 /** A provider failed us (unreachable, timed out, 5xx); the message names the provider, never a URL or secret. */
 export class UpstreamError extends DomainError {
-  constructor(code: string, message: string, hint?: string) {
-    super("upstream", code, message, { hint });
+  constructor(code: string, message: string, hint?: Hint) {
+    super("upstream", code, message, hintDetails(hint));
   }
 }
 

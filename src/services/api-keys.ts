@@ -4,7 +4,8 @@ import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
 import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type KeyMode } from "../auth/api-key-format.ts";
 import { isScope, type Scope } from "../auth/scopes.ts";
-import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
+import { diffFields, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import type { EntityService } from "./entities.ts";
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
@@ -145,7 +146,7 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toView(record);
-        await recordAudit(trx, { entityId, actor, action: "api_key.created", target: { type: "api_key", id: record.id }, changes: diffFields(null, view, API_KEY_AUDIT_FIELDS), at: now });
+        await recordChange(trx, { entityId, actor, action: "api_key.created", target: { type: "api_key", id: record.id }, changes: diffFields(null, view, API_KEY_AUDIT_FIELDS), at: now });
         return { ...view, key: secret.key };
       });
     },
@@ -188,15 +189,9 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toView(record);
-        await recordAudit(trx, {
-          entityId: old.entity_id,
-          actor,
-          action: "api_key.rolled",
-          target: { type: "api_key", id },
-          changes: { revoked_at: { before: null, after: ends.toISOString() }, replaced_by: { before: null, after: record.id } },
-          at: now,
-        });
-        await recordAudit(trx, { entityId: old.entity_id, actor, action: "api_key.created", target: { type: "api_key", id: record.id }, changes: diffFields(null, view, API_KEY_AUDIT_FIELDS), at: now });
+        const rolled = { revoked_at: { before: null, after: ends.toISOString() }, replaced_by: { before: null, after: record.id } };
+        await recordChange(trx, { entityId: old.entity_id, actor, action: "api_key.rolled", target: { type: "api_key", id }, changes: rolled, at: now });
+        await recordChange(trx, { entityId: old.entity_id, actor, action: "api_key.created", target: { type: "api_key", id: record.id }, changes: diffFields(null, view, API_KEY_AUDIT_FIELDS), at: now });
         return { ...view, key: secret.key };
       });
       if (result) return result;
@@ -218,14 +213,7 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
           .executeTakeFirst();
         if (!row) return undefined;
         const view = toView(row);
-        await recordAudit(trx, {
-          entityId: row.entity_id,
-          actor,
-          action: "api_key.revoked",
-          target: { type: "api_key", id },
-          changes: { revoked_at: { before: null, after: view.revoked_at } },
-          at: now,
-        });
+        await recordChange(trx, { entityId: row.entity_id, actor, action: "api_key.revoked", target: { type: "api_key", id }, changes: { revoked_at: { before: null, after: view.revoked_at } }, at: now });
         return view;
       });
       if (revoked) return revoked;

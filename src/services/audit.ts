@@ -26,18 +26,62 @@ export function systemActor(id: string): AuditActor {
   return { type: "system", id };
 }
 
+/** Every audit action Patchbay records, `<target type>.<past participle>` (README "Audit log"): a misspelt one does not compile. */
+export const AUDIT_ACTIONS = [
+  "api_key.created",
+  "api_key.revoked",
+  "api_key.rolled",
+  "connection.created",
+  "connection.deleted",
+  "connection.disconnected",
+  "connection.linked",
+  "connection.token_issued",
+  "connection.unauthenticated",
+  "connection.updated",
+  "connector.auth_failed",
+  "connector.created",
+  "connector.credentials_deleted",
+  "connector.credentials_refreshed",
+  "connector.credentials_stored",
+  "connector.disconnected",
+  "connector.health_changed",
+  "connector.oauth_completed",
+  "connector.oauth_started",
+  "connector.purged",
+  "connector.restored",
+  "connector.updated",
+  "connector.webhook_secret_deleted",
+  "connector.webhook_secret_stored",
+  "entity.created",
+  "link_token.created",
+  "link_token.revoked",
+  "shop_integration.updated",
+  "webhook_delivery.retried",
+  "webhook_destination.created",
+  "webhook_destination.deleted",
+  "webhook_destination.events_simulated",
+  "webhook_destination.updated",
+  "webhook_endpoint.auto_paused",
+  "webhook_endpoint.created",
+  "webhook_endpoint.deleted",
+  "webhook_endpoint.secret_rotated",
+  "webhook_endpoint.updated",
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
 export type FieldChanges = Record<string, { before: unknown; after: unknown }>;
 
 export interface AuditEntry {
   entityId: string | null;
   actor: AuditActor;
-  action: string;
+  action: AuditAction;
   target: { type: string; id: string };
   changes?: FieldChanges;
   at: Date;
 }
 
-/** Records one write in the audit log, in the caller's transaction. */
+/** Records one write in the audit log, in the caller's transaction. Services call recordChange (record-change.ts). */
 export async function recordAudit(trx: Kysely<DB>, entry: AuditEntry): Promise<void> {
   await trx
     .insertInto("audit_events")

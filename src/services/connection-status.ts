@@ -2,9 +2,10 @@ import type { Kysely } from "kysely";
 import { ulidToUUID } from "ulid";
 import type { ConnectionRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
-import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
-import { toConnection } from "./connection-view.ts";
-import { emitEvent } from "./outbox.ts";
+import { diffFields, type AuditAction, type AuditActor } from "./audit.ts";
+import type { EventType } from "./outbox.ts";
+import { recordChange } from "./record-change.ts";
+import { toConnection, type Connection } from "./connection-view.ts";
 
 /**
  * The status changes of a connection. Each runs in the caller's transaction
@@ -44,17 +45,8 @@ export async function activateConnection(
     .returningAll()
     .executeTakeFirstOrThrow();
   // Re-linking an active connection replaces its login; the status does not change, so no event.
-  if (existing.status !== "active") {
-    await emitEvent(trx, { entityId: existing.entity_id, type: "connection.activated", data: toConnection(updated), at });
-  }
-  await recordAudit(trx, {
-    entityId: existing.entity_id,
-    actor,
-    action: "connection.linked",
-    target: { type: "connection", id: existing.id },
-    changes: diffFields(toConnection(existing), toConnection(updated), ["status"]),
-    at,
-  });
+  const event = existing.status !== "active" ? "connection.activated" : undefined;
+  await recordConnectionChange(trx, { actor, action: "connection.linked", event, before: existing, after: updated, fields: ["status"], at });
   return updated;
 }
 
@@ -67,14 +59,34 @@ export async function markUnauthenticated(trx: Kysely<DB>, vault: LoginVault, ex
     .where("id", "=", existing.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  await emitEvent(trx, { entityId: existing.entity_id, type: "connection.unauthenticated", data: toConnection(updated), at });
-  await recordAudit(trx, {
-    entityId: existing.entity_id,
-    actor,
-    action: "connection.unauthenticated",
-    target: { type: "connection", id: existing.id },
-    changes: diffFields(toConnection(existing), toConnection(updated), ["status"]),
-    at,
-  });
+  await recordConnectionChange(trx, { actor, action: "connection.unauthenticated", event: "connection.unauthenticated", before: existing, after: updated, fields: ["status"], at });
   return updated;
+}
+
+export interface ConnectionChange {
+  actor: AuditActor;
+  action: AuditAction;
+  /** The webhook event, if the change emits one: its data is the connection after the change (before it, for a delete). */
+  event?: EventType;
+  /** The row before the change (null for a create) and after it (null for a delete). */
+  before: ConnectionRecord | null;
+  after: ConnectionRecord | null;
+  fields: readonly (keyof Connection & string)[];
+  at: Date;
+}
+
+/** A connection's change: its event and audit entry, in the caller's transaction (recordChange). */
+export async function recordConnectionChange(trx: Kysely<DB>, change: ConnectionChange): Promise<void> {
+  const before = change.before && toConnection(change.before);
+  const after = change.after && toConnection(change.after);
+  const row = (change.after ?? change.before)!;
+  await recordChange(trx, {
+    event: change.event && { type: change.event, data: (after ?? before)! },
+    entityId: row.entity_id,
+    actor: change.actor,
+    action: change.action,
+    target: { type: "connection", id: row.id },
+    changes: diffFields(before, after, change.fields),
+    at: change.at,
+  });
 }

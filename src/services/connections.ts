@@ -5,14 +5,17 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
-import { loginPlace, markUnauthenticated, type LoginVault } from "./connection-status.ts";
+import { auditActorOf } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
+import { loginPlace, markUnauthenticated, recordConnectionChange, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
 import { AuthenticationError, ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { ulidAt } from "../kernel/ids.ts";
-import { emitEvent } from "./outbox.ts";
 
 /** Field rules of seed 003 and SPEC §4; the surface's schema is built from these. */
+/** The fields a connection's create and delete audit entries show. */
+const CONNECTION_AUDIT_FIELDS = ["customer_id", "retailer_id", "status", "email", "mobile"] as const;
+
 export const CONNECTION_FIELD_RULES = {
   customerIdMaxLength: 64,
   emailMaxLength: 64,
@@ -96,14 +99,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toConnection(created);
-        await recordAudit(trx, {
-          entityId: actor.entityId,
-          actor: auditActorOf(actor),
-          action: "connection.created",
-          target: { type: "connection", id: created.id },
-          changes: diffFields(null, view, ["customer_id", "retailer_id", "status", "email", "mobile"]),
-          at: now,
-        });
+        await recordConnectionChange(trx, { actor: auditActorOf(actor), action: "connection.created", before: null, after: created, fields: CONNECTION_AUDIT_FIELDS, at: now });
         return view;
       });
     },
@@ -132,7 +128,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
       await db.transaction().execute(async (trx) => {
         // A new link gets a fresh allowance of login attempts on the link page.
         if (scope === "link") await trx.updateTable("connections").set({ link_attempts: 0 }).where("id", "=", c.id).execute();
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: actor.entityId,
           actor: auditActorOf(actor),
           action: "connection.token_issued",
@@ -201,15 +197,8 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toConnection(updated);
-        if (disconnecting) await emitEvent(trx, { entityId: existing.entity_id, type: "connection.disconnected", data: view, at: now });
-        await recordAudit(trx, {
-          entityId: existing.entity_id,
-          actor: auditActorOf(actor),
-          action: disconnecting ? "connection.disconnected" : "connection.updated",
-          target: { type: "connection", id: existing.id },
-          changes: diffFields(toConnection(existing), view, ["customer_id", "email", "mobile", "status"]),
-          at: now,
-        });
+        const [action, event] = disconnecting ? (["connection.disconnected", "connection.disconnected"] as const) : (["connection.updated", undefined] as const);
+        await recordConnectionChange(trx, { actor: auditActorOf(actor), action, event, before: existing, after: updated, fields: ["customer_id", "email", "mobile", "status"], at: now });
         return view;
       });
     },
@@ -226,16 +215,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
         const now = clock.now();
         await vault.destroySecret(trx, loginPlace(existing));
         await trx.deleteFrom("connections").where("id", "=", existing.id).execute();
-        const view = toConnection(existing);
-        await emitEvent(trx, { entityId: existing.entity_id, type: "connection.deleted", data: view, at: now });
-        await recordAudit(trx, {
-          entityId: existing.entity_id,
-          actor: auditActorOf(actor),
-          action: "connection.deleted",
-          target: { type: "connection", id: existing.id },
-          changes: diffFields(view, null, ["customer_id", "retailer_id", "status", "email", "mobile"]),
-          at: now,
-        });
+        await recordConnectionChange(trx, { actor: auditActorOf(actor), action: "connection.deleted", event: "connection.deleted", before: existing, after: null, fields: CONNECTION_AUDIT_FIELDS, at: now });
       });
     },
 

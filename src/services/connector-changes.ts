@@ -1,8 +1,9 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
+import { diffFields, type AuditAction, type AuditActor } from "./audit.ts";
 import { ROW_FIELDS, type ConnectorRow } from "./connector-row.ts";
-import { emitEvent, type EventType } from "./outbox.ts";
+import type { EventType } from "./outbox.ts";
+import { recordChange } from "./record-change.ts";
 
 /**
  * The connector row fields an audit entry may show: every non-secret field
@@ -31,7 +32,7 @@ export type ConnectorAuditField = (typeof CONNECTOR_AUDIT_FIELDS)[number];
 export interface ConnectorChange {
   actor: AuditActor;
   /** The audit action, `connector.<past participle>` (README "Audit log"). */
-  action: string;
+  action: AuditAction;
   /** The row before the write (null for a create) and after it, both projections. */
   before: ConnectorRow | null;
   after: ConnectorRow;
@@ -49,8 +50,8 @@ export interface ConnectorChange {
  */
 export async function recordConnectorChange(trx: Kysely<DB>, change: ConnectorChange): Promise<void> {
   const { after } = change;
-  if (change.event) await emitEvent(trx, { entityId: after.entity_id, type: change.event, data: after, at: change.at });
-  await recordAudit(trx, {
+  await recordChange(trx, {
+    event: change.event && { type: change.event, data: after },
     entityId: after.entity_id,
     actor: change.actor,
     action: change.action,

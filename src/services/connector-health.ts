@@ -7,7 +7,8 @@ import type { ShopifyApi } from "../providers/shopify.ts";
 import { byStatus } from "../providers/verify/check.ts";
 import { checkCredentials, type CheckResult } from "../providers/verify/index.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit, systemActor, type AuditActor } from "./audit.ts";
+import { auditActorOf, diffFields, systemActor, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
 import { ConflictError } from "../kernel/errors.ts";
@@ -93,7 +94,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         .returningAll()
         .executeTakeFirst();
       if (row && row.sync_status !== connector.sync_status) {
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: row.entity_id,
           actor,
           action: "connector.health_changed",
@@ -111,7 +112,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
     async verifyConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
       const row = await connectors.getConnector(actor, type);
       if (row.disconnected_at !== null) {
-        throw new ConflictError("connector_disconnected", `The ${type} connector is disconnected.`, `Restore it with POST /v1/integrations/${type} first.`);
+        throw new ConflictError("connector_disconnected", `The ${type} connector is disconnected.`, { to: "restore_connector", connector_type: type });
       }
       const ref: ConnectorRef = { id: row.id, entity_id: row.entity_id, connector_type: row.connector_type, mode: row.mode, sync_status: row.sync_status, sync_error: row.sync_error };
       const result = await runCheck(ref, { entityId: row.entity_id, connectorId: row.id, connectorType: row.connector_type, purpose: "verify", requestId: actor.requestId ?? null });
@@ -119,7 +120,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
         throw new ConflictError(
           "no_credentials",
           `The ${type} connector has no credentials to verify.`,
-          type === "shopify" ? "Connect the shop first: POST /v1/integrations/shopify with {\"shop\": …}, then approve the app." : `Store them first with PUT /v1/integrations/${type}/credentials.`,
+          type === "shopify" ? { to: "connect_shop", then_approve: true } : { to: "store_credentials", connector_type: type, first: true },
         );
       }
       const recorded = await record(ref, result, auditActorOf(actor));

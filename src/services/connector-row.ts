@@ -1,10 +1,5 @@
 import type { ConnectorRecord } from "../db/schema.ts";
 
-/**
- * The one shape in which a connector leaves the service (seed 000/001/002 row).
- * Every field is decided here; no credential, webhook secret or secret
- * reference is ever copied out — only whether one exists and the key names.
- */
 /** The plain row fields a caller may set (ship-from address, seller and bank account ids). */
 export const ROW_FIELDS = [
   "ship_from_name",
@@ -16,6 +11,11 @@ export const ROW_FIELDS = [
   "bank_account_id",
 ] as const;
 
+/**
+ * The one shape in which a connector leaves the service (seed 000/001/002 row).
+ * Every field is decided here; no credential, webhook secret or secret
+ * reference is ever copied out — only whether one exists and the key names.
+ */
 export interface ConnectorRow {
   id: string;
   entity_id: string;

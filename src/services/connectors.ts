@@ -1,4 +1,5 @@
 import type { Clock } from "../kernel/clock.ts";
+import { updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Kysely } from "kysely";
@@ -6,7 +7,8 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit, systemActor } from "./audit.ts";
+import { auditActorOf, systemActor, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { ROW_FIELDS, toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import {
@@ -49,7 +51,8 @@ export interface OAuthRequired {
   object: "integration_oauth_required";
   oauth_url: string;
   expires_at: string;
-  hint: string;
+  /** The shop the merchant approves the app in; the surface words what to do next. */
+  shop: string;
 }
 
 export type CreateOutcome =
@@ -87,7 +90,7 @@ export function assertNoForbiddenFields(body: unknown): void {
         field,
         field === "entity_id"
           ? "The entity is derived from the API key; remove entity_id from the body."
-          : "Secrets are write-only: send them with PUT /v1/integrations/{connector_type}/credentials.",
+          : { to: "send_secrets_separately" },
       );
     }
   }
@@ -104,12 +107,52 @@ export interface ConnectorServiceDeps {
   oauth: { startAuthorization(actor: ApiKeyActor, input: CreateConnectorInput): Promise<CreateOutcome> };
 }
 
+/*
+ * The connector lifecycle rules, once: the recovery window, the conflict of an
+ * existing connector, the restore of a disconnected one and the purge of one
+ * past its window. The connector service and the Shopify OAuth service (Mode B)
+ * both create connectors through them.
+ */
+
+/** Disconnected, and still within the recovery window: a re-POST restores it. */
+export function isRecoverableWithin(c: ConnectorRecord, now: Date, recoveryMs: number): boolean {
+  return c.disconnected_at !== null && now.getTime() - c.disconnected_at.getTime() < recoveryMs;
+}
+
+/** A create for a type the entity already has a connected connector of. `about` names what it is connected to (Shopify: the shop). */
+export function alreadyExists(name: string, type: ConnectorType, existing: ConnectorRecord, about?: string): ConflictError {
+  return new ConflictError(
+    "conflict",
+    `A ${name} connector already exists for this entity${about ? ` (${about})` : ""}${existing.is_active ? " and is active" : " (paused)"}.`,
+    existing.is_active ? { to: "change_or_delete_connector", connector_type: type } : { to: "resume_connector", connector_type: type },
+  );
+}
+
+/** Two creates raced and the other one won (the unique index on entity and type). */
+export function createdMeanwhile(name: string, type: ConnectorType): ConflictError {
+  return new ConflictError("conflict", `A ${name} connector was just created for this entity by another request.`, { to: "show_connector", connector_type: type });
+}
+
+/** Re-POST within the recovery window: the connector comes back active, with its sealed secrets; `connector.restored`. */
+export async function restoreConnector(
+  trx: Kysely<DB>,
+  { actor, def, existing, input, now, publicUrl }: { actor: AuditActor; def: ConnectorDefinition; existing: ConnectorRecord; input: CreateConnectorInput; now: Date; publicUrl: string },
+): Promise<CreateOutcome> {
+  const restored = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now });
+  const row = toConnectorRow(restored, publicUrl);
+  await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
+  return { outcome: "restored", row };
+}
+
+/** Past the recovery window the old connector is gone for good, whether or not the purge job has run yet: its sealed secrets with it. */
+export async function purgeExpiredConnector(trx: Kysely<DB>, vault: Pick<Vault, "destroySecretsOf">, existing: ConnectorRecord): Promise<void> {
+  await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+  await vault.destroySecretsOf(trx, [existing.id]);
+}
+
 export function createConnectorService({ db, clock, recoveryWindowDays, vault, publicUrl, oauth }: ConnectorServiceDeps) {
   const recoveryMs = recoveryWindowDays * 86_400_000;
-
-  function isRecoverable(c: ConnectorRecord, now: Date): boolean {
-    return c.disconnected_at !== null && now.getTime() - c.disconnected_at.getTime() < recoveryMs;
-  }
+  const isRecoverable = (c: ConnectorRecord, now: Date) => isRecoverableWithin(c, now, recoveryMs);
 
   async function findOwned(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
     const c = await selectConnector(db, actor.entityId, type);
@@ -131,7 +174,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
       throw new ConflictError(
         "connector_disconnected",
         `The ${type} connector is disconnected.`,
-        `Restore it with POST /v1/integrations/${type} before ${new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString()}.`,
+        { to: "restore_connector", connector_type: type, before: new Date(existing.disconnected_at.getTime() + recoveryMs).toISOString() },
       );
     }
     return existing;
@@ -179,45 +222,22 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
       return db.transaction().execute(async (trx) => {
         const existing = await selectConnector(trx, actor.entityId, type, { forUpdate: true });
 
-        if (existing && existing.disconnected_at === null) {
-          throw new ConflictError(
-            "conflict",
-            `A ${type} connector already exists for this entity${existing.is_active ? " and is active" : " (paused)"}.`,
-            existing.is_active
-              ? `Change it with PATCH /v1/integrations/${type}, or DELETE it first.`
-              : `Resume it with PATCH /v1/integrations/${type} {"is_active": true}.`,
-          );
-        }
+        if (existing && existing.disconnected_at === null) throw alreadyExists(type, type, existing);
 
         if (existing && isRecoverable(existing, now)) {
           assertKeyMayAct(actor, mode ?? existing.mode);
-          const update = fieldUpdate(def, existing, input);
-          const restored = await trx
-            .updateTable("connectors")
-            .set({ ...update, is_active: true, disconnected_at: null, updated_at: now })
-            .where("id", "=", existing.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          const row = toConnectorRow(restored, publicUrl);
-          await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
-          return { outcome: "restored" as const, row };
+          return restoreConnector(trx, { actor: auditActorOf(actor), def, existing, input, now, publicUrl });
         }
 
-        // Past the recovery window the old connector is gone for good, whether or not the purge job has run yet:
-        // its sealed secrets are destroyed with it, and the new one starts with none.
-        if (existing) {
-          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
-          await vault.destroySecretsOf(trx, [existing.id]);
-        }
+        // The new one starts with no secrets.
+        if (existing) await purgeExpiredConnector(trx, vault, existing);
 
         const config = input.config ?? {};
         const violations = [...validateConnectorConfig(def, config), ...missingRequired(def, input)];
         if (violations.length > 0) throw ValidationError.of(violations);
 
         const created = await insertConnector(trx, { entityId: actor.entityId, keyMode: actor.mode, def, input, config, isActive: true, now });
-        if (!created) {
-          throw new ConflictError("conflict", `A ${type} connector was just created for this entity by another request.`, `GET /v1/integrations/${type} shows it.`);
-        }
+        if (!created) throw createdMeanwhile(type, type);
         const row = toConnectorRow(created, publicUrl);
         await recordConnectorChange(trx, { actor: auditActorOf(actor), action: "connector.created", event: "connector.connected", before: null, after: row, at: now });
         return { outcome: "created" as const, row };
@@ -237,17 +257,12 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
           throw new ConflictError(
             "oauth_incomplete",
             `The ${def.name} connector cannot be activated before the merchant approves the app.`,
-            `POST /v1/integrations/${type} with {"shop": …} answers the oauth_url to open.`,
+            { to: "start_oauth", connector_type: type },
           );
         }
         // A PATCH that changes nothing writes nothing: no audit entry, no event.
         if (Object.keys(update).length === 0) return toConnectorRow(existing, publicUrl);
-        const updated = await trx
-          .updateTable("connectors")
-          .set({ ...update, updated_at: now })
-          .where("id", "=", existing.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const updated = await updateConnector(trx, existing.id, { ...update, updated_at: now });
         const row = toConnectorRow(updated, publicUrl);
         // Resuming a paused connector connects it again; any other change is an update.
         const event = update.is_active === true ? "connector.connected" : "connector.updated";
@@ -318,7 +333,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
         await vault.destroySecretsOf(trx, ids);
         const now = clock.now();
         for (const c of expired) {
-          await recordAudit(trx, { entityId: c.entity_id, actor: systemActor("job:purge"), action: "connector.purged", target: { type: "connector", id: c.id }, at: now });
+          await recordChange(trx, { entityId: c.entity_id, actor: systemActor("job:purge"), action: "connector.purged", target: { type: "connector", id: c.id }, at: now });
         }
         return ids.length;
       });
@@ -343,7 +358,7 @@ export function assertKeyMayAct(actor: ApiKeyActor, mode: ConnectorMode): void {
 }
 
 function notConnected(type: string): NotFoundError {
-  return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
+  return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, { to: "create_connector", connector_type: type });
 }
 
 /** The entity's connector of one type, if any; locked for the caller's transaction with `forUpdate`. */

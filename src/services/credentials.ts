@@ -1,11 +1,12 @@
 import type { Clock } from "../kernel/clock.ts";
+import { updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf } from "./audit.ts";
+import { auditActorOf, type AuditAction } from "./audit.ts";
 import { recordConnectorChange, type ConnectorAuditField } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
 import type { ConnectorService } from "./connectors.ts";
@@ -50,7 +51,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
   const opened = new Map<string, { masterKeyId: string; wrappedKey: Buffer; ciphertext: Buffer; value: Credentials }>();
 
   /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
-  async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: string, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
+  async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: AuditAction, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
     const row = toConnectorRow(after, publicUrl);
     await recordConnectorChange(trx, { actor: auditActorOf(actor), action, event: "connector.updated", before: toConnectorRow(before, publicUrl), after: row, fields, at });
     return row;
@@ -60,17 +61,12 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
     /** PUT …/credentials: replaces the stored credentials with `values` (keys from the catalog). */
     async putCredentials(actor: ApiKeyActor, type: ConnectorType, values: Credentials): Promise<ConnectorRow> {
       const violations = credentialViolations(connectorDefinition(type), values);
-      if (violations.length > 0) throw ValidationError.of(violations, `See credential_keys in GET /v1/integrations/catalog.`);
+      if (violations.length > 0) throw ValidationError.of(violations, { to: "see_catalog_credential_keys" });
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, CREDENTIALS_PURPOSE), values);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: now });
         // Stored credentials always count as a change: the values are new even when the key names are not.
         const projected = await recordSecretWrite(trx, actor, "connector.credentials_stored", c, row, CREDENTIAL_FIELDS, now);
         await onCredentialsStored?.(trx, c.id);
@@ -84,12 +80,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         if (c.credentials_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ credentials_secret_id: null, credential_keys: [], updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { credentials_secret_id: null, credential_keys: [], updated_at: now });
         await vault.destroySecret(trx, place(c, CREDENTIALS_PURPOSE));
         return recordSecretWrite(trx, actor, "connector.credentials_deleted", c, row, CREDENTIAL_FIELDS, now);
       });
@@ -101,12 +92,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         const secretId = await vault.sealSecret(trx, place(c, WEBHOOK_SECRET_PURPOSE), secret);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ webhook_secret_id: secretId, updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { webhook_secret_id: secretId, updated_at: now });
         return recordSecretWrite(trx, actor, "connector.webhook_secret_stored", c, row, WEBHOOK_SECRET_FIELDS, now);
       });
     },
@@ -117,12 +103,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         const c = await connectors.lockWritableConnector(trx, actor, type);
         if (c.webhook_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
-        const row = await trx
-          .updateTable("connectors")
-          .set({ webhook_secret_id: null, updated_at: now })
-          .where("id", "=", c.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await updateConnector(trx, c.id, { webhook_secret_id: null, updated_at: now });
         await vault.destroySecret(trx, place(c, WEBHOOK_SECRET_PURPOSE));
         return recordSecretWrite(trx, actor, "connector.webhook_secret_deleted", c, row, WEBHOOK_SECRET_FIELDS, now);
       });

@@ -5,7 +5,8 @@ import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, DB, LinkTokenRecord } from "../db/schema.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
-import { diffFields, recordAudit, type AuditActor } from "./audit.ts";
+import { diffFields, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { activateConnection, type LoginVault } from "./connection-status.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
 import { connectionNotFound, disconnected } from "./connections.ts";
@@ -125,7 +126,7 @@ async function openConnectionOf(trx: Kysely<DB>, token: LinkTokenRecord, retaile
     .values({ id: ulidAt(now), entity_id: token.entity_id, customer_id: token.customer_id, retailer_id: retailer.id, email: null, mobile: null, status: "initialized", created_at: now, updated_at: now })
     .returningAll()
     .executeTakeFirstOrThrow();
-  await recordAudit(trx, {
+  await recordChange(trx, {
     entityId: token.entity_id,
     actor,
     action: "connection.created",

@@ -1,7 +1,8 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { Entity } from "../db/schema.ts";
-import { recordAudit, type AuditActor } from "./audit.ts";
+import type { AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { NotFoundError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 
@@ -26,7 +27,7 @@ export function createEntityService({ db, clock }: { db: Database; clock: Clock 
           .returningAll()
           .executeTakeFirstOrThrow();
         // In the new entity's own log: its first entry.
-        await recordAudit(trx, { entityId: entity.id, actor, action: "entity.created", target: { type: "entity", id: entity.id }, changes: { name: { before: null, after: name } }, at: now });
+        await recordChange(trx, { entityId: entity.id, actor, action: "entity.created", target: { type: "entity", id: entity.id }, changes: { name: { before: null, after: name } }, at: now });
         return toEntity(entity);
       });
     },
@@ -38,7 +39,7 @@ export function createEntityService({ db, clock }: { db: Database; clock: Clock 
 
     async requireEntity(id: string): Promise<Entity> {
       const entity = await db.selectFrom("entities").selectAll().where("id", "=", id).executeTakeFirst();
-      if (!entity) throw new NotFoundError("entity_not_found", `No entity with id ${id}.`, "List entities with GET /admin/v1/entities.");
+      if (!entity) throw new NotFoundError("entity_not_found", `No entity with id ${id}.`, { to: "list_entities" });
       return entity;
     },
   };

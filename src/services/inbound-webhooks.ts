@@ -137,7 +137,7 @@ export function createInboundWebhooks({ db, clock, rateLimiter, perMinute, openW
             .where("disconnected_at", "is", null)
             .executeTakeFirst()
         : undefined;
-      if (!c) throw new NotFoundError("inbound_webhook_not_found", "No connector has this inbound webhook URL.", "Copy inbound_webhook_url from GET /v1/integrations/{connector_type}.");
+      if (!c) throw new NotFoundError("inbound_webhook_not_found", "No connector has this inbound webhook URL.", { to: "copy_inbound_webhook_url" });
 
       const counted = await rateLimiter.failAuthentication(`inbound:${c.id}`, perMinute);
       if (counted.throttled) {

@@ -3,7 +3,8 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { LinkTokenRecord } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit } from "./audit.ts";
+import { auditActorOf } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { AuthenticationError, DomainError, NotFoundError } from "../kernel/errors.ts";
 import { randomBase62, ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 
@@ -55,14 +56,7 @@ export function createLinkTokenService({ db, clock }: { db: Database; clock: Clo
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = toLinkToken(row);
-        await recordAudit(trx, {
-          entityId: actor.entityId,
-          actor: auditActorOf(actor),
-          action: "link_token.created",
-          target: { type: "link_token", id: row.id },
-          changes: { customer_id: { before: null, after: view.customer_id }, expires_at: { before: null, after: view.expires_at } },
-          at: now,
-        });
+        await recordChange(trx, { entityId: actor.entityId, actor: auditActorOf(actor), action: "link_token.created", target: { type: "link_token", id: row.id }, changes: { customer_id: { before: null, after: view.customer_id }, expires_at: { before: null, after: view.expires_at } }, at: now });
         return { ...view, link_token: secret };
       });
     },
@@ -82,7 +76,7 @@ export function createLinkTokenService({ db, clock }: { db: Database; clock: Clo
         if (!existing) throw linkTokenNotFound(id);
         if (existing.revoked_at !== null) return toLinkToken(existing);
         const row = await trx.updateTable("link_tokens").set({ revoked_at: now }).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: actor.entityId,
           actor: auditActorOf(actor),
           action: "link_token.revoked",

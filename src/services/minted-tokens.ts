@@ -177,9 +177,6 @@ export function fillTemplate(template: string, credentials: Record<string, strin
 
 function mintFailed(type: string, code: "proxy_token_refused" | "proxy_token_unreachable", message: string): DomainError {
   return new DomainError("upstream", code, message, {
-    hint:
-      code === "proxy_token_refused"
-        ? `Check the stored credentials (PUT /v1/integrations/${type}/credentials, then POST /v1/integrations/${type}/verify).`
-        : "Try again shortly; GET /v1/integrations/" + type + "/logs shows the token calls.",
+    advice: code === "proxy_token_refused" ? { to: "check_credentials", connector_type: type } : { to: "see_token_calls", connector_type: type },
   });
 }

@@ -12,7 +12,7 @@ import { byteCounter, connectionListed, HOP_BY_HOP, TransportError, type ProxyTr
 import { basicAuth } from "../providers/verify/check.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { assertKeyMayAct, selectConnector } from "./connectors.ts";
-import { DomainError } from "../kernel/errors.ts";
+import { DomainError, hintDetails, type Hint } from "../kernel/errors.ts";
 import { fillTemplate, type MintedTokens } from "./minted-tokens.ts";
 import type { ProviderCallLog } from "./provider-calls.ts";
 import { redactQuery, type CallContext } from "../providers/call-log.ts";
@@ -82,13 +82,13 @@ export function createProxyService(deps: ProxyDeps) {
   async function connectorFor(actor: ApiKeyActor, type: ConnectorType): Promise<{ connector: ConnectorRecord; credentials: Record<string, string> | null }> {
     const found = await deps.connectorWithCredentials(actor.entityId, type);
     const c = found?.connector;
-    if (!c) throw proxyError("not_found", "proxy_connector_not_found", `No ${type} connector exists for this entity.`, `Create one with POST /v1/integrations/${type}.`);
+    if (!c) throw proxyError("not_found", "proxy_connector_not_found", `No ${type} connector exists for this entity.`, { to: "create_connector", connector_type: type });
     assertKeyMayAct(actor, c.mode);
     if (c.disconnected_at !== null) {
-      throw proxyError("conflict", "proxy_connector_disconnected", `The ${type} connector is disconnected.`, `Restore it with POST /v1/integrations/${type}, then send the request again.`);
+      throw proxyError("conflict", "proxy_connector_disconnected", `The ${type} connector is disconnected.`, { to: "restore_connector", connector_type: type, then_send_again: true });
     }
     if (!c.is_active) {
-      throw proxyError("conflict", "proxy_connector_paused", `The ${type} connector is paused (is_active: false).`, `Resume it with PATCH /v1/integrations/${type} {"is_active": true}.`);
+      throw proxyError("conflict", "proxy_connector_paused", `The ${type} connector is paused (is_active: false).`, { to: "resume_connector", connector_type: type });
     }
     return found;
   }
@@ -96,7 +96,7 @@ export function createProxyService(deps: ProxyDeps) {
   async function inject(c: ConnectorRecord, recipe: AuthRecipe, credentials: Record<string, string> | null, opts: { newerThan?: number; requestId: string }): Promise<Injection> {
     const type = c.connector_type as ConnectorType;
     const noCredentials = () =>
-      proxyError("conflict", "proxy_no_credentials", `The ${type} connector has no credentials to call the provider with.`, type === "shopify" ? "Connect the shop first: POST /v1/integrations/shopify." : `Store them with PUT /v1/integrations/${type}/credentials.`);
+      proxyError("conflict", "proxy_no_credentials", `The ${type} connector has no credentials to call the provider with.`, type === "shopify" ? { to: "connect_shop" } : { to: "store_credentials", connector_type: type });
     if (recipe.scheme === "shopify_token") {
       let access = await deps.grants.openAccessToken(c);
       if (access?.expired) {
@@ -300,6 +300,6 @@ function bodyTooLarge(limit: number): DomainError {
   return proxyError("validation", "proxy_body_too_large", `The request body is larger than the proxy forwards (${limit} bytes).`, "PATCHBAY_PROXY_MAX_REQUEST_BYTES sets the limit.");
 }
 
-export function proxyError(kind: "validation" | "not_found" | "conflict" | "upstream", code: string, message: string, hint: string): DomainError {
-  return new DomainError(kind, code, message, { hint });
+export function proxyError(kind: "validation" | "not_found" | "conflict" | "upstream", code: string, message: string, hint: Hint): DomainError {
+  return new DomainError(kind, code, message, hintDetails(hint));
 }

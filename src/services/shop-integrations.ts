@@ -1,12 +1,13 @@
 import type { Clock } from "../kernel/clock.ts";
+import { updateConnector } from "./connector-store.ts";
 import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
+import { auditActorOf, diffFields } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { assertKeyMayAct, type ConnectorService } from "./connectors.ts";
 import { NotFoundError, ValidationError, type Violation } from "../kernel/errors.ts";
-import { emitEvent } from "./outbox.ts";
 
 /** The connector types that are also shop integrations (the catalog's isShop): shopify, amazon, ebay. */
 export const SHOP_TYPES = CONNECTOR_TYPES.filter((t) => connectorDefinition(t).isShop);
@@ -180,15 +181,10 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
         // A PATCH that changes nothing writes nothing: no audit entry, no event.
         if (Object.keys(update).length === 0) return;
         const now = clock.now();
-        const updated = await trx
-          .updateTable("connectors")
-          .set({ ...update, updated_at: now })
-          .where("id", "=", existing.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const updated = await updateConnector(trx, existing.id, { ...update, updated_at: now });
         const after = toShopIntegration(updated);
-        await emitEvent(trx, { entityId: updated.entity_id, type: "shop_integration.updated", data: after, at: now });
-        await recordAudit(trx, {
+        await recordChange(trx, {
+          event: { type: "shop_integration.updated", data: after },
           entityId: updated.entity_id,
           actor: auditActorOf(actor),
           action: "shop_integration.updated",

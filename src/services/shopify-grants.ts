@@ -1,10 +1,12 @@
 import type { Kysely } from "kysely";
+import { updateConnector } from "./connector-store.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
-import { recordAudit, systemActor, type AuditActor } from "./audit.ts";
+import { systemActor, type AuditActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow } from "./connector-row.ts";
 import { CREDENTIALS_PURPOSE } from "./credentials.ts";
@@ -196,7 +198,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
         if (Number(completed.numUpdatedRows) !== 1) return;
         await seal(trx, connector, tokens);
         // New token values under the same key names: the entry says when, never what.
-        await recordAudit(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
+        await recordChange(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
       });
       return { outcome: "refreshed", accessExpiresAt: tokens.accessExpiresAt };
     },
@@ -232,12 +234,7 @@ export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
 export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date, publicUrl: string): Promise<ConnectorRecord | undefined> {
   const before = await trx.selectFrom("connectors").selectAll().where("id", "=", connectorId).forUpdate().executeTakeFirst();
   if (!before) return undefined;
-  const row = await trx
-    .updateTable("connectors")
-    .set({ sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now })
-    .where("id", "=", connectorId)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const row = await updateConnector(trx, connectorId, { sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now });
   if (before.sync_status !== "auth_failed") {
     await recordConnectorChange(trx, {
       actor,

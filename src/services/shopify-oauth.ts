@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { updateConnector } from "./connector-store.ts";
+import type { Advice } from "../kernel/advice.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
@@ -9,25 +11,38 @@ import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit, type AuditActor } from "./audit.ts";
+import { auditActorOf } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { recordConnectorChange } from "./connector-changes.ts";
 import { toConnectorRow, type ConnectorRow } from "./connector-row.ts";
-import { assertKeyMayAct, fieldUpdate, insertConnector, selectConnector, type CreateConnectorInput, type CreateOutcome, type OAuthRequired } from "./connectors.ts";
+import {
+  alreadyExists,
+  assertKeyMayAct,
+  createdMeanwhile,
+  fieldUpdate,
+  insertConnector,
+  isRecoverableWithin,
+  purgeExpiredConnector,
+  restoreConnector,
+  selectConnector,
+  type CreateConnectorInput,
+  type CreateOutcome,
+  type OAuthRequired,
+} from "./connectors.ts";
 import { ConflictError, NotConfiguredError, PermissionError, UnprocessableError, UpstreamError, ValidationError } from "../kernel/errors.ts";
 import { randomBase62 } from "../kernel/ids.ts";
-import { emitEvent } from "./outbox.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 import type { Vault } from "../vault/vault.ts";
 
 /** How long an authorize URL (its state) stays usable. */
 export const OAUTH_STATE_TTL_MS = 10 * 60_000;
 
-export const CALLBACK_PATH = "/v1/integrations/shopify/oauth/callback";
-
 export interface ShopifyOAuthDeps {
   db: Database;
   clock: Clock;
   config: Pick<Config, "shopify" | "publicUrl" | "recoveryWindowDays">;
+  /** Where Shopify redirects the merchant's browser (redirect_uri): the composition root names the surface's route. */
+  callbackUrl: string;
   /** null when SHOPIFY_CLIENT_ID / SHOPIFY_CLIENT_SECRET are not set. */
   shopify: ShopifyApi | null;
   grants: ShopifyGrants;
@@ -40,7 +55,7 @@ export interface ShopifyOAuthDeps {
  * came from Shopify (HMAC), spends the state, exchanges the code and only
  * then touches the row. Any failure before that leaves the row as it was.
  */
-export function createShopifyOAuthService({ db, clock, config, shopify, grants, vault }: ShopifyOAuthDeps) {
+export function createShopifyOAuthService({ db, clock, config, callbackUrl, shopify, grants, vault }: ShopifyOAuthDeps) {
   const { publicUrl } = config;
   const recoveryMs = config.recoveryWindowDays * 86_400_000;
   const def = connectorDefinition("shopify");
@@ -57,31 +72,13 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
     return { api: shopify, clientId, clientSecret };
   }
 
-  /** Re-POST within the recovery window, same shop: the connector and its sealed tokens come back. */
-  async function restore(trx: Kysely<DB>, actor: AuditActor, existing: ConnectorRecord, input: CreateConnectorInput, now: Date): Promise<CreateOutcome> {
-    const restored = await trx
-      .updateTable("connectors")
-      .set({ ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now })
-      .where("id", "=", existing.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const row = toConnectorRow(restored, publicUrl);
-    await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
-    return { outcome: "restored", row };
-  }
-
   /**
    * A pending row, one whose grant Shopify refused, or a disconnected one for
    * another shop: authorize it afresh. Pending is not failing, so sync_status
    * is null until the callback (shop integrations count other statuses as failing).
    */
   async function reusePending(trx: Kysely<DB>, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
-    const row = await trx
-      .updateTable("connectors")
-      .set({ ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now })
-      .where("id", "=", existing.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now });
     if (grantShop !== undefined && grantShop !== shop) await trx.deleteFrom("shopify_grants").where("connector_id", "=", existing.id).execute();
     // The newest authorize URL is the only one that works.
     await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
@@ -93,7 +90,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
     const violations = validateConnectorConfig(def, config);
     if (violations.length > 0) throw ValidationError.of(violations);
     const row = await insertConnector(trx, { entityId: actor.entityId, keyMode: actor.mode, def, input, config, isActive: false, now });
-    if (!row) throw new ConflictError("conflict", "A Shopify connector was just created for this entity by another request.", "GET /v1/integrations/shopify shows it.");
+    if (!row) throw createdMeanwhile("Shopify", "shopify");
     return row;
   }
 
@@ -106,9 +103,9 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
       .execute();
     return {
       object: "integration_oauth_required",
-      oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: `${config.publicUrl}${CALLBACK_PATH}`, state }),
+      oauth_url: authorizeUrl({ shop, clientId, scopes: config.shopify.scopes, redirectUri: callbackUrl, state }),
       expires_at: expiresAt.toISOString(),
-      hint: `Open oauth_url in a browser and approve the app in ${shop} before ${expiresAt.toISOString()}; then poll GET /v1/integrations/shopify until is_active is true.`,
+      shop,
     };
   }
 
@@ -138,24 +135,17 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
         assertKeyMayAct(actor, input.mode ?? existing.mode);
         const grant = await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst();
         const connected = existing.disconnected_at === null;
-        const recoverable = !connected && now.getTime() - existing.disconnected_at!.getTime() < recoveryMs;
-        if (connected && grant?.status === "active") {
-          throw new ConflictError(
-            "conflict",
-            `A Shopify connector already exists for this entity (${grant.shop})${existing.is_active ? " and is active" : " (paused)"}.`,
-            existing.is_active ? "Change it with PATCH /v1/integrations/shopify, or DELETE it first." : 'Resume it with PATCH /v1/integrations/shopify {"is_active": true}.',
-          );
-        }
-        if (recoverable && grant?.shop === shop) return restore(trx, who, existing, input, now);
+        const recoverable = isRecoverableWithin(existing, now, recoveryMs);
+        if (connected && grant?.status === "active") throw alreadyExists("Shopify", "shopify", existing, grant.shop);
+        // Same shop: the connector and its sealed tokens come back.
+        if (recoverable && grant?.shop === shop) return restoreConnector(trx, { actor: who, def, existing, input, now, publicUrl });
 
         let row: ConnectorRecord;
         let before: ConnectorRecord | null = existing;
         if (connected || recoverable) {
           row = await reusePending(trx, existing, grant?.shop, shop, input, now);
         } else {
-          // Past the recovery window the old connector is gone for good, its sealed tokens with it.
-          await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
-          await vault.destroySecretsOf(trx, [existing.id]);
+          await purgeExpiredConnector(trx, vault, existing);
           row = await createPending(trx, actor, input, now);
           before = null;
         }
@@ -175,7 +165,7 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
       const params = callbackParams(query);
       if (!verifyCallbackHmac(query, clientSecret)) {
         throw new PermissionError("hmac_invalid", "The callback's hmac does not match its parameters: it was not signed by Shopify with this app's secret.", {
-          hint: "Start again with POST /v1/integrations/shopify and follow the new oauth_url.",
+          advice: { to: "restart_oauth", reason: "follow_new_url" },
         });
       }
       const shop = normalizeShopDomain(params.shop);
@@ -210,8 +200,8 @@ export function createShopifyOAuthService({ db, clock, config, shopify, grants, 
           .returningAll()
           .executeTakeFirstOrThrow();
         const projected = toConnectorRow(row, publicUrl);
-        await emitEvent(trx, { entityId: row.entity_id, type: "connector.connected", data: projected, at: done });
-        await recordAudit(trx, {
+        await recordChange(trx, {
+          event: { type: "connector.connected", data: projected },
           entityId: row.entity_id,
           actor: { type: "system", id: "shopify_oauth" },
           action: "connector.oauth_completed",
@@ -261,7 +251,7 @@ function callbackParams(query: URLSearchParams): { code: string; shop: string; s
     if (values.length !== 1 || values[0] === "") {
       throw new ValidationError(
         values.length > 1 ? `The callback carries "${name}" more than once.` : `The callback lacks "${name}".`,
-        { param: name, hint: "This URL is for Shopify's redirect after a merchant approves the app; start with POST /v1/integrations/shopify." },
+        { param: name, advice: { to: "oauth_callback_misuse" } },
         "oauth_callback_invalid",
       );
     }
@@ -270,25 +260,25 @@ function callbackParams(query: URLSearchParams): { code: string; shop: string; s
 }
 
 function stateUsed(): ConflictError {
-  return new ConflictError("state_used", "This authorization was already completed or attempted: a state works once.", "Start again with POST /v1/integrations/shopify.");
+  return new ConflictError("state_used", "This authorization was already completed or attempted: a state works once.", { to: "restart_oauth" });
 }
 
 function assertStateUsable(state: ShopifyOAuthStateRecord | undefined, shop: string, now: Date): asserts state is ShopifyOAuthStateRecord {
-  const again = "Start again with POST /v1/integrations/shopify.";
-  if (!state) throw new ValidationError("The callback's state was not issued by this server, or was replaced by a newer authorization.", { param: "state", hint: again }, "state_unknown");
+  const again: Advice = { to: "restart_oauth" };
+  if (!state) throw new ValidationError("The callback's state was not issued by this server, or was replaced by a newer authorization.", { param: "state", advice: again }, "state_unknown");
   if (state.used_at !== null) throw stateUsed();
   if (state.expires_at.getTime() <= now.getTime()) {
-    throw new ValidationError(`The authorization expired at ${state.expires_at.toISOString()}.`, { param: "state", hint: again }, "state_expired");
+    throw new ValidationError(`The authorization expired at ${state.expires_at.toISOString()}.`, { param: "state", advice: again }, "state_expired");
   }
   if (state.shop !== shop) {
-    throw new PermissionError("shop_mismatch", `The callback is for ${shop}, but this authorization was issued for another shop.`, { hint: again });
+    throw new PermissionError("shop_mismatch", `The callback is for ${shop}, but this authorization was issued for another shop.`, { advice: again });
   }
 }
 
 /** The state's connector is still the pending row it was issued for. */
 function assertConnectorAwaits(connector: ConnectorRecord | undefined, state: ShopifyOAuthStateRecord): asserts connector is ConnectorRecord {
   if (!connector || connector.entity_id !== state.entity_id || connector.connector_type !== "shopify" || connector.disconnected_at !== null) {
-    throw new ConflictError("connector_changed", "The Shopify connector this authorization was for was removed or disconnected meanwhile.", "Start again with POST /v1/integrations/shopify.");
+    throw new ConflictError("connector_changed", "The Shopify connector this authorization was for was removed or disconnected meanwhile.", { to: "restart_oauth" });
   }
 }
 
@@ -297,9 +287,9 @@ async function exchange(api: ShopifyApi, shop: string, code: string, now: Date) 
     return await api.exchangeCode(shop, code, now);
   } catch (err) {
     if (err instanceof ShopifyRejected) {
-      throw new ValidationError(`Shopify refused the authorization code (HTTP ${err.status}).`, { param: "code", hint: "Codes work once and expire quickly; start again with POST /v1/integrations/shopify." }, "oauth_code_rejected");
+      throw new ValidationError(`Shopify refused the authorization code (HTTP ${err.status}).`, { param: "code", advice: { to: "restart_oauth", reason: "code_spent" } }, "oauth_code_rejected");
     }
-    if (err instanceof ProviderError) throw new UpstreamError("shopify_unavailable", `${err.message}; the authorization was not completed.`, "Try again with POST /v1/integrations/shopify in a moment.");
+    if (err instanceof ProviderError) throw new UpstreamError("shopify_unavailable", `${err.message}; the authorization was not completed.`, { to: "retry_oauth" });
     throw err;
   }
 }

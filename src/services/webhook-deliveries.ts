@@ -5,7 +5,8 @@ import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, We
 import type { JobPayloads, Jobs } from "../queue/job-types.ts";
 import type { SendWebhook } from "../providers/webhook-sender.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, recordAudit } from "./audit.ts";
+import { auditActorOf } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError } from "../kernel/errors.ts";
 import { isUuid } from "../kernel/ids.ts";
 import { WEBHOOK_API_VERSION, type ListOptions, type WebhookEndpointService } from "./webhook-endpoints.ts";
@@ -111,11 +112,11 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
     async retryDelivery(actor: ApiKeyActor, endpointId: string, deliveryId: string): Promise<WebhookDelivery> {
       const endpoint = await endpoints.findOwned(actor, endpointId);
       const row = isUuid(deliveryId) ? await withType().where("d.id", "=", deliveryId).where("d.endpoint_id", "=", endpoint.id).executeTakeFirst() : undefined;
-      if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", "List them with GET /v1/webhook_endpoints/{id}/deliveries.");
+      if (!row) throw new NotFoundError("webhook_delivery_not_found", "No such delivery for this endpoint.", { to: "list_webhook_deliveries" });
       if (!endpoint.enabled) throw new ConflictError("endpoint_disabled", `This endpoint is ${endpoint.status}: nothing is sent to it.`, 'Set it active with PATCH {"status": "active"} first.');
       await db.transaction().execute(async (trx) => {
         await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: row.id, manual: true }, { maxAttempts: 1 });
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: endpoint.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_delivery.retried",

@@ -4,7 +4,8 @@ import type { Database } from "../db/index.ts";
 import type { WebhookDestinationRecord } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit } from "./audit.ts";
+import { auditActorOf, diffFields } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 import { DESTINATION_EVENT_TYPES, emitEvent } from "./outbox.ts";
@@ -119,14 +120,7 @@ export function createWebhookDestinationService({ db, clock, vault, urls }: Webh
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, destinationSecretPlace(row), secret);
         const view = toWebhookDestination(row);
-        await recordAudit(trx, {
-          entityId: row.entity_id,
-          actor: auditActorOf(actor),
-          action: "webhook_destination.created",
-          target: { type: "webhook_destination", id: row.id },
-          changes: diffFields(null, view, AUDIT_FIELDS),
-          at: now,
-        });
+        await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_destination.created", target: { type: "webhook_destination", id: row.id }, changes: diffFields(null, view, AUDIT_FIELDS), at: now });
         return { ...view, signing_secret: secret };
       });
     },
@@ -154,7 +148,7 @@ export function createWebhookDestinationService({ db, clock, vault, urls }: Webh
         const view = toWebhookDestination(row);
         const changes = diffFields(toWebhookDestination(existing), view, AUDIT_FIELDS);
         if (Object.keys(changes).length > 0) {
-          await recordAudit(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_destination.updated", target: { type: "webhook_destination", id: row.id }, changes, at: now });
+          await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_destination.updated", target: { type: "webhook_destination", id: row.id }, changes, at: now });
         }
         return view;
       });
@@ -166,7 +160,7 @@ export function createWebhookDestinationService({ db, clock, vault, urls }: Webh
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom("webhook_destinations").where("id", "=", existing.id).execute();
         await vault.destroySecretsOf(trx, [ulidToUUID(existing.id)]);
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: existing.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_destination.deleted",
@@ -192,7 +186,7 @@ export function createWebhookDestinationService({ db, clock, vault, urls }: Webh
           const id = await emitEvent(trx, { entityId: actor.entityId, type, data: simulatedEventData(type, now), at: now, simulated: true });
           out.push({ id: subtotalEventId(id), type });
         }
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: actor.entityId,
           actor: auditActorOf(actor),
           action: "webhook_destination.events_simulated",

@@ -5,7 +5,8 @@ import type { DB, WebhookEndpointRecord } from "../db/schema.ts";
 import type { Jobs } from "../queue/job-types.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
-import { auditActorOf, diffFields, recordAudit, systemActor } from "./audit.ts";
+import { auditActorOf, diffFields, systemActor } from "./audit.ts";
+import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
 import { emitEvent, EVENT_TYPES } from "./outbox.ts";
@@ -212,14 +213,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
           .executeTakeFirstOrThrow();
         await vault.sealSecret(trx, signingSecretPlace(row, SIGNING_SECRET_PURPOSE), secret);
         const view = toWebhookEndpoint(row);
-        await recordAudit(trx, {
-          entityId: row.entity_id,
-          actor: auditActorOf(actor),
-          action: "webhook_endpoint.created",
-          target: { type: "webhook_endpoint", id: row.id },
-          changes: diffFields(null, view, ENDPOINT_AUDIT_FIELDS),
-          at: now,
-        });
+        await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.created", target: { type: "webhook_endpoint", id: row.id }, changes: diffFields(null, view, ENDPOINT_AUDIT_FIELDS), at: now });
         const testEvent = input.send_test_event_on_create === true ? await queueTestEvent(trx, row, now) : undefined;
         return { ...view, secret, ...(testEvent ? { test_event: testEvent } : {}) };
       });
@@ -262,7 +256,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
         const changes = diffFields(toWebhookEndpoint(existing), view, ENDPOINT_AUDIT_FIELDS);
         // A PATCH that changes nothing records nothing (as on every surface).
         if (Object.keys(changes).length > 0) {
-          await recordAudit(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.updated", target: { type: "webhook_endpoint", id: row.id }, changes, at: now });
+          await recordChange(trx, { entityId: row.entity_id, actor: auditActorOf(actor), action: "webhook_endpoint.updated", target: { type: "webhook_endpoint", id: row.id }, changes, at: now });
         }
         return view;
       });
@@ -274,7 +268,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom("webhook_endpoints").where("id", "=", existing.id).execute();
         await vault.destroySecretsOf(trx, [existing.id]);
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: existing.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_endpoint.deleted",
@@ -309,7 +303,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
           .returningAll()
           .executeTakeFirstOrThrow();
         // The secrets themselves are never in the log: only that a rotation happened, and until when the old one signs.
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: row.entity_id,
           actor: auditActorOf(actor),
           action: "webhook_endpoint.secret_rotated",
@@ -349,15 +343,15 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
           .executeTakeFirst();
         if (!paused) return;
         const view = toWebhookEndpoint(paused);
-        await recordAudit(trx, {
+        await recordChange(trx, {
           entityId: paused.entity_id,
           actor: systemActor("webhook.deliver"),
           action: "webhook_endpoint.auto_paused",
           target: { type: "webhook_endpoint", id: paused.id },
           changes: { status: { before: "active", after: "paused" } },
+          event: { type: "webhook_endpoint.auto_paused", data: { ...view, mode: paused.mode === "test" ? "sandbox" : "live" } },
           at,
         });
-        await emitEvent(trx, { entityId: paused.entity_id, type: "webhook_endpoint.auto_paused", data: { ...view, mode: paused.mode === "test" ? "sandbox" : "live" }, at });
       });
     },
 
@@ -421,5 +415,5 @@ function checkedMetadata(metadata: Record<string, unknown>): Record<string, unkn
 }
 
 export function endpointNotFound(): NotFoundError {
-  return new NotFoundError("webhook_endpoint_not_found", "No such webhook endpoint.", "List the entity's endpoints with GET /v1/webhook_endpoints.");
+  return new NotFoundError("webhook_endpoint_not_found", "No such webhook endpoint.", { to: "list_webhook_endpoints" });
 }

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import { v1Hint } from "./integrations/errors.ts";
 import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from "fastify";
 import { connectionsError, sendConnectionsError } from "./connections/errors.ts";
@@ -115,7 +116,7 @@ function renderBare(path: string, err: unknown, requestId: string): { status: nu
       return { status, contentType: "text/html; charset=utf-8", payload: html };
     }
     default: {
-      const e = normalizeError(err);
+      const e = normalizeError(err, v1Hint);
       return json(e.status, flatErrorBody(e, requestId));
     }
   }

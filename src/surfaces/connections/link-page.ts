@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setPageHeaders } from "../shared/page-headers.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type, type Static } from "@sinclair/typebox";
@@ -250,12 +251,6 @@ export function sendLinkError(request: FastifyRequest, reply: FastifyReply, err:
 /** An HTML page that nothing may frame, cache, or leak the token-bearing URL from. */
 function sendPage(reply: FastifyReply, html: string, redirectUrl: string | null) {
   const formAction = redirectUrl ? `'self' ${new URL(redirectUrl).origin}` : "'self'";
-  return reply
-    .header("content-type", "text/html; charset=utf-8")
-    .header("cache-control", "no-store")
-    .header("referrer-policy", "no-referrer")
-    .header("x-frame-options", "DENY")
-    .header("x-content-type-options", "nosniff")
-    .header("content-security-policy", `default-src 'none'; style-src ${STYLE_HASH}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`)
-    .send(html);
+  const csp = `default-src 'none'; style-src ${STYLE_HASH}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+  return setPageHeaders(reply.header("content-type", "text/html; charset=utf-8"), { csp }).send(html);
 }

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { setPageHeaders } from "../shared/page-headers.ts";
 import path from "node:path";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 
@@ -54,14 +55,7 @@ export const consoleRoutes: FastifyPluginAsync = async (app) => {
   if (!index) throw new Error("The console build has no index.html.");
 
   const send = (reply: FastifyReply, asset: Asset, isPage: boolean) =>
-    reply
-      .header("content-type", asset.type)
-      .header("content-security-policy", CSP)
-      .header("x-content-type-options", "nosniff")
-      .header("x-frame-options", "DENY")
-      .header("referrer-policy", "no-referrer")
-      .header("cache-control", isPage ? "no-store" : "no-cache")
-      .send(asset.body);
+    setPageHeaders(reply.header("content-type", asset.type), { csp: CSP, cache: isPage ? "no-store" : "no-cache" }).send(asset.body);
 
   const hide = { schema: { hide: true } };
   app.get("/", hide, async (_request, reply) => reply.redirect("/console", 302));

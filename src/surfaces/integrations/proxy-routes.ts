@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { v1Hint } from "./errors.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { ConnectorType } from "../../catalog/index.ts";
@@ -17,7 +18,7 @@ const PROXY_STATUS: Record<string, number> = {
 /** Every answer Patchbay itself gives on a proxy route carries this header: the provider's own answers never do. */
 function sendProxyError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   reply.header("patchbay-proxy-error", "true");
-  const e = normalizeError(err);
+  const e = normalizeError(err, v1Hint);
   // The provider path is the route's only parameter besides the type: a path the validator refuses (a NUL, a control character) is a refused path.
   if (e.code === "validation_failed" && e.location === "params" && e.violations.some((v) => v.param === "*")) {
     return reply.status(400).send(flatErrorBody({ ...e, code: "proxy_path_refused", message: "The path holds a control character or a NUL.", param: undefined }, request.id));

@@ -116,7 +116,11 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     },
     handler: async (request, reply) => {
       const result = await services.connectors.createConnector(request.actor, request.params.connector_type, request.body);
-      if (result.outcome === "oauth_required") return reply.status(200).send(result.oauth);
+      if (result.outcome === "oauth_required") {
+        const { object, oauth_url, expires_at, shop } = result.oauth;
+        const hint = `Open oauth_url in a browser and approve the app in ${shop} before ${expires_at}; then poll GET /v1/integrations/shopify until is_active is true.`;
+        return reply.status(200).send({ object, oauth_url, expires_at, hint });
+      }
       return reply.status(result.outcome === "created" ? 201 : 200).send(result.row);
     },
   });

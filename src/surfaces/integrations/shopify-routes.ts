@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { setPageHeaders } from "../shared/page-headers.ts";
+import { v1Hint } from "./errors.ts";
+import { SHOPIFY_CALLBACK_PATH } from "../../public-paths.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { DomainError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
 import type { ConnectorRow } from "../../services/connector-row.ts";
-import { CALLBACK_PATH } from "../../services/shopify-oauth.ts";
 import { flatErrorBody } from "../shared/flat-errors.ts";
 import { normalizeError, type NormalizedError } from "../shared/http-errors.ts";
 import { ConnectorEnvelope, errorResponses } from "./schemas.ts";
@@ -17,7 +19,7 @@ const Param = (description: string) => Type.Union([Type.String(), Type.Array(Typ
 export async function shopifyRoutes(root: FastifyInstance, { services }: { services: Services }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get(CALLBACK_PATH, {
+  app.get(SHOPIFY_CALLBACK_PATH, {
     schema: {
       tags,
       summary: "Shopify OAuth callback (Shopify redirects the merchant's browser here)",
@@ -52,7 +54,7 @@ export async function shopifyRoutes(root: FastifyInstance, { services }: { servi
         return { data: row };
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
-        const e = normalizeError(err);
+        const e = normalizeError(err, v1Hint);
         if (wantsHtml(request)) return sendPage(reply, e.status, failedPage(e, request.id));
         return (reply as FastifyReply).status(e.status).send(flatErrorBody(e, request.id));
       }
@@ -65,11 +67,7 @@ function wantsHtml(request: FastifyRequest): boolean {
 }
 
 function sendPage(reply: FastifyReply, status: number, html: string) {
-  return reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
-    .send(html);
+  return setPageHeaders(reply.status(status).header("content-type", "text/html; charset=utf-8"), { csp: "default-src 'none'; style-src 'unsafe-inline'" }).send(html);
 }
 
 function page(title: string, body: string): string {

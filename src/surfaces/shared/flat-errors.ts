@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { v1Hint } from "../integrations/errors.ts";
 import { Type } from "@sinclair/typebox";
 import { normalizeError, type NormalizedError } from "./http-errors.ts";
 import { StringEnum } from "./schema-types.ts";
@@ -52,7 +53,7 @@ export function flatErrorBody(e: NormalizedError, requestId: string) {
 }
 
 export function sendFlatError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
-  const e = normalizeError(err);
+  const e = normalizeError(err, v1Hint);
   if (e.status >= 500) request.log.error({ err }, "request failed");
   if (e.status === 401) reply.header("www-authenticate", 'Bearer realm="patchbay"');
   if (typeof e.meta?.retry_after === "number") reply.header("retry-after", String(e.meta.retry_after));

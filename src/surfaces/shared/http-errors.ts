@@ -1,5 +1,6 @@
 import type { FastifyError } from "fastify";
 import { isDatabaseUnavailable } from "../../db/unavailable.ts";
+import type { AdviceWording } from "../../kernel/advice.ts";
 import { DomainError, ServiceUnavailableError, type ErrorKind, type Violation } from "../../kernel/errors.ts";
 
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {
@@ -41,16 +42,17 @@ interface AjvLikeError {
  * keep their code; Fastify's own (schema, JSON parse, body size, media type)
  * get stable codes and messages a client can act on; a database outage is
  * 503 service_unavailable wherever it surfaced; anything else is a 500 whose
- * message says nothing about internals.
+ * message says nothing about internals. A domain error's advice becomes the
+ * hint in the surface's words (`wordAdvice`); without them, no hint.
  */
-export function normalizeError(thrown: unknown): NormalizedError {
+export function normalizeError(thrown: unknown, wordAdvice?: AdviceWording): NormalizedError {
   const err = isDatabaseUnavailable(thrown) ? new ServiceUnavailableError() : thrown;
   if (err instanceof DomainError) {
     return {
       status: STATUS_BY_KIND[err.kind],
       code: err.code,
       message: err.message,
-      hint: err.details.hint,
+      hint: err.details.hint ?? (err.details.advice && wordAdvice ? wordAdvice(err.details.advice) : undefined),
       param: err.details.param,
       meta: err.details.meta,
       violations: err.details.violations ?? (err.details.param ? [{ param: err.details.param, message: err.message }] : []),
