@@ -88,21 +88,36 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
       values (${id}, ${event.entityId}, ${event.type}, ${JSON.stringify(event.data)}::jsonb, ${event.at})
       returning id, entity_id, type, created_at
     ),
-    targets as (
-      select e.id as endpoint_id, null::uuid as connector_id, null::text as destination_id
+    -- Each target row is locked FOR KEY SHARE: a target deleted by a transaction that committed after this
+    -- statement's snapshot is skipped (not inserted against, which the foreign key would refuse), and one
+    -- being deleted waits for this event's transaction.
+    endpoint_targets as (
+      select e.id
       from webhook_endpoints e
       where not ${simulated} and e.entity_id = ${event.entityId} and e.enabled and e.mode = ${endpointMode}
         and e.events && array[${event.type}, ${family}, '*']::text[]
-      union all
-      select null::uuid, c.id, null::text
+      for key share
+    ),
+    connector_targets as (
+      select c.id
       from connectors c
       where not ${simulated} and ${shopEvent} and c.entity_id = ${event.entityId}
         and c.webhook_active and c.webhook_url is not null and c.disconnected_at is null
         and (c.shop_integration_id::text = ${subjectId} or c.id::text = ${subjectId})
-      union all
-      select null::uuid, null::uuid, w.id
+      for key share
+    ),
+    destination_targets as (
+      select w.id
       from webhook_destinations w
       where w.entity_id = ${event.entityId} and ${event.type} = any (w.events) and (w.accepts_simulated_events or not ${simulated})
+      for key share
+    ),
+    targets as (
+      select id as endpoint_id, null::uuid as connector_id, null::text as destination_id from endpoint_targets
+      union all
+      select null::uuid, id, null::text from connector_targets
+      union all
+      select null::uuid, null::uuid, id from destination_targets
     ),
     deliveries as (
       insert into webhook_deliveries (id, event_id, endpoint_id, connector_id, destination_id, next_attempt_at, created_at, updated_at)

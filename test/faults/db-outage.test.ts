@@ -58,8 +58,9 @@ describe("a PostgreSQL outage under load: 503 in each surface's shape, the proce
       let body = "";
       req.on("data", (d) => (body += d));
       req.on("end", () => {
-        const event = JSON.parse(body) as { type: string; data: { display_name?: string } };
-        if (event.type === "connector.updated" && event.data.display_name) delivered.add(event.data.display_name);
+        // The Arcus event envelope: the connector row is data.object.
+        const event = JSON.parse(body) as { type: string; data: { object?: { display_name?: string } } };
+        if (event.type === "connector.updated" && event.data.object?.display_name) delivered.add(event.data.object.display_name);
         res.writeHead(200).end();
       });
     });
