@@ -7,19 +7,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { newestUnder } from "./build-console.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join(root, "dist-cli");
 export const CLI_ENTRY = path.join(out, "index.js");
-
-function newestUnder(dir) {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestUnder(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
 
 /** Builds the CLI if it is missing or stale (or `force`); returns its entry point. */
 export async function ensureCliBuilt({ force = false } = {}) {

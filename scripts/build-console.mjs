@@ -13,7 +13,8 @@ const source = path.join(root, "console");
 export const CONSOLE_ASSETS = path.join(root, "src", "surfaces", "console", "assets");
 const stamp = path.join(CONSOLE_ASSETS, "index.html");
 
-function newestUnder(dir) {
+/** The newest modification time of any file under `dir`: the build scripts rebuild what is older. */
+export function newestUnder(dir) {
   let newest = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);

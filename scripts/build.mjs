@@ -5,21 +5,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureConsoleBuilt } from "./build-console.mjs";
+import { ensureConsoleBuilt, newestUnder } from "./build-console.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = path.join(root, "src");
 const dist = path.join(root, "dist");
 export const BUNDLE = path.join(dist, "patchbay.mjs");
-
-function newestUnder(dir) {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestUnder(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
 
 /** Builds the bundle if it is missing or stale (or `force`); returns its path. */
 export async function ensureBuilt({ force = false } = {}) {

@@ -1,5 +1,6 @@
 import { SHOPIFY_CALLBACK_PATH } from "./public-paths.ts";
 import { connectionTokenKeys, createConnectionTokenSigner } from "./auth/connection-tokens.ts";
+import { fingerprintKey } from "./idempotency/fingerprint.ts";
 import type { Clock } from "./kernel/clock.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
@@ -101,7 +102,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
   const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
-  const idempotency = observeIdempotency(createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash) }), metrics);
+  const idempotency = observeIdempotency(createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash), fingerprintKey: fingerprintKey(ring) }), metrics);
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });
   const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle });

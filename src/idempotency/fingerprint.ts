@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac, hkdfSync, type KeyObject } from "node:crypto";
 
 /**
  * JSON with every object's keys sorted, at every depth, so that two bodies
@@ -29,10 +29,27 @@ export interface FingerprintInput {
 }
 
 /**
- * What "the same request" means for a key: SHA-256 over method, path and
- * canonical body. The scope and key go in first, as a salt: equal bodies of
- * different callers never share a hash. Only this hash is stored, never the body.
+ * What "the same request" means for a key: a MAC over method, path and
+ * canonical body. The scope and key go in first, so equal bodies of different
+ * callers never share a fingerprint. Only this is stored, never the body; and
+ * since a body may hold a secret (PUT …/credentials), the MAC is keyed with a
+ * key derived from the master keys (fingerprintKey): someone who reads the
+ * table cannot test guesses of a weak secret against it. Without a key
+ * (unit tests of the shape) it is a plain SHA-256.
  */
-export function requestFingerprint({ scope, key, method, path, body }: FingerprintInput): Buffer {
-  return createHash("sha256").update([scope, key, method.toUpperCase(), path, canonicalJson(body)].join("\0")).digest();
+export function requestFingerprint({ scope, key, method, path, body }: FingerprintInput, macKey: Buffer | null = null): Buffer {
+  const h = macKey ? createHmac("sha256", macKey) : createHash("sha256");
+  return h.update([scope, key, method.toUpperCase(), path, canonicalJson(body)].join("\0")).digest();
+}
+
+/**
+ * The fingerprint key: derived from the oldest master key of the ring, which
+ * every process shares and which stays while a new key is added. Removing it
+ * (after a rewrap) changes the key: a retry of a request stored before that
+ * then counts as another request (409 idempotency_key_mismatch) for the rest
+ * of its 24 hours.
+ */
+export function fingerprintKey(ring: { keys: readonly { key: KeyObject }[] }): Buffer | null {
+  const oldest = ring.keys.at(-1);
+  return oldest ? Buffer.from(hkdfSync("sha256", oldest.key.export(), "patchbay", "idempotency-fingerprint v1", 32)) : null;
 }

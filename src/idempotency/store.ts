@@ -61,6 +61,8 @@ export interface IdempotencyStoreDeps {
   clock: Clock;
   /** The fault switch: called at each step of an idempotent write; crashes the process when told to (tests only). */
   fault?: (step: FaultStep) => void;
+  /** Keys the request fingerprints (fingerprint.ts fingerprintKey): bodies may hold secrets. */
+  fingerprintKey?: Buffer | null;
 }
 
 /** Keys being executed in this process, per embedded database (one process owns it: the data dir is locked). */
@@ -75,7 +77,7 @@ const executingHere = new WeakMap<object, Set<string>>();
  * lock is a set in this process, and the transaction begins with the work's
  * first statement, so a request waiting on the key never holds the session.
  */
-export function createIdempotencyStore({ db, clock, fault }: IdempotencyStoreDeps) {
+export function createIdempotencyStore({ db, clock, fault, fingerprintKey = null }: IdempotencyStoreDeps) {
   const shared = sessionsOf(db) === "many";
   const local = executingHere.get(db) ?? new Set<string>();
   executingHere.set(db, local);
@@ -143,7 +145,7 @@ export function createIdempotencyStore({ db, clock, fault }: IdempotencyStoreDep
      */
     async begin(request: FingerprintInput): Promise<BeginOutcome> {
       assertValidKey(request.key);
-      const fingerprint = requestFingerprint(request);
+      const fingerprint = requestFingerprint(request, fingerprintKey);
       const outcome = shared ? await claimOnPostgres(request, fingerprint) : await claimEmbedded(request, fingerprint);
       if (outcome.kind === "execute") outcome.claim.tx.onNestedCommit = () => (fault ?? noFault)("after_write");
       return outcome;
