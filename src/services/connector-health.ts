@@ -1,6 +1,8 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
+import { connectorsDueForCheck, selectConnectorById, updateConnectorIfPresent } from "./connector-store.ts";
+import { setGrantFields } from "./shopify-grant-store.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
 import { ProviderError, type ProviderClient } from "../providers/client.ts";
 import type { ShopifyApi } from "../providers/shopify.ts";
@@ -83,16 +85,11 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
       const now = clock.now();
       if (result.status === "auth_failed") {
         if (connector.connector_type === "shopify") {
-          await trx.updateTable("shopify_grants").set({ status: "reauth_required", updated_at: now }).where("connector_id", "=", connector.id).execute();
+          await setGrantFields(trx, connector.id, { status: "reauth_required", updated_at: now });
         }
         return recordAuthFailure(trx, connector.id, result.error ?? "The provider refused the credentials.", actor, now, publicUrl);
       }
-      const row = await trx
-        .updateTable("connectors")
-        .set({ last_sync_at: now, sync_status: result.status, sync_error: result.error, updated_at: now })
-        .where("id", "=", connector.id)
-        .returningAll()
-        .executeTakeFirst();
+      const row = await updateConnectorIfPresent(trx, connector.id, { last_sync_at: now, sync_status: result.status, sync_error: result.error, updated_at: now });
       if (row && row.sync_status !== connector.sync_status) {
         await recordChange(trx, {
           entityId: row.entity_id,
@@ -130,7 +127,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
 
     /** One connector's periodic check (the health-check job); null when it had nothing to check. */
     async checkConnector(connectorId: string): Promise<CheckResult | null> {
-      const connector = await db.selectFrom("connectors").selectAll().where("id", "=", connectorId).executeTakeFirst();
+      const connector = await selectConnectorById(db, connectorId);
       if (!connector || !connector.is_active || connector.disconnected_at !== null) return null;
       const result = await runCheck(connector, { entityId: connector.entity_id, connectorId: connector.id, connectorType: connector.connector_type, purpose: "health_check" });
       if (result) await record(connector, result, HEALTH_JOB);
@@ -140,19 +137,7 @@ export function createConnectorHealth({ db, clock, providers, shopify, grants, c
     /** Active connectors with credentials whose last check is older than the interval (never-checked first). */
     async dueForCheck(limit: number): Promise<string[]> {
       const staleBefore = new Date(clock.now().getTime() - healthIntervalMs);
-      const rows = await db
-        .selectFrom("connectors")
-        .select("id")
-        .where("is_active", "=", true)
-        .where("disconnected_at", "is", null)
-        .where("credentials_secret_id", "is not", null)
-        // A Shopify grant Shopify refused stays refused until the merchant approves again: nothing to re-check.
-        .where((eb) => eb.not(eb.and([eb("connector_type", "=", "shopify"), eb("sync_status", "=", "auth_failed")])))
-        .where((eb) => eb.or([eb("last_sync_at", "is", null), eb("last_sync_at", "<=", staleBefore)]))
-        .orderBy("last_sync_at", (ob) => ob.asc().nullsFirst())
-        .limit(limit)
-        .execute();
-      return rows.map((r) => r.id);
+      return connectorsDueForCheck(db, staleBefore, limit);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Clock } from "../kernel/clock.ts";
-import { updateConnector } from "./connector-store.ts";
+import { deleteConnector, deleteConnectors, insertConnectorRow, listConnectorPage, lockConnectorsDisconnectedBefore, markConnectorDisconnected, selectConnector, updateConnector } from "./connector-store.ts";
+import { selectGrantStatus } from "./shopify-grant-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Kysely } from "kysely";
@@ -146,7 +147,7 @@ export async function restoreConnector(
 
 /** Past the recovery window the old connector is gone for good, whether or not the purge job has run yet: its sealed secrets with it. */
 export async function purgeExpiredConnector(trx: Kysely<DB>, vault: Pick<Vault, "destroySecretsOf">, existing: ConnectorRecord): Promise<void> {
-  await trx.deleteFrom("connectors").where("id", "=", existing.id).execute();
+  await deleteConnector(trx, existing.id);
   await vault.destroySecretsOf(trx, [existing.id]);
 }
 
@@ -183,17 +184,8 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
   return {
     async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: ConnectorRow[]; hasMore: boolean }> {
       const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      let q = db
-        .selectFrom("connectors")
-        .selectAll()
-        .where("entity_id", "=", actor.entityId)
-        // A test key lives in the sandbox: it does not see live connectors.
-        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "sandbox"))
-        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
-        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
-        .orderBy("id", backwards ? "asc" : "desc")
-        .limit(opts.limit + 1);
-      const rows = await q.execute();
+      // A test key lives in the sandbox: it does not see live connectors.
+      const rows = await listConnectorPage(db, { entityId: actor.entityId, sandboxOnly: actor.mode === "test", startingAfter: opts.startingAfter, endingBefore: opts.endingBefore, backwards, limit: opts.limit });
       const hasMore = rows.length > opts.limit;
       const page = rows.slice(0, opts.limit);
       if (backwards) page.reverse();
@@ -281,13 +273,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
       if (existing.disconnected_at !== null) return toConnectorRow(existing, publicUrl);
       const now = clock.now();
       const row = await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable("connectors")
-          .set({ is_active: false, disconnected_at: now, updated_at: now })
-          .where("id", "=", existing.id)
-          .where("disconnected_at", "is", null)
-          .returningAll()
-          .executeTakeFirst();
+        const updated = await markConnectorDisconnected(trx, existing.id, now);
         if (!updated) return undefined;
         const after = toConnectorRow(updated, publicUrl);
         // The row was read without a lock: only the fields this write sets are compared.
@@ -318,18 +304,10 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
     async purgeExpiredConnectors(limit = 100): Promise<number> {
       return db.transaction().execute(async (trx) => {
         const cutoff = new Date(clock.now().getTime() - recoveryMs);
-        const expired = await trx
-          .selectFrom("connectors")
-          .select(["id", "entity_id"])
-          .where("disconnected_at", "<=", cutoff)
-          .orderBy("disconnected_at")
-          .limit(limit)
-          .forUpdate()
-          .skipLocked()
-          .execute();
+        const expired = await lockConnectorsDisconnectedBefore(trx, cutoff, limit);
         const ids = expired.map((r) => r.id);
         if (ids.length === 0) return 0;
-        await trx.deleteFrom("connectors").where("id", "in", ids).execute();
+        await deleteConnectors(trx, ids);
         await vault.destroySecretsOf(trx, ids);
         const now = clock.now();
         for (const c of expired) {
@@ -361,11 +339,7 @@ function notConnected(type: string): NotFoundError {
   return new NotFoundError("connector_not_found", `No ${type} connector exists for this entity.`, { to: "create_connector", connector_type: type });
 }
 
-/** The entity's connector of one type, if any; locked for the caller's transaction with `forUpdate`. */
-export function selectConnector(executor: Kysely<DB>, entityId: string, type: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
-  const query = executor.selectFrom("connectors").selectAll().where("entity_id", "=", entityId).where("connector_type", "=", type);
-  return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
-}
+export { selectConnector };
 
 /**
  * Inserts a new connector with the POST's fields (catalog name by default,
@@ -376,23 +350,18 @@ export function insertConnector(
   trx: Kysely<DB>,
   { entityId, keyMode, def, input, config, isActive, now }: { entityId: string; keyMode: ApiKeyActor["mode"]; def: ConnectorDefinition; input: CreateConnectorInput; config: object; isActive: boolean; now: Date },
 ): Promise<ConnectorRecord | undefined> {
-  return trx
-    .insertInto("connectors")
-    .values({
-      id: uuidv7(now),
-      entity_id: entityId,
-      connector_type: def.type,
-      display_name: input.display_name ?? def.name,
-      mode: input.mode ?? defaultConnectorMode(keyMode),
-      is_active: isActive,
-      config: JSON.stringify(config),
-      ...pickRowFields(input),
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.columns(["entity_id", "connector_type"]).doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  return insertConnectorRow(trx, {
+    id: uuidv7(now),
+    entity_id: entityId,
+    connector_type: def.type,
+    display_name: input.display_name ?? def.name,
+    mode: input.mode ?? defaultConnectorMode(keyMode),
+    is_active: isActive,
+    config: JSON.stringify(config),
+    ...pickRowFields(input),
+    created_at: now,
+    updated_at: now,
+  });
 }
 
 function pickRowFields(input: ConnectorFields): Partial<Record<(typeof ROW_FIELDS)[number], string>> {
@@ -425,6 +394,6 @@ export function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord,
 }
 
 async function hasActiveGrant(trx: Kysely<DB>, connectorId: string): Promise<boolean> {
-  const grant = await trx.selectFrom("shopify_grants").select("status").where("connector_id", "=", connectorId).executeTakeFirst();
+  const grant = await selectGrantStatus(trx, connectorId);
   return grant?.status === "active";
 }

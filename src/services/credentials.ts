@@ -1,5 +1,5 @@
 import type { Clock } from "../kernel/clock.ts";
-import { updateConnector } from "./connector-store.ts";
+import { selectConnectorWithSealed, updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
@@ -123,14 +123,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
      * a destroyed secret is simply absent. Never for a response.
      */
     async connectorWithCredentials(entityId: string, type: string): Promise<{ connector: ConnectorRecord; credentials: Credentials | null } | undefined> {
-      const row = await db
-        .selectFrom("connectors as c")
-        .leftJoin("vault_secrets as v", (j) => j.onRef("v.owner_id", "=", "c.id").on("v.purpose", "=", CREDENTIALS_PURPOSE))
-        .selectAll("c")
-        .select(["v.master_key_id as sealed_master_key_id", "v.wrapped_key as sealed_wrapped_key", "v.ciphertext as sealed_ciphertext"])
-        .where("c.entity_id", "=", entityId)
-        .where("c.connector_type", "=", type)
-        .executeTakeFirst();
+      const row = await selectConnectorWithSealed(db, entityId, type, CREDENTIALS_PURPOSE);
       if (!row) return undefined;
       const { sealed_master_key_id: masterKeyId, sealed_wrapped_key: wrappedKey, sealed_ciphertext: ciphertext, ...connector } = row;
       if (masterKeyId === null || wrappedKey === null || ciphertext === null) {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
+import { selectConnectorByInboundToken } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { createPlaidVerifier, verifyBasicAuth, verifyQueryToken, verifyShopify, verifyStripe, type PlaidKeyFetcher, type Refusal } from "../providers/inbound-verify.ts";
 import type { ProviderClient } from "../providers/client.ts";
@@ -129,13 +130,7 @@ export function createInboundWebhooks({ db, clock, rateLimiter, perMinute, openW
   return {
     async receive(type: ConnectorType, token: string, d: InboundDelivery): Promise<InboundOutcome> {
       const c = /^[0-9a-f]{64}$/.test(token)
-        ? await db
-            .selectFrom("connectors")
-            .select(["id", "entity_id", "connector_type", "mode"])
-            .where("inbound_token", "=", token)
-            .where("connector_type", "=", type)
-            .where("disconnected_at", "is", null)
-            .executeTakeFirst()
+        ? await selectConnectorByInboundToken(db, type, token)
         : undefined;
       if (!c) throw new NotFoundError("inbound_webhook_not_found", "No connector has this inbound webhook URL.", { to: "copy_inbound_webhook_url" });
 

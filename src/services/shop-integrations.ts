@@ -1,5 +1,5 @@
 import type { Clock } from "../kernel/clock.ts";
-import { updateConnector } from "./connector-store.ts";
+import { listShopConnectors, selectShopConnector, updateConnector } from "./connector-store.ts";
 import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
@@ -129,15 +129,7 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
    */
   async function findVisible(executor: Database, actor: ApiKeyActor, id: number, forUpdate = false): Promise<ConnectorRecord> {
     if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ID) throw integrationNotFound();
-    const c = await executor
-      .selectFrom("connectors")
-      .selectAll()
-      .where("shop_integration_id", "=", id)
-      .where("entity_id", "=", actor.entityId)
-      .where("connector_type", "in", SHOP_TYPES)
-      .where("disconnected_at", "is", null)
-      .$if(forUpdate, (qb) => qb.forUpdate())
-      .executeTakeFirst();
+    const c = await selectShopConnector(executor, { entityId: actor.entityId, id, types: SHOP_TYPES, forUpdate });
     if (!c) throw integrationNotFound();
     assertKeyMayAct(actor, c.mode);
     return c;
@@ -147,16 +139,8 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
     /** The entity's shop integrations, disconnected ones left out; a test key sees sandbox ones only. */
     async listShopIntegrations(actor: ApiKeyActor, sort = DEFAULT_SORT): Promise<ShopIntegration[]> {
       const keys = parseSort(sort);
-      let q = db
-        .selectFrom("connectors")
-        .selectAll()
-        .where("entity_id", "=", actor.entityId)
-        .where("connector_type", "in", SHOP_TYPES)
-        .where("disconnected_at", "is", null)
-        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "sandbox"));
       // Integrations never fetched or never failing sort after the others, in either direction.
-      for (const k of keys) q = q.orderBy(k.column, (ob) => (k.direction === "asc" ? ob.asc() : ob.desc()).nullsLast());
-      const rows = await q.orderBy("shop_integration_id").execute();
+      const rows = await listShopConnectors(db, { entityId: actor.entityId, types: SHOP_TYPES, sandboxOnly: actor.mode === "test", sort: keys });
       return rows.map(toShopIntegration);
     },
 

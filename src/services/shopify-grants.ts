@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
-import { updateConnector } from "./connector-store.ts";
+import { selectConnectorById, setConnectorFields, updateConnector } from "./connector-store.ts";
+import { claimGrantRefresh, completeGrantRefresh, grantsDueForRefresh, releaseGrantClaim, selectGrant, selectGrantForRefresh, setGrantFields, upsertGrant } from "./shopify-grant-store.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, DB } from "../db/schema.ts";
@@ -79,11 +80,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
   async function markAuthFailed(connectorId: string, error: string): Promise<void> {
     await db.transaction().execute(async (trx) => {
       const now = clock.now();
-      await trx
-        .updateTable("shopify_grants")
-        .set({ status: "reauth_required", refresh_lease_id: null, refresh_lease_until: null, updated_at: now })
-        .where("connector_id", "=", connectorId)
-        .execute();
+      await setGrantFields(trx, connectorId, { status: "reauth_required", refresh_lease_id: null, refresh_lease_until: null, updated_at: now });
       await recordAuthFailure(trx, connectorId, error, REFRESHER, now, publicUrl);
     });
   }
@@ -92,7 +89,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
     /** Seals fresh tokens for a connector (OAuth callback), replacing any earlier grant. In the caller's transaction. */
     async storeGrant(trx: Kysely<DB>, connector: ConnectorRecord, shop: string, tokens: ShopifyTokens, now: Date): Promise<void> {
       const secretId = await seal(trx, connector, tokens);
-      await trx.updateTable("connectors").set({ credentials_secret_id: secretId, credential_keys: TOKEN_KEYS }).where("id", "=", connector.id).execute();
+      await setConnectorFields(trx, connector.id, { credentials_secret_id: secretId, credential_keys: TOKEN_KEYS });
       const values = {
         shop,
         scope: tokens.scope,
@@ -103,16 +100,12 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
         refresh_lease_until: null,
         updated_at: now,
       };
-      await trx
-        .insertInto("shopify_grants")
-        .values({ connector_id: connector.id, ...values, created_at: now })
-        .onConflict((oc) => oc.column("connector_id").doUpdateSet((eb) => ({ ...values, generation: eb("shopify_grants.generation", "+", 1) })))
-        .execute();
+      await upsertGrant(trx, connector.id, values, now);
     },
 
     /** The current access token, for a call to the shop; null when the connector has no usable grant. */
     async openAccessToken(connector: ConnectorRef): Promise<{ shop: string; accessToken: string; expired: boolean } | null> {
-      const grant = await db.selectFrom("shopify_grants").selectAll().where("connector_id", "=", connector.id).executeTakeFirst();
+      const grant = await selectGrant(db, connector.id);
       if (!grant || grant.status !== "active") return null;
       const tokens = await open(connector);
       if (!tokens) return null;
@@ -127,12 +120,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
      */
     async refreshGrant(connectorId: string): Promise<RefreshOutcome> {
       if (!shopify) return { outcome: "skipped" };
-      const row = await db
-        .selectFrom("shopify_grants")
-        .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")
-        .select(["shopify_grants.generation", "shopify_grants.status", "shopify_grants.access_expires_at", "shopify_grants.refresh_expires_at", "connectors.entity_id", "connectors.disconnected_at"])
-        .where("shopify_grants.connector_id", "=", connectorId)
-        .executeTakeFirst();
+      const row = await selectGrantForRefresh(db, connectorId);
       if (!row || row.status !== "active" || row.disconnected_at !== null) return { outcome: "skipped" };
       const now = clock.now();
       // Not due (a refresher that finished first made it fresh, or it never expires): nothing to spend.
@@ -144,15 +132,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
       }
 
       const leaseId = uuidv7(now);
-      const claimed = await db
-        .updateTable("shopify_grants")
-        .set({ refresh_lease_id: leaseId, refresh_lease_until: new Date(now.getTime() + REFRESH_LEASE_MS) })
-        .where("connector_id", "=", connectorId)
-        .where("generation", "=", row.generation)
-        .where("status", "=", "active")
-        .where((eb) => eb.or([eb("refresh_lease_until", "is", null), eb("refresh_lease_until", "<=", now)]))
-        .returningAll()
-        .executeTakeFirst();
+      const claimed = await claimGrantRefresh(db, { connectorId, generation: row.generation, leaseId, leaseUntil: new Date(now.getTime() + REFRESH_LEASE_MS), now });
       if (!claimed) return { outcome: "skipped" };
 
       const connector = { id: connectorId, entity_id: row.entity_id };
@@ -174,16 +154,14 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
         if (!(err instanceof ProviderError)) throw err;
         // Release the claim so a retry can run at once. If Shopify did rotate the token and the answer was
         // lost, the old refresh token still works until the new one is used (Shopify keeps it for that case).
-        await db.updateTable("shopify_grants").set({ refresh_lease_id: null, refresh_lease_until: null }).where("connector_id", "=", connectorId).where("refresh_lease_id", "=", leaseId).execute();
+        await releaseGrantClaim(db, connectorId, leaseId);
         return { outcome: "unreachable", error: err.message };
       }
 
       const done = clock.now();
       await db.transaction().execute(async (trx) => {
         // Completes only the generation it claimed; the rotated tokens are sealed in the same transaction.
-        const completed = await trx
-        .updateTable("shopify_grants")
-        .set({
+        const completed = await completeGrantRefresh(trx, connectorId, claimed.generation, {
           scope: tokens.scope || claimed.scope,
           access_expires_at: tokens.accessExpiresAt,
           refresh_expires_at: tokens.refreshExpiresAt ?? claimed.refresh_expires_at,
@@ -191,11 +169,8 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
           refresh_lease_id: null,
           refresh_lease_until: null,
           updated_at: done,
-        })
-        .where("connector_id", "=", connectorId)
-        .where("generation", "=", claimed.generation)
-        .executeTakeFirst();
-        if (Number(completed.numUpdatedRows) !== 1) return;
+        });
+        if (!completed) return;
         await seal(trx, connector, tokens);
         // New token values under the same key names: the entry says when, never what.
         await recordChange(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
@@ -206,17 +181,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
     /** Active grants of connected (not disconnected) connectors whose access token expires within REFRESH_AHEAD_MS. */
     async dueForRefresh(limit: number): Promise<string[]> {
       const horizon = new Date(clock.now().getTime() + REFRESH_AHEAD_MS);
-      const rows = await db
-        .selectFrom("shopify_grants")
-        .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")
-        .select("shopify_grants.connector_id")
-        .where("shopify_grants.status", "=", "active")
-        .where("shopify_grants.access_expires_at", "<=", horizon)
-        .where("connectors.disconnected_at", "is", null)
-        .orderBy("shopify_grants.access_expires_at")
-        .limit(limit)
-        .execute();
-      return rows.map((r) => r.connector_id);
+      return grantsDueForRefresh(db, horizon, limit);
     },
 
     markAuthFailed,
@@ -232,7 +197,7 @@ export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
  * same transaction. Shared with the health checks. Returns the row.
  */
 export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date, publicUrl: string): Promise<ConnectorRecord | undefined> {
-  const before = await trx.selectFrom("connectors").selectAll().where("id", "=", connectorId).forUpdate().executeTakeFirst();
+  const before = await selectConnectorById(trx, connectorId, { forUpdate: true });
   if (!before) return undefined;
   const row = await updateConnector(trx, connectorId, { sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now });
   if (before.sync_status !== "auth_failed") {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { updateConnector } from "./connector-store.ts";
+import { selectConnectorById, updateConnector } from "./connector-store.ts";
+import { deleteGrant, selectGrantStatus } from "./shopify-grant-store.ts";
 import type { Advice } from "../kernel/advice.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { connectorDefinition } from "../catalog/index.ts";
@@ -79,7 +80,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
    */
   async function reusePending(trx: Kysely<DB>, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
     const row = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now });
-    if (grantShop !== undefined && grantShop !== shop) await trx.deleteFrom("shopify_grants").where("connector_id", "=", existing.id).execute();
+    if (grantShop !== undefined && grantShop !== shop) await deleteGrant(trx, existing.id);
     // The newest authorize URL is the only one that works.
     await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
     return row;
@@ -133,7 +134,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
         }
 
         assertKeyMayAct(actor, input.mode ?? existing.mode);
-        const grant = await trx.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", existing.id).executeTakeFirst();
+        const grant = await selectGrantStatus(trx, existing.id);
         const connected = existing.disconnected_at === null;
         const recoverable = isRecoverableWithin(existing, now, recoveryMs);
         if (connected && grant?.status === "active") throw alreadyExists("Shopify", "shopify", existing, grant.shop);
@@ -174,7 +175,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
       const state = await db.selectFrom("shopify_oauth_states").selectAll().where("state_hash", "=", hashState(params.state)).executeTakeFirst();
       const now = clock.now();
       assertStateUsable(state, shop, now);
-      const connector = await db.selectFrom("connectors").selectAll().where("id", "=", state.connector_id).executeTakeFirst();
+      const connector = await selectConnectorById(db, state.connector_id);
       assertConnectorAwaits(connector, state);
 
       // Spend the state before calling Shopify: of two racing callbacks, only one gets past here.
@@ -188,17 +189,12 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
 
       const tokens = await exchange(api, shop, params.code, now);
       return db.transaction().execute(async (trx) => {
-        const current = await trx.selectFrom("connectors").selectAll().where("id", "=", state.connector_id).forUpdate().executeTakeFirst();
+        const current = await selectConnectorById(trx, state.connector_id, { forUpdate: true });
         assertConnectorAwaits(current, state);
         const done = clock.now();
         await grants.storeGrant(trx, current, shop, tokens, done);
-        const row = await trx
-          .updateTable("connectors")
-          // The shop's address also fills the shop integration's shop_url (/api/v3) unless someone set one.
-          .set({ is_active: true, sync_status: "connected", sync_error: null, last_sync_at: done, updated_at: done, shop_url: current.shop_url ?? `https://${shop}` })
-          .where("id", "=", current.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        // The shop's address also fills the shop integration's shop_url (/api/v3) unless someone set one.
+        const row = await updateConnector(trx, current.id, { is_active: true, sync_status: "connected", sync_error: null, last_sync_at: done, updated_at: done, shop_url: current.shop_url ?? `https://${shop}` });
         const projected = toConnectorRow(row, publicUrl);
         await recordChange(trx, {
           event: { type: "connector.connected", data: projected },

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
+import { selectConnectorById } from "./connector-store.ts";
 import type { ConnectorRecord, WebhookDeliveryAttempt, WebhookDeliveryRecord, WebhookDestinationRecord, WebhookEndpointRecord } from "../db/schema.ts";
 import type { JobPayloads, Jobs } from "../queue/job-types.ts";
 import type { SendWebhook } from "../providers/webhook-sender.ts";
@@ -176,7 +177,7 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
       const { event_type, event_entity_id, event_data, event_created_at, ...delivery } = row;
       const event = { id: delivery.event_id, type: event_type, entity_id: event_entity_id, data: event_data, created_at: event_created_at };
       const endpoint = delivery.endpoint_id ? ((await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", delivery.endpoint_id).executeTakeFirst()) ?? null) : null;
-      const connector = delivery.connector_id ? ((await db.selectFrom("connectors").selectAll().where("id", "=", delivery.connector_id).executeTakeFirst()) ?? null) : null;
+      const connector = delivery.connector_id ? ((await selectConnectorById(db, delivery.connector_id)) ?? null) : null;
       const destination = delivery.destination_id
         ? ((await db.selectFrom("webhook_destinations").selectAll().where("id", "=", delivery.destination_id).executeTakeFirst()) ?? null)
         : null;
