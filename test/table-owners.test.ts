@@ -33,20 +33,41 @@ const OWNERS: Record<string, readonly string[]> = {
     // The proxy reads a connector with its sealed credentials in one query (the hot path's one round trip).
     "src/services/connector-store.ts",
   ],
+  entities: ["src/services/entities.ts"],
+  api_keys: [
+    "src/services/api-keys.ts",
+    // Admission is one round trip: admit_api_key (its PL/pgSQL) joined to the key row.
+    "src/services/admission.ts",
+  ],
+  jobs: ["src/queue/queue.ts"],
+  idempotency_keys: ["src/idempotency/store.ts"],
+  // The outbox: events are written here, with their deliveries, in the writer's transaction.
+  events: [
+    "src/services/outbox.ts",
+    // A delivery is read with its event in one query.
+    "src/services/webhook-deliveries.ts",
+  ],
+  webhook_deliveries: [
+    "src/services/webhook-deliveries.ts",
+    // The outbox creates each event's deliveries with it (the fan-out is one statement).
+    "src/services/outbox.ts",
+  ],
+  webhook_endpoints: [
+    "src/services/webhook-endpoints.ts",
+    // The outbox's fan-out statement picks the subscribed endpoints.
+    "src/services/outbox.ts",
+  ],
+  webhook_destinations: [
+    "src/services/webhook-destinations.ts",
+    // The outbox's fan-out statement picks the destinations that enabled the type.
+    "src/services/outbox.ts",
+  ],
 };
 
 /** Tables whose SQL is still spread over several files (to be gathered into one store each). */
 const KNOWN_SPREAD: Record<string, readonly string[]> = {
-  entities: ["src/services/entities.ts", "src/services/webhook-destinations.ts", "src/services/webhook-endpoints.ts"],
-  api_keys: ["src/services/admission.ts", "src/services/api-keys.ts"],
-  events: ["src/services/outbox.ts", "src/services/webhook-deliveries.ts", "src/services/webhook-endpoints.ts"],
   connections: ["src/services/connection-linking.ts", "src/services/connection-status.ts", "src/services/connections.ts", "src/services/durable-linking.ts", "src/services/purchase-sync.ts", "src/services/purchases.ts"],
   purchases: ["src/services/purchase-sync.ts", "src/services/purchases.ts"],
-  jobs: ["src/queue/job-types.ts", "src/queue/queue.ts"],
-  idempotency_keys: ["src/idempotency/purge.ts", "src/idempotency/store.ts"],
-  webhook_endpoints: ["src/services/outbox.ts", "src/services/webhook-deliveries.ts", "src/services/webhook-endpoints.ts"],
-  webhook_deliveries: ["src/services/outbox.ts", "src/services/webhook-deliveries.ts", "src/services/webhook-endpoints.ts"],
-  webhook_destinations: ["src/services/outbox.ts", "src/services/webhook-deliveries.ts", "src/services/webhook-destinations.ts"],
 };
 
 const ROOT = join(import.meta.dirname, "..");

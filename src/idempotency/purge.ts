@@ -1,5 +1,5 @@
-import { sql } from "kysely";
 import type { Database } from "../db/index.ts";
+import { deleteExpiredKeys } from "./store.ts";
 
 /**
  * Deletes the idempotency records whose 24 hours are over, in batches so a
@@ -9,10 +9,7 @@ import type { Database } from "../db/index.ts";
 export async function purgeExpiredIdempotencyKeys(db: Database, now: Date, batchSize = 1000): Promise<number> {
   let removed = 0;
   for (;;) {
-    const result = await sql`
-      delete from idempotency_keys
-       where ctid = any (array(select ctid from idempotency_keys where expires_at <= ${now} limit ${batchSize}))`.execute(db);
-    const n = Number(result.numAffectedRows ?? 0n);
+    const n = await deleteExpiredKeys(db, now, batchSize);
     removed += n;
     if (n < batchSize) return removed;
   }

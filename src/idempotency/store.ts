@@ -246,3 +246,11 @@ function keyInUse(): ConflictError {
     { retry_after: 1 },
   );
 }
+
+/** Deletes up to `batchSize` records expired at `now` (the purge's batch); answers how many. */
+export async function deleteExpiredKeys(db: Database, now: Date, batchSize: number): Promise<number> {
+  const result = await sql`
+    delete from idempotency_keys
+     where ctid = any (array(select ctid from idempotency_keys where expires_at <= ${now} limit ${batchSize}))`.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}

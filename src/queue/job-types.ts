@@ -1,6 +1,5 @@
 import type { RawBuilder } from "kysely";
-import { sql } from "kysely";
-import type { EnqueueOptions, Executor, JobDefinition, JobQueue } from "./queue.ts";
+import { insertJobsSelecting, type EnqueueOptions, type Executor, type JobDefinition, type JobQueue } from "./queue.ts";
 
 /** A recurring job's payload: it has none. */
 export type NoPayload = Record<string, never>;
@@ -45,8 +44,5 @@ export function insertJobsFrom<N extends JobName>(
   name: N,
   { from, payload, runAt, maxAttempts }: { from: RawBuilder<unknown>; payload: RawBuilder<JobPayloads[N]>; runAt: Date; maxAttempts: number },
 ): RawBuilder<unknown> {
-  return sql`
-    insert into jobs (id, name, payload, run_at, max_attempts, created_at, updated_at)
-    select gen_random_uuid(), ${name}, ${payload}, ${runAt}, ${maxAttempts}, ${runAt}, ${runAt}
-    from ${from}`;
+  return insertJobsSelecting(name, { from, payload, runAt, maxAttempts });
 }

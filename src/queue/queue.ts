@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { outsideRequestTransaction } from "../db/request-transaction.ts";
@@ -25,6 +25,20 @@ import { uuidv7 } from "../kernel/ids.ts";
 
 /** Anything that runs queries: the database or a caller's open transaction. */
 export type Executor = Kysely<DB>;
+
+/**
+ * The SQL tail that inserts one `name` job per row of `from`, due at `runAt`
+ * (job-types.ts's typed insertJobsFrom is its face for callers).
+ */
+export function insertJobsSelecting(
+  name: string,
+  { from, payload, runAt, maxAttempts }: { from: RawBuilder<unknown>; payload: RawBuilder<unknown>; runAt: Date; maxAttempts: number },
+): RawBuilder<unknown> {
+  return sql`
+    insert into jobs (id, name, payload, run_at, max_attempts, created_at, updated_at)
+    select gen_random_uuid(), ${name}, ${payload}, ${runAt}, ${maxAttempts}, ${runAt}, ${runAt}
+    from ${from}`;
+}
 
 export interface JobContext {
   id: string;

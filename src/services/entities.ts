@@ -46,3 +46,8 @@ export function createEntityService({ db, clock }: { db: Database; clock: Clock 
 }
 
 export type EntityService = ReturnType<typeof createEntityService>;
+
+/** Locks the entity's row for the caller's transaction (a lock that keeps per-entity counts honest); throws when it is gone. */
+export async function lockEntity(trx: Database, id: string): Promise<void> {
+  await trx.selectFrom("entities").select("id").where("id", "=", id).forUpdate().executeTakeFirstOrThrow();
+}

@@ -130,3 +130,16 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
   `.execute(trx);
   return id;
 }
+
+/**
+ * Writes an event with one delivery to one endpoint, whatever the endpoint's
+ * subscription (a webhook endpoint's test event), in the caller's
+ * transaction. The caller queues the delivery's job.
+ */
+export async function insertEventForEndpoint(
+  trx: Kysely<DB>,
+  { eventId, deliveryId, entityId, type, data, endpointId, at }: { eventId: string; deliveryId: string; entityId: string; type: string; data: object; endpointId: string; at: Date },
+): Promise<void> {
+  await trx.insertInto("events").values({ id: eventId, entity_id: entityId, type, data: JSON.stringify(data), created_at: at }).execute();
+  await trx.insertInto("webhook_deliveries").values({ id: deliveryId, event_id: eventId, endpoint_id: endpointId, connector_id: null, next_attempt_at: at, created_at: at, updated_at: at }).execute();
+}

@@ -10,10 +10,10 @@ import { auditActorOf } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { ConflictError, NotFoundError } from "../kernel/errors.ts";
 import { isUuid } from "../kernel/ids.ts";
-import { WEBHOOK_API_VERSION, type ListOptions, type WebhookEndpointService } from "./webhook-endpoints.ts";
+import { selectEndpointById, WEBHOOK_API_VERSION, type ListOptions, type WebhookEndpointService } from "./webhook-endpoints.ts";
 import { eventLivemode } from "./outbox.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "./webhook-schedule.ts";
-import { subtotalEventId, type WebhookDestinationService } from "./webhook-destinations.ts";
+import { selectDestinationById, subtotalEventId, type WebhookDestinationService } from "./webhook-destinations.ts";
 import { signatureHeader, subtotalSignature } from "./webhook-signing.ts";
 
 /** The one shape in which a delivery leaves the service: its log, never the payload or the receiver's answer. */
@@ -176,10 +176,10 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
       if (!row) return null;
       const { event_type, event_entity_id, event_data, event_created_at, ...delivery } = row;
       const event = { id: delivery.event_id, type: event_type, entity_id: event_entity_id, data: event_data, created_at: event_created_at };
-      const endpoint = delivery.endpoint_id ? ((await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", delivery.endpoint_id).executeTakeFirst()) ?? null) : null;
+      const endpoint = delivery.endpoint_id ? ((await selectEndpointById(db, delivery.endpoint_id)) ?? null) : null;
       const connector = delivery.connector_id ? ((await selectConnectorById(db, delivery.connector_id)) ?? null) : null;
       const destination = delivery.destination_id
-        ? ((await db.selectFrom("webhook_destinations").selectAll().where("id", "=", delivery.destination_id).executeTakeFirst()) ?? null)
+        ? ((await selectDestinationById(db, delivery.destination_id)) ?? null)
         : null;
       if (!endpoint && !connector && !destination) return null;
       return { delivery, event, endpoint, connector, destination };

@@ -6,6 +6,7 @@ import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
+import { lockEntity } from "./entities.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { ulidAt, ULID_PATTERN } from "../kernel/ids.ts";
 import { DESTINATION_EVENT_TYPES, emitEvent } from "./outbox.ts";
@@ -78,6 +79,11 @@ export interface WebhookDestinationServiceDeps {
  * the one outbox (emitEvent), signed with X-Subtotal-Signature by the
  * delivery job; this service keeps their settings and their sealed secret.
  */
+/** One destination by id, whoever owns it (a delivery's target). */
+export function selectDestinationById(db: Database, id: string): Promise<WebhookDestinationRecord | undefined> {
+  return db.selectFrom("webhook_destinations").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
 export function createWebhookDestinationService({ db, clock, vault, urls }: WebhookDestinationServiceDeps) {
   async function findOwned(actor: ApiKeyActor, id: string): Promise<WebhookDestinationRecord> {
     assertLiveKey(actor);
@@ -107,7 +113,7 @@ export function createWebhookDestinationService({ db, clock, vault, urls }: Webh
       const secret = newSigningSecret();
       return db.transaction().execute(async (trx) => {
         // The entity row is the lock that keeps the count honest under concurrent creates.
-        await trx.selectFrom("entities").select("id").where("id", "=", actor.entityId).forUpdate().executeTakeFirstOrThrow();
+        await lockEntity(trx, actor.entityId);
         const { n } = await trx.selectFrom("webhook_destinations").select((eb) => eb.fn.countAll<string>().as("n")).where("entity_id", "=", actor.entityId).executeTakeFirstOrThrow();
         if (Number(n) >= MAX_DESTINATIONS_PER_ENTITY) {
           throw new ConflictError("too_many_destinations", `An entity may have at most ${MAX_DESTINATIONS_PER_ENTITY} webhook destinations.`, "Delete a destination you no longer use.");

@@ -7,9 +7,10 @@ import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, diffFields, systemActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
+import { lockEntity } from "./entities.ts";
 import { ConflictError, NotFoundError, PermissionError, ValidationError } from "../kernel/errors.ts";
 import { isUuid, uuidv7 } from "../kernel/ids.ts";
-import { emitEvent, EVENT_TYPES } from "./outbox.ts";
+import { emitEvent, EVENT_TYPES, insertEventForEndpoint } from "./outbox.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
 import { assertDeliverableUrl, type UrlPolicy } from "../providers/webhook-address.ts";
 import {
@@ -128,6 +129,11 @@ export interface WebhookEndpointServiceDeps {
  * in that answer only; a rotation makes a new one and keeps the old one
  * signing (as a second v1) for 24 h.
  */
+/** One endpoint by id, whoever owns it (a delivery's target). */
+export function selectEndpointById(db: Database, id: string): Promise<WebhookEndpointRecord | undefined> {
+  return db.selectFrom("webhook_endpoints").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
 export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: WebhookEndpointServiceDeps) {
   /** The entity's endpoint; a test key may act on test endpoints only (403 live_mode_forbidden on a live one). */
   async function findOwned(actor: ApiKeyActor, id: string): Promise<WebhookEndpointRecord> {
@@ -145,8 +151,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
     const eventId = uuidv7(now);
     const deliveryId = uuidv7(now);
     const data = { object: "webhook_endpoint", id: endpoint.id, url: endpoint.url, mode: endpoint.mode, test: true };
-    await trx.insertInto("events").values({ id: eventId, entity_id: endpoint.entity_id, type: TEST_EVENT_TYPE, data: JSON.stringify(data), created_at: now }).execute();
-    await trx.insertInto("webhook_deliveries").values({ id: deliveryId, event_id: eventId, endpoint_id: endpoint.id, connector_id: null, next_attempt_at: now, created_at: now, updated_at: now }).execute();
+    await insertEventForEndpoint(trx, { eventId, deliveryId, entityId: endpoint.entity_id, type: TEST_EVENT_TYPE, data, endpointId: endpoint.id, at: now });
     await jobs.enqueue(trx, DELIVER_WEBHOOK_JOB, { delivery_id: deliveryId }, { maxAttempts: DELIVERY_TRIES });
     return { event_id: eventId, queued_delivery_id: deliveryId, status: "queued" };
   }
@@ -185,7 +190,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
       const status = input.status ?? "active";
       return db.transaction().execute(async (trx) => {
         // The entity row is the lock that keeps the count honest under concurrent creates.
-        await trx.selectFrom("entities").select("id").where("id", "=", actor.entityId).forUpdate().executeTakeFirstOrThrow();
+        await lockEntity(trx, actor.entityId);
         const { n } = await trx.selectFrom("webhook_endpoints").select((eb) => eb.fn.countAll<string>().as("n")).where("entity_id", "=", actor.entityId).executeTakeFirstOrThrow();
         if (Number(n) >= MAX_ENDPOINTS_PER_ENTITY) {
           throw new ConflictError("too_many_endpoints", `An entity may have at most ${MAX_ENDPOINTS_PER_ENTITY} webhook endpoints.`, "Delete an endpoint you no longer use, or subscribe one endpoint to more events.");
