@@ -4,6 +4,7 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { Kysely } from "kysely";
 import type { ConnectionRecord, DB } from "../db/schema.ts";
+import { claimConnectionsDueForCheck, lockActiveConnectionAtVersion, lockConnection, releaseLinkAttempt, reserveLinkAttempt, selectOwnedConnection } from "./connection-store.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
 import type { AuditActor } from "./audit.ts";
@@ -67,7 +68,7 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
     if (claims.scope !== "link") {
       throw new PermissionError("token_scope_mismatch", `This is a ${claims.scope} token; the link page needs a token of scope link.`);
     }
-    const record = await db.selectFrom("connections").selectAll().where("id", "=", claims.connectionId).where("entity_id", "=", claims.entityId).executeTakeFirst();
+    const record = await selectOwnedConnection(db, claims.entityId, claims.connectionId);
     if (!record) throw connectionNotFound(claims.connectionId);
     assertLinkable(record, claims);
     const retailer = findRetailer(record.retailer_id);
@@ -96,13 +97,7 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
     async completeLink(token: string, login: RetailerLogin, logger: ProviderLogger): Promise<LinkOutcome> {
       const { session, record } = await openSession(token);
       // One attempt is reserved in the database before the retailer is asked, so parallel posts cannot exceed the allowance.
-      const reserved = await db
-        .updateTable("connections")
-        .set((eb) => ({ link_attempts: eb("link_attempts", "+", 1) }))
-        .where("id", "=", record.id)
-        .where("link_attempts", "<", LINK_ATTEMPTS_PER_TOKEN)
-        .returning("id")
-        .executeTakeFirst();
+      const reserved = await reserveLinkAttempt(db, record.id, LINK_ATTEMPTS_PER_TOKEN);
       if (!reserved) {
         throw new DomainError("rate_limited", "too_many_link_attempts", "Too many login attempts with this link.", { hint: "Ask for a new link to try again." });
       }
@@ -110,13 +105,13 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
       if (check.outcome === "refused") return { outcome: "refused", reason: check.reason, session };
       if (check.outcome !== "accepted") {
         // The retailer concluded nothing: the attempt is given back.
-        await db.updateTable("connections").set((eb) => ({ link_attempts: eb("link_attempts", "-", 1) })).where("id", "=", record.id).where("link_attempts", ">", 0).execute();
+        await releaseLinkAttempt(db, record.id);
         return { outcome: "unavailable", session };
       }
 
       const actor: AuditActor = { type: "system", id: `link_token:${session.claims.tokenId}` };
       const linked = await db.transaction().execute(async (trx) => {
-        const current = await trx.selectFrom("connections").selectAll().where("id", "=", record.id).forUpdate().executeTakeFirst();
+        const current = await lockConnection(trx, record.id);
         if (!current) throw connectionNotFound(record.id);
         assertLinkable(current, session.claims);
         const activated = await activateConnection(trx, vault, current, { username: login.username, password: login.password }, actor, clock.now());
@@ -135,23 +130,7 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
     async recheckDueConnections({ limit, logger }: { limit: number; logger: ProviderLogger }): Promise<RecheckSummary> {
       const now = clock.now();
       const cutoff = new Date(now.getTime() - checkIntervalMs);
-      const claimed = await db
-        .updateTable("connections")
-        .set({ last_checked_at: now })
-        .where("id", "in", (eb) =>
-          eb
-            .selectFrom("connections")
-            .select("id")
-            .where("status", "=", "active")
-            .where("last_checked_at", "<=", cutoff)
-            .orderBy("last_checked_at")
-            .orderBy("id")
-            .limit(limit)
-            .forUpdate()
-            .skipLocked(),
-        )
-        .returningAll()
-        .execute();
+      const claimed = await claimConnectionsDueForCheck(db, { now, cutoff, limit });
 
       const summary: RecheckSummary = { claimed: claimed.length, checked: 0, rejected: 0, unavailable: 0 };
       for (const c of claimed) {
@@ -164,14 +143,7 @@ export function createConnectionLinking({ db, clock, tokens, retailers, vault, c
         if (check.outcome !== "refused") continue;
         const changed = await db.transaction().execute(async (trx) => {
           // Only the login we checked: a re-link since the claim bumped the version and stays active.
-          const current = await trx
-            .selectFrom("connections")
-            .selectAll()
-            .where("id", "=", c.id)
-            .where("status", "=", "active")
-            .where("credentials_version", "=", c.credentials_version)
-            .forUpdate()
-            .executeTakeFirst();
+          const current = await lockActiveConnectionAtVersion(trx, c.id, c.credentials_version);
           if (!current) return false;
           await markUnauthenticated(trx, vault, current, { type: "system", id: "job:check-connections" }, clock.now());
           return true;

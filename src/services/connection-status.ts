@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { ulidToUUID } from "ulid";
 import type { ConnectionRecord, DB } from "../db/schema.ts";
+import { markConnectionLinked, updateConnection } from "./connection-store.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import { diffFields, type AuditAction, type AuditActor } from "./audit.ts";
 import type { EventType } from "./outbox.ts";
@@ -31,19 +32,7 @@ export async function activateConnection(
   at: Date,
 ): Promise<ConnectionRecord> {
   await vault.sealSecret(trx, loginPlace(existing), login);
-  const updated = await trx
-    .updateTable("connections")
-    .set((eb) => ({
-      status: "active",
-      credentials_version: eb("credentials_version", "+", 1),
-      linked_at: at,
-      link_attempts: 0,
-      last_checked_at: at,
-      updated_at: at,
-    }))
-    .where("id", "=", existing.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const updated = await markConnectionLinked(trx, existing.id, at);
   // Re-linking an active connection replaces its login; the status does not change, so no event.
   const event = existing.status !== "active" ? "connection.activated" : undefined;
   await recordConnectionChange(trx, { actor, action: "connection.linked", event, before: existing, after: updated, fields: ["status"], at });
@@ -53,12 +42,7 @@ export async function activateConnection(
 /** active → unauthenticated: the retailer rejected the stored login. The login is destroyed; re-linking brings it back. */
 export async function markUnauthenticated(trx: Kysely<DB>, vault: LoginVault, existing: ConnectionRecord, actor: AuditActor, at: Date): Promise<ConnectionRecord> {
   await vault.destroySecret(trx, loginPlace(existing));
-  const updated = await trx
-    .updateTable("connections")
-    .set({ status: "unauthenticated", updated_at: at })
-    .where("id", "=", existing.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const updated = await updateConnection(trx, existing.id, { status: "unauthenticated", updated_at: at });
   await recordConnectionChange(trx, { actor, action: "connection.unauthenticated", event: "connection.unauthenticated", before: existing, after: updated, fields: ["status"], at });
   return updated;
 }

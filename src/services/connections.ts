@@ -4,6 +4,7 @@ import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts"
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
+import { deleteConnectionRow, insertConnection, listCustomerConnections, selectOwnedConnection, setConnectionFields, updateConnection } from "./connection-store.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
@@ -58,13 +59,7 @@ export interface ConnectionServiceDeps {
 
 export function createConnectionService({ db, clock, tokens, vault }: ConnectionServiceDeps) {
   async function findOwned(executor: Kysely<DB>, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord> {
-    const c = await executor
-      .selectFrom("connections")
-      .selectAll()
-      .where("id", "=", connectionId)
-      .where("entity_id", "=", entityId)
-      .$if(lock, (qb) => qb.forUpdate())
-      .executeTakeFirst();
+    const c = await selectOwnedConnection(executor, entityId, connectionId, lock);
     if (!c) throw connectionNotFound(connectionId);
     return c;
   }
@@ -82,22 +77,18 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
       }
       const now = clock.now();
       return db.transaction().execute(async (trx) => {
-        const created = await trx
-          .insertInto("connections")
-          .values({
-            id: ulidAt(now),
-            entity_id: actor.entityId,
-            customer_id: input.customer_id,
-            // A slug is stored as the retailer's ULID: answers always show the ULID (create-connection reference).
-            retailer_id: retailer.id,
-            email: input.email ?? null,
-            mobile: input.mobile ?? null,
-            status: "initialized",
-            created_at: now,
-            updated_at: now,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const created = await insertConnection(trx, {
+          id: ulidAt(now),
+          entity_id: actor.entityId,
+          customer_id: input.customer_id,
+          // A slug is stored as the retailer's ULID: answers always show the ULID (create-connection reference).
+          retailer_id: retailer.id,
+          email: input.email ?? null,
+          mobile: input.mobile ?? null,
+          status: "initialized",
+          created_at: now,
+          updated_at: now,
+        });
         const view = toConnection(created);
         await recordConnectionChange(trx, { actor: auditActorOf(actor), action: "connection.created", before: null, after: created, fields: CONNECTION_AUDIT_FIELDS, at: now });
         return view;
@@ -106,13 +97,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
 
     /** GET /connections?customer_id=…: that customer's connections, oldest first. */
     async listConnections(actor: ApiKeyActor, customerId: string): Promise<Connection[]> {
-      const rows = await db
-        .selectFrom("connections")
-        .selectAll()
-        .where("entity_id", "=", actor.entityId)
-        .where("customer_id", "=", customerId)
-        .orderBy("id")
-        .execute();
+      const rows = await listCustomerConnections(db, actor.entityId, customerId);
       return rows.map(toConnection);
     },
 
@@ -127,7 +112,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
       const { token, claims } = tokens.issue({ connectionId: c.id, entityId: c.entity_id, scope });
       await db.transaction().execute(async (trx) => {
         // A new link gets a fresh allowance of login attempts on the link page.
-        if (scope === "link") await trx.updateTable("connections").set({ link_attempts: 0 }).where("id", "=", c.id).execute();
+        if (scope === "link") await setConnectionFields(trx, c.id, { link_attempts: 0 });
         await recordChange(trx, {
           entityId: actor.entityId,
           actor: auditActorOf(actor),
@@ -190,12 +175,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
         if (Object.keys(set).length === 0) return toConnection(existing);
         if (disconnecting) await vault.destroySecret(trx, loginPlace(existing));
 
-        const updated = await trx
-          .updateTable("connections")
-          .set({ ...set, updated_at: now })
-          .where("id", "=", existing.id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const updated = await updateConnection(trx, existing.id, { ...set, updated_at: now });
         const view = toConnection(updated);
         const [action, event] = disconnecting ? (["connection.disconnected", "connection.disconnected"] as const) : (["connection.updated", undefined] as const);
         await recordConnectionChange(trx, { actor: auditActorOf(actor), action, event, before: existing, after: updated, fields: ["customer_id", "email", "mobile", "status"], at: now });
@@ -214,7 +194,7 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
         const existing = await findOwned(trx, grant.entityId, grant.connectionId, true);
         const now = clock.now();
         await vault.destroySecret(trx, loginPlace(existing));
-        await trx.deleteFrom("connections").where("id", "=", existing.id).execute();
+        await deleteConnectionRow(trx, existing.id);
         await recordConnectionChange(trx, { actor: auditActorOf(actor), action: "connection.deleted", event: "connection.deleted", before: existing, after: null, fields: CONNECTION_AUDIT_FIELDS, at: now });
       });
     },

@@ -3,6 +3,7 @@ import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts"
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, DB, LinkTokenRecord } from "../db/schema.ts";
+import { insertConnection, lockConnection, lockOpenConnectionOf, selectCustomerConnection } from "./connection-store.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
 import { diffFields, type AuditActor } from "./audit.ts";
@@ -50,7 +51,7 @@ export function createDurableLinking({ db, clock, retailers, vault, linkTokens, 
     const token = await linkTokens.resolve(secret);
     if (target.connectionId !== undefined) {
       const c = new RegExp(ULID_PATTERN).test(target.connectionId)
-        ? await db.selectFrom("connections").selectAll().where("id", "=", target.connectionId).where("entity_id", "=", token.entity_id).where("customer_id", "=", token.customer_id).executeTakeFirst()
+        ? await selectCustomerConnection(db, { id: target.connectionId, entityId: token.entity_id, customerId: token.customer_id })
         : undefined;
       // Another customer's connection is as unknown as a missing one.
       if (!c) throw connectionNotFound(target.connectionId);
@@ -88,7 +89,7 @@ export function createDurableLinking({ db, clock, retailers, vault, linkTokens, 
       const linked = await db.transaction().execute(async (trx) => {
         const now = clock.now();
         const current = session.connection
-          ? await trx.selectFrom("connections").selectAll().where("id", "=", session.connection.id).forUpdate().executeTakeFirst()
+          ? await lockConnection(trx, session.connection.id)
           : await openConnectionOf(trx, token, retailer, actor, now);
         if (!current) throw connectionNotFound(session.connection!.id);
         if (current.status === "disconnected") throw disconnected(current.id);
@@ -109,23 +110,9 @@ export type DurableLinking = ReturnType<typeof createDurableLinking>;
  * would. One connection per customer and retailer, however often they link.
  */
 async function openConnectionOf(trx: Kysely<DB>, token: LinkTokenRecord, retailer: Retailer, actor: AuditActor, now: Date): Promise<ConnectionRecord> {
-  const existing = await trx
-    .selectFrom("connections")
-    .selectAll()
-    .where("entity_id", "=", token.entity_id)
-    .where("customer_id", "=", token.customer_id)
-    .where("retailer_id", "=", retailer.id)
-    .where("status", "!=", "disconnected")
-    .orderBy("id", "desc")
-    .limit(1)
-    .forUpdate()
-    .executeTakeFirst();
+  const existing = await lockOpenConnectionOf(trx, { entityId: token.entity_id, customerId: token.customer_id, retailerId: retailer.id });
   if (existing) return existing;
-  const created = await trx
-    .insertInto("connections")
-    .values({ id: ulidAt(now), entity_id: token.entity_id, customer_id: token.customer_id, retailer_id: retailer.id, email: null, mobile: null, status: "initialized", created_at: now, updated_at: now })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const created = await insertConnection(trx, { id: ulidAt(now), entity_id: token.entity_id, customer_id: token.customer_id, retailer_id: retailer.id, email: null, mobile: null, status: "initialized", created_at: now, updated_at: now });
   await recordChange(trx, {
     entityId: token.entity_id,
     actor,

@@ -5,12 +5,13 @@ import { findRetailer } from "../catalog/retailers.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, DB, PurchaseItem } from "../db/schema.ts";
+import { backOffSync, connectionsDueForSync, lockLeasedConnection, setConnectionFields, setLeasedConnectionFields, takeSyncLease } from "./connection-store.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { GatewayPurchase, RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
 import { loginPlace, markUnauthenticated, type LoginVault } from "./connection-status.ts";
 import { toConnection } from "./connection-view.ts";
 import { emitEvent } from "./outbox.ts";
-import { toPurchase } from "./purchases.ts";
+import { insertPurchases, toPurchase } from "./purchases.ts";
 
 export type SyncOutcome =
   /** Caught up with the gateway; the next sync is due one interval from now. */
@@ -66,26 +67,12 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
 
   async function takeLease(connectionId: string, token: string): Promise<ConnectionRecord | undefined> {
     const now = clock.now();
-    return db
-      .updateTable("connections")
-      .set({ sync_lease_token: token, sync_lease_until: leaseEnd() })
-      .where("id", "=", connectionId)
-      .where("status", "=", "active")
-      .where((eb) => eb.or([eb("sync_lease_until", "is", null), eb("sync_lease_until", "<=", now)]))
-      .returningAll()
-      .executeTakeFirst();
+    return takeSyncLease(db, { id: connectionId, token, until: leaseEnd(), now });
   }
 
   /** The row, locked, if this sync still holds it and it is still active. */
   async function fenced(trx: Kysely<DB>, connectionId: string, token: string): Promise<ConnectionRecord | undefined> {
-    return trx
-      .selectFrom("connections")
-      .selectAll()
-      .where("id", "=", connectionId)
-      .where("sync_lease_token", "=", token)
-      .where("status", "=", "active")
-      .forUpdate()
-      .executeTakeFirst();
+    return lockLeasedConnection(trx, connectionId, token);
   }
 
   async function storePage(trx: Kysely<DB>, c: ConnectionRecord, purchases: GatewayPurchase[]): Promise<number> {
@@ -109,12 +96,7 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
         created_at: now,
       };
     });
-    const inserted = await trx
-      .insertInto("purchases")
-      .values(rows)
-      .onConflict((oc) => oc.columns(["connection_id", "retailer_purchase_id"]).doNothing())
-      .returningAll()
-      .execute();
+    const inserted = await insertPurchases(trx, rows);
     const connection = toConnection(c);
     for (const p of inserted.sort((a, b) => (a.id < b.id ? -1 : 1))) {
       await emitEvent(trx, { entityId: c.entity_id, type: "purchase.created", data: { connection, purchase: toPurchase(p) }, at: now });
@@ -143,23 +125,13 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
           await db.transaction().execute(async (trx) => {
             const current = await fenced(trx, connectionId, token);
             if (current) await markUnauthenticated(trx, vault, current, SYSTEM_ACTOR, clock.now());
-            await trx.updateTable("connections").set({ sync_lease_token: null, sync_lease_until: null }).where("id", "=", connectionId).where("sync_lease_token", "=", token).execute();
+            await setLeasedConnectionFields(trx, connectionId, token, { sync_lease_token: null, sync_lease_until: null });
           });
           return { ...result, outcome: "unauthenticated" };
         }
         if (page.outcome !== "page") {
           const now = clock.now();
-          await db
-            .updateTable("connections")
-            .set((eb) => ({
-              sync_failures: eb("sync_failures", "+", 1),
-              next_sync_at: new Date(now.getTime() + syncBackoffMs(claimed.sync_failures + 1, intervalMs)),
-              sync_lease_token: null,
-              sync_lease_until: null,
-            }))
-            .where("id", "=", connectionId)
-            .where("sync_lease_token", "=", token)
-            .execute();
+          await backOffSync(db, { id: connectionId, token, nextSyncAt: new Date(now.getTime() + syncBackoffMs(claimed.sync_failures + 1, intervalMs)) });
           return { ...result, outcome: "backed_off" };
         }
         const done = !page.hasMore || page.purchases.length === 0;
@@ -168,15 +140,13 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
           if (!current) return false;
           result.created += await storePage(trx, current, page.purchases);
           const now = clock.now();
-          await trx
-            .updateTable("connections")
-            .set(
-              done
-                ? { sync_cursor: page.nextCursor ?? cursor, last_synced_at: now, next_sync_at: new Date(now.getTime() + intervalMs), sync_failures: 0, sync_lease_token: null, sync_lease_until: null }
-                : { sync_cursor: page.nextCursor ?? cursor, sync_lease_until: leaseEnd() },
-            )
-            .where("id", "=", connectionId)
-            .execute();
+          await setConnectionFields(
+            trx,
+            connectionId,
+            done
+              ? { sync_cursor: page.nextCursor ?? cursor, last_synced_at: now, next_sync_at: new Date(now.getTime() + intervalMs), sync_failures: 0, sync_lease_token: null, sync_lease_until: null }
+              : { sync_cursor: page.nextCursor ?? cursor, sync_lease_until: leaseEnd() },
+          );
           return true;
         });
         if (!committed) return { ...result, outcome: "interrupted" };
@@ -189,16 +159,7 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
     /** Active connections whose sync is due (never synced, or next_sync_at passed), oldest due first. */
     async dueConnections(limit: number): Promise<string[]> {
       const now = clock.now();
-      const rows = await db
-        .selectFrom("connections")
-        .select("id")
-        .where("status", "=", "active")
-        .where((eb) => eb.or([eb("next_sync_at", "is", null), eb("next_sync_at", "<=", now)]))
-        .orderBy("next_sync_at")
-        .orderBy("id")
-        .limit(limit)
-        .execute();
-      return rows.map((r) => r.id);
+      return connectionsDueForSync(db, now, limit);
     },
   };
 }

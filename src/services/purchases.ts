@@ -1,6 +1,7 @@
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { PurchaseItem, PurchaseRecord } from "../db/schema.ts";
+import type { Insertable } from "kysely";
+import type { PurchaseItem, PurchaseRecord, PurchasesTable } from "../db/schema.ts";
 import type { ConnectionGrant } from "./connections.ts";
 import { NotFoundError } from "../kernel/errors.ts";
 
@@ -42,6 +43,16 @@ export interface PurchaseServiceDeps {
   clock: Clock;
   /** Days a disconnected connection's purchases stay readable before the purge deletes them. */
   recoveryWindowDays: number;
+}
+
+/** Stores a page of purchases; one already stored (same connection and retailer purchase id) is skipped. Answers the new rows. */
+export function insertPurchases(trx: Database, rows: Insertable<PurchasesTable>[]): Promise<PurchaseRecord[]> {
+  return trx
+    .insertInto("purchases")
+    .values(rows)
+    .onConflict((oc) => oc.columns(["connection_id", "retailer_purchase_id"]).doNothing())
+    .returningAll()
+    .execute();
 }
 
 /** Reading a connection's purchases; the sync (purchase-sync.ts) is what writes them. */
