@@ -1,4 +1,7 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { CONNECTOR_TYPES, type ConnectorType } from "../catalog/index.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
+import { Nullable, StringEnum, Timestamp, Uuid } from "../kernel/schema-types.ts";
 
 /** The plain row fields a caller may set (ship-from address, seller and bank account ids). */
 export const ROW_FIELDS = [
@@ -12,37 +15,47 @@ export const ROW_FIELDS = [
 ] as const;
 
 /**
- * The one shape in which a connector leaves the service (seed 000/001/002 row).
- * Every field is decided here; no credential, webhook secret or secret
- * reference is ever copied out — only whether one exists and the key names.
+ * The one shape in which a connector leaves the service (seed 000/001/002
+ * row): this schema is the OpenAPI document's ConnectorRow and ConnectorRow
+ * is derived from it. Every field is decided here; no credential, webhook
+ * secret or secret reference is ever copied out — only whether one exists
+ * and the key names.
  */
-export interface ConnectorRow {
-  id: string;
-  entity_id: string;
-  connector_type: string;
-  display_name: string;
-  mode: "sandbox" | "live";
-  is_active: boolean;
-  config: Record<string, unknown>;
-  has_webhook_secret: boolean;
-  has_credentials_secret_arn: boolean;
-  credentials_masked: string[];
-  last_sync_at: string | null;
-  sync_status: string | null;
-  sync_error: string | null;
-  ship_from_name: string | null;
-  ship_from_address1: string | null;
-  ship_from_city: string | null;
-  ship_from_state: string | null;
-  ship_from_zip: string | null;
-  seller_id: string | null;
-  bank_account_id: string | null;
-  disconnected_at: string | null;
-  /** Where the provider POSTs its webhooks: PATCHBAY_PUBLIC_URL/v1/webhooks-in/<type>/<token> (README, Provider webhooks in). */
-  inbound_webhook_url: string;
-  created_at: string;
-  updated_at: string;
-}
+export const ConnectorRowSchema = Type.Object(
+  {
+    id: Uuid,
+    entity_id: Uuid,
+    connector_type: StringEnum(CONNECTOR_TYPES),
+    display_name: Type.String(),
+    mode: StringEnum(["sandbox", "live"] as const),
+    is_active: Type.Boolean(),
+    config: Type.Unsafe<Record<string, unknown>>(Type.Object({}, { additionalProperties: true })),
+    has_webhook_secret: Type.Boolean({ description: "True if a webhook signing secret is configured (value never returned)" }),
+    has_credentials_secret_arn: Type.Boolean({ description: "True if credentials are stored (sealed; never returned)" }),
+    credentials_masked: Type.Array(Type.String(), { description: "Names of the stored credential keys, sorted; never values" }),
+    last_sync_at: Nullable(Timestamp),
+    sync_status: Nullable(Type.String()),
+    sync_error: Nullable(Type.String()),
+    ship_from_name: Nullable(Type.String()),
+    ship_from_address1: Nullable(Type.String()),
+    ship_from_city: Nullable(Type.String()),
+    ship_from_state: Nullable(Type.String()),
+    ship_from_zip: Nullable(Type.String()),
+    seller_id: Nullable(Type.String()),
+    bank_account_id: Nullable(Uuid),
+    disconnected_at: Nullable(Timestamp),
+    /** Where the provider POSTs its webhooks: PATCHBAY_PUBLIC_URL/v1/webhooks-in/<type>/<token> (README, Provider webhooks in). */
+    inbound_webhook_url: Type.String({
+      format: "uri",
+      description: "Register this URL with the provider for its webhooks (README, Provider webhooks in). Its last segment is an unguessable per-connector token.",
+    }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: "ConnectorRow", description: "A configured connector. Credentials, webhook secret and secret references are never returned." },
+);
+
+export type ConnectorRow = Static<typeof ConnectorRowSchema>;
 
 /** The path of a connector's inbound webhook URL; the token is its only secret part. */
 export function inboundWebhookPath(c: Pick<ConnectorRecord, "connector_type" | "inbound_token">): string {
@@ -54,7 +67,7 @@ export function toConnectorRow(c: ConnectorRecord, publicUrl: string): Connector
   return {
     id: c.id,
     entity_id: c.entity_id,
-    connector_type: c.connector_type,
+    connector_type: c.connector_type as ConnectorType,
     display_name: c.display_name,
     mode: c.mode,
     is_active: c.is_active,

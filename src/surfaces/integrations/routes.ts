@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
 import { Type } from "@sinclair/typebox";
-import { catalog } from "../../catalog/index.ts";
+import { catalogEntries } from "../../catalog/entry.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { entityScope } from "../../idempotency/store.ts";
 import { clientAddress } from "../../ratelimit/auth-throttle.ts";
@@ -62,18 +62,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     schema: { tags, security, summary: "The connector types and what each needs", response: { 200: CatalogList, ...errorResponses(401, 403) } },
     handler: async () => ({
       object: "list" as const,
-      data: catalog.map((d) => ({
-        connector_type: d.type as never,
-        name: d.name,
-        category: d.category,
-        auth_mode: d.authMode,
-        config_schema: d.configSchema,
-        credential_keys: [...d.credentialKeys],
-        required_credential_keys: [...d.requiredCredentialKeys],
-        required_fields: [...d.requiredFields],
-        is_shop: d.isShop,
-        docs_url: d.docsUrl,
-      })),
+      data: catalogEntries(),
       has_more: false,
       url: "/v1/integrations/catalog",
     }),

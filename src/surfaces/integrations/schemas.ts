@@ -1,7 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import { CONNECTOR_TYPES } from "../../catalog/index.ts";
 import { FLAT_ERROR_SCHEMA_ID } from "../shared/flat-errors.ts";
-import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
+import { StringEnum, Timestamp } from "../shared/schema-types.ts";
+import { ConnectorRowSchema } from "../../services/connector-row.ts";
+import { CatalogEntrySchema } from "../../catalog/entry.ts";
 
 export const ConnectorTypeParams = Type.Object({
   connector_type: StringEnum(CONNECTOR_TYPES, { description: "Connector type." }),
@@ -67,38 +69,8 @@ export const WebhookSecretBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const ConnectorRowSchema = Type.Object(
-  {
-    id: Uuid,
-    entity_id: Uuid,
-    connector_type: StringEnum(CONNECTOR_TYPES),
-    display_name: Type.String(),
-    mode: Mode,
-    is_active: Type.Boolean(),
-    config: Type.Object({}, { additionalProperties: true }),
-    has_webhook_secret: Type.Boolean({ description: "True if a webhook signing secret is configured (value never returned)" }),
-    has_credentials_secret_arn: Type.Boolean({ description: "True if credentials are stored (sealed; never returned)" }),
-    credentials_masked: Type.Array(Type.String(), { description: "Names of the stored credential keys, sorted; never values" }),
-    last_sync_at: Nullable(Timestamp),
-    sync_status: Nullable(Type.String()),
-    sync_error: Nullable(Type.String()),
-    ship_from_name: Nullable(Type.String()),
-    ship_from_address1: Nullable(Type.String()),
-    ship_from_city: Nullable(Type.String()),
-    ship_from_state: Nullable(Type.String()),
-    ship_from_zip: Nullable(Type.String()),
-    seller_id: Nullable(Type.String()),
-    bank_account_id: Nullable(Uuid),
-    disconnected_at: Nullable(Timestamp),
-    inbound_webhook_url: Type.String({
-      format: "uri",
-      description: "Register this URL with the provider for its webhooks (README, Provider webhooks in). Its last segment is an unguessable per-connector token.",
-    }),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-  { $id: "ConnectorRow", description: "A configured connector. Credentials, webhook secret and secret references are never returned." },
-);
+/** The connector row's schema is the service's (services/connector-row.ts): its type is derived from it. */
+export { ConnectorRowSchema };
 
 export const ConnectorEnvelope = Type.Object({ data: Type.Ref("ConnectorRow") });
 
@@ -125,18 +97,7 @@ export const ConnectorList = Type.Object({
   url: Type.String(),
 });
 
-export const CatalogEntry = Type.Object({
-  connector_type: StringEnum(CONNECTOR_TYPES),
-  name: Type.String(),
-  category: Type.String(),
-  auth_mode: StringEnum(["A", "B"] as const, { description: "A: config + API-key credentials; B: OAuth" }),
-  config_schema: Type.Object({}, { additionalProperties: true, description: "JSON Schema of config" }),
-  credential_keys: Type.Array(Type.String()),
-  required_credential_keys: Type.Array(Type.String()),
-  required_fields: Type.Array(Type.String()),
-  is_shop: Type.Boolean(),
-  docs_url: Type.String(),
-});
+export const CatalogEntry = CatalogEntrySchema;
 
 export const CatalogList = Type.Object({ object: Type.Literal("list"), data: Type.Array(CatalogEntry), has_more: Type.Boolean(), url: Type.String() });
 
