@@ -4,7 +4,7 @@ import pg from "pg";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { asKey, createTenant } from "./helpers/fixtures.ts";
 import { asBasic, connectShop } from "./helpers/shop-integrations.ts";
-import { asConnectionsKey } from "./helpers/connections.ts";
+import { asConnectionsKey, mintToken } from "./helpers/connections.ts";
 import { startFakeProvider, type FakeProvider } from "./helpers/fake-provider.ts";
 
 // Round trips to PostgreSQL per request on the hot paths (BENCHMARKS.md): a
@@ -65,12 +65,89 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(rows.length, 0, "a refused request was counted against the key");
   });
 
-  it("a PATCH is seven (admit, begin, lock, update, event + fan-out, audit, commit), nine with an Idempotency-Key", async () => {
+  // A transaction's BEGIN goes out with its first statement, and the writes nothing reads back (the
+  // outbox event with its fan-out, the audit row, the stored idempotency answer) with its COMMIT
+  // (src/db/pg-driver.ts, src/db/deferred.ts). What is left, and why each is needed:
+  //  1. admission: the key must be known (and counted) before anything else runs;
+  //  2. (with a key) BEGIN + idempotency_claim(): the hook must know "execute" or "replay" before the handler runs;
+  //  3. the connector row, locked: the new values are merged and validated against it in the service (RFC 7396 config);
+  //  4. the UPDATE … RETURNING: its row is the answer (and the event's data and the audit diff);
+  //  5. event + fan-out, audit row, (with a key) the stored answer, and the one COMMIT.
+  it("a PATCH is four round trips (admit; begin + lock; update; event + audit + commit), five with an Idempotency-Key; one commit either way", async () => {
     const tenant = await createTenant(t);
     const v1 = asKey(t, tenant);
     assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
-    assert.equal((await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "A" }), 200)).length, 7);
-    assert.equal((await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200)).length, 9);
+    const plain = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "A" }), 200);
+    assert.equal(plain.length, 4, plain.join("\n"));
+    assert.match(plain[0]!, /admit_api_key/);
+    assert.match(plain[1]!, /^begin ; select .* from "connectors" .* for update$/);
+    assert.match(plain[2]!, /^update "connectors"/);
+    assert.match(plain[3]!, /^ ?with event as \( insert into events .* ; insert into "audit_events" .* ; commit$/);
+
+    const keyed = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
+    assert.equal(keyed.length, 5, keyed.join("\n"));
+    assert.match(keyed[0]!, /admit_api_key/);
+    assert.match(keyed[1]!, /^begin ; select \* from idempotency_claim\(/);
+    assert.match(keyed[2]!, /for update$/);
+    assert.match(keyed[3]!, /^update "connectors"/);
+    assert.match(keyed[4]!, /^ ?with event as .* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit$/);
+    assert.equal(keyed.filter((q) => /\bcommit$/.test(q)).length, 1);
+
+    // The replay: admission and the claim (which finds the answer; its transaction is rolled back).
+    const replay = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
+    assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["select a.*, k.* from admit_api_key", "begin ; select * from idempotency_claim", "rollback"]);
+  });
+
+  it("a DELETE is four (admit; the row; begin + update; event + audit + commit), and the POST that restores it four (admit; begin + lock; update; event + audit + commit)", async () => {
+    const tenant = await createTenant(t);
+    const v1 = asKey(t, tenant);
+    assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
+    const del = await roundTrips(() => v1("DELETE", "/v1/integrations/stripe"), 200);
+    assert.equal(del.length, 4, del.join("\n"));
+    // The row is read without a lock first: disconnecting twice answers it unchanged, writing nothing.
+    assert.match(del[1]!, /^select \* from "connectors"/);
+    assert.match(del[2]!, /^begin ; update "connectors"/);
+    assert.match(del[3]!, /^ ?with event as .* ; insert into "audit_events" .* ; commit$/);
+    const restore = await roundTrips(() => v1("POST", "/v1/integrations/stripe"), 200);
+    assert.equal(restore.length, 4, restore.join("\n"));
+    assert.match(restore[1]!, /^begin ; select .* for update$/);
+    assert.match(restore[2]!, /^update "connectors"/);
+    assert.match(restore[3]!, /^ ?with event as .* ; insert into "audit_events" .* ; commit$/);
+  });
+
+  it("the /connections and /api/v3 writes take the same path: their event, audit row and stored answer go with the COMMIT", async () => {
+    const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "connections:read", "connections:write"] });
+    const c = asConnectionsKey(t, tenant);
+    const batchedCommit = (q: string) => /^ ?(with event as|insert into "audit_events").* ; commit$/.test(q);
+    // admit; begin + insert; audit + commit (was 5).
+    const created = await roundTrips(() => c("POST", "/connections", { customer_id: "c1", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" }), 201);
+    assert.equal(created.length, 3, created.join("\n"));
+    assert.ok(batchedCommit(created[2]!), created[2]);
+    const id = JSON.parse((await c("POST", "/connections", { customer_id: "c2", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" })).body).connection_id;
+    const token = await mintToken(t, tenant, id, "access");
+    // admit; begin + lock; update; audit + commit (was 6) — with a key: admit; begin + claim; lock; update; audit + answer + commit (was 8).
+    const patched = await roundTrips(() => c("PATCH", `/connections/${id}`, { email: "a@example.com" }, { token }), 200);
+    assert.equal(patched.length, 4, patched.join("\n"));
+    const patchedKeyed = await roundTrips(() => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
+    assert.equal(patchedKeyed.length, 5, patchedKeyed.join("\n"));
+    assert.match(patchedKeyed[4]!, /insert into "idempotency_keys" .* ; commit$/);
+    // admit; begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8).
+    const deleted = await roundTrips(() => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
+    assert.equal(deleted.length, 5, deleted.join("\n"));
+    assert.ok(batchedCommit(deleted[4]!), deleted[4]);
+
+    const shop = await connectShop(t, tenant, "amazon");
+    const b = asBasic(t, tenant);
+    // admit; begin + lock; update; event + audit + commit (was 7), five with a key (was 9).
+    const shopPatched = await roundTrips(() => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "X" }), 204);
+    assert.equal(shopPatched.length, 4, shopPatched.join("\n"));
+    const shopPatchedKeyed = await roundTrips(() => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
+    assert.equal(shopPatchedKeyed.length, 5, shopPatchedKeyed.join("\n"));
+    assert.match(shopPatchedKeyed[4]!, /insert into "idempotency_keys" .* ; commit$/);
+    // admit; the integration; the connector by type (the /v1 disconnect's own read); begin + update; event + audit + commit (was 8).
+    const shopDeleted = await roundTrips(() => b("DELETE", `/api/v3/integrations/${shop}`), 204);
+    assert.equal(shopDeleted.length, 5, shopDeleted.join("\n"));
+    assert.ok(batchedCommit(shopDeleted[4]!), shopDeleted[4]);
   });
 
   it("a proxied GET is two (admit, the connector with its sealed credentials); the provider-call log is written in batches", async () => {

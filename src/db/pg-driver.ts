@@ -1,5 +1,7 @@
+import { createRequire } from "node:module";
 import type pg from "pg";
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult, type TransactionSettings } from "kysely";
+import { isDeferrable } from "./deferred.ts";
 import { isDatabaseUnavailable } from "./unavailable.ts";
 
 /**
@@ -7,6 +9,16 @@ import { isDatabaseUnavailable } from "./unavailable.ts";
  * connection back to the pool as healthy whatever happened to it; this one
  * drops a connection that failed with an outage (its server terminated it,
  * the socket broke), so the next request never inherits a dead session.
+ *
+ * Round trips: a transaction's BEGIN is not sent on its own but in front of
+ * the transaction's first statement, and statements marked deferrable
+ * (deferred.ts: outbox events, audit rows, stored idempotency answers) are held
+ * and sent in front of the next statement or of the COMMIT. Such a batch is one
+ * simple-protocol query (several statements in one message; the parameters
+ * inlined as quoted literals, which PostgreSQL types from their context exactly
+ * as it types an untyped parameter). PostgreSQL runs the statements of one
+ * message in order and stops at the first error; inside the transaction block
+ * that error aborts the transaction, which the caller then rolls back.
  */
 export class PgDialect implements Dialect {
   constructor(private readonly pool: pg.Pool) {}
@@ -33,13 +45,13 @@ class PgDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const level = settings.isolationLevel ? ` isolation level ${settings.isolationLevel}` : "";
     const access = settings.accessMode ? ` ${settings.accessMode}` : "";
-    await connection.executeQuery(CompiledQuery.raw(`begin${level}${access}`));
+    (connection as PgConnection).begin(`begin${level}${access}`);
   }
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("commit"));
+    await (connection as PgConnection).commit();
   }
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("rollback"));
+    await (connection as PgConnection).rollback();
   }
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
     (connection as PgConnection).release();
@@ -53,11 +65,66 @@ const COUNTED_COMMANDS = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
 
 class PgConnection implements DatabaseConnection {
   private lost: Error | null = null;
+  /** Inside a transaction (begun, not yet committed or rolled back). */
+  private inTransaction = false;
+  /** The BEGIN not sent yet: it goes out with the transaction's first statement. */
+  private unsentBegin: string | null = null;
+  /** Deferrable statements not sent yet, in order. */
+  private held: CompiledQuery[] = [];
+
   constructor(private readonly client: pg.PoolClient) {}
 
+  begin(statement: string): void {
+    this.inTransaction = true;
+    this.unsentBegin = statement;
+    this.held = [];
+  }
+
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.inTransaction && isDeferrable(query)) {
+      this.held.push(query);
+      return { rows: [] };
+    }
+    const prefix = this.takeUnsent();
+    if (prefix.length === 0) return this.send<R>(query.sql, query.parameters);
+    return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
+  }
+
+  async commit(): Promise<void> {
+    const begun = this.unsentBegin === null;
+    const prefix = this.takeUnsent();
+    // Nothing was ever sent or held: there is no transaction on the server to end.
+    if (!begun && prefix.length === 1) {
+      this.inTransaction = false;
+      return;
+    }
+    await this.send([...prefix, "commit"].join("\n;\n"));
+    this.inTransaction = false;
+  }
+
+  async rollback(): Promise<void> {
+    const begun = this.unsentBegin === null;
+    this.unsentBegin = null;
+    this.held = [];
+    if (begun) await this.send("rollback");
+    this.inTransaction = false;
+  }
+
+  /** The unsent BEGIN and the held statements, as statements to send now in front of another. */
+  private takeUnsent(): string[] {
+    if (this.unsentBegin === null && this.held.length === 0) return [];
+    const out = this.unsentBegin === null ? [] : [this.unsentBegin];
+    for (const q of this.held) out.push(inlineParameters(q.sql, q.parameters));
+    this.unsentBegin = null;
+    this.held = [];
+    return out;
+  }
+
+  private async send<R>(text: string, parameters: readonly unknown[] = []): Promise<QueryResult<R>> {
     try {
-      const result = await this.client.query(query.sql, [...query.parameters]);
+      const answer = await this.client.query(text, parameters.length === 0 ? undefined : [...parameters]);
+      // A message of several statements answers one result each: the last is the caller's statement.
+      const result = Array.isArray(answer) ? (answer.at(-1) as pg.QueryResult) : answer;
       return {
         rows: (result.rows ?? []) as R[],
         numAffectedRows: COUNTED_COMMANDS.has(result.command) && result.rowCount !== null ? BigInt(result.rowCount) : undefined,
@@ -67,12 +134,97 @@ class PgConnection implements DatabaseConnection {
       throw err;
     }
   }
+
   // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("streaming queries are not used");
   }
   /** Back to the pool, or (after an outage error) out of it: pg-pool destroys a client released with an error. */
   release(): void {
+    this.inTransaction = false;
+    this.unsentBegin = null;
+    this.held = [];
     this.client.release(this.lost ?? undefined);
   }
+}
+
+/** node-postgres's own conversion of a parameter to its text form (Date, array, Buffer, object → JSON), loaded with pg. */
+let prepareValue: ((value: unknown) => string | Buffer | null) | null = null;
+
+/** A parameter as a quoted literal: the text node-postgres would send for it, which PostgreSQL types from its context. */
+export function literalOf(value: unknown): string {
+  prepareValue ??= (createRequire(import.meta.url)("pg/lib/utils.js") as { prepareValue: typeof prepareValue }).prepareValue;
+  const text = prepareValue!(value);
+  if (text === null) return "null";
+  if (Buffer.isBuffer(text)) return ` E'\\\\x${text.toString("hex")}'`;
+  if (text.includes("\0")) {
+    // What the server answers for a NUL in a parameter; inlined, it would cut the message short.
+    throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: "22021", severity: "ERROR" });
+  }
+  const quoted = `'${text.replace(/'/g, "''")}'`;
+  return text.includes("\\") ? ` E${quoted.replace(/\\/g, "\\\\")}` : quoted;
+}
+
+const isIdentifierChar = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c >= 128;
+
+/**
+ * The statement with each `$n` placeholder replaced by the literal of its
+ * parameter. Placeholders inside string constants, quoted identifiers,
+ * dollar-quoted bodies and comments are left alone.
+ */
+export function inlineParameters(text: string, parameters: readonly unknown[]): string {
+  if (parameters.length === 0) return text;
+  let out = "";
+  let copied = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 39) {
+      // 'string', with backslash escapes after E
+      const escapes = (text[i - 1] === "E" || text[i - 1] === "e") && !isIdentifierChar(text.charCodeAt(i - 2));
+      i++;
+      while (i < n) {
+        if (escapes && text[i] === "\\") i += 2;
+        else if (text[i] === "'") {
+          if (text[i + 1] !== "'") break;
+          i += 2;
+        } else i++;
+      }
+      i++;
+    } else if (c === 34) {
+      // "identifier"
+      i++;
+      while (i < n && !(text[i] === '"' && text[i + 1] !== '"')) i += text[i] === '"' ? 2 : 1;
+      i++;
+    } else if (c === 45 && text[i + 1] === "-") {
+      const end = text.indexOf("\n", i);
+      i = end < 0 ? n : end + 1;
+    } else if (c === 47 && text[i + 1] === "*") {
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (text[i] === "/" && text[i + 1] === "*") (depth++, (i += 2));
+        else if (text[i] === "*" && text[i + 1] === "/") (depth--, (i += 2));
+        else i++;
+      }
+    } else if (c === 36 && !isIdentifierChar(text.charCodeAt(i - 1))) {
+      let j = i + 1;
+      while (j < n && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+      if (j > i + 1) {
+        const index = Number(text.slice(i + 1, j)) - 1;
+        if (index < 0 || index >= parameters.length) throw new Error(`statement refers to $${index + 1} of ${parameters.length} parameters`);
+        out += text.slice(copied, i) + literalOf(parameters[index]);
+        copied = i = j;
+        continue;
+      }
+      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(text.slice(i, i + 64));
+      if (tag) {
+        const close = text.indexOf(tag[0], i + tag[0].length);
+        i = close < 0 ? n : close + tag[0].length;
+      } else i++;
+    } else i++;
+  }
+  return out + text.slice(copied);
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
+import { deferrable } from "../db/deferred.ts";
 import { requestTransaction, sessionsOf, type RequestTransaction } from "../db/request-transaction.ts";
 import { ConflictError, ValidationError } from "../kernel/errors.ts";
 import { requestFingerprint, type FingerprintInput } from "./fingerprint.ts";
@@ -185,7 +186,8 @@ export function createIdempotencyStore({ db, clock, fault, fingerprintKey = null
         );
       try {
         if (!claim.held) return await claim.tx.rollback();
-        await claim.tx.execute(write.compile());
+        // Held and sent with the COMMIT (db/deferred.ts): the answer, any writes the request left pending and the commit are one round trip.
+        await claim.tx.execute(deferrable(write.compile()));
         await claim.tx.commit();
       } catch (err) {
         await claim.tx.rollback();

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
+import { executeDeferrable } from "../db/deferred.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 
 /** Who did it: an entity's API key, the operator (admin token), or Patchbay itself (jobs). */
@@ -83,7 +84,8 @@ export interface AuditEntry {
 
 /** Records one write in the audit log, in the caller's transaction. Services call recordChange (record-change.ts). */
 export async function recordAudit(trx: Kysely<DB>, entry: AuditEntry): Promise<void> {
-  await trx
+  // Deferrable (db/deferred.ts): nothing is read back, so it travels with the transaction's next statement or its COMMIT.
+  const insert = trx
     .insertInto("audit_events")
     .values({
       id: uuidv7(entry.at),
@@ -96,8 +98,8 @@ export async function recordAudit(trx: Kysely<DB>, entry: AuditEntry): Promise<v
       request_id: entry.actor.requestId ?? null,
       changes: JSON.stringify(entry.changes ?? {}),
       created_at: entry.at,
-    })
-    .execute();
+    });
+  await executeDeferrable(trx, insert.compile());
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
+import { executeDeferrable } from "../db/deferred.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 import { insertJobsFrom } from "../queue/job-types.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
@@ -70,6 +71,7 @@ export const DESTINATION_EVENT_TYPES = [
  * webhook is active; each of the entity's Subtotal-style destinations that
  * enabled the type), and a `webhook.deliver` job per delivery, due at once.
  * A simulated event reaches only the destinations that accept simulated events.
+ * The statement is deferrable (db/deferred.ts): it costs no round trip of its own.
  */
 export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<string> {
   const id = event.id ?? uuidv7(event.at);
@@ -82,7 +84,7 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
   const family = `${event.type.slice(0, event.type.indexOf("."))}.*`;
   // Delivery ids: the event id's first 19 characters (its UUIDv7 timestamp and
   // counter) with a random tail, so an endpoint's deliveries sort in event order.
-  await sql`
+  const statement = sql`
     with event as (
       insert into events (id, entity_id, type, data, created_at)
       values (${id}, ${event.entityId}, ${event.type}, ${JSON.stringify(event.data)}::jsonb, ${event.at})
@@ -127,7 +129,9 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
       returning id
     )
     ${insertJobsFrom(DELIVER_WEBHOOK_JOB, { from: sql`deliveries d`, payload: sql`jsonb_build_object('delivery_id', d.id)`, runAt: event.at, maxAttempts: DELIVERY_TRIES })}
-  `.execute(trx);
+  `;
+  // Nothing is read back: on PostgreSQL the statement travels with the transaction's next one or its COMMIT.
+  await executeDeferrable(trx, statement.compile(trx));
   return id;
 }
 

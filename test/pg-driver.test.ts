@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
+import pg from "pg";
+import { executeDeferrable } from "../src/db/deferred.ts";
+import type { OpenDatabase } from "../src/db/index.ts";
+import { inlineParameters } from "../src/db/pg-driver.ts";
+import { createTestDatabase, PG_ADMIN_URL } from "./helpers/databases.ts";
+
+// The PostgreSQL driver's batching (src/db/pg-driver.ts): a transaction's BEGIN
+// and its deferrable statements travel with its next statement or its COMMIT as
+// one simple-protocol message, their parameters inlined as literals.
+
+describe("[postgres] pg-driver: parameters inlined as literals", () => {
+  let client: pg.Client;
+  before(async () => {
+    client = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await client.connect();
+  });
+  after(() => client.end());
+
+  const values: unknown[] = [
+    Buffer.from([0, 1, 255, 92, 39]),
+    "it's a \\ back'slash",
+    new Date("2026-12-01T11:58:24.717Z"),
+    [1, 'a"b', null, "c\\d"],
+    { a: "x'y\\", n: [1, 2], u: "é ☃" },
+    true,
+    42,
+    null,
+    "$1 and $$ inside",
+    "E'",
+  ];
+  const statement =
+    "select $1::bytea as b, $2::text as t, $3::timestamptz as d, $4::text[] as arr, $5::jsonb as j, $6::boolean as bo, " +
+    "$7::int as n, $8::text as nu, $9 as s, '$1 it''s' as q, E'\\'$2' as e, $$ $3 $$ as dq, $tag$ $4 $tag$ as dq2, $10 as last /* $5 /* nested $6 */ */ -- $7\n";
+
+  it("answers what the same statement with its parameters answers", async () => {
+    const extended = await client.query(statement, values);
+    const inlined = inlineParameters(statement, values);
+    // Placeholders inside literals, quoted bodies and comments are left alone.
+    assert.match(inlined, /'\$1 it''s'/);
+    assert.match(inlined, /\$\$ \$3 \$\$/);
+    assert.match(inlined, /\$tag\$ \$4 \$tag\$/);
+    assert.match(inlined, /nested \$6 \*\/ \*\/ -- \$7/);
+    const simple = (await client.query(`${inlined}\n;\nselect 1`)) as unknown as pg.QueryResult[];
+    assert.deepEqual(simple[0]!.rows[0], extended.rows[0]);
+    assert.deepEqual(extended.rows[0].b, values[0]);
+    assert.equal(extended.rows[0].e, "'$2");
+  });
+
+  it("refuses a NUL in a parameter as PostgreSQL does (22021), instead of cutting the message short", async () => {
+    await assert.rejects(client.query("select $1::text", ["a\0b"]), (err: { code?: string }) => err.code === "22021");
+    assert.throws(() => inlineParameters("select $1::text", ["a\0b"]), (err: { code?: string }) => err.code === "22021");
+  });
+
+  it("refuses a placeholder without its parameter", () => {
+    assert.throws(() => inlineParameters("select $2", ["a"]), /\$2 of 1/);
+  });
+});
+
+describe("[postgres] pg-driver: BEGIN and deferrable statements batched", () => {
+  let database: OpenDatabase;
+  const sent: string[] = [];
+  const original = pg.Client.prototype.query;
+  before(async () => {
+    database = await createTestDatabase("postgres");
+    await sql`create table pw_t (id int primary key, note text)`.execute(database.db);
+    (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
+      sent.push(String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  });
+  after(async () => {
+    pg.Client.prototype.query = original;
+    await database.close();
+  });
+
+  const insert = (id: number, note: string) => sql`insert into pw_t (id, note) values (${id}, ${note})`;
+  const notes = async () => (await sql<{ id: number; note: string }>`select id, note from pw_t order by id`.execute(database.db)).rows;
+
+  it("a transaction of one read, two deferred writes and a commit is two messages; the writes run before the next statement", async () => {
+    await sql`delete from pw_t`.execute(database.db);
+    sent.length = 0;
+    const seen = await database.db.transaction().execute(async (trx) => {
+      await executeDeferrable(trx, insert(1, "one").compile(trx));
+      await executeDeferrable(trx, insert(2, "two's").compile(trx));
+      // The held writes go first, in order: this read sees them.
+      const rows = (await sql<{ n: string }>`select count(*) as n from pw_t`.execute(trx)).rows;
+      await executeDeferrable(trx, insert(3, "three").compile(trx));
+      return rows[0]!.n;
+    });
+    assert.equal(Number(seen), 2);
+    assert.equal(sent.length, 2, sent.join("\n---\n"));
+    assert.match(sent[0]!, /^begin\n;\ninsert into pw_t .*\n;\ninsert into pw_t .*\n;\nselect count/s);
+    assert.match(sent[1]!, /^insert into pw_t .*'three'.*\n;\ncommit$/s);
+    assert.deepEqual(await notes(), [
+      { id: 1, note: "one" },
+      { id: 2, note: "two's" },
+      { id: 3, note: "three" },
+    ]);
+  });
+
+  it("a transaction that sends nothing costs nothing; a rolled-back one sends nothing it held", async () => {
+    sent.length = 0;
+    await database.db.transaction().execute(async () => {});
+    assert.equal(sent.length, 0);
+    await assert.rejects(
+      database.db.transaction().execute(async (trx) => {
+        await executeDeferrable(trx, insert(9, "never").compile(trx));
+        throw new Error("changed my mind");
+      }),
+      /changed my mind/,
+    );
+    assert.equal(sent.length, 0, sent.join("\n"));
+    assert.equal((await notes()).some((r) => r.id === 9), false);
+  });
+
+  it("a deferred write that fails fails the commit, and nothing of the transaction remains", async () => {
+    await sql`delete from pw_t`.execute(database.db);
+    await assert.rejects(
+      database.db.transaction().execute(async (trx) => {
+        await insert(5, "kept?").execute(trx);
+        // The same primary key again: refused at the commit.
+        await executeDeferrable(trx, insert(5, "duplicate").compile(trx));
+      }),
+      (err: { code?: string }) => err.code === "23505",
+    );
+    assert.deepEqual(await notes(), []);
+    // The connection is usable afterwards (rolled back, back in the pool).
+    await insert(6, "after").execute(database.db);
+    assert.deepEqual(await notes(), [{ id: 6, note: "after" }]);
+  });
+
+  it("outside a transaction a deferrable statement runs at once", async () => {
+    await sql`delete from pw_t`.execute(database.db);
+    await executeDeferrable(database.db, insert(7, "now").compile(database.db));
+    assert.deepEqual(await notes(), [{ id: 7, note: "now" }]);
+  });
+});
