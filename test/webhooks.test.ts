@@ -198,6 +198,13 @@ for (const kind of DB_KINDS) {
 
     describe("the shared security battery", () => {
       const own = async (app: TestApp, owner: Tenant) => ({ id: (await createEndpoint(app, owner, { url: HOOK, events: ["*"] })).id });
+      // An endpoint with one delivery (its test event's), for the retry route.
+      const withDelivery = async (app: TestApp, owner: Tenant) => {
+        const { id } = await own(app, owner);
+        const sent = await asKey(app, owner)("POST", `/v1/webhook_endpoints/${id}/send_test_event`);
+        assert.equal(sent.statusCode, 202, sent.body);
+        return { id, delivery_id: sent.json().queued_delivery_id as string };
+      };
       const routes: Omit<BatteryRoute, "surface" | "scope">[] = [
         // A test key lists and creates test endpoints (docs.arcuserp.com api-reference/webhooks: mode): no live-data case here.
         { method: "GET", url: () => "/v1/webhook_endpoints" },
@@ -207,6 +214,8 @@ for (const kind of DB_KINDS) {
         { method: "DELETE", url: (c) => `/v1/webhook_endpoints/${c.id}`, setup: own, setupLive: own },
         { method: "POST", url: (c) => `/v1/webhook_endpoints/${c.id}/rotate_secret`, setup: own, setupLive: own },
         { method: "GET", url: (c) => `/v1/webhook_endpoints/${c.id}/deliveries`, setup: own, setupLive: own },
+        { method: "POST", url: (c) => `/v1/webhook_endpoints/${c.id}/send_test_event`, setup: own, setupLive: own },
+        { method: "POST", url: (c) => `/v1/webhook_endpoints/${c.id}/deliveries/${c.delivery_id}/retry`, setup: withDelivery, setupLive: withDelivery },
       ];
       for (const r of routes) runSecurityBattery(`${r.method} ${r.url({ id: "{id}" })}`, () => t, { ...r, scope: "webhooks:manage", surface: bearerSurface });
 

@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
-import type { DB } from "../db/schema.ts";
+
 import type { ConnectorHealth } from "../services/connector-health.ts";
 import type { Jobs } from "../queue/job-types.ts";
 
@@ -10,7 +9,7 @@ export const HEALTH_CHECK = "connector-health-check";
 const BATCH = 200;
 
 /** Queues one connector's check, in the caller's transaction (after new credentials are stored, say). */
-export function queueHealthCheck(queue: Jobs, executor: Kysely<DB>, connectorId: string): Promise<string | null> {
+export function queueHealthCheck(queue: Jobs, executor: Database, connectorId: string): Promise<string | null> {
   return queue.enqueue(executor, HEALTH_CHECK, { connectorId }, { singletonKey: `${HEALTH_CHECK}:${connectorId}` });
 }
 

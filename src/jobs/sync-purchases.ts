@@ -1,8 +1,8 @@
-import type { Kysely } from "kysely";
-import type { DB } from "../db/schema.ts";
+
 import type { PurchaseSync } from "../services/purchase-sync.ts";
 import type { PurchaseService } from "../services/purchases.ts";
 import type { Jobs } from "../queue/job-types.ts";
+import type { Database } from "../db/index.ts";
 
 export const SYNC_PURCHASES_JOB = "purchases.sync";
 export const SCHEDULE_PURCHASE_SYNCS_JOB = "purchases.schedule";
@@ -12,7 +12,7 @@ const SCHEDULE_BATCH = 200;
 const quiet = { info() {}, warn() {} };
 
 /** Queues one sync of the connection (in the caller's transaction when given); a no-op while one is queued or running. */
-export function queuePurchaseSync(jobs: Jobs, executor: Kysely<DB>, connectionId: string): Promise<string | null> {
+export function queuePurchaseSync(jobs: Jobs, executor: Database, connectionId: string): Promise<string | null> {
   return jobs.enqueue(executor, SYNC_PURCHASES_JOB, { connection_id: connectionId }, { singletonKey: `${SYNC_PURCHASES_JOB}:${connectionId}` });
 }
 
@@ -27,7 +27,7 @@ export function queuePurchaseSync(jobs: Jobs, executor: Kysely<DB>, connectionId
  */
 export function registerPurchaseSyncJobs(
   jobs: Jobs,
-  { db, sync, purchases, scheduleEveryMs, purgeEveryMs }: { db: Kysely<DB>; sync: PurchaseSync; purchases: PurchaseService; scheduleEveryMs: number; purgeEveryMs: number },
+  { db, sync, purchases, scheduleEveryMs, purgeEveryMs }: { db: Database; sync: PurchaseSync; purchases: PurchaseService; scheduleEveryMs: number; purgeEveryMs: number },
 ): void {
   jobs.register(SYNC_PURCHASES_JOB, {
     maxAttempts: 3,

@@ -1,5 +1,6 @@
 import type { RawBuilder } from "kysely";
-import { insertJobsSelecting, type EnqueueOptions, type Executor, type JobDefinition, type JobQueue } from "./queue.ts";
+import type { Database } from "../db/index.ts";
+import { insertJobsSelecting, type EnqueueOptions, type JobDefinition, type JobQueue } from "./queue.ts";
 
 /** A recurring job's payload: it has none. */
 export type NoPayload = Record<string, never>;
@@ -31,7 +32,7 @@ export type JobName = keyof JobPayloads & string;
 /** The queue as services and jobs see it: only known names, each with its own payload type. */
 export type Jobs = Omit<JobQueue, "register" | "enqueue"> & {
   register<N extends JobName>(name: N, def: JobDefinition<JobPayloads[N]>): void;
-  enqueue<N extends JobName>(executor: Executor, name: N, payload: JobPayloads[N], opts?: EnqueueOptions): Promise<string | null>;
+  enqueue<N extends JobName>(executor: Database, name: N, payload: JobPayloads[N], opts?: EnqueueOptions): Promise<string | null>;
 };
 
 /**

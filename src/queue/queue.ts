@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { outsideRequestTransaction } from "../db/request-transaction.ts";
 import { isDatabaseUnavailable } from "../db/unavailable.ts";
-import type { DB, JobRecord } from "../db/schema.ts";
+import type { JobRecord } from "../db/schema.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 
 /**
@@ -23,8 +23,6 @@ import { uuidv7 } from "../kernel/ids.ts";
  *   call `runDueJobs()` instead of sleeping.
  */
 
-/** Anything that runs queries: the database or a caller's open transaction. */
-export type Executor = Kysely<DB>;
 
 /**
  * The SQL tail that inserts one `name` job per row of `from`, due at `runAt`
@@ -146,7 +144,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
     schedulesEnsured = true;
   }
 
-  async function insertJob(executor: Executor, name: string, payload: unknown, opts: EnqueueOptions, now: Date): Promise<string | null> {
+  async function insertJob(executor: Database, name: string, payload: unknown, opts: EnqueueOptions, now: Date): Promise<string | null> {
     const row = await executor
       .insertInto("jobs")
       .values({
@@ -197,7 +195,8 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
   /** Runs one claimed job and records the outcome, guarded by its lease token. */
   async function execute(job: JobRecord): Promise<Outcome> {
     const def = definition(job.name);
-    const mine = (qb: Executor) => qb.updateTable("jobs").where("id", "=", job.id).where("lease_token", "=", job.lease_token);
+    // An update of this job that applies only while this claim (its lease token) still holds it.
+    const updateWhileClaimed = (qb: Database) => qb.updateTable("jobs").where("id", "=", job.id).where("lease_token", "=", job.lease_token);
     const release = { lease_token: null, claimed_at: null };
     let stoppedByRunner = false;
 
@@ -236,7 +235,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       const lastError = err === null ? null : errorText(err);
       if (def.everyMs !== undefined) {
         // A recurring job's row lives on: success or not, it is next due one interval from now.
-        await mine(db)
+        await updateWhileClaimed(db)
           .set({ ...release, run_at: new Date(now.getTime() + def.everyMs), attempts: 0, last_error: lastError, updated_at: now })
           .execute();
         if (err !== null) log.error({ job: job.name, jobId: job.id, error: lastError }, "recurring job failed");
@@ -248,19 +247,19 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
       }
       if (isDatabaseUnavailable(err)) {
         // The job did not fail, the database went away under it: try again soon, without spending an attempt.
-        await mine(db)
+        await updateWhileClaimed(db)
           .set({ ...release, attempts: sql`attempts - 1`, run_at: new Date(now.getTime() + OUTAGE_RETRY_MS), last_error: lastError, updated_at: now })
           .execute();
         log.warn({ job: job.name, jobId: job.id, retryInMs: OUTAGE_RETRY_MS, error: lastError }, "job stopped by a database outage; will retry");
         return "retried";
       }
       if (job.attempts >= job.max_attempts) {
-        await mine(db).set({ ...release, state: "failed", last_error: lastError, updated_at: now }).execute();
+        await updateWhileClaimed(db).set({ ...release, state: "failed", last_error: lastError, updated_at: now }).execute();
         log.error({ job: job.name, jobId: job.id, attempts: job.attempts, error: lastError }, "job failed for good");
         return "failed";
       }
       const delay = (def.backoffMs ?? defaultBackoffMs)(job.attempts);
-      await mine(db)
+      await updateWhileClaimed(db)
         .set({ ...release, run_at: new Date(now.getTime() + delay), last_error: lastError, updated_at: now })
         .execute();
       log.warn({ job: job.name, jobId: job.id, attempt: job.attempts, retryInMs: delay, error: lastError }, "job failed; will retry");
@@ -352,7 +351,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
      * it runs only if that transaction commits. Returns the job id, or null
      * when a queued job already holds `singletonKey`.
      */
-    async enqueue<P>(executor: Executor, name: string, payload: P, opts: EnqueueOptions = {}): Promise<string | null> {
+    async enqueue<P>(executor: Database, name: string, payload: P, opts: EnqueueOptions = {}): Promise<string | null> {
       definition(name);
       const id = await insertJob(executor, name, payload, opts, clock.now());
       // Inside a transaction the row is not visible until the caller commits; the poll

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Selectable } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
@@ -83,7 +83,7 @@ export interface AuditEntry {
 }
 
 /** Records one write in the audit log, in the caller's transaction. Services call recordChange (record-change.ts). */
-export async function recordAudit(trx: Kysely<DB>, entry: AuditEntry): Promise<void> {
+export async function recordAudit(trx: Database, entry: AuditEntry): Promise<void> {
   // Deferrable (db/deferred.ts): nothing is read back, so it travels with the transaction's next statement or its COMMIT.
   const insert = trx
     .insertInto("audit_events")

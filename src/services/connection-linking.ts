@@ -2,8 +2,7 @@ import type { ConnectionTokenClaims, ConnectionTokenSigner } from "../auth/conne
 import { findRetailer, type Retailer } from "../catalog/retailers.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { Kysely } from "kysely";
-import type { ConnectionRecord, DB } from "../db/schema.ts";
+import type { ConnectionRecord } from "../db/schema.ts";
 import { claimConnectionsDueForCheck, lockActiveConnectionAtVersion, lockConnection, releaseLinkAttempt, reserveLinkAttempt, selectOwnedConnection } from "./connection-store.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
@@ -45,7 +44,7 @@ export interface ConnectionLinkingDeps {
   vault: LoginVault;
   checkIntervalMs: number;
   /** Runs in the activating transaction (queues the first purchase sync). */
-  onActivated?: (trx: Kysely<DB>, connectionId: string) => Promise<unknown>;
+  onActivated?: (trx: Database, connectionId: string) => Promise<unknown>;
 }
 
 /**

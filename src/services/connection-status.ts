@@ -1,12 +1,12 @@
-import type { Kysely } from "kysely";
 import { ulidToUUID } from "ulid";
-import type { ConnectionRecord, DB } from "../db/schema.ts";
+import type { ConnectionRecord } from "../db/schema.ts";
 import { markConnectionLinked, updateConnection } from "./connection-store.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import { diffFields, type AuditAction, type AuditActor } from "./audit.ts";
 import type { EventType } from "./outbox.ts";
 import { recordChange } from "./record-change.ts";
 import { toConnection, type Connection } from "./connection-view.ts";
+import type { Database } from "../db/index.ts";
 
 /**
  * The status changes of a connection. Each runs in the caller's transaction
@@ -24,7 +24,7 @@ export function loginPlace(c: Pick<ConnectionRecord, "id" | "entity_id">): Secre
 
 /** initialized | unauthenticated | active → active: a login the retailer accepted, now sealed. */
 export async function activateConnection(
-  trx: Kysely<DB>,
+  trx: Database,
   vault: LoginVault,
   existing: ConnectionRecord,
   login: { username: string; password: string },
@@ -40,7 +40,7 @@ export async function activateConnection(
 }
 
 /** active → unauthenticated: the retailer rejected the stored login. The login is destroyed; re-linking brings it back. */
-export async function markUnauthenticated(trx: Kysely<DB>, vault: LoginVault, existing: ConnectionRecord, actor: AuditActor, at: Date): Promise<ConnectionRecord> {
+export async function markUnauthenticated(trx: Database, vault: LoginVault, existing: ConnectionRecord, actor: AuditActor, at: Date): Promise<ConnectionRecord> {
   await vault.destroySecret(trx, loginPlace(existing));
   const updated = await updateConnection(trx, existing.id, { status: "unauthenticated", updated_at: at });
   await recordConnectionChange(trx, { actor, action: "connection.unauthenticated", event: "connection.unauthenticated", before: existing, after: updated, fields: ["status"], at });
@@ -60,7 +60,7 @@ export interface ConnectionChange {
 }
 
 /** A connection's change: its event and audit entry, in the caller's transaction (recordChange). */
-export async function recordConnectionChange(trx: Kysely<DB>, change: ConnectionChange): Promise<void> {
+export async function recordConnectionChange(trx: Database, change: ConnectionChange): Promise<void> {
   const before = change.before && toConnection(change.before);
   const after = change.after && toConnection(change.after);
   const row = (change.after ?? change.before)!;

@@ -1,5 +1,6 @@
-import type { Insertable, Kysely } from "kysely";
-import type { ConnectionRecord, ConnectionsTable, ConnectionUpdate, DB } from "../db/schema.ts";
+import type { Insertable } from "kysely";
+import type { ConnectionRecord, ConnectionsTable, ConnectionUpdate } from "../db/schema.ts";
+import type { Database } from "../db/index.ts";
 
 /**
  * The connection store: the only code with SQL on `connections`
@@ -10,7 +11,7 @@ import type { ConnectionRecord, ConnectionsTable, ConnectionUpdate, DB } from ".
  */
 
 /** The entity's connection by id, if any; locked for the caller's transaction with `lock`. */
-export function selectOwnedConnection(executor: Kysely<DB>, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord | undefined> {
+export function selectOwnedConnection(executor: Database, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord | undefined> {
   return executor
     .selectFrom("connections")
     .selectAll()
@@ -21,17 +22,17 @@ export function selectOwnedConnection(executor: Kysely<DB>, entityId: string, co
 }
 
 /** The customer's connection by id (of the entity), if any. */
-export function selectCustomerConnection(db: Kysely<DB>, { id, entityId, customerId }: { id: string; entityId: string; customerId: string }): Promise<ConnectionRecord | undefined> {
+export function selectCustomerConnection(db: Database, { id, entityId, customerId }: { id: string; entityId: string; customerId: string }): Promise<ConnectionRecord | undefined> {
   return db.selectFrom("connections").selectAll().where("id", "=", id).where("entity_id", "=", entityId).where("customer_id", "=", customerId).executeTakeFirst();
 }
 
 /** One connection by id, locked for the caller's transaction. */
-export function lockConnection(trx: Kysely<DB>, id: string): Promise<ConnectionRecord | undefined> {
+export function lockConnection(trx: Database, id: string): Promise<ConnectionRecord | undefined> {
   return trx.selectFrom("connections").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
 }
 
 /** The connection, locked, only while it is active with this credentials version (the login a re-check read). */
-export function lockActiveConnectionAtVersion(trx: Kysely<DB>, id: string, credentialsVersion: number): Promise<ConnectionRecord | undefined> {
+export function lockActiveConnectionAtVersion(trx: Database, id: string, credentialsVersion: number): Promise<ConnectionRecord | undefined> {
   return trx
     .selectFrom("connections")
     .selectAll()
@@ -43,7 +44,7 @@ export function lockActiveConnectionAtVersion(trx: Kysely<DB>, id: string, crede
 }
 
 /** The customer's newest open (not disconnected) connection to the retailer, locked. */
-export function lockOpenConnectionOf(trx: Kysely<DB>, { entityId, customerId, retailerId }: { entityId: string; customerId: string; retailerId: string }): Promise<ConnectionRecord | undefined> {
+export function lockOpenConnectionOf(trx: Database, { entityId, customerId, retailerId }: { entityId: string; customerId: string; retailerId: string }): Promise<ConnectionRecord | undefined> {
   return trx
     .selectFrom("connections")
     .selectAll()
@@ -58,30 +59,30 @@ export function lockOpenConnectionOf(trx: Kysely<DB>, { entityId, customerId, re
 }
 
 /** A customer's connections, oldest first. */
-export function listCustomerConnections(db: Kysely<DB>, entityId: string, customerId: string): Promise<ConnectionRecord[]> {
+export function listCustomerConnections(db: Database, entityId: string, customerId: string): Promise<ConnectionRecord[]> {
   return db.selectFrom("connections").selectAll().where("entity_id", "=", entityId).where("customer_id", "=", customerId).orderBy("id").execute();
 }
 
-export function insertConnection(trx: Kysely<DB>, values: Insertable<ConnectionsTable>): Promise<ConnectionRecord> {
+export function insertConnection(trx: Database, values: Insertable<ConnectionsTable>): Promise<ConnectionRecord> {
   return trx.insertInto("connections").values(values).returningAll().executeTakeFirstOrThrow();
 }
 
 /** Updates one connection by id and answers the row as it now is. */
-export function updateConnection(trx: Kysely<DB>, id: string, set: ConnectionUpdate): Promise<ConnectionRecord> {
+export function updateConnection(trx: Database, id: string, set: ConnectionUpdate): Promise<ConnectionRecord> {
   return trx.updateTable("connections").set(set).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
 }
 
 /** Updates one connection by id, answering nothing. */
-export async function setConnectionFields(trx: Kysely<DB>, id: string, set: ConnectionUpdate): Promise<void> {
+export async function setConnectionFields(trx: Database, id: string, set: ConnectionUpdate): Promise<void> {
   await trx.updateTable("connections").set(set).where("id", "=", id).execute();
 }
 
-export async function deleteConnectionRow(trx: Kysely<DB>, id: string): Promise<void> {
+export async function deleteConnectionRow(trx: Database, id: string): Promise<void> {
   await trx.deleteFrom("connections").where("id", "=", id).execute();
 }
 
 /** A login was sealed: active, the credentials version moves on, the link attempts start over. */
-export function markConnectionLinked(trx: Kysely<DB>, id: string, at: Date): Promise<ConnectionRecord> {
+export function markConnectionLinked(trx: Database, id: string, at: Date): Promise<ConnectionRecord> {
   return trx
     .updateTable("connections")
     .set((eb) => ({
@@ -98,7 +99,7 @@ export function markConnectionLinked(trx: Kysely<DB>, id: string, at: Date): Pro
 }
 
 /** Counts one link attempt unless `max` are used up; answers whether it did. */
-export async function reserveLinkAttempt(db: Kysely<DB>, id: string, max: number): Promise<boolean> {
+export async function reserveLinkAttempt(db: Database, id: string, max: number): Promise<boolean> {
   const reserved = await db
     .updateTable("connections")
     .set((eb) => ({ link_attempts: eb("link_attempts", "+", 1) }))
@@ -110,12 +111,12 @@ export async function reserveLinkAttempt(db: Kysely<DB>, id: string, max: number
 }
 
 /** Gives a reserved link attempt back. */
-export async function releaseLinkAttempt(db: Kysely<DB>, id: string): Promise<void> {
+export async function releaseLinkAttempt(db: Database, id: string): Promise<void> {
   await db.updateTable("connections").set((eb) => ({ link_attempts: eb("link_attempts", "-", 1) })).where("id", "=", id).where("link_attempts", ">", 0).execute();
 }
 
 /** Claims up to `limit` active connections last checked at or before `cutoff` (SKIP LOCKED), marking them checked `now`. */
-export function claimConnectionsDueForCheck(db: Kysely<DB>, { now, cutoff, limit }: { now: Date; cutoff: Date; limit: number }): Promise<ConnectionRecord[]> {
+export function claimConnectionsDueForCheck(db: Database, { now, cutoff, limit }: { now: Date; cutoff: Date; limit: number }): Promise<ConnectionRecord[]> {
   return db
     .updateTable("connections")
     .set({ last_checked_at: now })
@@ -136,7 +137,7 @@ export function claimConnectionsDueForCheck(db: Kysely<DB>, { now, cutoff, limit
 }
 
 /** Takes the sync lease of an active connection under `token` unless a live lease holds it. */
-export function takeSyncLease(db: Kysely<DB>, { id, token, until, now }: { id: string; token: string; until: Date; now: Date }): Promise<ConnectionRecord | undefined> {
+export function takeSyncLease(db: Database, { id, token, until, now }: { id: string; token: string; until: Date; now: Date }): Promise<ConnectionRecord | undefined> {
   return db
     .updateTable("connections")
     .set({ sync_lease_token: token, sync_lease_until: until })
@@ -148,7 +149,7 @@ export function takeSyncLease(db: Kysely<DB>, { id, token, until, now }: { id: s
 }
 
 /** The row, locked, if the sync lease `token` still holds it and it is still active. */
-export function lockLeasedConnection(trx: Kysely<DB>, id: string, token: string): Promise<ConnectionRecord | undefined> {
+export function lockLeasedConnection(trx: Database, id: string, token: string): Promise<ConnectionRecord | undefined> {
   return trx
     .selectFrom("connections")
     .selectAll()
@@ -160,12 +161,12 @@ export function lockLeasedConnection(trx: Kysely<DB>, id: string, token: string)
 }
 
 /** Sets fields of the connection only while the sync lease `token` holds it. */
-export async function setLeasedConnectionFields(executor: Kysely<DB>, id: string, token: string, set: ConnectionUpdate): Promise<void> {
+export async function setLeasedConnectionFields(executor: Database, id: string, token: string, set: ConnectionUpdate): Promise<void> {
   await executor.updateTable("connections").set(set).where("id", "=", id).where("sync_lease_token", "=", token).execute();
 }
 
 /** A failed sync: one more failure, the next try at `nextSyncAt`, the lease `token` released. */
-export async function backOffSync(db: Kysely<DB>, { id, token, nextSyncAt }: { id: string; token: string; nextSyncAt: Date }): Promise<void> {
+export async function backOffSync(db: Database, { id, token, nextSyncAt }: { id: string; token: string; nextSyncAt: Date }): Promise<void> {
   await db
     .updateTable("connections")
     .set((eb) => ({
@@ -180,7 +181,7 @@ export async function backOffSync(db: Kysely<DB>, { id, token, nextSyncAt }: { i
 }
 
 /** Ids of active connections whose sync is due (never synced, or next_sync_at passed), oldest due first. */
-export async function connectionsDueForSync(db: Kysely<DB>, now: Date, limit: number): Promise<string[]> {
+export async function connectionsDueForSync(db: Database, now: Date, limit: number): Promise<string[]> {
   const rows = await db
     .selectFrom("connections")
     .select("id")

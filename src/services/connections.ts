@@ -1,9 +1,8 @@
-import type { Kysely } from "kysely";
 import type { ConnectionTokenScope, ConnectionTokenSigner } from "../auth/connection-tokens.ts";
 import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectionRecord, ConnectionUpdate, DB } from "../db/schema.ts";
+import type { ConnectionRecord, ConnectionUpdate } from "../db/schema.ts";
 import { deleteConnectionRow, insertConnection, listCustomerConnections, selectOwnedConnection, setConnectionFields, updateConnection } from "./connection-store.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf } from "./audit.ts";
@@ -58,7 +57,7 @@ export interface ConnectionServiceDeps {
 }
 
 export function createConnectionService({ db, clock, tokens, vault }: ConnectionServiceDeps) {
-  async function findOwned(executor: Kysely<DB>, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord> {
+  async function findOwned(executor: Database, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord> {
     const c = await selectOwnedConnection(executor, entityId, connectionId, lock);
     if (!c) throw connectionNotFound(connectionId);
     return c;

@@ -1,9 +1,9 @@
-import type { Kysely } from "kysely";
-import type { DB } from "../db/schema.ts";
+
 import { diffFields, type AuditAction, type AuditActor } from "./audit.ts";
 import { ROW_FIELDS, type ConnectorRow } from "./connector-row.ts";
 import type { EventType } from "./outbox.ts";
 import { recordChange } from "./record-change.ts";
+import type { Database } from "../db/index.ts";
 
 /**
  * The connector row fields an audit entry may show: every non-secret field
@@ -48,7 +48,7 @@ export interface ConnectorChange {
  * transaction (the one that made the change): both exist exactly when the
  * change committed. Two INSERTs; the caller already holds both rows.
  */
-export async function recordConnectorChange(trx: Kysely<DB>, change: ConnectorChange): Promise<void> {
+export async function recordConnectorChange(trx: Database, change: ConnectorChange): Promise<void> {
   const { after } = change;
   await recordChange(trx, {
     event: change.event && { type: change.event, data: after },

@@ -1,5 +1,5 @@
-import type { Kysely } from "kysely";
-import type { ConnectorRecord, ConnectorUpdate, DB, NewConnector } from "../db/schema.ts";
+import type { ConnectorRecord, ConnectorUpdate, NewConnector } from "../db/schema.ts";
+import type { Database } from "../db/index.ts";
 
 /**
  * The connector store: the only code with SQL on `connectors` (issue 14, one
@@ -10,34 +10,34 @@ import type { ConnectorRecord, ConnectorUpdate, DB, NewConnector } from "../db/s
  */
 
 /** Updates one connector by id in `trx` and answers the row as it now is. */
-export function updateConnector(trx: Kysely<DB>, id: string, set: ConnectorUpdate): Promise<ConnectorRecord> {
+export function updateConnector(trx: Database, id: string, set: ConnectorUpdate): Promise<ConnectorRecord> {
   return trx.updateTable("connectors").set(set).where("id", "=", id).returningAll().executeTakeFirstOrThrow();
 }
 
 /** Updates one connector by id; undefined when it is gone. */
-export function updateConnectorIfPresent(trx: Kysely<DB>, id: string, set: ConnectorUpdate): Promise<ConnectorRecord | undefined> {
+export function updateConnectorIfPresent(trx: Database, id: string, set: ConnectorUpdate): Promise<ConnectorRecord | undefined> {
   return trx.updateTable("connectors").set(set).where("id", "=", id).returningAll().executeTakeFirst();
 }
 
 /** Updates one connector by id, answering nothing. */
-export async function setConnectorFields(trx: Kysely<DB>, id: string, set: ConnectorUpdate): Promise<void> {
+export async function setConnectorFields(trx: Database, id: string, set: ConnectorUpdate): Promise<void> {
   await trx.updateTable("connectors").set(set).where("id", "=", id).execute();
 }
 
 /** The entity's connector of one type, if any; locked for the caller's transaction with `forUpdate`. */
-export function selectConnector(executor: Kysely<DB>, entityId: string, type: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
+export function selectConnector(executor: Database, entityId: string, type: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
   const query = executor.selectFrom("connectors").selectAll().where("entity_id", "=", entityId).where("connector_type", "=", type);
   return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
 /** One connector by id, if any; locked for the caller's transaction with `forUpdate`. */
-export function selectConnectorById(executor: Kysely<DB>, id: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
+export function selectConnectorById(executor: Database, id: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
   const query = executor.selectFrom("connectors").selectAll().where("id", "=", id);
   return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
 /** Inserts a connector; undefined when the entity already has one of that type (the unique (entity_id, connector_type)). */
-export function insertConnectorRow(trx: Kysely<DB>, values: NewConnector): Promise<ConnectorRecord | undefined> {
+export function insertConnectorRow(trx: Database, values: NewConnector): Promise<ConnectorRecord | undefined> {
   return trx
     .insertInto("connectors")
     .values(values)
@@ -47,18 +47,18 @@ export function insertConnectorRow(trx: Kysely<DB>, values: NewConnector): Promi
 }
 
 /** Deletes one connector (its sealed secrets are the vault's to destroy). */
-export async function deleteConnector(trx: Kysely<DB>, id: string): Promise<void> {
+export async function deleteConnector(trx: Database, id: string): Promise<void> {
   await trx.deleteFrom("connectors").where("id", "=", id).execute();
 }
 
 /** Deletes connectors by id (their sealed secrets are the vault's to destroy). */
-export async function deleteConnectors(trx: Kysely<DB>, ids: readonly string[]): Promise<void> {
+export async function deleteConnectors(trx: Database, ids: readonly string[]): Promise<void> {
   await trx.deleteFrom("connectors").where("id", "in", ids).execute();
 }
 
 /** One page of the entity's connectors by id, newest first (or oldest first going backwards); `limit + 1` rows tell whether more follow. */
 export function listConnectorPage(
-  db: Kysely<DB>,
+  db: Database,
   { entityId, sandboxOnly, startingAfter, endingBefore, backwards, limit }: { entityId: string; sandboxOnly: boolean; startingAfter?: string; endingBefore?: string; backwards: boolean; limit: number },
 ): Promise<ConnectorRecord[]> {
   return db
@@ -74,7 +74,7 @@ export function listConnectorPage(
 }
 
 /** Marks a connected connector disconnected; undefined when it already was (or is gone). */
-export function markConnectorDisconnected(trx: Kysely<DB>, id: string, now: Date): Promise<ConnectorRecord | undefined> {
+export function markConnectorDisconnected(trx: Database, id: string, now: Date): Promise<ConnectorRecord | undefined> {
   return trx
     .updateTable("connectors")
     .set({ is_active: false, disconnected_at: now, updated_at: now })
@@ -85,7 +85,7 @@ export function markConnectorDisconnected(trx: Kysely<DB>, id: string, now: Date
 }
 
 /** Up to `limit` connectors disconnected at or before `cutoff`, oldest first, locked with SKIP LOCKED. */
-export function lockConnectorsDisconnectedBefore(trx: Kysely<DB>, cutoff: Date, limit: number): Promise<{ id: string; entity_id: string }[]> {
+export function lockConnectorsDisconnectedBefore(trx: Database, cutoff: Date, limit: number): Promise<{ id: string; entity_id: string }[]> {
   return trx
     .selectFrom("connectors")
     .select(["id", "entity_id"])
@@ -98,7 +98,7 @@ export function lockConnectorsDisconnectedBefore(trx: Kysely<DB>, cutoff: Date, 
 }
 
 /** Ids of active, connected connectors with credentials last checked before `staleBefore` (never-checked first). */
-export async function connectorsDueForCheck(db: Kysely<DB>, staleBefore: Date, limit: number): Promise<string[]> {
+export async function connectorsDueForCheck(db: Database, staleBefore: Date, limit: number): Promise<string[]> {
   const rows = await db
     .selectFrom("connectors")
     .select("id")
@@ -116,7 +116,7 @@ export async function connectorsDueForCheck(db: Kysely<DB>, staleBefore: Date, l
 
 /** The connected connector of `type` whose inbound webhook URL carries `token`. */
 export function selectConnectorByInboundToken(
-  db: Kysely<DB>,
+  db: Database,
   type: string,
   token: string,
 ): Promise<Pick<ConnectorRecord, "id" | "entity_id" | "connector_type" | "mode"> | undefined> {
@@ -131,7 +131,7 @@ export function selectConnectorByInboundToken(
 
 /** The entity's connected connector of one of `types` with this shop integration id; locked with `forUpdate`. */
 export function selectShopConnector(
-  executor: Kysely<DB>,
+  executor: Database,
   { entityId, id, types, forUpdate }: { entityId: string; id: number; types: readonly string[]; forUpdate: boolean },
 ): Promise<ConnectorRecord | undefined> {
   return executor
@@ -149,7 +149,7 @@ export type ConnectorSortColumn = keyof ConnectorRecord & string;
 
 /** The entity's connected connectors of `types`, ordered by `sort` (nulls last) then shop integration id. */
 export function listShopConnectors(
-  db: Kysely<DB>,
+  db: Database,
   { entityId, types, sandboxOnly, sort }: { entityId: string; types: readonly string[]; sandboxOnly: boolean; sort: readonly { column: ConnectorSortColumn; direction: "asc" | "desc" }[] },
 ): Promise<ConnectorRecord[]> {
   let q = db
@@ -168,7 +168,7 @@ export function listShopConnectors(
  * one query (the proxy's hot path: one round trip). The vault opens the
  * sealed columns.
  */
-export function selectConnectorWithSealed(db: Kysely<DB>, entityId: string, type: string, purpose: string) {
+export function selectConnectorWithSealed(db: Database, entityId: string, type: string, purpose: string) {
   return db
     .selectFrom("connectors as c")
     .leftJoin("vault_secrets as v", (j) => j.onRef("v.owner_id", "=", "c.id").on("v.purpose", "=", purpose))

@@ -3,9 +3,8 @@ import { deleteConnector, deleteConnectors, insertConnectorRow, listConnectorPag
 import { selectGrantStatus } from "./shopify-grant-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
-import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord, ConnectorUpdate, DB } from "../db/schema.ts";
+import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, systemActor, type AuditActor } from "./audit.ts";
@@ -136,17 +135,17 @@ export function createdMeanwhile(name: string, type: ConnectorType): ConflictErr
 
 /** Re-POST within the recovery window: the connector comes back active, with its sealed secrets; `connector.restored`. */
 export async function restoreConnector(
-  trx: Kysely<DB>,
+  trx: Database,
   { actor, def, existing, input, now, publicUrl }: { actor: AuditActor; def: ConnectorDefinition; existing: ConnectorRecord; input: CreateConnectorInput; now: Date; publicUrl: string },
 ): Promise<CreateOutcome> {
-  const restored = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: true, disconnected_at: null, updated_at: now });
+  const restored = await updateConnector(trx, existing.id, { ...connectorFieldChanges(def, existing, input), is_active: true, disconnected_at: null, updated_at: now });
   const row = toConnectorRow(restored, publicUrl);
   await recordConnectorChange(trx, { actor, action: "connector.restored", event: "connector.restored", before: toConnectorRow(existing, publicUrl), after: row, at: now });
   return { outcome: "restored", row };
 }
 
 /** Past the recovery window the old connector is gone for good, whether or not the purge job has run yet: its sealed secrets with it. */
-export async function purgeExpiredConnector(trx: Kysely<DB>, vault: Pick<Vault, "destroySecretsOf">, existing: ConnectorRecord): Promise<void> {
+export async function purgeExpiredConnector(trx: Database, vault: Pick<Vault, "destroySecretsOf">, existing: ConnectorRecord): Promise<void> {
   await deleteConnector(trx, existing.id);
   await vault.destroySecretsOf(trx, [existing.id]);
 }
@@ -166,7 +165,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
    * Locks the caller's connector for a write in `trx`: absent or past the
    * window → 404, disconnected → 409 (restore it first), test key on live → 403.
    */
-  async function lockWritableConnector(trx: Kysely<DB>, actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
+  async function lockWritableConnector(trx: Database, actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRecord> {
     const existing = await selectConnector(trx, actor.entityId, type, { forUpdate: true });
     const now = clock.now();
     if (!existing || (existing.disconnected_at !== null && !isRecoverable(existing, now))) throw notConnected(type);
@@ -243,7 +242,7 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
       return db.transaction().execute(async (trx) => {
         const existing = await lockWritableConnector(trx, actor, type);
         const now = clock.now();
-        const update = fieldUpdate(def, existing, input);
+        const update = connectorFieldChanges(def, existing, input);
         if (input.is_active !== undefined && input.is_active !== existing.is_active) update.is_active = input.is_active;
         if (update.is_active === true && def.authMode === "B" && !(await hasActiveGrant(trx, existing.id))) {
           throw new ConflictError(
@@ -347,7 +346,7 @@ export { selectConnector };
  * connector of that type first (the unique (entity_id, connector_type)).
  */
 export function insertConnector(
-  trx: Kysely<DB>,
+  trx: Database,
   { entityId, keyMode, def, input, config, isActive, now }: { entityId: string; keyMode: ApiKeyActor["mode"]; def: ConnectorDefinition; input: CreateConnectorInput; config: object; isActive: boolean; now: Date },
 ): Promise<ConnectorRecord | undefined> {
   return insertConnectorRow(trx, {
@@ -377,7 +376,7 @@ function missingRequired(def: ConnectorDefinition, fields: ConnectorFields): Vio
 }
 
 /** The column changes a create-on-restore or PATCH body makes, validated against the merged result. */
-export function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord, input: ConnectorFields): ConnectorUpdate {
+export function connectorFieldChanges(def: ConnectorDefinition, existing: ConnectorRecord, input: ConnectorFields): ConnectorUpdate {
   const update: ConnectorUpdate = {};
   if (input.display_name !== undefined && input.display_name !== existing.display_name) update.display_name = input.display_name;
   if (input.mode !== undefined && input.mode !== existing.mode) update.mode = input.mode;
@@ -393,7 +392,7 @@ export function fieldUpdate(def: ConnectorDefinition, existing: ConnectorRecord,
   return update;
 }
 
-async function hasActiveGrant(trx: Kysely<DB>, connectorId: string): Promise<boolean> {
+async function hasActiveGrant(trx: Database, connectorId: string): Promise<boolean> {
   const grant = await selectGrantStatus(trx, connectorId);
   return grant?.status === "active";
 }

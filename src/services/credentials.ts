@@ -1,9 +1,8 @@
 import type { Clock } from "../kernel/clock.ts";
 import { selectConnectorWithSealed, updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
-import type { Kysely } from "kysely";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord, DB } from "../db/schema.ts";
+import type { ConnectorRecord } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf, type AuditAction } from "./audit.ts";
@@ -18,7 +17,7 @@ export const WEBHOOK_SECRET_PURPOSE = "connector.webhook_secret";
 
 export type Credentials = Record<string, string>;
 
-function place(c: Pick<ConnectorRecord, "id" | "entity_id">, purpose: string): SecretPlace {
+function secretPlaceOf(c: Pick<ConnectorRecord, "id" | "entity_id">, purpose: string): SecretPlace {
   return { entityId: c.entity_id, ownerId: c.id, purpose };
 }
 
@@ -36,7 +35,7 @@ export interface CredentialServiceDeps {
   /** PATCHBAY_PUBLIC_URL: the base of each row's inbound_webhook_url. */
   publicUrl: string;
   /** Called in the transaction that stores new credentials (queues their verification). */
-  onCredentialsStored?: (trx: Kysely<DB>, connectorId: string) => Promise<unknown>;
+  onCredentialsStored?: (trx: Database, connectorId: string) => Promise<unknown>;
 }
 
 /** What a credential write shows in the audit log: whether a secret exists and the key names, never a value. */
@@ -51,7 +50,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
   const opened = new Map<string, { masterKeyId: string; wrappedKey: Buffer; ciphertext: Buffer; value: Credentials }>();
 
   /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
-  async function recordSecretWrite(trx: Kysely<DB>, actor: ApiKeyActor, action: AuditAction, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
+  async function recordSecretWrite(trx: Database, actor: ApiKeyActor, action: AuditAction, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
     const row = toConnectorRow(after, publicUrl);
     await recordConnectorChange(trx, { actor: auditActorOf(actor), action, event: "connector.updated", before: toConnectorRow(before, publicUrl), after: row, fields, at });
     return row;
@@ -64,7 +63,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
       if (violations.length > 0) throw ValidationError.of(violations, { to: "see_catalog_credential_keys" });
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
-        const secretId = await vault.sealSecret(trx, place(c, CREDENTIALS_PURPOSE), values);
+        const secretId = await vault.sealSecret(trx, secretPlaceOf(c, CREDENTIALS_PURPOSE), values);
         const now = clock.now();
         const row = await updateConnector(trx, c.id, { credentials_secret_id: secretId, credential_keys: Object.keys(values).sort(), updated_at: now });
         // Stored credentials always count as a change: the values are new even when the key names are not.
@@ -81,7 +80,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         if (c.credentials_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
         const row = await updateConnector(trx, c.id, { credentials_secret_id: null, credential_keys: [], updated_at: now });
-        await vault.destroySecret(trx, place(c, CREDENTIALS_PURPOSE));
+        await vault.destroySecret(trx, secretPlaceOf(c, CREDENTIALS_PURPOSE));
         return recordSecretWrite(trx, actor, "connector.credentials_deleted", c, row, CREDENTIAL_FIELDS, now);
       });
     },
@@ -90,7 +89,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
     async putWebhookSecret(actor: ApiKeyActor, type: ConnectorType, secret: string): Promise<ConnectorRow> {
       return db.transaction().execute(async (trx) => {
         const c = await connectors.lockWritableConnector(trx, actor, type);
-        const secretId = await vault.sealSecret(trx, place(c, WEBHOOK_SECRET_PURPOSE), secret);
+        const secretId = await vault.sealSecret(trx, secretPlaceOf(c, WEBHOOK_SECRET_PURPOSE), secret);
         const now = clock.now();
         const row = await updateConnector(trx, c.id, { webhook_secret_id: secretId, updated_at: now });
         return recordSecretWrite(trx, actor, "connector.webhook_secret_stored", c, row, WEBHOOK_SECRET_FIELDS, now);
@@ -104,14 +103,14 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
         if (c.webhook_secret_id === null) return toConnectorRow(c, publicUrl);
         const now = clock.now();
         const row = await updateConnector(trx, c.id, { webhook_secret_id: null, updated_at: now });
-        await vault.destroySecret(trx, place(c, WEBHOOK_SECRET_PURPOSE));
+        await vault.destroySecret(trx, secretPlaceOf(c, WEBHOOK_SECRET_PURPOSE));
         return recordSecretWrite(trx, actor, "connector.webhook_secret_deleted", c, row, WEBHOOK_SECRET_FIELDS, now);
       });
     },
 
     /** The connector's credentials, for provider calls made inside the server. Never for a response. */
     async openCredentials(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<Credentials | null> {
-      return vault.openSecret<Credentials>(db, place(connector, CREDENTIALS_PURPOSE));
+      return vault.openSecret<Credentials>(db, secretPlaceOf(connector, CREDENTIALS_PURPOSE));
     },
 
     /**
@@ -133,7 +132,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
       const hit = opened.get(connector.id);
       // PGlite returns bytea as a Uint8Array, pg as a Buffer: compared as bytes.
       if (hit && hit.masterKeyId === masterKeyId && Buffer.compare(hit.ciphertext, ciphertext) === 0 && Buffer.compare(hit.wrappedKey, wrappedKey) === 0) return { connector, credentials: hit.value };
-      const value = vault.openSealed<Credentials>(place(connector, CREDENTIALS_PURPOSE), { masterKeyId, wrappedKey, ciphertext });
+      const value = vault.openSealed<Credentials>(secretPlaceOf(connector, CREDENTIALS_PURPOSE), { masterKeyId, wrappedKey, ciphertext });
       if (opened.size >= OPENED_CACHE_ENTRIES) opened.delete(opened.keys().next().value!);
       opened.set(connector.id, { masterKeyId, wrappedKey, ciphertext, value: Object.freeze(value) as Credentials });
       return { connector, credentials: value };
@@ -141,7 +140,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
 
     /** The connector's webhook signing secret, for verifying the provider's webhooks. Never for a response. */
     async openWebhookSecret(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<string | null> {
-      return vault.openSecret<string>(db, place(connector, WEBHOOK_SECRET_PURPOSE));
+      return vault.openSecret<string>(db, secretPlaceOf(connector, WEBHOOK_SECRET_PURPOSE));
     },
   };
 }

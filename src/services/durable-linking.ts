@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectionRecord, DB, LinkTokenRecord } from "../db/schema.ts";
+import type { ConnectionRecord, LinkTokenRecord } from "../db/schema.ts";
 import { insertConnection, lockConnection, lockOpenConnectionOf, selectCustomerConnection } from "./connection-store.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
@@ -36,7 +35,7 @@ export interface DurableLinkingDeps {
   retailers: RetailerGateway;
   vault: LoginVault;
   linkTokens: LinkTokenService;
-  onActivated?: (trx: Kysely<DB>, connectionId: string) => Promise<unknown>;
+  onActivated?: (trx: Database, connectionId: string) => Promise<unknown>;
 }
 
 /**
@@ -109,7 +108,7 @@ export type DurableLinking = ReturnType<typeof createDurableLinking>;
  * first, locked; else a new one, `initialized`, created as POST /connections
  * would. One connection per customer and retailer, however often they link.
  */
-async function openConnectionOf(trx: Kysely<DB>, token: LinkTokenRecord, retailer: Retailer, actor: AuditActor, now: Date): Promise<ConnectionRecord> {
+async function openConnectionOf(trx: Database, token: LinkTokenRecord, retailer: Retailer, actor: AuditActor, now: Date): Promise<ConnectionRecord> {
   const existing = await lockOpenConnectionOf(trx, { entityId: token.entity_id, customerId: token.customer_id, retailerId: retailer.id });
   if (existing) return existing;
   const created = await insertConnection(trx, { id: ulidAt(now), entity_id: token.entity_id, customer_id: token.customer_id, retailer_id: retailer.id, email: null, mobile: null, status: "initialized", created_at: now, updated_at: now });

@@ -148,11 +148,11 @@ export function createMintedTokens({ db, clock, vault, providers, sleep = (ms) =
           throw err;
         }
         const generation = claimed.generation + 1;
-        const done = clock.now();
+        const mintedAt = clock.now();
         const completed = await db.transaction().execute(async (trx) => {
           const r = await trx
             .updateTable("provider_tokens")
-            .set({ generation, expires_at: new Date(done.getTime() + minted.expiresInMs), mint_lease_id: null, mint_lease_until: null, updated_at: done })
+            .set({ generation, expires_at: new Date(mintedAt.getTime() + minted.expiresInMs), mint_lease_id: null, mint_lease_until: null, updated_at: mintedAt })
             .where("connector_id", "=", connector.id)
             .where("generation", "=", claimed.generation)
             .where("mint_lease_id", "=", leaseId)

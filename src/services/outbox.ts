@@ -1,9 +1,9 @@
-import { sql, type Kysely } from "kysely";
-import type { DB } from "../db/schema.ts";
+import { sql } from "kysely";
 import { executeDeferrable } from "../db/deferred.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 import { insertJobsFrom } from "../queue/job-types.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
+import type { Database } from "../db/index.ts";
 
 /** Every event type Patchbay emits; webhook endpoints subscribe to these (or "*"). */
 export const EVENT_TYPES = [
@@ -73,7 +73,7 @@ export const DESTINATION_EVENT_TYPES = [
  * A simulated event reaches only the destinations that accept simulated events.
  * The statement is deferrable (db/deferred.ts): it costs no round trip of its own.
  */
-export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<string> {
+export async function emitEvent(trx: Database, event: NewEvent): Promise<string> {
   const id = event.id ?? uuidv7(event.at);
   const shopEvent = event.type.startsWith("shop_integration.");
   const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
@@ -141,7 +141,7 @@ export async function emitEvent(trx: Kysely<DB>, event: NewEvent): Promise<strin
  * transaction. The caller queues the delivery's job.
  */
 export async function insertEventForEndpoint(
-  trx: Kysely<DB>,
+  trx: Database,
   { eventId, deliveryId, entityId, type, data, endpointId, at }: { eventId: string; deliveryId: string; entityId: string; type: string; data: object; endpointId: string; at: Date },
 ): Promise<void> {
   await trx.insertInto("events").values({ id: eventId, entity_id: entityId, type, data: JSON.stringify(data), created_at: at }).execute();

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { ulid } from "ulid";
-import type { Kysely } from "kysely";
 import { findRetailer } from "../catalog/retailers.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectionRecord, DB, PurchaseItem } from "../db/schema.ts";
+import type { ConnectionRecord, PurchaseItem } from "../db/schema.ts";
 import { backOffSync, connectionsDueForSync, lockLeasedConnection, setConnectionFields, setLeasedConnectionFields, takeSyncLease } from "./connection-store.ts";
 import type { ProviderLogger } from "../providers/client.ts";
 import type { GatewayPurchase, RetailerGateway, RetailerLogin } from "../providers/retailers.ts";
@@ -71,11 +70,11 @@ export function createPurchaseSync({ db, clock, retailers, vault, intervalMs, le
   }
 
   /** The row, locked, if this sync still holds it and it is still active. */
-  async function fenced(trx: Kysely<DB>, connectionId: string, token: string): Promise<ConnectionRecord | undefined> {
+  async function fenced(trx: Database, connectionId: string, token: string): Promise<ConnectionRecord | undefined> {
     return lockLeasedConnection(trx, connectionId, token);
   }
 
-  async function storePage(trx: Kysely<DB>, c: ConnectionRecord, purchases: GatewayPurchase[]): Promise<number> {
+  async function storePage(trx: Database, c: ConnectionRecord, purchases: GatewayPurchase[]): Promise<number> {
     if (purchases.length === 0) return 0;
     const now = clock.now();
     const rows = purchases.map((p) => {

@@ -1,7 +1,7 @@
-import type { Kysely } from "kysely";
-import type { DB } from "../db/schema.ts";
+
 import { recordAudit, type AuditEntry } from "./audit.ts";
 import { emitEvent, type EventType, type NewEvent } from "./outbox.ts";
+import type { Database } from "../db/index.ts";
 
 export interface Change extends AuditEntry {
   /** The webhook event the change emits, if it emits one: its data is a projection, never a secret. */
@@ -13,7 +13,7 @@ export interface Change extends AuditEntry {
  * this writes its outbox event (if any) and its audit entry in that same
  * transaction, so both exist exactly when the change committed.
  */
-export async function recordChange(trx: Kysely<DB>, change: Change): Promise<void> {
+export async function recordChange(trx: Database, change: Change): Promise<void> {
   const { event, ...entry } = change;
   if (event) await emitEvent(trx, { entityId: event.entityId ?? entry.entityId!, type: event.type, data: event.data, at: entry.at });
   await recordAudit(trx, entry);

@@ -1,5 +1,6 @@
-import type { Insertable, Kysely, Updateable } from "kysely";
-import type { DB, ShopifyGrantRecord, ShopifyGrantsTable } from "../db/schema.ts";
+import type { Insertable, Updateable } from "kysely";
+import type { ShopifyGrantRecord, ShopifyGrantsTable } from "../db/schema.ts";
+import type { Database } from "../db/index.ts";
 
 /**
  * The Shopify grant store: the only code with SQL on `shopify_grants`
@@ -11,17 +12,17 @@ import type { DB, ShopifyGrantRecord, ShopifyGrantsTable } from "../db/schema.ts
 type GrantValues = Omit<Insertable<ShopifyGrantsTable>, "connector_id" | "created_at" | "generation">;
 
 /** The connector's grant, if any. */
-export function selectGrant(executor: Kysely<DB>, connectorId: string): Promise<ShopifyGrantRecord | undefined> {
+export function selectGrant(executor: Database, connectorId: string): Promise<ShopifyGrantRecord | undefined> {
   return executor.selectFrom("shopify_grants").selectAll().where("connector_id", "=", connectorId).executeTakeFirst();
 }
 
 /** The grant's shop and status, if any. */
-export function selectGrantStatus(executor: Kysely<DB>, connectorId: string): Promise<Pick<ShopifyGrantRecord, "shop" | "status"> | undefined> {
+export function selectGrantStatus(executor: Database, connectorId: string): Promise<Pick<ShopifyGrantRecord, "shop" | "status"> | undefined> {
   return executor.selectFrom("shopify_grants").select(["shop", "status"]).where("connector_id", "=", connectorId).executeTakeFirst();
 }
 
 /** Writes the connector's grant, replacing an earlier one (its generation moves on). */
-export async function upsertGrant(trx: Kysely<DB>, connectorId: string, values: GrantValues, now: Date): Promise<void> {
+export async function upsertGrant(trx: Database, connectorId: string, values: GrantValues, now: Date): Promise<void> {
   await trx
     .insertInto("shopify_grants")
     .values({ connector_id: connectorId, ...values, created_at: now })
@@ -30,16 +31,16 @@ export async function upsertGrant(trx: Kysely<DB>, connectorId: string, values: 
 }
 
 /** Sets fields of the connector's grant (whatever its generation). */
-export async function setGrantFields(executor: Kysely<DB>, connectorId: string, set: Updateable<ShopifyGrantsTable>): Promise<void> {
+export async function setGrantFields(executor: Database, connectorId: string, set: Updateable<ShopifyGrantsTable>): Promise<void> {
   await executor.updateTable("shopify_grants").set(set).where("connector_id", "=", connectorId).execute();
 }
 
-export async function deleteGrant(trx: Kysely<DB>, connectorId: string): Promise<void> {
+export async function deleteGrant(trx: Database, connectorId: string): Promise<void> {
   await trx.deleteFrom("shopify_grants").where("connector_id", "=", connectorId).execute();
 }
 
 /** What a refresh decides on: the grant's generation, status and expiries, with its connector's entity and disconnect. */
-export function selectGrantForRefresh(db: Kysely<DB>, connectorId: string) {
+export function selectGrantForRefresh(db: Database, connectorId: string) {
   return db
     .selectFrom("shopify_grants")
     .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")
@@ -50,7 +51,7 @@ export function selectGrantForRefresh(db: Kysely<DB>, connectorId: string) {
 
 /** Claims the refresh of `generation` under `leaseId` unless another live claim holds it; undefined when it lost. */
 export function claimGrantRefresh(
-  db: Kysely<DB>,
+  db: Database,
   { connectorId, generation, leaseId, leaseUntil, now }: { connectorId: string; generation: number; leaseId: string; leaseUntil: Date; now: Date },
 ): Promise<ShopifyGrantRecord | undefined> {
   return db
@@ -65,18 +66,18 @@ export function claimGrantRefresh(
 }
 
 /** Releases the claim `leaseId` holds, so a retry can run at once. */
-export async function releaseGrantClaim(db: Kysely<DB>, connectorId: string, leaseId: string): Promise<void> {
+export async function releaseGrantClaim(db: Database, connectorId: string, leaseId: string): Promise<void> {
   await db.updateTable("shopify_grants").set({ refresh_lease_id: null, refresh_lease_until: null }).where("connector_id", "=", connectorId).where("refresh_lease_id", "=", leaseId).execute();
 }
 
 /** Completes the refresh of `generation` only; answers whether it did. */
-export async function completeGrantRefresh(trx: Kysely<DB>, connectorId: string, generation: number, set: Updateable<ShopifyGrantsTable>): Promise<boolean> {
+export async function completeGrantRefresh(trx: Database, connectorId: string, generation: number, set: Updateable<ShopifyGrantsTable>): Promise<boolean> {
   const completed = await trx.updateTable("shopify_grants").set(set).where("connector_id", "=", connectorId).where("generation", "=", generation).executeTakeFirst();
   return Number(completed.numUpdatedRows) === 1;
 }
 
 /** Connector ids of active grants of connected connectors whose access token expires by `horizon`, soonest first. */
-export async function grantsDueForRefresh(db: Kysely<DB>, horizon: Date, limit: number): Promise<string[]> {
+export async function grantsDueForRefresh(db: Database, horizon: Date, limit: number): Promise<string[]> {
   const rows = await db
     .selectFrom("shopify_grants")
     .innerJoin("connectors", "connectors.id", "shopify_grants.connector_id")

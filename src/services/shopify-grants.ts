@@ -1,9 +1,8 @@
-import type { Kysely } from "kysely";
 import { selectConnectorById, setConnectorFields, updateConnector } from "./connector-store.ts";
 import { claimGrantRefresh, completeGrantRefresh, grantsDueForRefresh, releaseGrantClaim, selectGrant, selectGrantForRefresh, setGrantFields, upsertGrant } from "./shopify-grant-store.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { ConnectorRecord, DB } from "../db/schema.ts";
+import type { ConnectorRecord } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { ShopifyRejected, type ShopifyApi, type ShopifyTokens } from "../providers/shopify.ts";
 import { systemActor, type AuditActor } from "./audit.ts";
@@ -65,15 +64,15 @@ export interface ShopifyGrantDeps {
  * current generation, and it completes only that generation.
  */
 export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: ShopifyGrantDeps) {
-  const place = (connector: ConnectorRef): SecretPlace => ({ entityId: connector.entity_id, ownerId: connector.id, purpose: CREDENTIALS_PURPOSE });
+  const secretPlaceOf = (connector: ConnectorRef): SecretPlace => ({ entityId: connector.entity_id, ownerId: connector.id, purpose: CREDENTIALS_PURPOSE });
 
-  async function seal(trx: Kysely<DB>, connector: ConnectorRef, tokens: ShopifyTokens): Promise<string> {
+  async function seal(trx: Database, connector: ConnectorRef, tokens: ShopifyTokens): Promise<string> {
     const plain: SealedTokens = { access_token: tokens.accessToken, refresh_token: tokens.refreshToken };
-    return vault.sealSecret(trx, place(connector), plain);
+    return vault.sealSecret(trx, secretPlaceOf(connector), plain);
   }
 
   async function open(connector: ConnectorRef): Promise<SealedTokens | null> {
-    return vault.openSecret<SealedTokens>(db, place(connector));
+    return vault.openSecret<SealedTokens>(db, secretPlaceOf(connector));
   }
 
   /** Shopify refused the grant: the connector shows it, keeps its row, and an event tells subscribers. */
@@ -87,7 +86,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
 
   return {
     /** Seals fresh tokens for a connector (OAuth callback), replacing any earlier grant. In the caller's transaction. */
-    async storeGrant(trx: Kysely<DB>, connector: ConnectorRecord, shop: string, tokens: ShopifyTokens, now: Date): Promise<void> {
+    async storeGrant(trx: Database, connector: ConnectorRecord, shop: string, tokens: ShopifyTokens, now: Date): Promise<void> {
       const secretId = await seal(trx, connector, tokens);
       await setConnectorFields(trx, connector.id, { credentials_secret_id: secretId, credential_keys: TOKEN_KEYS });
       const values = {
@@ -158,7 +157,7 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
         return { outcome: "unreachable", error: err.message };
       }
 
-      const done = clock.now();
+      const refreshedAt = clock.now();
       await db.transaction().execute(async (trx) => {
         // Completes only the generation it claimed; the rotated tokens are sealed in the same transaction.
         const completed = await completeGrantRefresh(trx, connectorId, claimed.generation, {
@@ -168,12 +167,12 @@ export function createShopifyGrants({ db, clock, shopify, vault, publicUrl }: Sh
           generation: claimed.generation + 1,
           refresh_lease_id: null,
           refresh_lease_until: null,
-          updated_at: done,
+          updated_at: refreshedAt,
         });
         if (!completed) return;
         await seal(trx, connector, tokens);
         // New token values under the same key names: the entry says when, never what.
-        await recordChange(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: done });
+        await recordChange(trx, { entityId: row.entity_id, actor: REFRESHER, action: "connector.credentials_refreshed", target: { type: "connector", id: connectorId }, at: refreshedAt });
       });
       return { outcome: "refreshed", accessExpiresAt: tokens.accessExpiresAt };
     },
@@ -196,7 +195,7 @@ export type ShopifyGrants = ReturnType<typeof createShopifyGrants>;
  * not on every repeat — `connector.auth_failed` emitted and audited in the
  * same transaction. Shared with the health checks. Returns the row.
  */
-export async function recordAuthFailure(trx: Kysely<DB>, connectorId: string, error: string, actor: AuditActor, now: Date, publicUrl: string): Promise<ConnectorRecord | undefined> {
+export async function recordAuthFailure(trx: Database, connectorId: string, error: string, actor: AuditActor, now: Date, publicUrl: string): Promise<ConnectorRecord | undefined> {
   const before = await selectConnectorById(trx, connectorId, { forUpdate: true });
   if (!before) return undefined;
   const row = await updateConnector(trx, connectorId, { sync_status: "auth_failed", sync_error: error, last_sync_at: now, updated_at: now });

@@ -7,8 +7,7 @@ import { connectorDefinition } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
-import type { Kysely } from "kysely";
-import type { ConnectorRecord, DB, ShopifyOAuthStateRecord } from "../db/schema.ts";
+import type { ConnectorRecord, ShopifyOAuthStateRecord } from "../db/schema.ts";
 import { ProviderError } from "../providers/client.ts";
 import { authorizeUrl, normalizeShopDomain, ShopifyRejected, verifyCallbackHmac, type ShopifyApi } from "../providers/shopify.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
@@ -20,7 +19,7 @@ import {
   alreadyExists,
   assertKeyMayAct,
   createdMeanwhile,
-  fieldUpdate,
+  connectorFieldChanges,
   insertConnector,
   isRecoverableWithin,
   purgeExpiredConnector,
@@ -78,15 +77,15 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
    * another shop: authorize it afresh. Pending is not failing, so sync_status
    * is null until the callback (shop integrations count other statuses as failing).
    */
-  async function reusePending(trx: Kysely<DB>, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
-    const row = await updateConnector(trx, existing.id, { ...fieldUpdate(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now });
+  async function reusePending(trx: Database, existing: ConnectorRecord, grantShop: string | undefined, shop: string, input: CreateConnectorInput, now: Date) {
+    const row = await updateConnector(trx, existing.id, { ...connectorFieldChanges(def, existing, input), is_active: false, disconnected_at: null, sync_status: null, sync_error: null, updated_at: now });
     if (grantShop !== undefined && grantShop !== shop) await deleteGrant(trx, existing.id);
     // The newest authorize URL is the only one that works.
     await trx.deleteFrom("shopify_oauth_states").where("connector_id", "=", existing.id).where("used_at", "is", null).execute();
     return row;
   }
 
-  async function createPending(trx: Kysely<DB>, actor: ApiKeyActor, input: CreateConnectorInput, now: Date): Promise<ConnectorRecord> {
+  async function createPending(trx: Database, actor: ApiKeyActor, input: CreateConnectorInput, now: Date): Promise<ConnectorRecord> {
     const config = input.config ?? {};
     const violations = validateConnectorConfig(def, config);
     if (violations.length > 0) throw ValidationError.of(violations);
@@ -95,7 +94,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
     return row;
   }
 
-  async function issueState(trx: Kysely<DB>, row: ConnectorRecord, shop: string, clientId: string, now: Date): Promise<OAuthRequired> {
+  async function issueState(trx: Database, row: ConnectorRecord, shop: string, clientId: string, now: Date): Promise<OAuthRequired> {
     const state = randomBase62(43);
     const expiresAt = new Date(now.getTime() + OAUTH_STATE_TTL_MS);
     await trx
@@ -191,10 +190,10 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
       return db.transaction().execute(async (trx) => {
         const current = await selectConnectorById(trx, state.connector_id, { forUpdate: true });
         assertConnectorAwaits(current, state);
-        const done = clock.now();
-        await grants.storeGrant(trx, current, shop, tokens, done);
+        const approvedAt = clock.now();
+        await grants.storeGrant(trx, current, shop, tokens, approvedAt);
         // The shop's address also fills the shop integration's shop_url (/api/v3) unless someone set one.
-        const row = await updateConnector(trx, current.id, { is_active: true, sync_status: "connected", sync_error: null, last_sync_at: done, updated_at: done, shop_url: current.shop_url ?? `https://${shop}` });
+        const row = await updateConnector(trx, current.id, { is_active: true, sync_status: "connected", sync_error: null, last_sync_at: approvedAt, updated_at: approvedAt, shop_url: current.shop_url ?? `https://${shop}` });
         const projected = toConnectorRow(row, publicUrl);
         await recordChange(trx, {
           event: { type: "connector.connected", data: projected },
@@ -203,7 +202,7 @@ export function createShopifyOAuthService({ db, clock, config, callbackUrl, shop
           action: "connector.oauth_completed",
           target: { type: "connector", id: row.id },
           changes: { is_active: { before: current.is_active, after: true }, sync_status: { before: current.sync_status, after: "connected" } },
-          at: done,
+          at: approvedAt,
         });
         return projected;
       });

@@ -1,7 +1,7 @@
-import { sql, type Kysely } from "kysely";
+import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { DB, WebhookEndpointRecord } from "../db/schema.ts";
+import type { WebhookEndpointRecord } from "../db/schema.ts";
 import type { Jobs } from "../queue/job-types.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
@@ -147,7 +147,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
    * One webhook.test event, delivered to this endpoint only (whatever its
    * subscription), in the caller's transaction.
    */
-  async function queueTestEvent(trx: Kysely<DB>, endpoint: WebhookEndpointRecord, now: Date): Promise<TestEventQueued> {
+  async function queueTestEvent(trx: Database, endpoint: WebhookEndpointRecord, now: Date): Promise<TestEventQueued> {
     const eventId = uuidv7(now);
     const deliveryId = uuidv7(now);
     const data = { object: "webhook_endpoint", id: endpoint.id, url: endpoint.url, mode: endpoint.mode, test: true };

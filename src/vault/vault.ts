@@ -1,7 +1,6 @@
-import type { Kysely } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { DB } from "../db/schema.ts";
+
 import { ConflictError } from "../kernel/errors.ts";
 import { uuidv7 } from "../kernel/ids.ts";
 import { KeyRing, openEnvelope, rewrapEnvelope, sealEnvelope, VaultError, type SealedEnvelope } from "./envelope.ts";
@@ -30,7 +29,6 @@ export interface RewrapProgress extends VaultStatus {
   rewrapped: number;
 }
 
-type Executor = Kysely<DB>;
 
 /** The additional authenticated data that binds a sealed secret to its place. */
 function placeAad(place: SecretPlace): Buffer {
@@ -67,7 +65,7 @@ export function createVault({ db, ring, clock }: { db: Database; ring: KeyRing; 
     keyIds: (): string[] => ring.ids,
 
     /** Seals `value` into its place, replacing whatever was there; returns the secret's id. */
-    async sealSecret(executor: Executor, place: SecretPlace, value: unknown): Promise<string> {
+    async sealSecret(executor: Database, place: SecretPlace, value: unknown): Promise<string> {
       const sealed = sealEnvelope(ring, placeAad(place), Buffer.from(JSON.stringify(value), "utf8"));
       const now = clock.now();
       const row = await executor
@@ -101,7 +99,7 @@ export function createVault({ db, ring, clock }: { db: Database; ring: KeyRing; 
      * The secret at `place`, or null if there is none. Throws VaultError when
      * its master key is not configured or the stored bytes do not belong here.
      */
-    async openSecret<T = unknown>(executor: Executor, place: SecretPlace): Promise<T | null> {
+    async openSecret<T = unknown>(executor: Database, place: SecretPlace): Promise<T | null> {
       const row = await executor
         .selectFrom("vault_secrets")
         .select(["master_key_id", "wrapped_key", "ciphertext"])
@@ -119,13 +117,13 @@ export function createVault({ db, ring, clock }: { db: Database; ring: KeyRing; 
     },
 
     /** Destroys the secret at `place` (ciphertext and wrapped data key); true if there was one. */
-    async destroySecret(executor: Executor, place: SecretPlace): Promise<boolean> {
+    async destroySecret(executor: Database, place: SecretPlace): Promise<boolean> {
       const gone = await executor.deleteFrom("vault_secrets").where("owner_id", "=", place.ownerId).where("purpose", "=", place.purpose).returning("id").execute();
       return gone.length > 0;
     },
 
     /** Destroys every secret the given records own; the number destroyed. */
-    async destroySecretsOf(executor: Executor, ownerIds: readonly string[]): Promise<number> {
+    async destroySecretsOf(executor: Database, ownerIds: readonly string[]): Promise<number> {
       if (ownerIds.length === 0) return 0;
       const gone = await executor.deleteFrom("vault_secrets").where("owner_id", "in", ownerIds).returning("id").execute();
       return gone.length;
