@@ -1,3 +1,4 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
@@ -60,11 +61,7 @@ export type CreateOutcome =
   /** Mode B (Shopify): the merchant must approve the app first (seed 001). */
   | { outcome: "oauth_required"; oauth: OAuthRequired };
 
-export interface ListOptions {
-  limit: number;
-  startingAfter?: string;
-  endingBefore?: string;
-}
+export type ListOptions = PageOptions;
 
 /**
  * Fields that must never arrive in a create body (seed 001): secrets go
@@ -181,23 +178,14 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
   }
 
   return {
-    async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: ConnectorRow[]; hasMore: boolean }> {
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      let q = db
+    async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<Page<ConnectorRow>> {
+      const filtered = db
         .selectFrom("connectors")
         .selectAll()
         .where("entity_id", "=", actor.entityId)
         // A test key lives in the sandbox: it does not see live connectors.
-        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "sandbox"))
-        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
-        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
-        .orderBy("id", backwards ? "asc" : "desc")
-        .limit(opts.limit + 1);
-      const rows = await q.execute();
-      const hasMore = rows.length > opts.limit;
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map((c) => toConnectorRow(c, publicUrl)), hasMore };
+        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "sandbox"));
+      return keysetPage(filtered, "id", opts, (c) => toConnectorRow(c, publicUrl));
     },
 
     async getConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {

@@ -1,3 +1,4 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import { sql, type Kysely } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
@@ -108,11 +109,7 @@ export interface TestEventQueued {
   status: "queued";
 }
 
-export interface ListOptions {
-  limit: number;
-  startingAfter?: string;
-  endingBefore?: string;
-}
+export type ListOptions = PageOptions;
 
 export interface WebhookEndpointServiceDeps {
   db: Database;
@@ -154,21 +151,13 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
   return {
     findOwned,
 
-    async listEndpoints(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: WebhookEndpoint[]; hasMore: boolean }> {
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      const rows = await db
+    async listEndpoints(actor: ApiKeyActor, opts: ListOptions): Promise<Page<WebhookEndpoint>> {
+      const filtered = db
         .selectFrom("webhook_endpoints")
         .selectAll()
         .where("entity_id", "=", actor.entityId)
-        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "test"))
-        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
-        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
-        .orderBy("id", backwards ? "asc" : "desc")
-        .limit(opts.limit + 1)
-        .execute();
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map(toWebhookEndpoint), hasMore: rows.length > opts.limit };
+        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "test"));
+      return keysetPage(filtered, "id", opts, toWebhookEndpoint);
     },
 
     async getEndpoint(actor: ApiKeyActor, id: string): Promise<WebhookEndpoint> {

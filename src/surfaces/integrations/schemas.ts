@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { CONNECTOR_TYPES } from "../../catalog/index.ts";
 import { FLAT_ERROR_SCHEMA_ID } from "../shared/flat-errors.ts";
+import { ListOf, PageQuery, pageQueryFields } from "../shared/list-page.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
 export const ConnectorTypeParams = Type.Object({
@@ -109,21 +110,9 @@ export const OAuthRequired = Type.Object({
   hint: Type.String(),
 });
 
-export const ListQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "A connector id: the page after it." })),
-    ending_before: Type.Optional(Type.String({ format: "uuid", description: "A connector id: the page before it." })),
-  },
-  { additionalProperties: false },
-);
+export const ListQuery = PageQuery("A connector id");
 
-export const ConnectorList = Type.Object({
-  object: Type.Literal("list"),
-  data: Type.Array(Type.Ref("ConnectorRow")),
-  has_more: Type.Boolean(),
-  url: Type.String(),
-});
+export const ConnectorList = ListOf(Type.Ref("ConnectorRow"));
 
 export const CatalogEntry = Type.Object({
   connector_type: StringEnum(CONNECTOR_TYPES),
@@ -138,7 +127,17 @@ export const CatalogEntry = Type.Object({
   docs_url: Type.String(),
 });
 
-export const CatalogList = Type.Object({ object: Type.Literal("list"), data: Type.Array(CatalogEntry), has_more: Type.Boolean(), url: Type.String() });
+export const CatalogList = ListOf(CatalogEntry);
+
+/** The catalog's cursors are connector types, not uuids. */
+export const CatalogQuery = Type.Object(
+  {
+    ...pageQueryFields(),
+    starting_after: Type.Optional(StringEnum(CONNECTOR_TYPES, { description: "A connector type: the entries after it, exclusive." })),
+    ending_before: Type.Optional(StringEnum(CONNECTOR_TYPES, { description: "A connector type: the entries before it, exclusive. Not together with starting_after (400)." })),
+  },
+  { additionalProperties: false },
+);
 
 /** Every error status a route can answer, pointing at the one error schema. */
 export function errorResponses(...statuses: number[]) {

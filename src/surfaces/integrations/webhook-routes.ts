@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../../compose.ts";
 import { errorResponses } from "./schemas.ts";
+import { listEnvelope, pageOptions } from "../shared/list-page.ts";
 import {
   CreateEndpointBody,
   DeletedEndpoint,
@@ -11,7 +12,8 @@ import {
   EndpointList,
   EndpointParams,
   EndpointWithSecret,
-  PageQuery,
+  DeliveryPageQuery,
+  EndpointPageQuery,
   RotatedEndpoint,
   TestEvent,
   UpdateEndpointBody,
@@ -35,12 +37,8 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
 
   app.get("/v1/webhook_endpoints", {
     config: { scope },
-    schema: { tags, security, summary: "List webhook endpoints, newest first", querystring: PageQuery, response: { 200: EndpointList, ...errorResponses(400, 401, 403) } },
-    handler: async (request) => {
-      const { limit, starting_after, ending_before } = request.query;
-      const page = await endpoints.listEndpoints(request.actor, { limit, startingAfter: starting_after, endingBefore: ending_before });
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: "/v1/webhook_endpoints" };
-    },
+    schema: { tags, security, summary: "List webhook endpoints, newest first", querystring: EndpointPageQuery, response: { 200: EndpointList, ...errorResponses(400, 401, 403) } },
+    handler: async (request) => listEnvelope(await endpoints.listEndpoints(request.actor, pageOptions(request.query)), "/v1/webhook_endpoints"),
   });
 
   app.post("/v1/webhook_endpoints", {
@@ -115,14 +113,11 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
       security,
       summary: "The endpoint's delivery log, newest event first",
       params: EndpointParams,
-      querystring: PageQuery,
+      querystring: DeliveryPageQuery,
       response: { 200: DeliveryList, ...errorResponses(400, 401, 403, 404) },
     },
-    handler: async (request) => {
-      const { limit, starting_after, ending_before } = request.query;
-      const page = await deliveries.listDeliveries(request.actor, request.params.id, { limit, startingAfter: starting_after, endingBefore: ending_before });
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/v1/webhook_endpoints/${request.params.id}/deliveries` };
-    },
+    handler: async (request) =>
+      listEnvelope(await deliveries.listDeliveries(request.actor, request.params.id, pageOptions(request.query)), `/v1/webhook_endpoints/${request.params.id}/deliveries`),
   });
 
   app.post("/v1/webhook_endpoints/:id/deliveries/:delivery_id/retry", {

@@ -1,3 +1,4 @@
+import { ListOf, PageQuery } from "../shared/list-page.ts";
 import { Type } from "@sinclair/typebox";
 import { EVENT_TYPES } from "../../services/outbox.ts";
 import { EVENT_FAMILIES, MAX_METADATA_KEYS, WEBHOOK_API_VERSION } from "../../services/webhook-endpoints.ts";
@@ -93,7 +94,7 @@ export const RotatedEndpoint = Type.Object({
 
 export const DeletedEndpoint = Type.Object({ object: Type.Literal("webhook_endpoint"), id: Uuid, deleted: Type.Literal(true) });
 
-export const EndpointList = Type.Object({ object: Type.Literal("list"), data: Type.Array(Type.Ref("WebhookEndpoint")), has_more: Type.Boolean(), url: Type.String() });
+export const EndpointList = ListOf(Type.Ref("WebhookEndpoint"));
 
 const Attempt = Type.Object({
   attempted_at: Timestamp,
@@ -119,13 +120,7 @@ export const WebhookDeliverySchema = Type.Object(
   { $id: "WebhookDelivery" },
 );
 
-export const DeliveryList = Type.Object({ object: Type.Literal("list"), data: Type.Array(Type.Ref("WebhookDelivery")), has_more: Type.Boolean(), url: Type.String() });
+export const DeliveryList = ListOf(Type.Ref("WebhookDelivery"));
 
-export const PageQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "An id: the page after it." })),
-    ending_before: Type.Optional(Type.String({ format: "uuid", description: "An id: the page before it." })),
-  },
-  { additionalProperties: false },
-);
+export const EndpointPageQuery = PageQuery("A webhook endpoint id");
+export const DeliveryPageQuery = PageQuery("A delivery id");
