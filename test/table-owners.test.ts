@@ -26,6 +26,8 @@ const OWNERS: Record<string, readonly string[]> = {
 const KNOWN_SPREAD: Record<string, readonly string[]> = {
   entities: ["src/services/entities.ts", "src/services/webhook-destinations.ts", "src/services/webhook-endpoints.ts"],
   api_keys: ["src/services/admission.ts", "src/services/api-keys.ts"],
+  // Admission reads a token's key in its one statement, as it reads api_keys.
+  oauth2_access_tokens: ["src/services/admission.ts", "src/services/oauth2-tokens.ts"],
   connectors: ["src/services/connector-health.ts", "src/services/connector-store.ts", "src/services/connectors.ts", "src/services/credentials.ts", "src/services/inbound-webhooks.ts", "src/services/outbox.ts", "src/services/shop-integrations.ts", "src/services/shopify-grants.ts", "src/services/shopify-oauth.ts", "src/services/webhook-deliveries.ts"],
   events: ["src/services/outbox.ts", "src/services/webhook-deliveries.ts", "src/services/webhook-endpoints.ts"],
   // The proxy reads a connector with its sealed credentials in one query (credentials.ts): to move into the vault's store.
