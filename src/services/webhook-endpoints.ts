@@ -219,6 +219,10 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
 
     async updateEndpoint(actor: ApiKeyActor, id: string, patch: Partial<EndpointInput>): Promise<WebhookEndpoint> {
       const existing = await findOwned(actor, id);
+      // api-reference/webhooks: "disabled is permanently off" — it is not made active or paused again.
+      if (existing.status === "disabled" && patch.status !== undefined && patch.status !== "disabled") {
+        throw new ConflictError("endpoint_disabled", "This endpoint is disabled, which is permanent: it cannot be set active or paused again.", "Create a new endpoint, or pause (not disable) an endpoint you mean to resume.");
+      }
       const url = patch.url === undefined ? undefined : await assertDeliverableUrl(patch.url, urls);
       const subscription = subscriptionOf(patch);
       const events = subscription === undefined ? undefined : checkedEvents(subscription, subscriptionParam(patch));
@@ -274,7 +278,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
      * signing until `previous_secret_expires_at` (24 h). Rotating again within
      * that window ends the older secret at once: there are never more than two.
      */
-    async rotateSecret(actor: ApiKeyActor, id: string): Promise<WebhookEndpointWithSecret & { previous_secret_expires_at: string }> {
+    async rotateSecret(actor: ApiKeyActor, id: string): Promise<WebhookEndpointWithSecret & { previous_secret_expires_at: string; webhook_id: string; last4: string; rotated_at: string }> {
       const existing = await findOwned(actor, id);
       const secret = newSigningSecret();
       return db.transaction().execute(async (trx) => {
@@ -300,7 +304,8 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
           changes: { previous_secret_expires_at: { before: locked.previous_secret_expires_at?.toISOString() ?? null, after: expires.toISOString() } },
           at: now,
         });
-        return { ...toWebhookEndpoint(row), secret, previous_secret_expires_at: expires.toISOString() };
+        // api-reference/webhooks/rotate…: webhook_id, secret, last4, rotated_at — beside the endpoint record.
+        return { ...toWebhookEndpoint(row), secret, previous_secret_expires_at: expires.toISOString(), webhook_id: row.id, last4: secret.slice(-4), rotated_at: now.toISOString() };
       });
     },
 

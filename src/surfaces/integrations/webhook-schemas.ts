@@ -90,6 +90,9 @@ export const RotatedEndpoint = Type.Object({
   ...endpointProperties,
   secret,
   previous_secret_expires_at: Type.String({ format: "date-time", description: "Until then deliveries carry a second v1 signature, made with the previous secret." }),
+  webhook_id: Uuid,
+  last4: Type.String({ description: "The last 4 hex characters of the new secret (the endpoint's secret_last4 from now on)." }),
+  rotated_at: Timestamp,
 });
 
 export const DeletedEndpoint = Type.Object({ object: Type.Literal("webhook_endpoint"), id: Uuid, deleted: Type.Literal(true) });
