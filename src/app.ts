@@ -17,6 +17,7 @@ import { inboundWebhookRoutes } from "./surfaces/inbound/routes.ts";
 import { connectionsRoutes } from "./surfaces/connections/routes.ts";
 import { integrationsRoutes } from "./surfaces/integrations/routes.ts";
 import { shopIntegrationsRoutes } from "./surfaces/shop-integrations/routes.ts";
+import { oauth2Routes } from "./surfaces/oauth2/routes.ts";
 import { ShuttingDownError } from "./kernel/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { finishOpenApiDocument } from "./surfaces/openapi-finish.ts";
@@ -121,6 +122,11 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
           apiKeyHeader: { type: "apiKey", in: "header", name: "x-api-key", description: "The client's API key secret value (connections surface)" },
           connectionToken: { type: "http", scheme: "bearer", description: "A connection-specific token with access scope" },
           basicAuth: { type: "http", scheme: "basic", description: "/api/v3: user = the API key's public_key, password = the API key" },
+          oauth2ClientCredentials: {
+            type: "oauth2",
+            description: "/api/v3, the Sendcloud v3 spec's OAuth2ClientCreds: POST /oauth2/token with grant_type=client_credentials, client id = the API key's public_key, client secret = the API key; the bearer token lasts an hour.",
+            flows: { clientCredentials: { tokenUrl: `${config.publicUrl}/oauth2/token`, scopes: { api: "The one scope: what the key's scopes allow on /api/v3" } } },
+          },
           metricsToken: { type: "http", scheme: "bearer", description: "The metrics token (PATCHBAY_METRICS_TOKEN)" },
         },
       },
@@ -160,6 +166,7 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   }
   await app.register(inboundWebhookRoutes, { services, config });
   await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
+  await app.register(oauth2Routes, { services });
   await app.register(consoleRoutes);
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;

@@ -25,6 +25,7 @@ import { crashSwitch, createIdempotencyStore } from "./idempotency/store.ts";
 import { createAuthThrottle } from "./ratelimit/auth-throttle.ts";
 import { rateLimiterFor } from "./ratelimit/limiter.ts";
 import { createAdmission } from "./services/admission.ts";
+import { createOAuth2TokenStore } from "./services/oauth2-tokens.ts";
 import { createApiKeyService } from "./services/api-keys.ts";
 import { createAuditLog } from "./services/audit.ts";
 import { createConnectorHealth } from "./services/connector-health.ts";
@@ -106,6 +107,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });
   const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle });
+  const oauth2Tokens = createOAuth2TokenStore({ db, clock });
   registerAuthFailurePurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });
   registerIdempotencyPurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
@@ -157,7 +159,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
   metrics.sources.jobQueue = () => jobs.queueStats();
   metrics.sources.webhookJob = DELIVER_WEBHOOK_JOB;
-  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, oauth2Tokens, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

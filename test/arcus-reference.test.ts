@@ -1,8 +1,9 @@
 /**
  * Replays the request/response examples of the Arcus reference pages Patchbay's
  * /v1 and /admin/v1 follow (docs.arcuserp.com: concepts/errors,
- * concepts/rate-limits, concepts/webhooks, guides/first-webhook,
- * api-reference/webhooks/*) and checks Patchbay's answers field by field.
+ * concepts/rate-limits, concepts/pagination, concepts/webhooks,
+ * guides/first-webhook, guides/error-handling, api-reference/webhooks/*) and
+ * checks Patchbay's answers field by field.
  * The webhook receiver verifies Arcus-Signature with code written from the
  * guide's server.js, not with Patchbay's helper.
  */
@@ -12,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
-import { addKey, asKey, createTenant } from "./helpers/fixtures.ts";
+import { addKey, asKey, createTenant, type Tenant } from "./helpers/fixtures.ts";
 import { emit, startReceiver, type Receiver } from "./helpers/webhooks.ts";
 
 /** guides/first-webhook, step 1: split "t=…,v1=…", HMAC-SHA256 of "<t>.<raw body>" in hex, compare in constant time. */
@@ -32,6 +33,14 @@ function assertLikeExample(actual: Record<string, unknown>, example: Record<stri
     else assert.equal(typeof actual[k], typeof v, `${where}: ${k} is ${typeof actual[k]}, the example's is ${typeof v}`);
     if (same.includes(k)) assert.deepEqual(actual[k], v, `${where}: ${k}`);
   }
+}
+
+/** A key whose rate limit no replay reaches (the test clock stands still: every request falls in one second). */
+async function roomyKey(t: TestApp): Promise<Tenant> {
+  const entity = (await t.admin("POST", "/admin/v1/entities", { name: "Paging" })).json();
+  const res = await t.admin("POST", `/admin/v1/entities/${entity.id}/api-keys`, { name: "paging", mode: "live", scopes: ["integrations:read", "integrations:write", "webhooks:manage", "audit:read"], rate_limit: { per_minute: 100_000, burst: 100_000 } });
+  assert.equal(res.statusCode, 201, res.body);
+  return { entityId: entity.id, keyId: res.json().id, key: res.json().key, publicKey: res.json().public_key, mode: "live" };
 }
 
 for (const kind of DB_KINDS) {
@@ -110,6 +119,75 @@ for (const kind of DB_KINDS) {
         assertLikeExample(body, example, ["error", "code", "type"], "429");
         assert.equal(body.hint, `Rate limit exceeded. Retry after ${retryAfter} seconds.`);
         assert.match(String(refused.headers["content-type"]), /^application\/json/);
+      });
+    });
+
+
+    describe("concepts/pagination", () => {
+      it("every /v1 list answers {object, data, has_more, url}, and total_count only with include_count=true", async () => {
+        const tenant = await roomyKey(t);
+        const call = asKey(t, tenant);
+        assert.equal((await call("POST", "/v1/integrations/openai")).statusCode, 201);
+        const endpoint = (await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["*"], send_test_event_on_create: true })).json();
+        const lists = ["/v1/integrations", "/v1/integrations/catalog", "/v1/webhook_endpoints", `/v1/webhook_endpoints/${endpoint.id}/deliveries`, "/v1/audit_events", "/v1/integrations/openai/logs"];
+        for (const url of lists) {
+          const plain = await call("GET", url);
+          assert.equal(plain.statusCode, 200, `${url}: ${plain.body}`);
+          assert.deepEqual(Object.keys(plain.json()), ["object", "data", "has_more", "url"], url);
+          assert.deepEqual([plain.json().object, plain.json().url, typeof plain.json().has_more], ["list", url, "boolean"], url);
+          assert.deepEqual(Object.keys((await call("GET", `${url}?include_count=false`)).json()), ["object", "data", "has_more", "url"], url);
+          const counted = (await call("GET", `${url}?include_count=true&limit=1`)).json();
+          assert.deepEqual(Object.keys(counted), ["object", "data", "has_more", "url", "total_count"], url);
+          assert.ok(Number.isInteger(counted.total_count) && counted.total_count >= plain.json().data.length, `${url}: total_count ${counted.total_count}`);
+          assert.equal(counted.has_more, counted.total_count > 1, `${url}: has_more with limit=1`);
+        }
+      });
+
+      it("limit (default 20, max 100), starting_after and ending_before (exclusive), total_count of all matching records", async () => {
+        const tenant = await roomyKey(t);
+        const call = asKey(t, tenant);
+        const endpoint = (await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["*"] })).json();
+        for (let i = 0; i < 24; i++) assert.equal((await call("PATCH", `/v1/webhook_endpoints/${endpoint.id}`, { description: `v${i}` })).statusCode, 200);
+        // The entity's and key's creation, the endpoint's creation and its 24 updates.
+        const all = (await call("GET", "/v1/audit_events?limit=100")).json();
+        const total = all.data.length;
+        assert.deepEqual([total, all.has_more], [27, false]);
+        const first = (await call("GET", "/v1/audit_events?include_count=true")).json();
+        assert.deepEqual([first.data.length, first.has_more, first.total_count], [20, true, total], "default limit 20");
+        const rest = (await call("GET", `/v1/audit_events?starting_after=${first.data[19].id}`)).json();
+        assert.deepEqual([rest.data.length, rest.has_more], [total - 20, false], "the records after the cursor, exclusive");
+        assert.deepEqual([...first.data, ...rest.data].map((e: { id: string }) => e.id), all.data.map((e: { id: string }) => e.id), "no record twice, none skipped, newest first");
+        const back = (await call("GET", `/v1/audit_events?limit=20&ending_before=${rest.data[0].id}`)).json();
+        assert.deepEqual(back.data.map((e: { id: string }) => e.id), first.data.map((e: { id: string }) => e.id), "ending_before pages back to the same records, in the same order");
+        assert.equal(back.has_more, false, "nothing newer than the first page");
+        const filtered = (await call("GET", `/v1/audit_events?limit=1&include_count=true&target_id=${endpoint.id}&created_lte=2000-01-01T00:00:00Z`)).json();
+        assert.deepEqual([filtered.data.length, filtered.total_count, filtered.has_more], [0, 0, false], "total_count counts the filtered records");
+
+        for (const [query, param] of [["limit=101", "limit"], ["limit=0", "limit"], ["include_count=maybe", "include_count"], [`starting_after=${first.data[0].id}&ending_before=${first.data[5].id}`, "ending_before"]] as const) {
+          const refused = await call("GET", `/v1/audit_events?${query}`);
+          assert.equal(refused.statusCode, 400, query);
+          assert.deepEqual([refused.json().type, refused.json().param], ["validation_error", param], `${query}: ${refused.body}`);
+        }
+      });
+
+      it("the catalog pages by connector type", async () => {
+        const call = asKey(t, await roomyKey(t));
+        const all = (await call("GET", "/v1/integrations/catalog?limit=100&include_count=true")).json();
+        assert.equal(all.total_count, all.data.length);
+        const two = (await call("GET", "/v1/integrations/catalog?limit=2")).json();
+        assert.deepEqual([two.data.length, two.has_more], [2, true]);
+        const next = (await call("GET", `/v1/integrations/catalog?limit=2&starting_after=${two.data[1].connector_type}`)).json();
+        assert.deepEqual(next.data.map((d: { connector_type: string }) => d.connector_type), all.data.slice(2, 4).map((d: { connector_type: string }) => d.connector_type));
+        const prev = (await call("GET", `/v1/integrations/catalog?limit=2&ending_before=${next.data[0].connector_type}`)).json();
+        assert.deepEqual(prev.data, two.data);
+      });
+
+      it("conditional requests: the errors page's 304 row has no documented rule behind it, so GETs carry no ETag and If-None-Match changes nothing", async () => {
+        const call = asKey(t, await roomyKey(t));
+        const plain = await call("GET", "/v1/integrations/catalog");
+        assert.equal(plain.headers.etag, undefined);
+        const conditional = await call("GET", "/v1/integrations/catalog", undefined, { "if-none-match": "*" });
+        assert.deepEqual([conditional.statusCode, conditional.json().data.length], [200, plain.json().data.length]);
       });
     });
 
@@ -203,6 +281,68 @@ for (const kind of DB_KINDS) {
         }
         const fifty = await call("PATCH", `/v1/webhook_endpoints/${created.id}`, { metadata: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i])) });
         assert.equal(fifty.statusCode, 200, "50 keys are allowed");
+      });
+
+      it("update: the page's request body, every field at once (events ignored beside enabled_events); the page's response fields", async () => {
+        const call = asKey(t, await roomyKey(t));
+        const created = (await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["purchase.created"] })).json();
+        const res = await call("PATCH", `/v1/webhook_endpoints/${created.id}`, {
+          url: `${receiver.url}?v=2`, enabled_events: ["connector.updated"], events: ["purchase.created"], description: "updated", status: "active", api_version: "2026-05-01", metadata: { k: "v" },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        const example = {
+          id: "3c90c3cc-0d44-4b50-8888-8dd25736052a", object: "webhook_endpoint", entity_id: "3c90c3cc-0d44-4b50-8888-8dd25736052a", url: "<string>", description: "<string>",
+          enabled_events: ["order.confirmed"], secret_last4: "<string>", status: "active", mode: "live", api_version: "<string>", success_count: 123, failure_count: 123,
+          consecutive_failure_count: 123, last_delivery_at: null, created_at: "2023-11-07T05:31:56Z", metadata: {},
+        };
+        const body = res.json();
+        assertLikeExample(body, example, ["object", "status", "mode"], "update");
+        assert.deepEqual([body.url, body.enabled_events, body.description, body.api_version, body.metadata], [`${receiver.url}?v=2`, ["connector.updated"], "updated", "2026-05-01", { k: "v" }]);
+        assert.equal(body.secret, undefined, "no secret outside create and rotate");
+        const nulls = await call("PATCH", `/v1/webhook_endpoints/${created.id}`, { description: null, api_version: null });
+        assert.equal(nulls.statusCode, 200, `description and api_version are "string | null": ${nulls.body}`);
+        assert.deepEqual([nulls.json().description, nulls.json().api_version], [null, null]);
+        assert.equal((await call("PATCH", `/v1/webhook_endpoints/${created.id}`, { enabled_events: [] })).statusCode, 400, "non-empty if provided");
+      });
+
+      it("status disabled is permanently off: deliveries stop and it is not set active or paused again", async () => {
+        const tenant = await roomyKey(t);
+        const call = asKey(t, tenant);
+        const created = (await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["connector.*"] })).json();
+        assert.equal((await call("PATCH", `/v1/webhook_endpoints/${created.id}`, { status: "disabled" })).json().status, "disabled");
+        const before = receiver.hooks().length;
+        await emit(t, tenant.entityId, "connector.updated", { id: "c-off", mode: "live" });
+        await t.services.jobs.runDueJobs();
+        assert.equal(receiver.hooks().length, before, "a disabled endpoint receives nothing");
+        for (const status of ["active", "paused"]) {
+          const refused = await call("PATCH", `/v1/webhook_endpoints/${created.id}`, { status });
+          assert.deepEqual([refused.statusCode, refused.json().code, refused.json().type], [409, "endpoint_disabled", "conflict"], status);
+        }
+        assert.equal((await call("PATCH", `/v1/webhook_endpoints/${created.id}`, { description: "still editable" })).statusCode, 200);
+      });
+
+      it("rotate_secret: the page's response {webhook_id, secret, last4, rotated_at}, the secret once; the guide's receiver accepts the new secret", async () => {
+        const tenant = await roomyKey(t);
+        const call = asKey(t, tenant);
+        const created = (await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["connector.*"] })).json();
+        const res = await call("POST", `/v1/webhook_endpoints/${created.id}/rotate_secret`);
+        assert.equal(res.statusCode, 200, res.body);
+        const body = res.json();
+        assertLikeExample(body, { webhook_id: "3c90c3cc-0d44-4b50-8888-8dd25736052a", secret: "<string>", last4: "<string>", rotated_at: "2023-11-07T05:31:56Z" }, [], "rotate");
+        assert.equal(body.webhook_id, created.id);
+        assert.match(body.secret, /^whsec_[0-9a-f]{64}$/);
+        assert.notEqual(body.secret, created.secret);
+        assert.equal(body.last4, body.secret.slice(-4));
+        assert.ok(body.rotated_at >= created.created_at && body.rotated_at <= t.clock.now().toISOString(), "rotated now");
+        const after = (await call("GET", `/v1/webhook_endpoints/${created.id}`)).json();
+        assert.deepEqual([after.secret, after.secret_last4], [undefined, body.last4], "the secret is not shown again; secret_last4 follows it");
+        const before = receiver.hooks().length;
+        await emit(t, tenant.entityId, "connector.updated", { id: "c-rot", mode: "live" });
+        await t.services.jobs.runDueJobs();
+        const [delivered] = receiver.hooks().slice(before);
+        assert.ok(delivered);
+        // During the overlap the header carries a v1 per secret: the guide's receiver reads the first, the new secret's.
+        assert.equal(arcusGuideVerifies(String(delivered.headers["arcus-signature"]), delivered.body, body.secret), true);
       });
 
       it("mode: test keys manage test endpoints, which receive test-mode events only", async () => {

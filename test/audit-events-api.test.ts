@@ -133,7 +133,7 @@ for (const kind of DB_KINDS) {
       it("is in /openapi.json with its query parameters", async () => {
         const doc = (await t.request({ method: "GET", url: "/openapi.json" })).json();
         const op = doc.paths["/v1/audit_events"].get;
-        assert.deepEqual(op.parameters.map((p: { name: string }) => p.name).sort(), ["created_gte", "created_lte", "ending_before", "limit", "starting_after", "target_id", "target_type"]);
+        assert.deepEqual(op.parameters.map((p: { name: string }) => p.name).sort(), ["created_gte", "created_lte", "ending_before", "include_count", "limit", "starting_after", "target_id", "target_type"]);
         assert.ok(op.responses["200"] && op.responses["403"]);
         assert.ok(doc.paths["/admin/v1/entities/{entity_id}/audit_events"].get);
       });

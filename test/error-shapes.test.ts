@@ -79,7 +79,7 @@ for (const kind of DB_KINDS) {
     });
 
     it("an unknown route → 404, on every surface", async () => {
-      for (const path of ["/v1/nothing-here", "/admin/v1/nothing", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope", "/retailers/nope", "/api/v3/nothing"]) {
+      for (const path of ["/v1/nothing-here", "/admin/v1/nothing", "/connections/01J51S0JYV6N7K1030CV1ZKSCA/nope", "/retailers/nope", "/api/v3/nothing", "/oauth2/nothing"]) {
         const res = seen(await get(path));
         assertErrorShape(path, res, { status: 404, code: codeFor(path, "route_not_found", "not_found") });
         if (surfaceOfPath(path) === "fastapi") assert.deepEqual(JSON.parse(res.body), { detail: "Not Found" });
@@ -93,6 +93,7 @@ for (const kind of DB_KINDS) {
         ["/retailers", "POST", /GET/],
         ["/connections", "DELETE", /POST/],
         ["/api/v3/integrations", "DELETE", /GET/],
+        ["/oauth2/token", "PUT", /POST/],
       ];
       for (const [path, method, allow] of cases) {
         const res = seen(await get(path, method));
@@ -107,6 +108,7 @@ for (const kind of DB_KINDS) {
       ["/admin/v1/entities", "POST"],
       ["/connections", "POST"],
       ["/api/v3/integrations/SHOP", "PATCH"],
+      ["/oauth2/token", "POST"],
     ];
     const at = (path: string) => path.replace("SHOP", String(shopId));
 
@@ -171,7 +173,7 @@ describe("the OpenAPI document lists each operation's error responses", () => {
 
   it("every operation has 4xx and 5xx entries with its surface's error schema", async () => {
     const doc = (await t.request({ method: "GET", url: "/openapi.json" })).json() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>> };
-    const schemaFor = { flat: "#/components/schemas/Error", fastapi: "#/components/schemas/ConnectionsHTTPError", jsonapi: "#/components/schemas/JsonApiErrors" };
+    const schemaFor = { flat: "#/components/schemas/Error", fastapi: "#/components/schemas/ConnectionsHTTPError", jsonapi: "#/components/schemas/JsonApiErrors", oauth: "#/components/schemas/OAuthError" };
     let operations = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {

@@ -68,6 +68,11 @@ const OWNERS: Record<string, readonly string[]> = {
     // The outbox's fan-out statement picks the destinations that enabled the type.
     "src/services/outbox.ts",
   ],
+  oauth2_access_tokens: [
+    "src/services/oauth2-tokens.ts",
+    // Admission reads a bearer token's key in its one statement, as it reads api_keys.
+    "src/services/admission.ts",
+  ],
 };
 
 const ROOT = join(import.meta.dirname, "..");

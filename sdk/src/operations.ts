@@ -248,6 +248,10 @@ export class ShopIntegrationsOperations {
   deleteShopIntegration(...init: Args<paths["/api/v3/integrations/{id}"], "delete">): Promise<Data<paths["/api/v3/integrations/{id}"]["delete"]>> {
     return this.t.call("DELETE", "/api/v3/integrations/{id}", init[0], true) as Promise<Data<paths["/api/v3/integrations/{id}"]["delete"]>>;
   }
+  /** POST /oauth2/token — Exchange an API key for a bearer token (OAuth2 client credentials, /api/v3) */
+  createOauth2Token(...init: Args<paths["/oauth2/token"], "post">): Promise<Data<paths["/oauth2/token"]["post"]>> {
+    return this.t.call("POST", "/oauth2/token", init[0], false) as Promise<Data<paths["/oauth2/token"]["post"]>>;
+  }
 }
 
 export class AdminOperations {

@@ -23,6 +23,17 @@ export interface DB {
   provider_tokens: ProviderTokensTable;
   provider_calls: ProviderCallsTable;
   provider_webhook_events: ProviderWebhookEventsTable;
+  oauth2_access_tokens: OAuth2AccessTokensTable;
+}
+
+/** A bearer token of the OAuth2 client-credentials exchange on /api/v3 (0035): only its hash. */
+export interface OAuth2AccessTokensTable {
+  id: string;
+  api_key_id: string;
+  token_hash: Buffer;
+  scope: "api";
+  expires_at: Date;
+  created_at: Date;
 }
 
 /** A provider event accepted at a connector's inbound URL (0015): the dedup key. */

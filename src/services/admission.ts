@@ -10,6 +10,7 @@ import { verdict } from "../ratelimit/sliding-window.ts";
 import { invalidKey, type ApiKeyService, type RateLimitDefaults } from "./api-keys.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { AuthenticationError } from "../kernel/errors.ts";
+import { hashAccessToken, looksLikeAccessToken } from "./oauth2-tokens.ts";
 
 export interface Admission {
   actor: ApiKeyActor;
@@ -36,6 +37,11 @@ interface AdmitRow extends ApiKeyRecord, FailureRow {
  * request of every surface. Revocation still takes effect at once in every
  * process: the key row is read on each request.
  */
+/** A bearer token that is malformed, unknown, expired, or whose key is revoked. */
+export function invalidAccessToken(): AuthenticationError {
+  return new AuthenticationError("invalid_token", "The access token is not valid: it is malformed, unknown or expired, or its key is revoked.", "Get a new one from POST /oauth2/token.");
+}
+
 export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, authThrottle }: {
   db: Database;
   clock: Clock;
@@ -60,7 +66,53 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
     return { actor, check };
   }
 
+  /** The key of a live OAuth2 access token, read where the rate limit is not PostgreSQL's. */
+  async function admitTokenCountingElsewhere(address: string, token: string): Promise<Admission> {
+    const now = clock.now();
+    const key = await db
+      .selectFrom("oauth2_access_tokens as t")
+      .innerJoin("api_keys as k", "k.id", "t.api_key_id")
+      .selectAll("k")
+      .where("t.token_hash", "=", hashAccessToken(token))
+      .where("t.expires_at", ">", now)
+      .where((eb) => eb.or([eb("k.revoked_at", "is", null), eb("k.revoked_at", ">", now)]))
+      .executeTakeFirst();
+    if (!key) throw await authThrottle.failed(address, invalidAccessToken());
+    const actor = apiKeys.actorOf(key);
+    const check = await rateLimiter.check(actor.keyId, actor.rateLimit, { address, failuresPerMinute });
+    if (check.throttled) throw authThrottle.refusal(address, check.throttled);
+    return { actor, check };
+  }
+
   return {
+    /**
+     * An OAuth2 access token (POST /oauth2/token) on /api/v3: the same
+     * admission as its key's — the address's failure throttle, the key's
+     * revocation, the key's rate limit — and, with PostgreSQL counting, the
+     * same one statement: the token's key hash is read inside it.
+     */
+    async admitAccessToken(address: string, token: string): Promise<Admission> {
+      authThrottle.refuseIfThrottled(address);
+      if (!looksLikeAccessToken(token)) throw await authThrottle.failed(address, invalidAccessToken());
+      if (rateLimiter.store !== "postgres") return admitTokenCountingElsewhere(address, token);
+      const nowMs = clock.now().getTime();
+      const { rows } = await sql<AdmitRow>`
+        select a.*, k.*
+          from admit_api_key(
+            (select ak.key_hash from oauth2_access_tokens t join api_keys ak on ak.id = t.api_key_id
+              where t.token_hash = ${hashAccessToken(token)} and t.expires_at > to_timestamp(${String(nowMs)}::bigint / 1000.0)),
+            null::text, ${address}, ${String(nowMs)}::bigint, ${failuresPerMinute}::int,
+            ${live.perMinute}::int, ${live.burst}::int, ${test.perMinute}::int, ${test.burst}::int
+          ) a
+          left join api_keys k on k.id = a.key_id`.execute(db);
+      const row = rows[0]!;
+      if (row.throttled) throw authThrottle.refusal(address, failureCounts(row));
+      if (row.key_id === null) throw invalidAccessToken();
+      const actor = apiKeys.actorOf(row);
+      const counts = { allowed: row.allowed, minutePrev: row.minute_prev, minuteCount: row.minute_count, secondPrev: row.second_prev, secondCount: row.second_count };
+      return { actor, check: verdict(counts, actor.rateLimit, nowMs) };
+    },
+
     /** `address`: the client's (clientAddress); `publicKey`, when given (HTTP Basic), must name the same key. */
     async admit(address: string, presented: string, publicKey?: string): Promise<Admission> {
       authThrottle.refuseIfThrottled(address);

@@ -1,3 +1,4 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import type { Selectable } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
@@ -142,10 +143,7 @@ export function toAuditEvent(a: Selectable<DB["audit_events"]>): AuditEventView 
   };
 }
 
-export interface AuditListOptions {
-  limit: number;
-  startingAfter?: string;
-  endingBefore?: string;
+export interface AuditListOptions extends PageOptions {
   targetType?: string;
   targetId?: string;
   createdGte?: Date;
@@ -171,25 +169,16 @@ export function createAuditLog({ db }: { db: Database }) {
      * towards newer ones), optionally for one target type or target and a
      * time range (inclusive).
      */
-    async listAuditEvents(entityId: string, opts: AuditListOptions): Promise<{ data: AuditEventView[]; hasMore: boolean }> {
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      const rows = await db
+    async listAuditEvents(entityId: string, opts: AuditListOptions): Promise<Page<AuditEventView>> {
+      const filtered = db
         .selectFrom("audit_events")
         .selectAll()
         .where("entity_id", "=", entityId)
         .$if(opts.targetType !== undefined, (qb) => qb.where("target_type", "=", opts.targetType!))
         .$if(opts.targetId !== undefined, (qb) => qb.where("target_id", "=", opts.targetId!))
         .$if(opts.createdGte !== undefined, (qb) => qb.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
-        .$if(opts.createdLte !== undefined, (qb) => qb.where("created_at", "<=", opts.createdLte!))
-        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
-        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
-        .orderBy("id", backwards ? "asc" : "desc")
-        .limit(opts.limit + 1)
-        .execute();
-      const hasMore = rows.length > opts.limit;
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map(toAuditEvent), hasMore };
+        .$if(opts.createdLte !== undefined, (qb) => qb.where("created_at", "<=", opts.createdLte!));
+      return keysetPage(filtered, "id", opts, toAuditEvent);
     },
   };
 }

@@ -57,20 +57,13 @@ export async function deleteConnectors(trx: Database, ids: readonly string[]): P
 }
 
 /** One page of the entity's connectors by id, newest first (or oldest first going backwards); `limit + 1` rows tell whether more follow. */
-export function listConnectorPage(
-  db: Database,
-  { entityId, sandboxOnly, startingAfter, endingBefore, backwards, limit }: { entityId: string; sandboxOnly: boolean; startingAfter?: string; endingBefore?: string; backwards: boolean; limit: number },
-): Promise<ConnectorRecord[]> {
+/** An entity's connectors (only its sandbox ones for a test key), for a page of keysetPage to order and cut. */
+export function connectorsOf(db: Database, entityId: string, sandboxOnly: boolean) {
   return db
     .selectFrom("connectors")
     .selectAll()
     .where("entity_id", "=", entityId)
-    .$if(sandboxOnly, (qb) => qb.where("mode", "=", "sandbox"))
-    .$if(startingAfter !== undefined, (qb) => qb.where("id", "<", startingAfter!))
-    .$if(backwards, (qb) => qb.where("id", ">", endingBefore!))
-    .orderBy("id", backwards ? "asc" : "desc")
-    .limit(limit + 1)
-    .execute();
+    .$if(sandboxOnly, (qb) => qb.where("mode", "=", "sandbox"));
 }
 
 /** Marks a connected connector disconnected; undefined when it already was (or is gone). */

@@ -1,5 +1,6 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import type { Clock } from "../kernel/clock.ts";
-import { deleteConnector, deleteConnectors, insertConnectorRow, listConnectorPage, lockConnectorsDisconnectedBefore, markConnectorDisconnected, selectConnector, updateConnector } from "./connector-store.ts";
+import { deleteConnector, deleteConnectors, insertConnectorRow, connectorsOf, lockConnectorsDisconnectedBefore, markConnectorDisconnected, selectConnector, updateConnector } from "./connector-store.ts";
 import { selectGrantStatus } from "./shopify-grant-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
@@ -60,11 +61,7 @@ export type CreateOutcome =
   /** Mode B (Shopify): the merchant must approve the app first (seed 001). */
   | { outcome: "oauth_required"; oauth: OAuthRequired };
 
-export interface ListOptions {
-  limit: number;
-  startingAfter?: string;
-  endingBefore?: string;
-}
+export type ListOptions = PageOptions;
 
 /**
  * Fields that must never arrive in a create body (seed 001): secrets go
@@ -181,14 +178,9 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
   }
 
   return {
-    async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: ConnectorRow[]; hasMore: boolean }> {
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
+    async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<Page<ConnectorRow>> {
       // A test key lives in the sandbox: it does not see live connectors.
-      const rows = await listConnectorPage(db, { entityId: actor.entityId, sandboxOnly: actor.mode === "test", startingAfter: opts.startingAfter, endingBefore: opts.endingBefore, backwards, limit: opts.limit });
-      const hasMore = rows.length > opts.limit;
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map((c) => toConnectorRow(c, publicUrl)), hasMore };
+      return keysetPage(connectorsOf(db, actor.entityId, actor.mode === "test"), "id", opts, (c) => toConnectorRow(c, publicUrl));
     },
 
     async getConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {

@@ -1,3 +1,4 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
@@ -24,9 +25,7 @@ export interface ProviderCallView {
 
 export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "error";
 
-export interface CallListOptions {
-  limit: number;
-  startingAfter?: string;
+export interface CallListOptions extends PageOptions {
   statusClass?: StatusClass;
   since?: Date;
   until?: Date;
@@ -104,24 +103,20 @@ export function createProviderCallLog({ db, clock, onError, flushMs = 100 }: { d
     close: flush,
 
     /** A connector's calls, newest first, one page (cursor: the last id seen). */
-    async list(connectorId: string, opts: CallListOptions): Promise<{ data: ProviderCallView[]; hasMore: boolean }> {
+    async list(connectorId: string, opts: CallListOptions): Promise<Page<ProviderCallView>> {
       await flush();
-      const rows = await db
+      const filtered = db
         .selectFrom("provider_calls")
         .selectAll()
         .where("connector_id", "=", connectorId)
-        .$if(opts.startingAfter !== undefined, (q) => q.where("id", "<", opts.startingAfter!))
         .$if(opts.since !== undefined, (q) => q.where("created_at", ">=", opts.since!))
         .$if(opts.until !== undefined, (q) => q.where("created_at", "<", opts.until!))
         .$if(opts.statusClass === "error", (q) => q.where("status", "is", null))
         .$if(opts.statusClass !== undefined && opts.statusClass !== "error", (q) => {
           const low = Number(opts.statusClass!.charAt(0)) * 100;
           return q.where("status", ">=", low).where("status", "<", low + 100);
-        })
-        .orderBy("id", "desc")
-        .limit(opts.limit + 1)
-        .execute();
-      return { data: rows.slice(0, opts.limit).map(toProviderCall), hasMore: rows.length > opts.limit };
+        });
+      return keysetPage(filtered, "id", opts, toProviderCall);
     },
 
     /** Deletes calls older than `retentionMs`, in batches; the number deleted. */

@@ -1,3 +1,4 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
@@ -90,19 +91,9 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
 
   return {
     /** GET /v1/webhook_endpoints/{id}/deliveries: the endpoint's deliveries, newest event first. */
-    async listDeliveries(actor: ApiKeyActor, endpointId: string, opts: ListOptions): Promise<{ data: WebhookDelivery[]; hasMore: boolean }> {
+    async listDeliveries(actor: ApiKeyActor, endpointId: string, opts: ListOptions): Promise<Page<WebhookDelivery>> {
       const endpoint = await endpoints.findOwned(actor, endpointId);
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      const rows = await withType()
-        .where("d.endpoint_id", "=", endpoint.id)
-        .$if(opts.startingAfter !== undefined, (qb) => qb.where("d.id", "<", opts.startingAfter!))
-        .$if(backwards, (qb) => qb.where("d.id", ">", opts.endingBefore!))
-        .orderBy("d.id", backwards ? "asc" : "desc")
-        .limit(opts.limit + 1)
-        .execute();
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map(toWebhookDelivery), hasMore: rows.length > opts.limit };
+      return keysetPage(withType().where("d.endpoint_id", "=", endpoint.id), "d.id", opts, toWebhookDelivery);
     },
 
     /**

@@ -1,3 +1,4 @@
+import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
@@ -109,11 +110,7 @@ export interface TestEventQueued {
   status: "queued";
 }
 
-export interface ListOptions {
-  limit: number;
-  startingAfter?: string;
-  endingBefore?: string;
-}
+export type ListOptions = PageOptions;
 
 export interface WebhookEndpointServiceDeps {
   db: Database;
@@ -159,21 +156,13 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
   return {
     findOwned,
 
-    async listEndpoints(actor: ApiKeyActor, opts: ListOptions): Promise<{ data: WebhookEndpoint[]; hasMore: boolean }> {
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      const rows = await db
+    async listEndpoints(actor: ApiKeyActor, opts: ListOptions): Promise<Page<WebhookEndpoint>> {
+      const filtered = db
         .selectFrom("webhook_endpoints")
         .selectAll()
         .where("entity_id", "=", actor.entityId)
-        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "test"))
-        .$if(opts.startingAfter !== undefined, (qb) => qb.where("id", "<", opts.startingAfter!))
-        .$if(backwards, (qb) => qb.where("id", ">", opts.endingBefore!))
-        .orderBy("id", backwards ? "asc" : "desc")
-        .limit(opts.limit + 1)
-        .execute();
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map(toWebhookEndpoint), hasMore: rows.length > opts.limit };
+        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "test"));
+      return keysetPage(filtered, "id", opts, toWebhookEndpoint);
     },
 
     async getEndpoint(actor: ApiKeyActor, id: string): Promise<WebhookEndpoint> {
@@ -235,6 +224,10 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
 
     async updateEndpoint(actor: ApiKeyActor, id: string, patch: Partial<EndpointInput>): Promise<WebhookEndpoint> {
       const existing = await findOwned(actor, id);
+      // api-reference/webhooks: "disabled is permanently off" — it is not made active or paused again.
+      if (existing.status === "disabled" && patch.status !== undefined && patch.status !== "disabled") {
+        throw new ConflictError("endpoint_disabled", "This endpoint is disabled, which is permanent: it cannot be set active or paused again.", "Create a new endpoint, or pause (not disable) an endpoint you mean to resume.");
+      }
       const url = patch.url === undefined ? undefined : await assertDeliverableUrl(patch.url, urls);
       const subscription = subscriptionOf(patch);
       const events = subscription === undefined ? undefined : checkedEvents(subscription, subscriptionParam(patch));
@@ -290,7 +283,7 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
      * signing until `previous_secret_expires_at` (24 h). Rotating again within
      * that window ends the older secret at once: there are never more than two.
      */
-    async rotateSecret(actor: ApiKeyActor, id: string): Promise<WebhookEndpointWithSecret & { previous_secret_expires_at: string }> {
+    async rotateSecret(actor: ApiKeyActor, id: string): Promise<WebhookEndpointWithSecret & { previous_secret_expires_at: string; webhook_id: string; last4: string; rotated_at: string }> {
       const existing = await findOwned(actor, id);
       const secret = newSigningSecret();
       return db.transaction().execute(async (trx) => {
@@ -316,7 +309,8 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
           changes: { previous_secret_expires_at: { before: locked.previous_secret_expires_at?.toISOString() ?? null, after: expires.toISOString() } },
           at: now,
         });
-        return { ...toWebhookEndpoint(row), secret, previous_secret_expires_at: expires.toISOString() };
+        // api-reference/webhooks/rotate…: webhook_id, secret, last4, rotated_at — beside the endpoint record.
+        return { ...toWebhookEndpoint(row), secret, previous_secret_expires_at: expires.toISOString(), webhook_id: row.id, last4: secret.slice(-4), rotated_at: now.toISOString() };
       });
     },
 

@@ -7,6 +7,7 @@ import { linkErrorAnswer, sendLinkError } from "./connections/link-page.ts";
 import { flatErrorBody, FLAT_ERROR_SCHEMA_ID, sendFlatError } from "./shared/flat-errors.ts";
 import { normalizeError } from "./shared/http-errors.ts";
 import { jsonApiErrors, sendJsonApiError } from "./shop-integrations/errors.ts";
+import { OAUTH_ERROR_SCHEMA_ID, oauthErrorBody, sendOAuthError } from "./oauth2/routes.ts";
 
 /**
  * Errors that no surface's own handler sees — unknown routes, wrong methods,
@@ -14,12 +15,14 @@ import { jsonApiErrors, sendJsonApiError } from "./shop-integrations/errors.ts";
  * answered in the shape of the surface the path belongs to. This is the one
  * place that maps a path to its surface.
  */
-export type SurfaceShape = "flat" | "fastapi" | "jsonapi" | "html";
+export type SurfaceShape = "flat" | "fastapi" | "jsonapi" | "html" | "oauth";
 
 export function surfaceOfPath(target: string): SurfaceShape {
   // An absolute-form target (GET http://host/path) belongs to the surface of its path.
   const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "") || "/" : target;
   if (/^\/api\/v3(\/|$|\?)/.test(path)) return "jsonapi";
+  // The OAuth2 token endpoint of /api/v3's second scheme answers RFC 6749's {error, error_description}.
+  if (/^\/oauth2(\/|$|\?)/.test(path)) return "oauth";
   // The hosted link page is for a person in a browser: its errors are pages too.
   if (/^\/link(\/|$|\?)/.test(path)) return "html";
   if (/^\/(connections|simulated-connections|retailers|purchases|webhooks|link-tokens)(\/|$|\?)/.test(path)) return "fastapi";
@@ -49,6 +52,8 @@ export function sendErrorByPath(request: FastifyRequest, reply: FastifyReply, er
       return sendConnectionsError(request, reply, err);
     case "html":
       return sendLinkError(request, reply, err);
+    case "oauth":
+      return sendOAuthError(request, reply, err);
     default:
       return sendFlatError(request, reply, err);
   }
@@ -115,6 +120,10 @@ function renderBare(path: string, err: unknown, requestId: string): { status: nu
       const { status, html } = linkErrorAnswer(err);
       return { status, contentType: "text/html; charset=utf-8", payload: html };
     }
+    case "oauth": {
+      const { status, body } = oauthErrorBody(err);
+      return json(status, body);
+    }
     default: {
       const e = normalizeError(err, v1Hint);
       return json(e.status, flatErrorBody(e, requestId));
@@ -146,7 +155,7 @@ export function clientErrorAnswer(genReqId: () => string) {
   };
 }
 
-const ERROR_SCHEMA_IDS: Record<Exclude<SurfaceShape, "html">, string> = { flat: FLAT_ERROR_SCHEMA_ID, fastapi: "ConnectionsHTTPError", jsonapi: "JsonApiErrors" };
+const ERROR_SCHEMA_IDS: Record<Exclude<SurfaceShape, "html">, string> = { flat: FLAT_ERROR_SCHEMA_ID, fastapi: "ConnectionsHTTPError", jsonapi: "JsonApiErrors", oauth: OAUTH_ERROR_SCHEMA_ID };
 
 /** Path segments that name a surface or a version, not a resource: left out of operation ids. */
 const NOT_RESOURCES = new Set(["v1", "v3", "api"]);

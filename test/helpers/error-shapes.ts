@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 
-export type Surface = "flat" | "fastapi" | "jsonapi";
+export type Surface = "flat" | "fastapi" | "jsonapi" | "oauth";
 
 /** Which error shape answers a path: the README's table of surfaces. */
 export function surfaceOfPath(path: string): Surface | null {
   if (/^\/(v1|admin\/v1)(\/|$|\?)/.test(path)) return "flat";
   if (/^\/(connections|simulated-connections|retailers|purchases|webhooks|link-tokens)(\/|$|\?)/.test(path)) return "fastapi";
   if (/^\/api\/v3(\/|$|\?)/.test(path)) return "jsonapi";
+  // /api/v3's OAuth2 token endpoint: RFC 6749 §5.2's {error, error_description}.
+  if (/^\/oauth2(\/|$|\?)/.test(path)) return "oauth";
   return null;
 }
 
@@ -69,6 +71,10 @@ export function assertErrorShape(path: string, res: SeenResponse, expect: { stat
       assert.equal(typeof e.detail, "string", where);
       if (expect.code) assert.equal(e.code, expect.code, where);
     }
+  } else if (surface === "oauth") {
+    assert.deepEqual(Object.keys(body), ["error", "error_description"], where);
+    assert.equal(typeof body.error, "string", where);
+    assert.equal(typeof body.error_description, "string", where);
   } else {
     assert.fail(`no surface for ${path}`);
   }

@@ -10,6 +10,7 @@ import { AuthenticationError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
 import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
+import { listEnvelope } from "../shared/list-page.ts";
 import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 
@@ -166,8 +167,7 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
     handler: async (request) => {
       const { entity_id } = request.params;
       await services.entities.requireEntity(entity_id);
-      const page = await services.audit.listAuditEvents(entity_id, auditListOptions(request.query));
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/admin/v1/entities/${entity_id}/audit_events` };
+      return listEnvelope(await services.audit.listAuditEvents(entity_id, auditListOptions(request.query)), `/admin/v1/entities/${entity_id}/audit_events`);
     },
   });
 

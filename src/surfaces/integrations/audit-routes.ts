@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Services } from "../../compose.ts";
 import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
 import { errorResponses } from "./schemas.ts";
+import { listEnvelope } from "../shared/list-page.ts";
 
 /** GET /v1/audit_events — under the integrations surface's API-key hook (auth, rate limit, scope). */
 export async function auditRoutes(root: FastifyInstance, { services }: { services: Services }) {
@@ -21,9 +22,6 @@ export async function auditRoutes(root: FastifyInstance, { services }: { service
       querystring: AuditEventsQuery,
       response: { 200: AuditEventList, ...errorResponses(400, 401, 403, 429) },
     },
-    handler: async (request) => {
-      const page = await services.audit.listAuditEvents(request.actor.entityId, auditListOptions(request.query));
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: "/v1/audit_events" };
-    },
+    handler: async (request) => listEnvelope(await services.audit.listAuditEvents(request.actor.entityId, auditListOptions(request.query)), "/v1/audit_events"),
   });
 }

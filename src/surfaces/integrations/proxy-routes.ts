@@ -7,6 +7,7 @@ import type { Services } from "../../compose.ts";
 import { flatErrorBody, sendFlatError } from "../shared/flat-errors.ts";
 import { normalizeError } from "../shared/http-errors.ts";
 import { StringEnum } from "../shared/schema-types.ts";
+import { ListOf, listEnvelope, PageQuery, pageOptions } from "../shared/list-page.ts";
 import { ConnectorTypeParams, errorResponses } from "./schemas.ts";
 
 /** Proxy codes whose status is not their kind's default. */
@@ -50,23 +51,13 @@ const ProviderCall = Type.Object({
   created_at: Type.String({ format: "date-time" }),
 });
 
-const LogsQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "A call id: the page after it (older calls)." })),
+const LogsQuery = PageQuery("A provider call id", {
     status_class: Type.Optional(StringEnum(["2xx", "3xx", "4xx", "5xx", "error"] as const, { description: "error: no answer came (timeout, network)." })),
     since: Type.Optional(Type.String({ format: "date-time" })),
     until: Type.Optional(Type.String({ format: "date-time" })),
-  },
-  { additionalProperties: false },
-);
-
-const ProviderCallList = Type.Object({
-  object: Type.Literal("list"),
-  data: Type.Array(ProviderCall),
-  has_more: Type.Boolean(),
-  url: Type.String(),
 });
+
+const ProviderCallList = ListOf(ProviderCall);
 
 /**
  * The provider proxy and the provider-call log, under the integrations
@@ -92,13 +83,12 @@ export async function proxyRoutes(root: FastifyInstance, { services }: { service
       const connector = await services.connectors.getConnector(request.actor, request.params.connector_type);
       const q = request.query;
       const page = await services.callLog.list(connector.id, {
-        limit: q.limit,
-        startingAfter: q.starting_after,
+        ...pageOptions(q),
         statusClass: q.status_class,
         since: q.since ? new Date(q.since) : undefined,
         until: q.until ? new Date(q.until) : undefined,
       });
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/v1/integrations/${request.params.connector_type}/logs` };
+      return listEnvelope(page, `/v1/integrations/${request.params.connector_type}/logs`);
     },
   });
 

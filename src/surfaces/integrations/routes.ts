@@ -12,6 +12,8 @@ import { assertNoForbiddenFields } from "../../services/connectors.ts";
 import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
+import { listEnvelope, pageOptions } from "../shared/list-page.ts";
+import { arrayPage } from "../../services/pagination.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
@@ -19,6 +21,7 @@ import { proxyRoutes } from "./proxy-routes.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
 import {
   CatalogList,
+  CatalogQuery,
   ConnectorEnvelope,
   ConnectorList,
   ConnectorRowSchema,
@@ -59,23 +62,15 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
 
   app.get("/v1/integrations/catalog", {
     config: { scope: "integrations:read" },
-    schema: { tags, security, summary: "The connector types and what each needs", response: { 200: CatalogList, ...errorResponses(401, 403) } },
-    handler: async () => ({
-      object: "list" as const,
-      data: catalogEntries(),
-      has_more: false,
-      url: "/v1/integrations/catalog",
-    }),
+    schema: { tags, security, summary: "The connector types and what each needs", querystring: CatalogQuery, response: { 200: CatalogList, ...errorResponses(400, 401, 403) } },
+    handler: async (request) =>
+      listEnvelope(arrayPage(catalogEntries(), (e) => e.connector_type, pageOptions(request.query)), "/v1/integrations/catalog"),
   });
 
   app.get("/v1/integrations", {
     config: { scope: "integrations:read" },
     schema: { tags, security, summary: "List connectors, newest first", querystring: ListQuery, response: { 200: ConnectorList, ...errorResponses(400, 401, 403) } },
-    handler: async (request) => {
-      const { limit, starting_after, ending_before } = request.query;
-      const page = await services.connectors.listConnectors(request.actor, { limit, startingAfter: starting_after, endingBefore: ending_before });
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: "/v1/integrations" };
-    },
+    handler: async (request) => listEnvelope(await services.connectors.listConnectors(request.actor, pageOptions(request.query)), "/v1/integrations"),
   });
 
   app.get("/v1/integrations/:connector_type", {

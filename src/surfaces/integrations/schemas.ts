@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { CONNECTOR_TYPES } from "../../catalog/index.ts";
 import { FLAT_ERROR_SCHEMA_ID } from "../shared/flat-errors.ts";
-import { StringEnum, Timestamp } from "../shared/schema-types.ts";
+import { ListOf, PageQuery, pageQueryFields } from "../shared/list-page.ts";
+import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
 import { ConnectorRowSchema } from "../../services/connector-row.ts";
 import { CatalogEntrySchema } from "../../catalog/entry.ts";
 
@@ -81,25 +82,23 @@ export const OAuthRequired = Type.Object({
   hint: Type.String(),
 });
 
-export const ListQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "A connector id: the page after it." })),
-    ending_before: Type.Optional(Type.String({ format: "uuid", description: "A connector id: the page before it." })),
-  },
-  { additionalProperties: false },
-);
+export const ListQuery = PageQuery("A connector id");
 
-export const ConnectorList = Type.Object({
-  object: Type.Literal("list"),
-  data: Type.Array(Type.Ref("ConnectorRow")),
-  has_more: Type.Boolean(),
-  url: Type.String(),
-});
+export const ConnectorList = ListOf(Type.Ref("ConnectorRow"));
 
 export const CatalogEntry = CatalogEntrySchema;
 
-export const CatalogList = Type.Object({ object: Type.Literal("list"), data: Type.Array(CatalogEntry), has_more: Type.Boolean(), url: Type.String() });
+export const CatalogList = ListOf(CatalogEntry);
+
+/** The catalog's cursors are connector types, not uuids. */
+export const CatalogQuery = Type.Object(
+  {
+    ...pageQueryFields(),
+    starting_after: Type.Optional(StringEnum(CONNECTOR_TYPES, { description: "A connector type: the entries after it, exclusive." })),
+    ending_before: Type.Optional(StringEnum(CONNECTOR_TYPES, { description: "A connector type: the entries before it, exclusive. Not together with starting_after (400)." })),
+  },
+  { additionalProperties: false },
+);
 
 /** Every error status a route can answer, pointing at the one error schema. */
 export function errorResponses(...statuses: number[]) {

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../../compose.ts";
 import { errorResponses } from "./schemas.ts";
+import { listEnvelope, pageOptions } from "../shared/list-page.ts";
 import {
   CreateEndpointBody,
   DeletedEndpoint,
@@ -11,7 +12,8 @@ import {
   EndpointList,
   EndpointParams,
   EndpointWithSecret,
-  PageQuery,
+  DeliveryPageQuery,
+  EndpointPageQuery,
   RotatedEndpoint,
   TestEvent,
   UpdateEndpointBody,
@@ -35,12 +37,8 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
 
   app.get("/v1/webhook_endpoints", {
     config: { scope },
-    schema: { tags, security, summary: "List webhook endpoints, newest first", querystring: PageQuery, response: { 200: EndpointList, ...errorResponses(400, 401, 403) } },
-    handler: async (request) => {
-      const { limit, starting_after, ending_before } = request.query;
-      const page = await endpoints.listEndpoints(request.actor, { limit, startingAfter: starting_after, endingBefore: ending_before });
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: "/v1/webhook_endpoints" };
-    },
+    schema: { tags, security, summary: "List webhook endpoints, newest first", querystring: EndpointPageQuery, response: { 200: EndpointList, ...errorResponses(400, 401, 403) } },
+    handler: async (request) => listEnvelope(await endpoints.listEndpoints(request.actor, pageOptions(request.query)), "/v1/webhook_endpoints"),
   });
 
   app.post("/v1/webhook_endpoints", {
@@ -68,10 +66,10 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
       tags,
       security,
       summary: "Update a webhook endpoint",
-      description: "Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed.",
+      description: "Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed. disabled is permanent: setting a disabled endpoint active or paused is 409 endpoint_disabled.",
       params: EndpointParams,
       body: UpdateEndpointBody,
-      response: { 200: Type.Ref("WebhookEndpoint"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+      response: { 200: Type.Ref("WebhookEndpoint"), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
     },
     handler: async (request) => endpoints.updateEndpoint(request.actor, request.params.id, request.body),
   });
@@ -88,7 +86,7 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
       tags,
       security,
       summary: "Make a new signing secret; the old one keeps signing for 24 h",
-      description: "Answers the endpoint with the new `secret` (shown this once) and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.",
+      description: "Answers the endpoint with the new `secret` (shown this once), the reference's `webhook_id`, `last4` and `rotated_at`, and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.",
       params: EndpointParams,
       response: { 200: RotatedEndpoint, ...errorResponses(401, 403, 404) },
     },
@@ -115,14 +113,11 @@ export async function webhookRoutes(root: FastifyInstance, { services }: { servi
       security,
       summary: "The endpoint's delivery log, newest event first",
       params: EndpointParams,
-      querystring: PageQuery,
+      querystring: DeliveryPageQuery,
       response: { 200: DeliveryList, ...errorResponses(400, 401, 403, 404) },
     },
-    handler: async (request) => {
-      const { limit, starting_after, ending_before } = request.query;
-      const page = await deliveries.listDeliveries(request.actor, request.params.id, { limit, startingAfter: starting_after, endingBefore: ending_before });
-      return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/v1/webhook_endpoints/${request.params.id}/deliveries` };
-    },
+    handler: async (request) =>
+      listEnvelope(await deliveries.listDeliveries(request.actor, request.params.id, pageOptions(request.query)), `/v1/webhook_endpoints/${request.params.id}/deliveries`),
   });
 
   app.post("/v1/webhook_endpoints/:id/deliveries/:delivery_id/retry", {

@@ -1,3 +1,4 @@
+import { ListOf, PageQuery } from "../shared/list-page.ts";
 import { Type } from "@sinclair/typebox";
 import { EVENT_TYPES } from "../../services/outbox.ts";
 import { EVENT_FAMILIES, MAX_METADATA_KEYS, WEBHOOK_API_VERSION } from "../../services/webhook-endpoints.ts";
@@ -89,11 +90,14 @@ export const RotatedEndpoint = Type.Object({
   ...endpointProperties,
   secret,
   previous_secret_expires_at: Type.String({ format: "date-time", description: "Until then deliveries carry a second v1 signature, made with the previous secret." }),
+  webhook_id: Uuid,
+  last4: Type.String({ description: "The last 4 hex characters of the new secret (the endpoint's secret_last4 from now on)." }),
+  rotated_at: Timestamp,
 });
 
 export const DeletedEndpoint = Type.Object({ object: Type.Literal("webhook_endpoint"), id: Uuid, deleted: Type.Literal(true) });
 
-export const EndpointList = Type.Object({ object: Type.Literal("list"), data: Type.Array(Type.Ref("WebhookEndpoint")), has_more: Type.Boolean(), url: Type.String() });
+export const EndpointList = ListOf(Type.Ref("WebhookEndpoint"));
 
 const Attempt = Type.Object({
   attempted_at: Timestamp,
@@ -119,13 +123,7 @@ export const WebhookDeliverySchema = Type.Object(
   { $id: "WebhookDelivery" },
 );
 
-export const DeliveryList = Type.Object({ object: Type.Literal("list"), data: Type.Array(Type.Ref("WebhookDelivery")), has_more: Type.Boolean(), url: Type.String() });
+export const DeliveryList = ListOf(Type.Ref("WebhookDelivery"));
 
-export const PageQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "An id: the page after it." })),
-    ending_before: Type.Optional(Type.String({ format: "uuid", description: "An id: the page before it." })),
-  },
-  { additionalProperties: false },
-);
+export const EndpointPageQuery = PageQuery("A webhook endpoint id");
+export const DeliveryPageQuery = PageQuery("A delivery id");

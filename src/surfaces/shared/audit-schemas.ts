@@ -1,6 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { AuditListOptions } from "../../services/audit.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "./schema-types.ts";
+import { ListOf, pageOptions, pageQueryFields } from "./list-page.ts";
 
 /**
  * The audit log's list query and item, shared by GET /v1/audit_events (an
@@ -8,9 +9,7 @@ import { Nullable, StringEnum, Timestamp, Uuid } from "./schema-types.ts";
  */
 export const AuditEventsQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "An audit event id: the page of older entries after it." })),
-    ending_before: Type.Optional(Type.String({ format: "uuid", description: "An audit event id: the page of newer entries before it." })),
+    ...pageQueryFields("An audit event id"),
     target_type: Type.Optional(Type.String({ pattern: "^[a-z_]{1,64}$", description: "connector, shop_integration, connection, api_key, entity" })),
     target_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "The target's id (a connector uuid, a shop integration's integer id, …)" })),
     created_gte: Type.Optional(Type.String({ format: "date-time", description: "Entries at or after this time (RFC 3339, with a zone)" })),
@@ -40,19 +39,12 @@ export const AuditEventSchema = Type.Object(
   { description: "One write: who, what, on which record, when. Never a secret." },
 );
 
-export const AuditEventList = Type.Object({
-  object: Type.Literal("list"),
-  data: Type.Array(AuditEventSchema),
-  has_more: Type.Boolean(),
-  url: Type.String(),
-});
+export const AuditEventList = ListOf(AuditEventSchema);
 
 /** The service's list options from a validated query. */
 export function auditListOptions(q: AuditEventsQueryType): AuditListOptions {
   return {
-    limit: q.limit,
-    startingAfter: q.starting_after,
-    endingBefore: q.ending_before,
+    ...pageOptions(q),
     targetType: q.target_type,
     targetId: q.target_id,
     createdGte: q.created_gte === undefined ? undefined : new Date(q.created_gte),

@@ -5,7 +5,7 @@ import { clientAddress } from "../../ratelimit/auth-throttle.ts";
 import { applyRateLimit } from "../../ratelimit/http.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { basicCredentials } from "../../auth/basic-auth.ts";
-import { assertScope } from "../../auth/guard.ts";
+import { assertScope, bearerToken } from "../../auth/guard.ts";
 import type { Admission } from "../../services/admission.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
@@ -23,7 +23,7 @@ import {
 } from "./schemas.ts";
 
 const tags = ["shop integrations"];
-const security = [{ basicAuth: [] }];
+const security: Array<Record<string, string[]>> = [{ basicAuth: [] }, { oauth2ClientCredentials: ["api"] }];
 
 /**
  * /api/v3/integrations… — seed 004. Register with `prefix: "/api/v3"`.
@@ -113,6 +113,16 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
 
 /** HTTP Basic: user = the key's public_key, password = the key itself; the request is counted against the key's limit. */
 async function admitBasic(services: Services, address: string, header: string | undefined): Promise<Admission> {
+  // The spec's second scheme, OAuth2ClientCreds: a bearer token from POST /oauth2/token (scope api).
+  const token = bearerToken(header);
+  if (token !== null) {
+    try {
+      return await services.admission.admitAccessToken(address, token);
+    } catch (err) {
+      if (err instanceof AuthenticationError) throw new AuthenticationError("authentication_failed", "Invalid token.");
+      throw err;
+    }
+  }
   const credentials = basicCredentials(header);
   if (credentials === "absent") throw new AuthenticationError("authentication_failed", "Authentication credentials were not provided.");
   const invalid = new AuthenticationError("authentication_failed", "Invalid username/password.");
