@@ -66,6 +66,18 @@ export function connectorsOf(db: Database, entityId: string, sandboxOnly: boolea
     .$if(sandboxOnly, (qb) => qb.where("mode", "=", "sandbox"));
 }
 
+/** The connected shop connectors of an entity (sandbox ones only for a test key): their ids and integration numbers. */
+export function visibleShopConnectorIds(db: Database, entityId: string, shopTypes: readonly string[], sandboxOnly: boolean): Promise<{ id: string; shop_integration_id: number }[]> {
+  return db
+    .selectFrom("connectors")
+    .select(["id", "shop_integration_id"])
+    .where("entity_id", "=", entityId)
+    .where("connector_type", "in", shopTypes as string[])
+    .where("disconnected_at", "is", null)
+    .$if(sandboxOnly, (qb) => qb.where("mode", "=", "sandbox"))
+    .execute() as Promise<{ id: string; shop_integration_id: number }[]>;
+}
+
 /** Marks a connected connector disconnected; undefined when it already was (or is gone). */
 export function markConnectorDisconnected(trx: Database, id: string, now: Date): Promise<ConnectorRecord | undefined> {
   return trx

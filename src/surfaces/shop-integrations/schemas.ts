@@ -1,8 +1,10 @@
 import { Type } from "@sinclair/typebox";
 import { CARRIER_CODES, DEFAULT_SORT, FEEDBACK_TYPES, SHOP_TYPES, SORT_FIELDS } from "../../services/shop-integrations.ts";
+import { LOG_PAGE_SIZE_DEFAULT, LOG_PAGE_SIZE_MAX } from "../../services/integration-logs.ts";
 import { Nullable, StringEnum, Timestamp } from "../shared/schema-types.ts";
 
 export const SHOP_INTEGRATION_SCHEMA_ID = "ShopIntegration";
+export const INTEGRATION_LOG_SCHEMA_ID = "IntegrationLog";
 export const JSON_API_ERRORS_SCHEMA_ID = "JsonApiErrors";
 
 const HttpUrl = (description: string) => Type.String({ format: "uri", pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", minLength: 1, maxLength: 2048, description });
@@ -85,15 +87,31 @@ export const JsonApiErrorsSchema = Type.Object(
   {
     errors: Type.Array(
       Type.Object({
-        status: Type.String({ description: "The HTTP status, as a string." }),
-        code: Type.String({ description: "invalid, unknown_field, authentication_failed, not_found, insufficient_scope, live_mode_forbidden, …" }),
-        title: Type.String(),
-        detail: Type.String(),
+        id: Type.Optional(Type.String({ description: "A unique identifier for the error: the request id (x-request-id), suffixed -1, -2, … when there are several." })),
+        links: Type.Optional(
+          Type.Object(
+            { about: Type.String({ format: "uri", description: "The operation's page in the reference Patchbay follows (sendcloud.dev/api/v3/integrations/…)." }) },
+            { description: "Links about the error." },
+          ),
+        ),
+        status: Type.String({ minLength: 1, description: "The HTTP status, as a string (the spec's ErrorObject: type string, format int32)." }),
+        code: Type.String({
+          minLength: 1,
+          description:
+            "Snake case. Validation: unknown_field, extra_forbidden, required, min_value, invalid_choice, not_a_list, null, non_field_errors, validation_error, invalid. " +
+            "Others: authentication_failed, not_found, insufficient_scope, live_mode_forbidden, idempotency_*, rate_limited, body_too_large, unsupported_media_type, service_unavailable.",
+        }),
+        title: Type.String({ minLength: 1 }),
+        detail: Type.String({ minLength: 1 }),
         source: Type.Optional(
           Type.Object({
-            pointer: Type.Optional(Type.String({ description: "JSON Pointer to the body field, e.g. /webhook_url" })),
-            parameter: Type.Optional(Type.String({ description: "The path or query parameter, e.g. sort" })),
+            pointer: Type.Optional(Type.String({ description: "Where in the body: a JSON Pointer (/webhook_url), or body/<field> on POST …/logs as the spec's example has it." })),
+            parameter: Type.Optional(Type.String({ description: "The path or query parameter, e.g. sort, page_size" })),
+            header: Type.Optional(Type.String({ description: "The request header, e.g. Authorization, Idempotency-Key" })),
           }),
+        ),
+        meta: Type.Optional(
+          Type.Object({}, { additionalProperties: true, description: "What a client can act on: min_value, max_value, choices, retry_after, required_scope." }),
         ),
       }),
     ),
@@ -104,3 +122,71 @@ export const JsonApiErrorsSchema = Type.Object(
 export function errorResponses(...statuses: number[]) {
   return Object.fromEntries(statuses.map((s) => [s, Type.Ref(JSON_API_ERRORS_SCHEMA_ID)]));
 }
+
+// ---- Exception logs (Sendcloud v3 integrations API: /integrations/logs, /integrations/{id}/logs) ----
+
+const LogResponse = Type.Unsafe<{ headers?: Record<string, unknown> | null; body?: Record<string, unknown> | string | null } | null>({
+  type: ["object", "null"],
+  additionalProperties: true,
+  description: "The shop's answer: headers and body.",
+  properties: {
+    headers: { type: ["object", "null"], additionalProperties: true, description: "HTTP headers of the response." },
+    body: { type: ["string", "object", "null"], additionalProperties: true, description: "HTTP response body." },
+  },
+});
+const LogRequest = Type.Unsafe<{ headers?: Record<string, unknown> | string | null; payload?: Record<string, unknown> | string | null } | null>({
+  type: ["object", "null"],
+  additionalProperties: true,
+  description: "The request made to the shop: headers and payload.",
+  properties: {
+    headers: { type: ["object", "string", "null"], additionalProperties: true, description: "HTTP headers of the request." },
+    payload: { type: ["object", "string", "null"], additionalProperties: true, description: "HTTP request body." },
+  },
+});
+
+export const IntegrationLogSchema = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1, description: "ID of the log record." }),
+    integration_id: Nullable(Type.Integer({ minimum: 1, description: "The integration the entry belongs to." })),
+    base_url: Type.String({ minLength: 1, description: "Base shop URL." }),
+    full_url: Nullable(Type.String({ description: "Full URL of the resource where the error happened." })),
+    method: Type.String({ description: "HTTP method of the failed request ('' when not given)." }),
+    response_code: Nullable(Type.Integer({ minimum: 0, description: "HTTP status of the answer; null when none came." })),
+    response: LogResponse,
+    request: LogRequest,
+    created_at: Type.String({ format: "date-time", description: "When the exception occurred (RFC 3339, UTC). The pagination cursor." }),
+    exception_type: Nullable(Type.String({ description: "Machine-readable kind, e.g. patchbay.provider.timeout, patchbay.provider.http_error, patchbay.webhook.failed, or what shipping software sent." })),
+    exception: Nullable(Type.String({ description: "Human-readable description of the exception." })),
+    protected: Type.Boolean({ description: "True when the request/response is obfuscated: Patchbay's own entries replace secret header values with [redacted] and keep no request payload." }),
+    additional_data: Type.Unsafe<Record<string, unknown> | string>({ type: ["object", "string"], additionalProperties: true, description: "Patchbay's own entries: purpose, connector_type, latency_ms, request_id. '' otherwise." }),
+  },
+  { $id: INTEGRATION_LOG_SCHEMA_ID, description: "An integration exception log record (Sendcloud v3 integrations API, integration-log)." },
+);
+
+export const LogsQuery = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ format: "date-time", description: "From the Link header's next URL: entries strictly older than this instant." })),
+    page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: LOG_PAGE_SIZE_MAX, default: LOG_PAGE_SIZE_DEFAULT, description: "Number of results per page." })),
+  },
+  { additionalProperties: false },
+);
+
+export const LogIdParams = IntegrationIdParams;
+
+export const CreateLogBody = Type.Object(
+  {
+    base_url: Type.String({ minLength: 1, maxLength: 2048, description: "Base shop URL." }),
+    full_url: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: "Full URL of the resource where the error happened." }))),
+    method: Type.Optional(Nullable(Type.String({ maxLength: 16, description: "HTTP method that caused the error (default '')." }))),
+    response_code: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 999, description: "HTTP status of the answer." }))),
+    response: Type.Optional(LogResponse),
+    request: Type.Optional(LogRequest),
+    created_at: Type.Optional(Nullable(Type.String({ format: "date-time", description: "When the exception occurred; now when not given." }))),
+    exception_type: Type.Optional(Nullable(Type.String({ maxLength: 255, description: "Machine-readable exception kind." }))),
+    exception: Type.Optional(Nullable(Type.String({ maxLength: 10_000, description: "Human-readable description of the exception." }))),
+  },
+  { additionalProperties: false, description: "integration-log-create: base_url is required; any other field is refused (extra_forbidden)." },
+);
+
+export const LogEnvelope = Type.Object({ data: Type.Ref(INTEGRATION_LOG_SCHEMA_ID) });
+export const LogList = Type.Object({ data: Type.Array(Type.Ref(INTEGRATION_LOG_SCHEMA_ID)) });
