@@ -204,18 +204,21 @@ try {
   await go(page, "Developers › API keys");
   await page.getByText("no API key yet").waitFor();
   await audit(page, "keys");
-  const createKey = async (name: string, mode: "test" | "live") => {
+  const createKey = async (name: string, mode: "test" | "live", tier?: string) => {
     await page.getByRole("button", { name: "Create API key" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.locator("input[name=name]").fill(name);
     await dialog.locator("select[name=mode]").selectOption(mode);
+    // The scope vocabulary is the server's (its OpenAPI document), proxy included.
+    await dialog.getByLabel("integrations:proxy").waitFor();
+    if (tier) await dialog.getByLabel("Rate-limit tier").selectOption(tier);
     await dialog.getByRole("button", { name: "Create the key" }).click();
     await dialog.getByRole("button", { name: "Copy the secret" }).waitFor();
     const secret = (await dialog.locator(".secret code").textContent())!;
     assert.match(secret, new RegExp(`^ark_${mode}_ent_`));
     return { dialog, secret };
   };
-  const first = await createKey("billing", "live");
+  const first = await createKey("billing", "live", "elevated");
   await audit(page, "keys-created");
   await first.dialog.getByRole("button", { name: "Copy the secret" }).click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), first.secret);
@@ -224,13 +227,16 @@ try {
   const second = await createKey("legacy", "test");
   await second.dialog.getByRole("button", { name: "Done" }).click();
   await page.getByRole("button", { name: "Revoke key legacy" }).waitFor();
+  const billingRow = page.getByRole("row").filter({ hasText: "billing" });
+  assert.match((await billingRow.textContent()) ?? "", /elevated: 1200\/min, burst 100/, "the elevated tier was chosen");
+  assert.match((await billingRow.textContent()) ?? "", /never|—/, "a key not used yet");
   await page.locator("select").nth(1).selectOption("live");
   assert.equal(await page.getByRole("button", { name: "Revoke key legacy" }).count(), 0);
   await page.locator("select").nth(1).selectOption("all");
   await page.fill("input[type=search]", "legacy");
   assert.equal(await page.getByRole("button", { name: "Roll key billing" }).count(), 0);
   await page.fill("input[type=search]", "");
-  step("API keys: created with the secret shown once and copied; mode filter and search");
+  step("API keys: created (elevated tier, the server's scopes) with the secret shown once and copied; mode filter and search");
 
   // A test key signs in with the test-mode banner; then the operator is back.
   await page.getByRole("button", { name: "Create API key" }).waitFor();
@@ -384,6 +390,52 @@ try {
   await dialog.getByRole("button", { name: "Done" }).click();
   step("webhooks: endpoint with all events, secret once, deliveries with attempts (500, then retried), pause/resume, rotate");
 
+  // A test event (to an active endpoint: resume it), and the body each delivery carried.
+  assert.equal(await page.getByRole("button", { name: `Send a test event to ${receiverUrl}` }).count(), 0, "no test event to a paused endpoint");
+  await page.getByRole("button", { name: `Resume ${receiverUrl}` }).click();
+  await page.getByRole("button", { name: `Pause ${receiverUrl}` }).waitFor();
+  const beforeTest = received;
+  await page.getByRole("button", { name: `Send a test event to ${receiverUrl}` }).click();
+  await page.getByRole("status").filter({ hasText: "webhook.test event is queued" }).waitFor();
+  for (let i = 0; i < 60 && received === beforeTest; i++) await new Promise((r) => setTimeout(r, 250));
+  assert.ok(received > beforeTest, "the test event was delivered");
+  await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
+  const testDelivery = dialog.locator("details.delivery", { hasText: "webhook.test" });
+  await until(async () => {
+    if ((await testDelivery.count()) > 0 && /succeeded/.test((await testDelivery.first().locator("summary").first().textContent()) ?? "")) return true;
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
+    await dialog.locator("details.delivery").first().waitFor();
+    return false;
+  }, "the test event's delivery succeeded");
+  await testDelivery.first().locator("summary").first().click();
+  await testDelivery.first().getByText("Delivered body of webhook.test").click();
+  const testBody = JSON.parse((await testDelivery.first().locator("pre").textContent())!);
+  assert.equal(testBody.type, "webhook.test", "the delivered body is the event");
+  const updated = dialog.locator("details.delivery", { hasText: "connector.updated" }).first();
+  await updated.locator("summary").first().click();
+  await updated.getByText("Delivered body of connector.updated").click();
+  assert.match((await updated.locator("pre").textContent()) ?? "", /Stripe Europe/, "the connector.updated body carries the change");
+  await audit(page, "webhooks-body");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  step("webhooks: a test event sent and delivered; each delivery shows the body it carried");
+
+  // An endpoint for a family wildcard and one more event type; then deleted with confirmation.
+  await page.getByRole("button", { name: "Add webhook endpoint" }).click();
+  await dialog.getByLabel("Endpoint URL").fill(`${receiverUrl}?family`);
+  await dialog.getByLabel("Every connector event (connector.*)").check();
+  await dialog.getByLabel("connection.activated").check();
+  await dialog.getByRole("button", { name: "Add the endpoint" }).click();
+  await dialog.getByRole("button", { name: "Copy the signing secret" }).waitFor();
+  await dialog.getByRole("button", { name: "Done" }).click();
+  const familyCard = page.getByRole("article", { name: `Webhook endpoint ${receiverUrl}?family` });
+  assert.match((await familyCard.textContent()) ?? "", /Events: every connector event, connection\.activated/);
+  await page.getByRole("button", { name: `Delete ${receiverUrl}?family` }).click();
+  await dialog.getByRole("button", { name: `Delete ${receiverUrl}?family` }).click();
+  await familyCard.waitFor({ state: "detached" });
+  assert.equal(await page.getByRole("article", { name: `Webhook endpoint ${receiverUrl}` }).count(), 1);
+  step("webhooks: an endpoint for connector.* and connection.activated, deleted with confirmation");
+
   // Audit log: filters and the before/after.
   await go(page, "Audit log");
   await page.locator("details.audit").first().waitFor();
@@ -394,7 +446,19 @@ try {
   assert.ok(await page.locator("details.audit").count() > 0);
   for (const summary of await page.locator("details.audit summary").allTextContents()) assert.match(summary, /connector/);
   await audit(page, "audit");
-  step("audit log: filtered by target type, with the before/after of a change");
+  // Paging: ten a page, older events on the next.
+  await page.getByLabel("Target type").selectOption("");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => /^webhook_endpoint\.deleted/.test((await page.locator("details.audit summary").first().textContent()) ?? ""), "every target type, newest first");
+  assert.equal(await page.locator("details.audit").count(), 10, "a full page of audit events");
+  const auditFirst = await page.locator("details.audit summary").first().textContent();
+  await page.getByRole("navigation", { name: "Pages of the audit log" }).getByRole("button", { name: "Next page" }).click();
+  await page.getByText("Page 2").waitFor();
+  await until(async () => (await page.locator("details.audit summary").first().textContent()) !== auditFirst, "page 2 shows older events");
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await page.getByText("Page 1").waitFor();
+  await until(async () => (await page.locator("details.audit summary").first().textContent()) === auditFirst, "page 1 again");
+  step("audit log: filtered by target type, with the before/after of a change; pages of ten, next and previous");
 
   // Customer connections: create (its answer lost once: the retry reuses the Idempotency-Key), link URL, the link page, purchases, link tokens, disconnect, delete.
   await go(page, "Customer connections");
@@ -545,6 +609,16 @@ try {
   const requests = collection.item.flatMap((f: { item: unknown[] }) => f.item).length;
   const operations = Object.values(doc.paths as Record<string, object>).reduce((n, ops) => n + Object.keys(ops).filter((m) => ["get", "post", "put", "patch", "delete"].includes(m)).length, 0);
   assert.equal(requests, operations);
+  // Each request carries the auth its API asks for, from collection variables (never a key's value).
+  type Req = { method: string; url: { raw: string }; auth: { type: string; bearer?: { value: string }[] }; header: { key: string; value: string }[]; body?: { raw: string } };
+  const all: Req[] = collection.item.flatMap((f: { item: { request: Req }[] }) => f.item.map((i) => i.request));
+  const find = (method: string, raw: string) => all.find((r) => r.method === method && r.url.raw === `{{baseUrl}}${raw}`)!;
+  assert.equal(find("POST", "/admin/v1/entities").auth.bearer![0]!.value, "{{adminToken}}");
+  assert.equal(find("GET", "/v1/integrations").auth.bearer![0]!.value, "{{apiKey}}");
+  assert.equal(find("GET", "/api/v3/integrations").auth.type, "basic");
+  assert.ok(find("GET", "/connections").header.some((h) => h.key === "x-api-key" && h.value === "{{apiKey}}"));
+  assert.deepEqual(JSON.parse(find("POST", "/admin/v1/entities").body!.raw), { name: "" }, "an example body of the required fields");
+  assert.ok(!JSON.stringify(collection).includes(rolled), "no key in the collection");
   step(`API collection: OpenAPI document and a Postman collection of all ${operations} operations`);
 
   await noLeak(page, "the end");

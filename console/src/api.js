@@ -141,3 +141,20 @@ export function cursorQuery(params) {
   const s = q.toString();
   return s ? `?${s}` : "";
 }
+
+let openapiDoc = null;
+/** The server's OpenAPI document (public), read once per tab: the console takes its vocabularies (scopes, event types) from it. */
+export function openapi() {
+  if (!openapiDoc) {
+    openapiDoc = call(null, "GET", "/openapi.json").catch((err) => {
+      openapiDoc = null;
+      throw err;
+    });
+  }
+  return openapiDoc;
+}
+
+/** The JSON body schema of one operation in the OpenAPI document. */
+export function bodySchema(doc, path, method) {
+  return doc.paths?.[path]?.[method]?.requestBody?.content?.["application/json"]?.schema ?? null;
+}
