@@ -197,14 +197,15 @@ try {
   await audit(page, "entities");
   await page.fill("input[name=name]", "Acme Retail");
   await page.getByRole("button", { name: "Create entity" }).click();
-  await page.getByRole("cell", { name: "Acme Retail" }).waitFor();
+  await page.getByRole("cell", { name: "Acme Retail", exact: true }).waitFor();
   step("operator: entity created");
 
-  // API keys: create (secret once, copy), create another, search/filter, roll, revoke.
-  await go(page, "Developers › API keys");
+  // API keys (reached from the entity's row): create (secret once, copy), create another, search/filter, roll, revoke.
+  await page.getByRole("button", { name: "API keys of Acme Retail" }).click();
+  await page.locator("#page-title", { hasText: "Developers › API keys" }).waitFor();
   await page.getByText("no API key yet").waitFor();
   await audit(page, "keys");
-  const createKey = async (name: string, mode: "test" | "live", tier?: string) => {
+  const createKey = async (name: string, mode: "test" | "live", tier?: string, without: string[] = []) => {
     await page.getByRole("button", { name: "Create API key" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.locator("input[name=name]").fill(name);
@@ -212,6 +213,7 @@ try {
     // The scope vocabulary is the server's (its OpenAPI document), proxy included.
     await dialog.getByLabel("integrations:proxy").waitFor();
     if (tier) await dialog.getByLabel("Rate-limit tier").selectOption(tier);
+    for (const scope of without) await dialog.getByLabel(scope, { exact: true }).uncheck();
     await dialog.getByRole("button", { name: "Create the key" }).click();
     await dialog.getByRole("button", { name: "Copy the secret" }).waitFor();
     const secret = (await dialog.locator(".secret code").textContent())!;
@@ -240,15 +242,19 @@ try {
 
   // A test key signs in with the test-mode banner; then the operator is back.
   await page.getByRole("button", { name: "Create API key" }).waitFor();
-  const third = await createKey("sandbox", "test");
+  const third = await createKey("sandbox", "test", undefined, ["webhooks:manage"]);
   await third.dialog.getByRole("button", { name: "Sign in with this key" }).click();
   await page.getByRole("note").filter({ hasText: "Test mode" }).waitFor();
   await page.locator('.card[data-type="stripe"]').waitFor();
+  // What the key may do follows its scopes: without webhooks:manage, the webhooks page says so instead of failing.
+  await go(page, "Developers › Webhooks");
+  await page.getByText("This key has no webhooks:manage scope").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Add webhook endpoint" }).count(), 0);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.fill("#secret", ADMIN_TOKEN);
   await page.click("button[type=submit]");
   await go(page, "Developers › API keys");
-  step("a test key signs in with the test-mode banner; sign out and back in as the operator");
+  step("a test key signs in with the test-mode banner; a page its scopes do not cover says so; sign out and back in as the operator");
 
   await page.getByRole("button", { name: "Revoke key legacy" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Revoke key legacy" }).click();

@@ -80,7 +80,7 @@ export function newIdempotencyKey() {
 }
 
 /** One call; resolves to the parsed body (null for 204), rejects with an ApiError. */
-export async function call(cred, method, path, { body, idempotencyKey } = {}) {
+export async function call(cred, method, path, { body, idempotencyKey, withHeaders = false } = {}) {
   const headers = { ...authHeaders(cred, path) };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
@@ -98,7 +98,22 @@ export async function call(cred, method, path, { body, idempotencyKey } = {}) {
     json = null;
   }
   if (!res.ok) throw toApiError(res.status, json);
-  return json;
+  return withHeaders ? { body: json, headers: res.headers } : json;
+}
+
+/** The cursor of a Link header's rel="next" (or rel="prev") URL, as /api/v3 pages: null when there is none. */
+export function linkCursor(link, rel) {
+  for (const part of (link || "").split(",")) {
+    const m = part.match(/<([^>]+)>\s*;\s*rel="?([a-z]+)"?/i);
+    if (m && (m[2] === rel || (rel === "prev" && m[2] === "previous"))) {
+      try {
+        return new URL(m[1], location.origin).searchParams.get("cursor");
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
 }
 
 /**

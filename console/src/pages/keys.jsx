@@ -174,7 +174,7 @@ function SecretOnce({ created, onSwitch, onDone }) {
       </p>
       <div class="actions">
         <CopyButton text={created.key} label="Copy the secret" />
-        <button type="button" onClick={() => onSwitch({ kind: "entity", key: created.key, publicKey: created.public_key })}>
+        <button type="button" onClick={() => onSwitch({ kind: "entity", key: created.key, publicKey: created.public_key, keyId: created.id, scopes: created.scopes })}>
           Sign in with this key
         </button>
         <button type="button" onClick={onDone}>
