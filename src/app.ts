@@ -5,6 +5,7 @@ import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { useHttpMetrics } from "./metrics/http.ts";
+import { useRequestLog } from "./surfaces/shared/request-log-hook.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./kernel/ids.ts";
 import type { Services } from "./compose.ts";
@@ -145,6 +146,9 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   app.addHook("onClose", async () => services.rateLimiter.close());
   app.addHook("onClose", async () => services.proxyTransport.close());
   app.addHook("onClose", async () => services.callLog.close());
+  // The API request log: one append per answered request of an entity's key (PATCHBAY_REQUEST_LOG=false: none).
+  if (config.requestLog.enabled) useRequestLog(app, services.requestLog);
+  app.addHook("onClose", async () => services.requestLog.close());
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });

@@ -49,6 +49,8 @@ import { createProxyTransport } from "./providers/proxy-transport.ts";
 import { createMintedTokens } from "./services/minted-tokens.ts";
 import { createProviderCallLog } from "./services/provider-calls.ts";
 import { createProxyService } from "./services/proxy.ts";
+import { createRequestLog } from "./services/request-logs.ts";
+import { registerRequestLogPurgeJob } from "./jobs/purge-request-logs.ts";
 import { createInboundWebhooks } from "./services/inbound-webhooks.ts";
 import { observeIdempotency, observeProviderCalls, observeVault, observeWebhookSends } from "./metrics/observe.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
@@ -154,10 +156,12 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     openCredentials: credentials.openCredentials,
     providers: client,
   });
+  const requestLog = createRequestLog({ db, clock, lastUsed: apiKeys, flushMs: config.requestLog.flushMs, onError: (err) => logger.warn({ err: (err as Error).message }, "request log batch not written") });
+  registerRequestLogPurgeJob(jobs, { requestLog, retentionMs: config.requestLog.retentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
   registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
   metrics.sources.jobQueue = () => jobs.queueStats();
   metrics.sources.webhookJob = DELIVER_WEBHOOK_JOB;
-  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, requestLog, minted, admission, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

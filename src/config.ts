@@ -82,6 +82,8 @@ export interface Config {
   providerLogRetentionDays: number;
   /** How long a provider-call log row may wait in memory before the batch is written (ms). */
   providerLogFlushMs: number;
+  /** The API request log (README, Request logs): on or off, how long a row may wait in memory (ms), days an entry is kept. */
+  requestLog: { enabled: boolean; flushMs: number; retentionDays: number };
   /** Provider webhooks in: deliveries one connector's inbound URL takes per sliding minute, and the body limit. */
   inboundWebhooks: { perMinute: number; maxBodyBytes: number };
 }
@@ -304,6 +306,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     providerLogRetentionDays: int(env, "PATCHBAY_PROVIDER_LOG_RETENTION_DAYS", 7, 1, 365),
     providerLogFlushMs: int(env, "PATCHBAY_PROVIDER_LOG_FLUSH_MS", 100, 10, 60_000),
+    requestLog: {
+      enabled: bool(env, "PATCHBAY_REQUEST_LOG", true),
+      flushMs: int(env, "PATCHBAY_REQUEST_LOG_FLUSH_MS", 1_000, 10, 60_000),
+      retentionDays: int(env, "PATCHBAY_REQUEST_LOG_RETENTION_DAYS", 30, 1, 3_650),
+    },
     metrics: metricsConfig(env),
     logFormat: logFormatOf(env),
   };

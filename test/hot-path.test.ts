@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
-import { asKey, createTenant } from "./helpers/fixtures.ts";
+import { addKey, asKey, createTenant } from "./helpers/fixtures.ts";
 import { asBasic, connectShop } from "./helpers/shop-integrations.ts";
 import { asConnectionsKey } from "./helpers/connections.ts";
 import { startFakeProvider, type FakeProvider } from "./helpers/fake-provider.ts";
@@ -20,7 +20,7 @@ describe("[postgres] database round trips per request", () => {
   before(async () => {
     stripe = await startFakeProvider({ "*": () => ({ status: 200, body: { object: "balance" } }) });
     // The provider-call log's interval out of the way: this test flushes it itself.
-    t = await startTestApp("postgres", { env: { PATCHBAY_PROVIDER_URL_STRIPE: stripe.url, PATCHBAY_PROVIDER_LOG_FLUSH_MS: "60000" } });
+    t = await startTestApp("postgres", { env: { PATCHBAY_PROVIDER_URL_STRIPE: stripe.url, PATCHBAY_PROVIDER_LOG_FLUSH_MS: "60000", PATCHBAY_REQUEST_LOG_FLUSH_MS: "60000" } });
     (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
       if (counting) seen.push(String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text).replace(/\s+/g, " "));
       return (original as (...a: unknown[]) => unknown).apply(this, args);
@@ -97,5 +97,22 @@ describe("[postgres] database round trips per request", () => {
     assert.match(flushed[0]!, /insert into "provider_calls"/);
     const logged = await v1("GET", "/v1/integrations/stripe/logs");
     assert.equal(logged.json().data.length, 5, logged.body);
+  });
+
+  it("the API request log adds nothing per request: a batch of any size is one INSERT and one UPDATE of the keys' last_used_at", async () => {
+    const tenant = await createTenant(t);
+    const second = await addKey(t, tenant.entityId);
+    await t.services.requestLog.flush();
+    for (let i = 0; i < 6; i++) {
+      const queries = await roundTrips(() => asKey(t, i % 2 ? second : tenant)("GET", "/v1/integrations"), 200);
+      assert.equal(queries.length, 2, queries.join("\n"));
+    }
+    const flushed = await roundTrips(async () => {
+      await t.services.requestLog.flush();
+      return { statusCode: 200, body: "" };
+    }, 200);
+    assert.equal(flushed.length, 2, flushed.join("\n"));
+    assert.match(flushed[0]!, /insert into "request_logs"/);
+    assert.match(flushed[1]!, /update api_keys as k set last_used_at/);
   });
 });

@@ -18,6 +18,7 @@ const EVERY_JOB: Record<JobName, true> = {
   "purge-idempotency-keys": true,
   "purge-auth-failures": true,
   "purge-provider-calls": true,
+  "purge-request-logs": true,
 };
 
 /** Never called: it exists so that `npm run typecheck` proves the queue's typed face refuses what it must. */

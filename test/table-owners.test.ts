@@ -19,6 +19,7 @@ const OWNERS: Record<string, readonly string[]> = {
   link_tokens: ["src/services/link-tokens.ts"],
   provider_tokens: ["src/services/minted-tokens.ts"],
   provider_calls: ["src/services/provider-calls.ts"],
+  request_logs: ["src/services/request-logs.ts"],
   provider_webhook_events: ["src/services/inbound-webhooks.ts"],
 };
 

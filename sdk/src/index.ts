@@ -115,6 +115,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Patchbay implements Transport {
   readonly integrations: OperationGroups["integrations"] & { proxy: Patchbay["proxy"] };
   readonly audit: OperationGroups["audit"];
+  /** GET /v1/request_logs (scope request_logs:read). */
+  readonly requestLogs: OperationGroups["requestLogs"];
   readonly webhooks: OperationGroups["webhooks"];
   readonly connections: OperationGroups["connections"];
   readonly shopIntegrations: OperationGroups["shopIntegrations"];
@@ -130,6 +132,7 @@ export class Patchbay implements Transport {
     const groups = operationGroups(this);
     this.integrations = Object.assign(groups.integrations, { proxy: this.proxy.bind(this) });
     this.audit = groups.audit;
+    this.requestLogs = groups.requestLogs;
     this.webhooks = groups.webhooks;
     this.connections = groups.connections;
     this.shopIntegrations = groups.shopIntegrations;

@@ -102,6 +102,14 @@ export class AuditOperations {
   }
 }
 
+export class RequestLogsOperations {
+  constructor(private readonly t: Transport) {}
+  /** GET /v1/request_logs — The entity's API request log, newest first */
+  listRequestLogs(...init: Args<paths["/v1/request_logs"], "get">): Promise<Data<paths["/v1/request_logs"]["get"]>> {
+    return this.t.call("GET", "/v1/request_logs", init[0], false) as Promise<Data<paths["/v1/request_logs"]["get"]>>;
+  }
+}
+
 export class WebhooksOperations {
   constructor(private readonly t: Transport) {}
   /** GET /v1/webhook_endpoints — List webhook endpoints, newest first */
@@ -280,6 +288,10 @@ export class AdminOperations {
   listAdminEntityAuditEvents(...init: Args<paths["/admin/v1/entities/{entity_id}/audit_events"], "get">): Promise<Data<paths["/admin/v1/entities/{entity_id}/audit_events"]["get"]>> {
     return this.t.call("GET", "/admin/v1/entities/{entity_id}/audit_events", init[0], false) as Promise<Data<paths["/admin/v1/entities/{entity_id}/audit_events"]["get"]>>;
   }
+  /** GET /admin/v1/entities/{entity_id}/request_logs — An entity's API request log, newest first (what GET /v1/request_logs answers the entity's own keys) */
+  listAdminEntityRequestLogs(...init: Args<paths["/admin/v1/entities/{entity_id}/request_logs"], "get">): Promise<Data<paths["/admin/v1/entities/{entity_id}/request_logs"]["get"]>> {
+    return this.t.call("GET", "/admin/v1/entities/{entity_id}/request_logs", init[0], false) as Promise<Data<paths["/admin/v1/entities/{entity_id}/request_logs"]["get"]>>;
+  }
   /** GET /admin/v1/vault — What is sealed under which master key (never any key or secret) */
   getAdminVault(...init: Args<paths["/admin/v1/vault"], "get">): Promise<Data<paths["/admin/v1/vault"]["get"]>> {
     return this.t.call("GET", "/admin/v1/vault", init[0], false) as Promise<Data<paths["/admin/v1/vault"]["get"]>>;
@@ -294,6 +306,7 @@ export interface OperationGroups {
   operations: OperationsOperations;
   integrations: IntegrationsOperations;
   audit: AuditOperations;
+  requestLogs: RequestLogsOperations;
   webhooks: WebhooksOperations;
   connections: ConnectionsOperations;
   shopIntegrations: ShopIntegrationsOperations;
@@ -305,6 +318,7 @@ export function operationGroups(t: Transport): OperationGroups {
     operations: new OperationsOperations(t),
     integrations: new IntegrationsOperations(t),
     audit: new AuditOperations(t),
+    requestLogs: new RequestLogsOperations(t),
     webhooks: new WebhooksOperations(t),
     connections: new ConnectionsOperations(t),
     shopIntegrations: new ShopIntegrationsOperations(t),

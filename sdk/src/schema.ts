@@ -299,6 +299,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/request_logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The entity's API request log, newest first
+         * @description Every request an API key of the entity made, on every surface (/v1, /connections, /api/v3), newest first: method, path (secret query values redacted), status, latency, client address, request id, key and mode; never headers or bodies. Written in batches (PATCHBAY_REQUEST_LOG_FLUSH_MS), kept PATCHBAY_REQUEST_LOG_RETENTION_DAYS. Requests refused before a key was recognised (401) belong to no entity and are not listed. Filter by status (200 or 4xx), method, path_prefix, api_key_id and created_gte/created_lte; page with starting_after (older) and ending_before (newer).
+         */
+        get: operations["listRequestLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook_endpoints": {
         parameters: {
             query?: never;
@@ -807,6 +827,26 @@ export interface paths {
         };
         /** An entity's audit log, newest first (what GET /v1/audit_events answers the entity's own keys) */
         get: operations["listAdminEntityAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/entities/{entity_id}/request_logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An entity's API request log, newest first (what GET /v1/request_logs answers the entity's own keys)
+         * @description Every request an API key of the entity made, on every surface (/v1, /connections, /api/v3), newest first: method, path (secret query values redacted), status, latency, client address, request id, key and mode; never headers or bodies. Written in batches (PATCHBAY_REQUEST_LOG_FLUSH_MS), kept PATCHBAY_REQUEST_LOG_RETENTION_DAYS. Requests refused before a key was recognised (401) belong to no entity and are not listed. Filter by status (200 or 4xx), method, path_prefix, api_key_id and created_gte/created_lte; page with starting_after (older) and ending_before (newer).
+         */
+        get: operations["listAdminEntityRequestLogs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3655,6 +3695,145 @@ export interface operations {
                         }[];
                         has_more: boolean;
                         url: string;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listRequestLogs: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description A request log id: the page of older entries after it. */
+                starting_after?: string;
+                /** @description A request log id: the page of newer entries before it. */
+                ending_before?: string;
+                /** @description true: the answer has total_count, the entries matching the filters (all pages). */
+                include_count?: boolean;
+                /** @description One status (404) or a class (4xx) */
+                status?: string;
+                /** @description GET, POST, PUT, PATCH, DELETE, … */
+                method?: string;
+                /** @description Paths starting with this, e.g. /v1/integrations */
+                path_prefix?: string;
+                /** @description Only this key's requests */
+                api_key_id?: string;
+                /** @description Entries at or after this time (RFC 3339, with a zone) */
+                created_gte?: string;
+                /** @description Entries at or before this time (RFC 3339, with a zone) */
+                created_lte?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            object: "request_log";
+                            method: string;
+                            /** @description The path and query as requested, secret query values replaced by [redacted] */
+                            path: string;
+                            /** @description The HTTP status answered */
+                            status: number;
+                            /** @description From the request's arrival to the last byte of the answer */
+                            latency_ms: number;
+                            /** @description The client's address as the server saw it */
+                            client_ip: string;
+                            /** @description The answer's x-request-id */
+                            request_id: string;
+                            /** Format: uuid */
+                            api_key_id: string;
+                            /**
+                             * @description The key's mode
+                             * @enum {string}
+                             */
+                            mode: "live" | "test";
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC
+                             */
+                            created_at: string;
+                        }[];
+                        has_more: boolean;
+                        url: string;
+                        /** @description With include_count=true: the entries matching the filters */
+                        total_count?: number;
                     };
                 };
             };
@@ -8113,6 +8292,11 @@ export interface operations {
                              * @description RFC 3339, UTC
                              */
                             revoked_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description The key's last request (RFC 3339, UTC), from the request log's batches: it lags by up to PATCHBAY_REQUEST_LOG_FLUSH_MS; null: never used
+                             */
+                            last_used_at: string | null;
                             /** @description The limit in force: the key's own, or its mode's default */
                             rate_limit: {
                                 /** @description Requests per sliding minute */
@@ -8255,6 +8439,11 @@ export interface operations {
                          * @description RFC 3339, UTC
                          */
                         revoked_at: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The key's last request (RFC 3339, UTC), from the request log's batches: it lags by up to PATCHBAY_REQUEST_LOG_FLUSH_MS; null: never used
+                         */
+                        last_used_at: string | null;
                         /** @description The limit in force: the key's own, or its mode's default */
                         rate_limit: {
                             /** @description Requests per sliding minute */
@@ -8399,6 +8588,11 @@ export interface operations {
                              * @description RFC 3339, UTC
                              */
                             revoked_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description The key's last request (RFC 3339, UTC), from the request log's batches: it lags by up to PATCHBAY_REQUEST_LOG_FLUSH_MS; null: never used
+                             */
+                            last_used_at: string | null;
                             /** @description The limit in force: the key's own, or its mode's default */
                             rate_limit: {
                                 /** @description Requests per sliding minute */
@@ -8527,6 +8721,11 @@ export interface operations {
                          * @description RFC 3339, UTC
                          */
                         revoked_at: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The key's last request (RFC 3339, UTC), from the request log's batches: it lags by up to PATCHBAY_REQUEST_LOG_FLUSH_MS; null: never used
+                         */
+                        last_used_at: string | null;
                         /** @description The limit in force: the key's own, or its mode's default */
                         rate_limit: {
                             /** @description Requests per sliding minute */
@@ -8704,6 +8903,147 @@ export interface operations {
                         }[];
                         has_more: boolean;
                         url: string;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAdminEntityRequestLogs: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description A request log id: the page of older entries after it. */
+                starting_after?: string;
+                /** @description A request log id: the page of newer entries before it. */
+                ending_before?: string;
+                /** @description true: the answer has total_count, the entries matching the filters (all pages). */
+                include_count?: boolean;
+                /** @description One status (404) or a class (4xx) */
+                status?: string;
+                /** @description GET, POST, PUT, PATCH, DELETE, … */
+                method?: string;
+                /** @description Paths starting with this, e.g. /v1/integrations */
+                path_prefix?: string;
+                /** @description Only this key's requests */
+                api_key_id?: string;
+                /** @description Entries at or after this time (RFC 3339, with a zone) */
+                created_gte?: string;
+                /** @description Entries at or before this time (RFC 3339, with a zone) */
+                created_lte?: string;
+            };
+            header?: never;
+            path: {
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            object: "request_log";
+                            method: string;
+                            /** @description The path and query as requested, secret query values replaced by [redacted] */
+                            path: string;
+                            /** @description The HTTP status answered */
+                            status: number;
+                            /** @description From the request's arrival to the last byte of the answer */
+                            latency_ms: number;
+                            /** @description The client's address as the server saw it */
+                            client_ip: string;
+                            /** @description The answer's x-request-id */
+                            request_id: string;
+                            /** Format: uuid */
+                            api_key_id: string;
+                            /**
+                             * @description The key's mode
+                             * @enum {string}
+                             */
+                            mode: "live" | "test";
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC
+                             */
+                            created_at: string;
+                        }[];
+                        has_more: boolean;
+                        url: string;
+                        /** @description With include_count=true: the entries matching the filters */
+                        total_count?: number;
                     };
                 };
             };

@@ -7,6 +7,7 @@ export const SCOPES = [
   "connections:write",
   "webhooks:manage",
   "audit:read",
+  "request_logs:read",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -23,6 +23,22 @@ export interface DB {
   provider_tokens: ProviderTokensTable;
   provider_calls: ProviderCallsTable;
   provider_webhook_events: ProviderWebhookEventsTable;
+  request_logs: RequestLogsTable;
+}
+
+/** One request of an entity's API key (0038); written in batches by services/request-logs.ts. */
+export interface RequestLogsTable {
+  id: string;
+  entity_id: string;
+  api_key_id: string;
+  mode: "live" | "test";
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  client_ip: string;
+  request_id: string;
+  created_at: Date;
 }
 
 /** A provider event accepted at a connector's inbound URL (0015): the dedup key. */
@@ -56,6 +72,8 @@ export interface ApiKeysTable {
   /** Per-key overrides; null means the mode's default. */
   rate_limit_per_minute: number | null;
   rate_limit_burst: number | null;
+  /** Set from the request log's batches (0039): lags by up to the flush interval. */
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface ConnectorsTable {

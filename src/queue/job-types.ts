@@ -25,6 +25,7 @@ export interface JobPayloads {
   "purge-idempotency-keys": NoPayload;
   "purge-auth-failures": NoPayload;
   "purge-provider-calls": NoPayload;
+  "purge-request-logs": NoPayload;
 }
 
 export type JobName = keyof JobPayloads & string;

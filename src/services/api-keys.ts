@@ -1,9 +1,10 @@
+import { sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
 import { generateApiKey, generatePublicKey, hashApiKey, looksLikeApiKey, type KeyMode } from "../auth/api-key-format.ts";
-import { isScope, type Scope } from "../auth/scopes.ts";
+import { isScope, SCOPES, type Scope } from "../auth/scopes.ts";
 import { diffFields, type AuditActor } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import type { EntityService } from "./entities.ts";
@@ -21,6 +22,8 @@ export interface ApiKeyView {
   key_prefix: string;
   created_at: string;
   revoked_at: string | null;
+  /** The last request the key made, from the request log's batches (lags by up to PATCHBAY_REQUEST_LOG_FLUSH_MS); null: never used. */
+  last_used_at: string | null;
   /** In force for this key: its own override, else the mode's default. */
   rate_limit: { per_minute: number; burst: number };
   rate_limit_tier: RateLimitTier;
@@ -55,6 +58,7 @@ export function toApiKey(k: ApiKeyRecord, defaults: RateLimitDefaults): ApiKeyVi
     key_prefix: k.key_prefix,
     created_at: k.created_at.toISOString(),
     revoked_at: k.revoked_at?.toISOString() ?? null,
+    last_used_at: k.last_used_at?.toISOString() ?? null,
     rate_limit: { per_minute: limit.perMinute, burst: limit.burst },
     rate_limit_tier: tierOf(k.mode, limit, defaults),
   };
@@ -104,7 +108,7 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
       if (unknown.length > 0) {
         throw new ValidationError(`Unknown scope "${unknown[0]}".`, {
           param: "scopes",
-          hint: "Scopes are integrations:read, integrations:write, connections:read, connections:write, webhooks:manage, audit:read.",
+          hint: `Scopes are ${SCOPES.join(", ")}.`,
         });
       }
       if (input.rate_limit_tier === "elevated" && input.mode === "test") {
@@ -220,6 +224,18 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
       const existing = await db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
       if (!existing) throw new NotFoundError("api_key_not_found", `No API key with id ${id}.`);
       return toView(existing);
+    },
+
+    /**
+     * Records when keys were last used: the request log's flush hands in
+     * each key's latest request of the batch, and this is one UPDATE for all
+     * of them (never one per request). A time never moves backwards.
+     */
+    async markUsed(lastUse: ReadonlyMap<string, Date>): Promise<void> {
+      if (lastUse.size === 0) return;
+      const values = sql.join([...lastUse].map(([id, at]) => sql`(${id}::uuid, ${at.toISOString()}::timestamptz)`));
+      await sql`update api_keys as k set last_used_at = v.at from (values ${values}) as v (id, at)
+                 where k.id = v.id and (k.last_used_at is null or k.last_used_at < v.at)`.execute(db);
     },
 
     /**

@@ -9,6 +9,7 @@ import { adminActor } from "../../services/audit.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
 import { useIdempotency } from "../../idempotency/hook.ts";
+import { REQUEST_LOGS_DESCRIPTION, RequestLogList, RequestLogsQuery, requestLogListOptions, requestLogPage } from "../shared/request-log-schemas.ts";
 import { AuditEventList, AuditEventsQuery, auditListOptions } from "../shared/audit-schemas.ts";
 import { FLAT_ERROR_SCHEMA_ID, sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { Nullable, StringEnum, Timestamp, Uuid } from "../shared/schema-types.ts";
@@ -27,6 +28,7 @@ const ApiKeySchema = Type.Object({
   key_prefix: Type.String({ description: "The first characters of the key, to recognise it" }),
   created_at: Timestamp,
   revoked_at: Nullable(Timestamp),
+  last_used_at: Nullable(Type.String({ format: "date-time", description: "The key's last request (RFC 3339, UTC), from the request log's batches: it lags by up to PATCHBAY_REQUEST_LOG_FLUSH_MS; null: never used" })),
   rate_limit: Type.Object(
     {
       per_minute: Type.Integer({ description: "Requests per sliding minute" }),
@@ -168,6 +170,23 @@ export async function adminRoutes(root: FastifyInstance, { services, adminToken 
       await services.entities.requireEntity(entity_id);
       const page = await services.audit.listAuditEvents(entity_id, auditListOptions(request.query));
       return { object: "list" as const, data: page.data, has_more: page.hasMore, url: `/admin/v1/entities/${entity_id}/audit_events` };
+    },
+  });
+
+  app.get("/admin/v1/entities/:entity_id/request_logs", {
+    schema: {
+      tags,
+      security,
+      summary: "An entity's API request log, newest first (what GET /v1/request_logs answers the entity's own keys)",
+      description: REQUEST_LOGS_DESCRIPTION,
+      params: Type.Object({ entity_id: Uuid }),
+      querystring: RequestLogsQuery,
+      response: { 200: RequestLogList, ...errors(400, 401, 404) },
+    },
+    handler: async (request) => {
+      const { entity_id } = request.params;
+      await services.entities.requireEntity(entity_id);
+      return requestLogPage(await services.requestLog.list(entity_id, requestLogListOptions(request.query)), `/admin/v1/entities/${entity_id}/request_logs`);
     },
   });
 

@@ -13,6 +13,7 @@ import type { Services } from "../../compose.ts";
 import "../shared/actor.ts";
 import { sendFlatError, useFlatErrors } from "../shared/flat-errors.ts";
 import { auditRoutes } from "./audit-routes.ts";
+import { requestLogRoutes } from "./request-log-routes.ts";
 import { shopifyRoutes } from "./shopify-routes.ts";
 import { verifyRoutes } from "./verify-routes.ts";
 import { proxyRoutes } from "./proxy-routes.ts";
@@ -215,6 +216,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   // The provider proxy and the provider-call log (SPEC §9).
   await app.register(proxyRoutes, { services });
   await app.register(auditRoutes, { services });
+  await app.register(requestLogRoutes, { services });
   // /v1/webhook_endpoints: the same API-key auth, rate limits, idempotency and error shape.
   await app.register(webhookRoutes, { services });
 }

@@ -1,0 +1,247 @@
+import { randomBytes } from "node:crypto";
+import { sql, type Insertable, type Selectable } from "kysely";
+import type { Clock } from "../kernel/clock.ts";
+import type { Database } from "../db/index.ts";
+import type { RequestLogsTable } from "../db/schema.ts";
+import type { KeyMode } from "../auth/api-key-format.ts";
+import { redactQuery } from "../providers/call-log.ts";
+
+export interface RequestLogView {
+  id: string;
+  object: "request_log";
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  client_ip: string;
+  request_id: string;
+  api_key_id: string;
+  mode: KeyMode;
+  created_at: string;
+}
+
+/** One finished request of an entity's key, as the surface hook hands it over (the URL still raw: redacted when written). */
+export interface RequestLogEntry {
+  at: Date;
+  entityId: string;
+  keyId: string;
+  mode: KeyMode;
+  method: string;
+  url: string;
+  status: number;
+  latencyMs: number;
+  clientIp: string;
+  requestId: string;
+}
+
+export interface RequestLogListOptions {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+  /** One status (404) or a class ("4xx"). */
+  status?: number | `${1 | 2 | 3 | 4 | 5}xx`;
+  method?: string;
+  pathPrefix?: string;
+  apiKeyId?: string;
+  createdGte?: Date;
+  createdLte?: Date;
+  includeCount?: boolean;
+}
+
+/** Where the batch's "last used" times go: one UPDATE for all the keys of a flush (api-keys.ts owns the table). */
+export interface LastUsedSink {
+  markUsed(lastUse: ReadonlyMap<string, Date>): Promise<void>;
+}
+
+/** Rows the buffer holds before it writes them without waiting for the interval. */
+const FLUSH_ROWS = 1_000;
+/** Rows per INSERT (11 parameters each: well under PostgreSQL's 65 535). */
+const INSERT_ROWS = 1_000;
+const MAX_PATH = 2_048;
+
+/**
+ * The path as the request log keeps it: secret query values (a connection
+ * token, a code, a signature, anything named like a key) replaced by
+ * [redacted], and cut at 2 048 characters. Headers and bodies are never seen.
+ */
+export function requestLogPath(url: string): string {
+  const path = url.includes("?") ? redactQuery(url, ["hmac", "state"]) : url;
+  return path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path;
+}
+
+/**
+ * UUIDv7 ids for a batch, each carrying its own request's time (not the
+ * flush's): kernel/ids.ts's uuidv7 never moves its clock back, and a batch is
+ * written up to a flush interval after its requests. A 12-bit counter keeps
+ * ids of the same millisecond in order within the batch.
+ */
+function batchIds(times: readonly number[]): string[] {
+  const random = randomBytes(10 * times.length);
+  let lastMs = -1;
+  let seq = 0;
+  return times.map((ms, i) => {
+    seq = ms === lastMs ? (seq + 1) & 0xfff : 0;
+    lastMs = ms;
+    const hex = ms.toString(16).padStart(12, "0").slice(-12);
+    const r = random.subarray(i * 10, i * 10 + 10);
+    const randA = (0x7000 | seq).toString(16);
+    const variant = ((r[0]! & 0x3f) | 0x80).toString(16).padStart(2, "0");
+    const rest = r.subarray(1).toString("hex");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${randA}-${variant}${rest.slice(0, 2)}-${rest.slice(2, 14)}`;
+  });
+}
+
+/** The lowest UUIDv7 id at or after `at`: created_gte is also an id range on the (entity_id, id) index. */
+function lowestIdAt(at: Date): string {
+  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * The request_logs table's one owner. Recording is one append to an
+ * in-memory array (the surfaces' onResponse hook, surfaces/shared/
+ * request-log-hook.ts); the rows are written by one multi-row INSERT every
+ * `flushMs` (PATCHBAY_REQUEST_LOG_FLUSH_MS, 1 s) or as soon as 1 000 are
+ * waiting, followed by one UPDATE of the keys' last_used_at. A crash loses
+ * at most the last interval's rows (README, Request logs); a clean shutdown
+ * flushes (close()). This process's own listings flush first.
+ */
+export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000 }: { db: Database; clock: Clock; lastUsed: LastUsedSink; onError?: (err: unknown) => void; flushMs?: number }) {
+  let pending: RequestLogEntry[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+
+  async function write(entries: RequestLogEntry[]): Promise<void> {
+    const ids = batchIds(entries.map((e) => e.at.getTime()));
+    const rows: Insertable<RequestLogsTable>[] = entries.map((e, i) => ({
+      id: ids[i]!,
+      entity_id: e.entityId,
+      api_key_id: e.keyId,
+      mode: e.mode,
+      method: e.method,
+      path: requestLogPath(e.url),
+      status: e.status,
+      latency_ms: Math.max(0, Math.round(e.latencyMs)),
+      client_ip: e.clientIp,
+      request_id: e.requestId,
+      created_at: e.at,
+    }));
+    const lastUse = new Map<string, Date>();
+    for (const e of entries) {
+      const seen = lastUse.get(e.keyId);
+      if (!seen || seen < e.at) lastUse.set(e.keyId, e.at);
+    }
+    for (let i = 0; i < rows.length; i += INSERT_ROWS) await db.insertInto("request_logs").values(rows.slice(i, i + INSERT_ROWS)).execute();
+    await lastUsed.markUsed(lastUse);
+  }
+
+  /** Writes what is waiting, after any write already under way; never throws. */
+  function flush(): Promise<void> {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    const entries = pending;
+    pending = [];
+    writing = writing.then(async () => {
+      if (entries.length === 0) return;
+      try {
+        await write(entries);
+      } catch (err) {
+        onError?.(err);
+      }
+    });
+    return writing;
+  }
+
+  return {
+    /** Buffers one request (written within flushMs): the hot path's whole cost. Never throws. */
+    record(entry: Omit<RequestLogEntry, "at">): void {
+      (entry as RequestLogEntry).at = clock.now();
+      pending.push(entry as RequestLogEntry);
+      if (pending.length >= FLUSH_ROWS) void flush();
+      else if (timer === null) {
+        timer = setTimeout(() => void flush(), flushMs);
+        timer.unref();
+      }
+    },
+
+    /** How many entries wait for the next flush (tests, /metrics). */
+    get pending(): number {
+      return pending.length;
+    },
+
+    flush,
+
+    /** Writes what is waiting; the app's onClose calls it before the database closes. */
+    close: flush,
+
+    /** An entity's requests, newest first, one page (starting_after: older; ending_before: newer). */
+    async list(entityId: string, opts: RequestLogListOptions): Promise<{ data: RequestLogView[]; hasMore: boolean; totalCount?: number }> {
+      await flush();
+      const filtered = db
+        .selectFrom("request_logs")
+        .where("entity_id", "=", entityId)
+        .$if(typeof opts.status === "number", (q) => q.where("status", "=", opts.status as number))
+        .$if(typeof opts.status === "string", (q) => {
+          const low = Number(String(opts.status).charAt(0)) * 100;
+          return q.where("status", ">=", low).where("status", "<", low + 100);
+        })
+        .$if(opts.method !== undefined, (q) => q.where("method", "=", opts.method!.toUpperCase()))
+        .$if(opts.pathPrefix !== undefined, (q) => q.where(sql<boolean>`path like ${`${escapeLike(opts.pathPrefix!)}%`} escape '\\'`))
+        .$if(opts.apiKeyId !== undefined, (q) => q.where("api_key_id", "=", opts.apiKeyId!))
+        .$if(opts.createdGte !== undefined, (q) => q.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
+        .$if(opts.createdLte !== undefined, (q) => q.where("created_at", "<=", opts.createdLte!));
+      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
+      const [rows, count] = await Promise.all([
+        filtered
+          .selectAll()
+          .$if(opts.startingAfter !== undefined, (q) => q.where("id", "<", opts.startingAfter!))
+          .$if(backwards, (q) => q.where("id", ">", opts.endingBefore!))
+          .orderBy("id", backwards ? "asc" : "desc")
+          .limit(opts.limit + 1)
+          .execute(),
+        opts.includeCount ? filtered.select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow() : undefined,
+      ]);
+      const hasMore = rows.length > opts.limit;
+      const page = rows.slice(0, opts.limit);
+      if (backwards) page.reverse();
+      return { data: page.map(toRequestLog), hasMore, ...(count ? { totalCount: Number(count.n) } : {}) };
+    },
+
+    /** Deletes entries older than `retentionMs`, in batches; the number deleted. */
+    async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
+      await flush();
+      const cutoff = new Date(clock.now().getTime() - retentionMs);
+      let total = 0;
+      for (;;) {
+        const ids = db.selectFrom("request_logs").select("id").where("created_at", "<", cutoff).limit(batch);
+        const gone = await db.deleteFrom("request_logs").where("id", "in", ids).executeTakeFirst();
+        const n = Number(gone.numDeletedRows);
+        total += n;
+        if (n < batch) return total;
+      }
+    },
+  };
+}
+
+export type RequestLog = ReturnType<typeof createRequestLog>;
+
+/** The one shape in which a logged request leaves the service. */
+export function toRequestLog(r: Selectable<RequestLogsTable>): RequestLogView {
+  return {
+    id: r.id,
+    object: "request_log",
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    latency_ms: r.latency_ms,
+    client_ip: r.client_ip,
+    request_id: r.request_id,
+    api_key_id: r.api_key_id,
+    mode: r.mode,
+    created_at: r.created_at.toISOString(),
+  };
+}
