@@ -163,7 +163,7 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
     );
   }
   await app.register(inboundWebhookRoutes, { services, config });
-  await app.register(shopIntegrationsRoutes, { services, prefix: "/api/v3" });
+  await app.register(shopIntegrationsRoutes, { services, publicUrl: config.publicUrl, prefix: "/api/v3" });
   await app.register(consoleRoutes);
   await app.register(adminRoutes, { services, adminToken: adminTokenVerifier(adminToken) });
   return app;

@@ -52,6 +52,7 @@ import { createProxyService } from "./services/proxy.ts";
 import { createRequestLog } from "./services/request-logs.ts";
 import { registerRequestLogPurgeJob } from "./jobs/purge-request-logs.ts";
 import { createInboundWebhooks } from "./services/inbound-webhooks.ts";
+import { createIntegrationLogStore } from "./services/integration-logs.ts";
 import { observeIdempotency, observeProviderCalls, observeVault, observeWebhookSends } from "./metrics/observe.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import { DELIVER_WEBHOOK_JOB } from "./services/webhook-schedule.ts";
@@ -77,7 +78,8 @@ const silent: ProviderLogger = { info() {}, warn() {} };
 /** The composition root of the service layer: every service, wired once. */
 export function createServices({ db, clock, config, keyRing, logger = silent, providers, resolveHost = systemResolveHost, metrics: given }: ServiceDeps) {
   const metrics = given ?? createMetrics({ processMetrics: config.metrics.token !== null || config.metrics.port !== null });
-  const callLog = createProviderCallLog({ db, clock, flushMs: config.providerLogFlushMs, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
+  const integrationLogs = createIntegrationLogStore({ db, clock });
+  const callLog = createProviderCallLog({ db, clock, integrationLogs, flushMs: config.providerLogFlushMs, onError: (err) => logger.warn({ err: (err as Error).message }, "provider call not logged") });
   const client = observeProviderCalls(providers ?? createProviderClient({ config, logger, callLog }), metrics);
   const { clientId, clientSecret } = config.shopify;
   const shopify = clientId && clientSecret ? createShopifyApi({ client, clientId, clientSecret }) : null;
@@ -103,7 +105,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     openCredentials: credentials.openCredentials,
     healthIntervalMs: config.healthCheckIntervalMinutes * 60_000,
   });
-  const shopIntegrations = createShopIntegrationService({ db, clock, connectors });
+  const shopIntegrations = createShopIntegrationService({ db, clock, connectors, logs: integrationLogs });
   const idempotency = observeIdempotency(createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash), fingerprintKey: fingerprintKey(ring) }), metrics);
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });

@@ -22,6 +22,7 @@ export interface DB {
   link_tokens: LinkTokensTable;
   provider_tokens: ProviderTokensTable;
   provider_calls: ProviderCallsTable;
+  integration_logs: IntegrationLogsTable;
   provider_webhook_events: ProviderWebhookEventsTable;
   request_logs: RequestLogsTable;
 }
@@ -372,5 +373,26 @@ export interface ProviderCallsTable {
   bytes_received: ColumnType<string | number, number, number>;
   error_class: string | null;
   request_id: string | null;
+  created_at: Date;
+}
+
+export type IntegrationLogSource = "provider_call" | "client" | "webhook";
+
+/** An integration exception log entry (0036): /api/v3/integrations/{id}/logs. */
+export interface IntegrationLogsTable {
+  id: Generated<number>;
+  entity_id: string;
+  connector_id: string;
+  source: IntegrationLogSource;
+  base_url: string;
+  full_url: string | null;
+  method: Generated<string>;
+  response_code: number | null;
+  response: ColumnType<unknown, string | null, string | null>;
+  request: ColumnType<unknown, string | null, string | null>;
+  exception_type: string | null;
+  exception: string | null;
+  additional_data: ColumnType<unknown, string | undefined, string>;
+  protected: Generated<boolean>;
   created_at: Date;
 }

@@ -1,5 +1,5 @@
 import type { Config } from "../config.ts";
-import { redactQuery, type CallContext, type CallRecorder } from "./call-log.ts";
+import { failedCallDetail, redactQuery, type CallContext, type CallRecorder } from "./call-log.ts";
 import { providerBaseUrl } from "./base-urls.ts";
 
 export interface ProviderRequest {
@@ -94,8 +94,19 @@ export function createProviderClient({ config, logger, fetch: fetchImpl = fetch,
       const retryable = req.retry ?? IDEMPOTENT.has(req.method);
       const loggedPath = redactQuery(url.pathname + url.search);
       const bytesSent = body === undefined ? 0 : Buffer.byteLength(body);
-      const record = (status: number | null, started: number, bytesReceived: number, errorClass: string | null) =>
-        req.context && callLog?.record(req.context, { method: req.method, path: loggedPath, status, latencyMs: performance.now() - started, bytesSent, bytesReceived, errorClass });
+      const record = (status: number | null, started: number, bytesReceived: number, errorClass: string | null, res?: { headers: Headers; text: string }) =>
+        req.context &&
+        callLog?.record(req.context, {
+          method: req.method,
+          path: loggedPath,
+          status,
+          latencyMs: performance.now() - started,
+          bytesSent,
+          bytesReceived,
+          errorClass,
+          // A failed call's exchange, redacted, for a shop integration's exception log.
+          ...(status === null || status >= 400 ? { detail: failedCallDetail(url.origin + loggedPath, Object.entries(headers), res ?? null, sentValues(req.body)) } : {}),
+        });
       const attempts = retryable ? maxAttempts : 1;
 
       for (let attempt = 1; ; attempt++) {
@@ -114,7 +125,7 @@ export function createProviderClient({ config, logger, fetch: fetchImpl = fetch,
         const text = await res.text();
         const ms = Math.round(performance.now() - started);
         logger.info({ provider, method: req.method, path: url.pathname, status: res.status, attempt, ms }, "provider call");
-        await record(res.status, started, Buffer.byteLength(text), null);
+        await record(res.status, started, Buffer.byteLength(text), null, { headers: res.headers, text });
         if ((res.status === 429 || res.status >= 500) && attempt < attempts) {
           await sleep(backoff(attempt, res.headers.get("retry-after")));
           continue;
@@ -140,6 +151,18 @@ function backoff(attempt: number, retryAfter: string | null): number {
   if (seconds !== null) return Math.min(seconds * 1000, 10_000);
   const base = 200 * 2 ** (attempt - 1);
   return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/** The values a request body carried (form fields, JSON strings): a failed call's logged answer must not echo them. */
+function sentValues(body: unknown): string[] {
+  if (body instanceof URLSearchParams) return [...body.values()];
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (typeof v === "string") out.push(v);
+    else if (v !== null && typeof v === "object") for (const x of Object.values(v)) walk(x);
+  };
+  walk(body);
+  return out;
 }
 
 function defaultSleep(ms: number): Promise<void> {

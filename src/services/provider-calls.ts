@@ -4,6 +4,8 @@ import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
 import type { Insertable, Selectable } from "kysely";
 import { uuidv7 } from "../kernel/ids.ts";
 import type { CallContext, CallOutcome } from "../providers/call-log.ts";
+import { logEntryOfCall, type IntegrationLogStore } from "./integration-logs.ts";
+import type { IntegrationLogsTable } from "../db/schema.ts";
 
 export interface ProviderCallView {
   id: string;
@@ -47,8 +49,22 @@ const FLUSH_ROWS = 500;
  * log); a clean shutdown flushes (close()). This process's own listings flush
  * first, so a call is listed as soon as it has been recorded here.
  */
-export function createProviderCallLog({ db, clock, onError, flushMs = 100 }: { db: Database; clock: Clock; onError?: (err: unknown) => void; flushMs?: number }) {
+export function createProviderCallLog({
+  db,
+  clock,
+  onError,
+  flushMs = 100,
+  integrationLogs,
+}: {
+  db: Database;
+  clock: Clock;
+  onError?: (err: unknown) => void;
+  flushMs?: number;
+  /** Where a shop connector's failed calls also go: its exception log (/api/v3/integrations/{id}/logs). */
+  integrationLogs?: Pick<IntegrationLogStore, "insertMany">;
+}) {
   let pending: Insertable<ProviderCallsTable>[] = [];
+  let pendingLogs: Insertable<IntegrationLogsTable>[] = [];
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
 
@@ -59,13 +75,23 @@ export function createProviderCallLog({ db, clock, onError, flushMs = 100 }: { d
       timer = null;
     }
     const rows = pending;
+    const logs = pendingLogs;
     pending = [];
+    pendingLogs = [];
     writing = writing.then(async () => {
-      if (rows.length === 0) return;
-      try {
-        await db.insertInto("provider_calls").values(rows).execute();
-      } catch (err) {
-        onError?.(err);
+      if (rows.length > 0) {
+        try {
+          await db.insertInto("provider_calls").values(rows).execute();
+        } catch (err) {
+          onError?.(err);
+        }
+      }
+      if (logs.length > 0) {
+        try {
+          await integrationLogs?.insertMany(logs);
+        } catch (err) {
+          onError?.(err);
+        }
       }
     });
     return writing;
@@ -91,6 +117,8 @@ export function createProviderCallLog({ db, clock, onError, flushMs = 100 }: { d
         request_id: ctx.requestId ?? null,
         created_at: now,
       });
+      const entry = integrationLogs ? logEntryOfCall(ctx, outcome, now) : null;
+      if (entry) pendingLogs.push(entry);
       if (pending.length >= FLUSH_ROWS) void flush();
       else if (timer === null) {
         timer = setTimeout(() => void flush(), flushMs);

@@ -15,7 +15,7 @@ import { assertKeyMayAct, selectConnector } from "./connectors.ts";
 import { DomainError, hintDetails, type Hint } from "../kernel/errors.ts";
 import { fillTemplate, type MintedTokens } from "./minted-tokens.ts";
 import type { ProviderCallLog } from "./provider-calls.ts";
-import { redactQuery, type CallContext } from "../providers/call-log.ts";
+import { failedCallDetail, redactQuery, type CallContext } from "../providers/call-log.ts";
 import type { ShopifyGrants } from "./shopify-grants.ts";
 
 /** The caller's request as the surface hands it over: raw path and query, headers, and the unread body. */
@@ -163,7 +163,16 @@ export function createProxyService(deps: ProxyDeps) {
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;
           const tooLarge = body !== null && !Buffer.isBuffer(body) && (body as Readable & { tooLarge?: boolean }).tooLarge === true;
-          callLog.record(context, { method: call.method, path: loggedPath, status: null, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived: 0, errorClass: tooLarge ? "too_large" : err.failure });
+          callLog.record(context, {
+            method: call.method,
+            path: loggedPath,
+            status: null,
+            latencyMs: performance.now() - started,
+            bytesSent: sent,
+            bytesReceived: 0,
+            errorClass: tooLarge ? "too_large" : err.failure,
+            detail: failedCallDetail(url.origin + loggedPath, flatHeaders({ ...headers, ...injection.headers }), null),
+          });
           if (tooLarge) throw bodyTooLarge(config.proxy.maxRequestBytes);
           if (repeatable && replayable && attempt < config.proxy.maxAttempts) {
             await sleep(backoffMs(attempt, null));
@@ -174,8 +183,18 @@ export function createProxyService(deps: ProxyDeps) {
             : proxyError("upstream", "proxy_unreachable", `The ${type} API could not be reached.`, "Try again shortly.");
         }
 
+        // A failed answer's exchange (headers only: the body is streamed to the caller) goes to a shop integration's exception log.
         const logAnswer = (bytesReceived: number, errorClass: string | null) =>
-          callLog.record(context, { method: call.method, path: loggedPath, status: res.status, latencyMs: performance.now() - started, bytesSent: sent, bytesReceived, errorClass });
+          callLog.record(context, {
+            method: call.method,
+            path: loggedPath,
+            status: res.status,
+            latencyMs: performance.now() - started,
+            bytesSent: sent,
+            bytesReceived,
+            errorClass,
+            ...(res.status >= 400 ? { detail: failedCallDetail(url.origin + loggedPath, flatHeaders({ ...headers, ...injection.headers }), { headers: flatHeaders(res.headers), text: null }) } : {}),
+          });
         const retryAfter = headerValue(res.headers["retry-after"]);
         const again =
           attempt < config.proxy.maxAttempts &&
@@ -302,4 +321,8 @@ function bodyTooLarge(limit: number): DomainError {
 
 export function proxyError(kind: "validation" | "not_found" | "conflict" | "upstream", code: string, message: string, hint: Hint): DomainError {
   return new DomainError(kind, code, message, hintDetails(hint));
+}
+
+function flatHeaders(headers: Record<string, string | string[] | undefined>): [string, string][] {
+  return Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(", ") : v] as [string, string]]));
 }

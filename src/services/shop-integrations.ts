@@ -8,6 +8,7 @@ import { auditActorOf, diffFields } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
 import { assertKeyMayAct, type ConnectorService } from "./connectors.ts";
 import { NotFoundError, ValidationError, type Violation } from "../kernel/errors.ts";
+import type { IntegrationLog, IntegrationLogInput, IntegrationLogStore, LogPage } from "./integration-logs.ts";
 
 /** The connector types that are also shop integrations (the catalog's isShop): shopify, amazon, ebay. */
 export const SHOP_TYPES = CONNECTOR_TYPES.filter((t) => connectorDefinition(t).isShop);
@@ -119,9 +120,11 @@ export interface ShopIntegrationServiceDeps {
   db: Database;
   clock: Clock;
   connectors: ConnectorService;
+  /** The integrations' exception logs (services/integration-logs.ts). */
+  logs: IntegrationLogStore;
 }
 
-export function createShopIntegrationService({ db, clock, connectors }: ShopIntegrationServiceDeps) {
+export function createShopIntegrationService({ db, clock, connectors, logs }: ShopIntegrationServiceDeps) {
   /**
    * The caller's live (not disconnected) shop connector with this integer id.
    * Another entity's, a non-shop connector, a disconnected one and an id that
@@ -194,6 +197,34 @@ export function createShopIntegrationService({ db, clock, connectors }: ShopInte
           at: now,
         });
       });
+    },
+
+    /**
+     * GET /api/v3/integrations/logs (id undefined) and …/{id}/logs: the
+     * exception logs of the integrations this key can see, newest first, one
+     * page. A disconnected integration's entries are not listed (it does not
+     * exist on /api/v3 until restored); an unknown id answers 404.
+     */
+    async listLogs(actor: ApiKeyActor, id: number | undefined, opts: { before?: Date; pageSize: number }): Promise<LogPage> {
+      if (id !== undefined) {
+        const c = await findVisible(db, actor, id);
+        return logs.page(new Map([[c.id, c.shop_integration_id]]), opts);
+      }
+      const visible = await db
+        .selectFrom("connectors")
+        .select(["id", "shop_integration_id"])
+        .where("entity_id", "=", actor.entityId)
+        .where("connector_type", "in", SHOP_TYPES)
+        .where("disconnected_at", "is", null)
+        .$if(actor.mode === "test", (qb) => qb.where("mode", "=", "sandbox"))
+        .execute();
+      return logs.page(new Map(visible.map((c) => [c.id, c.shop_integration_id])), opts);
+    },
+
+    /** POST …/{id}/logs: shipping software reports a failed exchange with the shop; it shows in the integration's log. */
+    async createLog(actor: ApiKeyActor, id: number, input: IntegrationLogInput): Promise<IntegrationLog> {
+      const c = await findVisible(db, actor, id);
+      return logs.create(c.entity_id, { id: c.id, integrationId: c.shop_integration_id }, input);
     },
 
     /** DELETE: the connector's own soft disconnect, with its recovery window; a re-POST on /v1 restores the same integration. */

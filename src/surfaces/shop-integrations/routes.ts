@@ -9,10 +9,16 @@ import { assertScope } from "../../auth/guard.ts";
 import type { Admission } from "../../services/admission.ts";
 import { AuthenticationError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
+import { LOG_PAGE_SIZE_DEFAULT } from "../../services/integration-logs.ts";
 import "../shared/actor.ts";
 import { invalidIdError, splitPatchBody, useJsonApiErrors, sendJsonApiError } from "./errors.ts";
 import {
+  CreateLogBody,
   errorResponses,
+  IntegrationLogSchema,
+  LogEnvelope,
+  LogList,
+  LogsQuery,
   IntegrationEnvelope,
   IntegrationIdParams,
   IntegrationList,
@@ -30,11 +36,12 @@ const security = [{ basicAuth: [] }];
  * Every route runs the Basic-auth hook, then the key's rate limit; writes
  * honour Idempotency-Key (SPEC §3) with errors in this surface's JSON:API shape.
  */
-export async function shopIntegrationsRoutes(root: FastifyInstance, { services }: { services: Services }) {
+export async function shopIntegrationsRoutes(root: FastifyInstance, { services, publicUrl }: { services: Services; publicUrl: string }) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   useJsonApiErrors(app);
   app.addSchema(ShopIntegrationSchema);
   app.addSchema(JsonApiErrorsSchema);
+  app.addSchema(IntegrationLogSchema);
   app.decorateRequest("actor", null as never);
 
   app.addHook("onRequest", async (request, reply) => {
@@ -64,6 +71,77 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services }
       response: { 200: IntegrationList, ...errorResponses(400, 401, 403) },
     },
     handler: async (request) => ({ data: await services.shopIntegrations.listShopIntegrations(request.actor, request.query.sort) }),
+  });
+
+  const logTags = ["shop integrations"];
+  const linkHeader = {
+    Link: {
+      type: "string",
+      description: 'The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page.',
+    },
+  } as const;
+  /** `Link: <…?cursor=…&page_size=…>; rel="next"` (Sendcloud's pagination): the same path, the next cursor, the same page size. */
+  const nextLink = (path: string, next: string | null, pageSize: number) =>
+    next === null ? null : `<${publicUrl}${path}?${new URLSearchParams({ cursor: next, page_size: String(pageSize) }).toString()}>; rel="next"`;
+
+  // Registered before /integrations/:id so that "logs" is never read as an id.
+  app.get("/integrations/logs", {
+    config: { scope: "integrations:read" },
+    schema: {
+      tags: logTags,
+      security,
+      summary: "List the exception logs of every shop integration",
+      description:
+        "Failed exchanges between the entity's shop integrations and their shops, newest first: a shop connector's failed provider calls " +
+        "(health checks, token refreshes, proxied calls; secret header values [redacted], no request payload), Sendcloud-format webhooks that failed " +
+        "for good, and entries POSTed by shipping software. Cursor pagination: follow the Link header.",
+      querystring: LogsQuery,
+      response: { 200: { ...LogList, headers: linkHeader }, ...errorResponses(400, 401, 403) },
+    },
+    handler: async (request, reply) => {
+      const pageSize = request.query.page_size ?? LOG_PAGE_SIZE_DEFAULT;
+      const page = await services.shopIntegrations.listLogs(request.actor, undefined, { before: cursorOf(request.query.cursor), pageSize });
+      const link = nextLink("/api/v3/integrations/logs", page.next, pageSize);
+      if (link) reply.header("link", link);
+      return { data: page.data };
+    },
+  });
+
+  app.get("/integrations/:id/logs", {
+    config: { scope: "integrations:read" },
+    schema: {
+      tags: logTags,
+      security,
+      summary: "List a shop integration's exception logs",
+      description: "As GET /api/v3/integrations/logs, for one integration.",
+      params: IntegrationIdParams,
+      querystring: LogsQuery,
+      response: { 200: { ...LogList, headers: linkHeader }, ...errorResponses(400, 401, 403, 404) },
+    },
+    handler: async (request, reply) => {
+      const pageSize = request.query.page_size ?? LOG_PAGE_SIZE_DEFAULT;
+      const page = await services.shopIntegrations.listLogs(request.actor, request.params.id, { before: cursorOf(request.query.cursor), pageSize });
+      const link = nextLink(`/api/v3/integrations/${request.params.id}/logs`, page.next, pageSize);
+      if (link) reply.header("link", link);
+      return { data: page.data };
+    },
+  });
+
+  app.post("/integrations/:id/logs", {
+    config: { scope: "integrations:write" },
+    schema: {
+      tags: logTags,
+      security,
+      summary: "Report an exception of a shop integration",
+      description: "Shipping software reports a failed exchange with the shop; it shows in the integration's exception log. base_url is required; other fields are refused (extra_forbidden).",
+      params: IntegrationIdParams,
+      body: CreateLogBody,
+      response: { 201: LogEnvelope, ...errorResponses(400, 401, 403, 404, 413, 415) },
+    },
+    handler: async (request, reply) => {
+      const log = await services.shopIntegrations.createLog(request.actor, request.params.id, request.body);
+      return reply.status(201).send({ data: log });
+    },
   });
 
   app.get("/integrations/:id", {
@@ -126,4 +204,9 @@ async function admitBasic(services: Services, address: string, header: string | 
     if (err instanceof AuthenticationError) throw invalid;
     throw err;
   }
+}
+
+/** The cursor parameter (validated as a date-time by the schema) as an instant. */
+function cursorOf(cursor: string | undefined): Date | undefined {
+  return cursor === undefined ? undefined : new Date(cursor);
 }

@@ -1,8 +1,10 @@
 import { Type } from "@sinclair/typebox";
 import { CARRIER_CODES, DEFAULT_SORT, FEEDBACK_TYPES, SHOP_TYPES, SORT_FIELDS } from "../../services/shop-integrations.ts";
+import { LOG_PAGE_SIZE_DEFAULT, LOG_PAGE_SIZE_MAX } from "../../services/integration-logs.ts";
 import { Nullable, StringEnum, Timestamp } from "../shared/schema-types.ts";
 
 export const SHOP_INTEGRATION_SCHEMA_ID = "ShopIntegration";
+export const INTEGRATION_LOG_SCHEMA_ID = "IntegrationLog";
 export const JSON_API_ERRORS_SCHEMA_ID = "JsonApiErrors";
 
 const HttpUrl = (description: string) => Type.String({ format: "uri", pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", minLength: 1, maxLength: 2048, description });
@@ -104,3 +106,71 @@ export const JsonApiErrorsSchema = Type.Object(
 export function errorResponses(...statuses: number[]) {
   return Object.fromEntries(statuses.map((s) => [s, Type.Ref(JSON_API_ERRORS_SCHEMA_ID)]));
 }
+
+// ---- Exception logs (Sendcloud v3 integrations API: /integrations/logs, /integrations/{id}/logs) ----
+
+const LogResponse = Type.Unsafe<{ headers?: Record<string, unknown> | null; body?: Record<string, unknown> | string | null } | null>({
+  type: ["object", "null"],
+  additionalProperties: true,
+  description: "The shop's answer: headers and body.",
+  properties: {
+    headers: { type: ["object", "null"], additionalProperties: true, description: "HTTP headers of the response." },
+    body: { type: ["string", "object", "null"], additionalProperties: true, description: "HTTP response body." },
+  },
+});
+const LogRequest = Type.Unsafe<{ headers?: Record<string, unknown> | string | null; payload?: Record<string, unknown> | string | null } | null>({
+  type: ["object", "null"],
+  additionalProperties: true,
+  description: "The request made to the shop: headers and payload.",
+  properties: {
+    headers: { type: ["object", "string", "null"], additionalProperties: true, description: "HTTP headers of the request." },
+    payload: { type: ["object", "string", "null"], additionalProperties: true, description: "HTTP request body." },
+  },
+});
+
+export const IntegrationLogSchema = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1, description: "ID of the log record." }),
+    integration_id: Nullable(Type.Integer({ minimum: 1, description: "The integration the entry belongs to." })),
+    base_url: Type.String({ minLength: 1, description: "Base shop URL." }),
+    full_url: Nullable(Type.String({ description: "Full URL of the resource where the error happened." })),
+    method: Type.String({ description: "HTTP method of the failed request ('' when not given)." }),
+    response_code: Nullable(Type.Integer({ minimum: 0, description: "HTTP status of the answer; null when none came." })),
+    response: LogResponse,
+    request: LogRequest,
+    created_at: Type.String({ format: "date-time", description: "When the exception occurred (RFC 3339, UTC). The pagination cursor." }),
+    exception_type: Nullable(Type.String({ description: "Machine-readable kind, e.g. patchbay.provider.timeout, patchbay.provider.http_error, patchbay.webhook.failed, or what shipping software sent." })),
+    exception: Nullable(Type.String({ description: "Human-readable description of the exception." })),
+    protected: Type.Boolean({ description: "True when the request/response is obfuscated: Patchbay's own entries replace secret header values with [redacted] and keep no request payload." }),
+    additional_data: Type.Unsafe<Record<string, unknown> | string>({ type: ["object", "string"], additionalProperties: true, description: "Patchbay's own entries: purpose, connector_type, latency_ms, request_id. '' otherwise." }),
+  },
+  { $id: INTEGRATION_LOG_SCHEMA_ID, description: "An integration exception log record (Sendcloud v3 integrations API, integration-log)." },
+);
+
+export const LogsQuery = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ format: "date-time", description: "From the Link header's next URL: entries strictly older than this instant." })),
+    page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: LOG_PAGE_SIZE_MAX, default: LOG_PAGE_SIZE_DEFAULT, description: "Number of results per page." })),
+  },
+  { additionalProperties: false },
+);
+
+export const LogIdParams = IntegrationIdParams;
+
+export const CreateLogBody = Type.Object(
+  {
+    base_url: Type.String({ minLength: 1, maxLength: 2048, description: "Base shop URL." }),
+    full_url: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: "Full URL of the resource where the error happened." }))),
+    method: Type.Optional(Nullable(Type.String({ maxLength: 16, description: "HTTP method that caused the error (default '')." }))),
+    response_code: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 999, description: "HTTP status of the answer." }))),
+    response: Type.Optional(LogResponse),
+    request: Type.Optional(LogRequest),
+    created_at: Type.Optional(Nullable(Type.String({ format: "date-time", description: "When the exception occurred; now when not given." }))),
+    exception_type: Type.Optional(Nullable(Type.String({ maxLength: 255, description: "Machine-readable exception kind." }))),
+    exception: Type.Optional(Nullable(Type.String({ maxLength: 10_000, description: "Human-readable description of the exception." }))),
+  },
+  { additionalProperties: false, description: "integration-log-create: base_url is required; any other field is refused (extra_forbidden)." },
+);
+
+export const LogEnvelope = Type.Object({ data: Type.Ref(INTEGRATION_LOG_SCHEMA_ID) });
+export const LogList = Type.Object({ data: Type.Array(Type.Ref(INTEGRATION_LOG_SCHEMA_ID)) });
