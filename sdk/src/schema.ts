@@ -723,6 +723,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v3/integrations/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the exception logs of every shop integration
+         * @description Failed exchanges between the entity's shop integrations and their shops, newest first: a shop connector's failed provider calls (health checks, token refreshes, proxied calls; secret header values [redacted], no request payload), Sendcloud-format webhooks that failed for good, and entries POSTed by shipping software. Cursor pagination: follow the Link header.
+         */
+        get: operations["listShopIntegrationsLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v3/integrations/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a shop integration's exception logs
+         * @description As GET /api/v3/integrations/logs, for one integration.
+         */
+        get: operations["listShopIntegrationLogs"];
+        put?: never;
+        /**
+         * Report an exception of a shop integration
+         * @description Shipping software reports a failed exchange with the shop; it shows in the integration's exception log. base_url is required; other fields are refused (extra_forbidden).
+         */
+        post: operations["createShopIntegrationLog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v3/integrations/{id}": {
         parameters: {
             query?: never;
@@ -1193,6 +1237,62 @@ export interface components {
                     parameter?: string;
                 };
             }[];
+        };
+        /** @description An integration exception log record (Sendcloud v3 integrations API, integration-log). */
+        IntegrationLog: {
+            /** @description ID of the log record. */
+            id: number;
+            /** @description The integration the entry belongs to. */
+            integration_id: number | null;
+            /** @description Base shop URL. */
+            base_url: string;
+            /** @description Full URL of the resource where the error happened. */
+            full_url: string | null;
+            /** @description HTTP method of the failed request ('' when not given). */
+            method: string;
+            /** @description HTTP status of the answer; null when none came. */
+            response_code: number | null;
+            /** @description The shop's answer: headers and body. */
+            response: ({
+                /** @description HTTP headers of the response. */
+                headers?: {
+                    [key: string]: unknown;
+                } | null;
+                /** @description HTTP response body. */
+                body?: string | {
+                    [key: string]: unknown;
+                } | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /** @description The request made to the shop: headers and payload. */
+            request: ({
+                /** @description HTTP headers of the request. */
+                headers?: {
+                    [key: string]: unknown;
+                } | string | null;
+                /** @description HTTP request body. */
+                payload?: {
+                    [key: string]: unknown;
+                } | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /**
+             * Format: date-time
+             * @description When the exception occurred (RFC 3339, UTC). The pagination cursor.
+             */
+            created_at: string;
+            /** @description Machine-readable kind, e.g. patchbay.provider.timeout, patchbay.provider.http_error, patchbay.webhook.failed, or what shipping software sent. */
+            exception_type: string | null;
+            /** @description Human-readable description of the exception. */
+            exception: string | null;
+            /** @description True when the request/response is obfuscated: Patchbay's own entries replace secret header values with [redacted] and keep no request payload. */
+            protected: boolean;
+            /** @description Patchbay's own entries: purpose, connector_type, latency_ms, request_id. '' otherwise. */
+            additional_data: {
+                [key: string]: unknown;
+            } | string;
         };
     };
     responses: never;
@@ -7694,6 +7794,351 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    listShopIntegrationsLogs: {
+        parameters: {
+            query?: {
+                /** @description From the Link header's next URL: entries strictly older than this instant. */
+                cursor?: string;
+                /** @description Number of results per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"][];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    listShopIntegrationLogs: {
+        parameters: {
+            query?: {
+                /** @description From the Link header's next URL: entries strictly older than this instant. */
+                cursor?: string;
+                /** @description Number of results per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The integration's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"][];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    createShopIntegrationLog: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description At most 255 characters, unique per logical request (a UUID). A retry with the same key, method, path and body within 24 h gets the stored response with Idempotent-Replayed: true; another request with the key is 409 idempotency_key_mismatch; a retry while the first still runs is 409 idempotency_key_in_use. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description The integration's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description integration-log-create: base_url is required; any other field is refused (extra_forbidden). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Base shop URL. */
+                    base_url: string;
+                    /** @description Full URL of the resource where the error happened. */
+                    full_url?: string | null;
+                    /** @description HTTP method that caused the error (default ''). */
+                    method?: string | null;
+                    /** @description HTTP status of the answer. */
+                    response_code?: number | null;
+                    /** @description The shop's answer: headers and body. */
+                    response?: ({
+                        /** @description HTTP headers of the response. */
+                        headers?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description HTTP response body. */
+                        body?: string | {
+                            [key: string]: unknown;
+                        } | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /** @description The request made to the shop: headers and payload. */
+                    request?: ({
+                        /** @description HTTP headers of the request. */
+                        headers?: {
+                            [key: string]: unknown;
+                        } | string | null;
+                        /** @description HTTP request body. */
+                        payload?: {
+                            [key: string]: unknown;
+                        } | string | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /**
+                     * Format: date-time
+                     * @description When the exception occurred; now when not given.
+                     */
+                    created_at?: string | null;
+                    /** @description Machine-readable exception kind. */
+                    exception_type?: string | null;
+                    /** @description Human-readable description of the exception. */
+                    exception?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
