@@ -211,7 +211,7 @@ try {
     await dialog.locator("input[name=name]").fill(name);
     await dialog.locator("select[name=mode]").selectOption(mode);
     // The scope vocabulary is the server's (its OpenAPI document), proxy included.
-    await dialog.getByLabel("integrations:proxy").waitFor();
+    await dialog.getByLabel("request_logs:read").waitFor();
     if (tier) await dialog.getByLabel("Rate-limit tier").selectOption(tier);
     for (const scope of without) await dialog.getByLabel(scope, { exact: true }).uncheck();
     await dialog.getByRole("button", { name: "Create the key" }).click();
@@ -264,6 +264,8 @@ try {
   await page.getByRole("dialog").getByRole("button", { name: "Roll key billing" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Sign in with this key" }).waitFor();
   const rolled = (await page.getByRole("dialog").locator(".secret code").textContent())!;
+  const rolledPublic = (await page.getByRole("dialog").locator("p.small code").textContent())!;
+  assert.match(rolledPublic, /^pk_/);
   assert.notEqual(rolled, first.secret);
   const oldStillWorks = await fetch(`${server.url}/v1/integrations/catalog`, { headers: { authorization: `Bearer ${first.secret}` } });
   assert.equal(oldStillWorks.status, 200, "the rolled key works during its overlap");
@@ -447,6 +449,7 @@ try {
   await page.locator("details.audit").first().waitFor();
   await page.getByLabel("Target type").selectOption("connector");
   await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => (await page.locator("details.audit summary").allTextContents()).every((t) => / · connector /.test(t)), "only connector events are listed");
   await page.locator("details.audit summary", { hasText: "connector.updated" }).first().click();
   await page.getByRole("cell", { name: "display_name" }).first().waitFor();
   assert.ok(await page.locator("details.audit").count() > 0);
@@ -602,6 +605,92 @@ try {
   await dialog.getByRole("button", { name: /^Save settings for / }).click();
   await dialog.waitFor({ state: "detached" });
   step("shop integrations: sorted list, settings refused at the field, then saved");
+
+  // Shop integration logs: shipping software reports 12 exceptions (POST …/logs, as a script would); the console pages them, ten at a time.
+  const basic = `Basic ${Buffer.from(`${rolledPublic}:${rolled}`).toString("base64")}`;
+  const shops = (await (await fetch(`${server.url}/api/v3/integrations`, { headers: { authorization: basic } })).json()).data as { id: number; type: string }[];
+  const ebayShop = shops.find((x) => x.type === "ebay")!;
+  for (let i = 0; i < 12; i++) {
+    const at = new Date(Date.now() - (12 - i) * 60_000).toISOString();
+    const res = await fetch(`${server.url}/api/v3/integrations/${ebayShop.id}/logs`, {
+      method: "POST",
+      headers: { authorization: basic, "content-type": "application/json" },
+      body: JSON.stringify({ base_url: "https://shop.example.com", full_url: `https://shop.example.com/orders/${i}.json`, method: "GET", response_code: 404, response: { headers: { "content-type": "application/json" }, body: `{"error":"order ${i} not found"}` }, created_at: at, exception_type: "requests.exceptions.HTTPError", exception: `Order ${i} not found` }),
+    });
+    assert.equal(res.status, 201, await res.text());
+  }
+  await page.getByRole("button", { name: "Logs of eBay" }).click();
+  await dialog.locator("details.shop-log").first().waitFor();
+  assert.equal(await dialog.locator("details.shop-log").count(), 10, "ten logs a page");
+  assert.match((await dialog.locator("details.shop-log summary").first().textContent()) ?? "", /orders\/11\.json/, "newest first");
+  await dialog.locator("details.shop-log summary").first().click();
+  assert.match((await dialog.locator("details.shop-log").first().textContent()) ?? "", /Order 11 not found/);
+  assert.match((await dialog.locator("details.shop-log").first().locator("pre").last().textContent()) ?? "", /"error": "order 11 not found"/, "the shop's answer, indented");
+  await audit(page, "shop-integrations-logs");
+  await dialog.getByRole("button", { name: "Next page" }).click();
+  await dialog.getByText("Page 2").waitFor();
+  await until(async () => /orders\/1\.json/.test((await dialog.locator("details.shop-log summary").first().textContent()) ?? ""), "page 2 shows the older logs");
+  assert.equal(await dialog.getByRole("button", { name: "Next page" }).isDisabled(), true, "the last page");
+  await dialog.getByRole("button", { name: "Previous page" }).click();
+  await until(async () => /orders\/11\.json/.test((await dialog.locator("details.shop-log summary").first().textContent()) ?? ""), "page 1 again");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await page.getByRole("button", { name: "Logs of every shop integration" }).click();
+  await dialog.locator("details.shop-log", { hasText: "orders/11.json" }).waitFor();
+  assert.match((await dialog.locator("details.shop-log summary").first().textContent()) ?? "", /eBay/, "each entry names its shop integration");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  step("shop integration logs: twelve reported exceptions, ten a page, newest first, with the shop's answer; all integrations' logs at once");
+
+  // Developers › API logs: this key's requests, by status, method and path; paged.
+  const missing = await fetch(`${server.url}/v1/webhook_endpoints/00000000-0000-4000-8000-000000000000`, { headers: { authorization: `Bearer ${rolled}` } });
+  assert.equal(missing.status, 404);
+  await go(page, "Developers › API logs");
+  await page.locator("tbody tr").first().waitFor();
+  await audit(page, "api-logs");
+  assert.match((await page.locator("tbody tr").first().textContent()) ?? "", /\(this key\)/, "the signed-in key's requests say so");
+  await page.getByLabel("Status").fill("404");
+  await page.getByLabel("Path starts with").fill("/v1/webhook_endpoints/00000000");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => (await page.locator("tbody tr").count()) === 1 && /\/v1\/webhook_endpoints\/00000000-/.test((await page.locator("tbody tr").first().textContent()) ?? ""), "the one 404 to an endpoint that does not exist");
+  const row404 = (await page.locator("tbody tr").first().textContent()) ?? "";
+  assert.match(row404, /404GET\/v1\/webhook_endpoints\/00000000-0000-4000-8000-000000000000\d+ ms/, row404);
+  assert.match(row404, new RegExp(missing.headers.get("x-request-id")!), "the request id the answer carried");
+  await page.getByLabel("Status").fill("4xx");
+  await page.getByLabel("Path starts with").fill("");
+  await page.getByLabel("Method").selectOption("PATCH");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => {
+    const rows = await page.locator("tbody tr").allTextContents();
+    return rows.length >= 1 && rows.every((text) => /^.*?4\d\dPATCH\//.test(text));
+  }, "only 4xx PATCH requests (the refused shop settings)");
+  await page.getByLabel("Status").fill("teapot");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.locator(".field-error").waitFor();
+  assert.equal(await page.locator(".error").count(), 0, "a refused filter is explained at its field only");
+  await page.getByLabel("Status").fill("");
+  await page.getByLabel("Method").selectOption("");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => (await page.locator("tbody tr").count()) === 10, "a full page of requests");
+  const apiFirst = await page.locator("tbody tr").first().textContent();
+  await page.getByRole("button", { name: "Next page" }).click();
+  await page.getByText("Page 2").waitFor();
+  await until(async () => (await page.locator("tbody tr").first().textContent()) !== apiFirst, "page 2 shows older requests");
+  step("API logs: this key's requests with status, method, path, latency and request id; by status code and class, method and path; a bad filter at its field; paged");
+
+  // The operator sees when each key was last used, and the entity's API logs with the keys' names.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.fill("#secret", ADMIN_TOKEN);
+  await page.click("button[type=submit]");
+  await go(page, "Developers › API keys");
+  const rolledRow = page.getByRole("row").filter({ hasText: rolled.slice(0, 17) });
+  await until(async () => (await rolledRow.count()) === 1, "the rolled key's row");
+  const lastUsed = (await rolledRow.locator("td").nth(6).textContent()) ?? "";
+  assert.ok(lastUsed !== "never" && lastUsed !== "—" && /\d{4}/.test(lastUsed), `the rolled key's last use is shown (${lastUsed})`);
+  assert.equal(await page.getByRole("row").filter({ hasText: "legacy" }).locator("td").nth(6).textContent(), "never", "a key never used says so");
+  await audit(page, "keys-used");
+  await go(page, "Developers › API logs");
+  await page.locator("tbody tr").first().waitFor();
+  assert.match((await page.locator("tbody tr").first().textContent()) ?? "", /billing \(ark_live_ent_/, "the operator sees the key's name");
+  step("operator: each key's last use (a key never used says never); the entity's API logs name the keys");
 
   // API collection: the OpenAPI document and a Postman collection.
   await go(page, "Developers › API collection");

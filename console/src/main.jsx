@@ -24,7 +24,7 @@ const PAGES = [
   { path: "/console/connection-webhooks", title: "Connection webhooks", who: "entity", scope: "webhooks:manage", Page: DestinationsPage },
   { path: "/console/shop-integrations", title: "Shop integrations", who: "entity", scope: "integrations:read", Page: ShopIntegrationsPage },
   { path: "/console/webhooks", title: "Developers › Webhooks", who: "entity", scope: "webhooks:manage", Page: WebhooksPage },
-  { path: "/console/api-logs", title: "Developers › API logs", who: "entity", scope: "request_logs:read", Page: ApiLogsPage },
+  { path: "/console/api-logs", title: "Developers › API logs", who: "any", scope: "request_logs:read", Page: ApiLogsPage },
   { path: "/console/audit", title: "Audit log", who: "any", scope: "audit:read", Page: AuditPage },
   { path: "/console/collection", title: "Developers › API collection", who: "any", Page: CollectionPage },
   { path: "/console/entities", title: "Entities", who: "admin", Page: EntitiesPage },

@@ -1,10 +1,13 @@
-// Developers › API logs: the entity's requests to the API (GET /v1/request_logs),
-// newest first, by status (a code or a class such as 4xx), method, path,
-// API key and time range; each with its latency and request id.
-import { useState } from "preact/hooks";
+// Developers › API logs: the entity's requests to the API, newest first, by
+// status (a code or a class such as 4xx), method, path, API key and time
+// range; each with its latency and request id. Entity keys read
+// /v1/request_logs (scope request_logs:read); operators pick an entity and
+// read /admin/v1/entities/{id}/request_logs, with the keys' names.
+import { useEffect, useState } from "preact/hooks";
 import { call, cursorQuery } from "../api.js";
 import { Field } from "../schema-form.jsx";
 import { Badge, Empty, ErrorNote, useCursorList, when } from "../ui.jsx";
+import { EntityPicker } from "./entities.jsx";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -24,12 +27,25 @@ export function ApiLogsPage({ cred }) {
   const empty = { status: "", method: "", path_prefix: "", api_key_id: "", from: "", to: "" };
   const [draft, setDraft] = useState(empty);
   const [filters, setFilters] = useState(empty);
+  const [entityId, setEntityId] = useState(sessionStorage.getItem("patchbay.console.entity") || "");
+  const [keyNames, setKeyNames] = useState(new Map());
+  const admin = cred.kind === "admin";
+  const base = admin ? `/admin/v1/entities/${entityId}/request_logs` : "/v1/request_logs";
+  useEffect(() => {
+    if (!admin || !entityId) return;
+    call(cred, "GET", `/admin/v1/entities/${entityId}/api-keys`).then(
+      (r) => setKeyNames(new Map(r.data.map((k) => [k.id, `${k.name} (${k.key_prefix}…)`]))),
+      () => setKeyNames(new Map()),
+    );
+  }, [entityId]);
   const list = useCursorList(
     (q) =>
-      call(
+      admin && !entityId
+        ? Promise.resolve({ data: [], has_more: false })
+        : call(
         cred,
         "GET",
-        `/v1/request_logs${cursorQuery({
+        `${base}${cursorQuery({
           ...q,
           status: filters.status.trim().toLowerCase(),
           method: filters.method,
@@ -39,14 +55,15 @@ export function ApiLogsPage({ cred }) {
           created_lte: iso(filters.to),
         })}`,
       ),
-    [filters],
+    [filters, entityId],
   );
   const set = (k) => (e) => setDraft({ ...draft, [k]: e.currentTarget.value });
   const f = list.error?.fields || {};
   const filtered = Object.values(filters).some((v) => v !== "");
   return (
     <>
-      <p class="muted">Every request made to the API with this entity's keys, newest first. Bodies and header values are never kept.</p>
+      {admin && <EntityPicker cred={cred} value={entityId} onChange={setEntityId} />}
+      <p class="muted">Every request made to the API with this entity's keys, newest first, within a few seconds. Bodies and header values are never kept.</p>
       <form
         class="toolbar"
         onSubmit={(e) => {
@@ -120,7 +137,7 @@ export function ApiLogsPage({ cred }) {
                     <code>{r.request_id}</code>
                   </td>
                   <td class="small">
-                    {r.api_key_id ? <code>{r.api_key_id}</code> : "—"}
+                    {keyNames.get(r.api_key_id) ?? (r.api_key_id ? <code>{r.api_key_id}</code> : "—")}
                     {r.api_key_id && r.api_key_id === cred.keyId ? " (this key)" : ""}
                     {r.mode ? ` · ${r.mode}` : ""}
                   </td>

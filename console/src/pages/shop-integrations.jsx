@@ -280,6 +280,14 @@ function ShopLogsDialog({ cred, shop, shops, onDone }) {
                 {log.exception_type && <code>{log.exception_type}</code>} {log.exception}
               </p>
             )}
+            {log.protected && <p class="small muted">Protected: secret header values are shown as [redacted] and no request payload is kept.</p>}
+            {log.additional_data && typeof log.additional_data === "object" && Object.keys(log.additional_data).length > 0 && (
+              <p class="small">
+                {Object.entries(log.additional_data)
+                  .map(([k, v]) => `${humanize(k)}: ${typeof v === "string" || typeof v === "number" ? v : JSON.stringify(v)}`)
+                  .join(" · ")}
+              </p>
+            )}
             {requestHeaders && (
               <>
                 <h3 class="h3">Request headers</h3>
