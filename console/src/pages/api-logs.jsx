@@ -108,7 +108,7 @@ export function ApiLogsPage({ cred }) {
       )}
       {list.data.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="API requests">
-          <table>
+          <table class="stack">
             <caption class="visually-hidden">API requests, newest first</caption>
             <thead>
               <tr>
@@ -124,22 +124,24 @@ export function ApiLogsPage({ cred }) {
             <tbody>
               {list.data.map((r) => (
                 <tr key={r.id}>
-                  <td>{when(r.created_at)}</td>
-                  <td>
+                  <td data-label="Date">{when(r.created_at)}</td>
+                  <td data-label="Status">
                     <Badge tone={tone(r.status)}>{r.status}</Badge>
                   </td>
-                  <td>{r.method}</td>
-                  <td>
+                  <td data-label="Method">{r.method}</td>
+                  <td data-label="Path">
                     <code>{r.path}</code>
                   </td>
-                  <td>{r.latency_ms} ms</td>
-                  <td>
+                  <td data-label="Latency">{r.latency_ms} ms</td>
+                  <td data-label="Request ID">
                     <code>{r.request_id}</code>
                   </td>
-                  <td class="small">
-                    {keyNames.get(r.api_key_id) ?? (r.api_key_id ? <code>{r.api_key_id}</code> : "—")}
-                    {r.api_key_id && r.api_key_id === cred.keyId ? " (this key)" : ""}
-                    {r.mode ? ` · ${r.mode}` : ""}
+                  <td data-label="API key" class="small">
+                    <span>
+                      {keyNames.get(r.api_key_id) ?? (r.api_key_id ? <code>{r.api_key_id}</code> : "—")}
+                      {r.api_key_id && r.api_key_id === cred.keyId ? " (this key)" : ""}
+                      {r.mode ? ` · ${r.mode}` : ""}
+                    </span>
                   </td>
                 </tr>
               ))}

@@ -97,7 +97,7 @@ export function KeysPage({ cred, onSwitch }) {
       {keys && shown.length === 0 && <Empty>{keys.length === 0 ? "This entity has no API key yet: create one to connect its first connector." : "No key matches the filter."}</Empty>}
       {shown.length > 0 && (
         <div class="table-wrap">
-          <table>
+          <table class="stack">
             <caption class="visually-hidden">API keys</caption>
             <thead>
               <tr>
@@ -118,21 +118,21 @@ export function KeysPage({ cred, onSwitch }) {
                 const live = !ends || ends.getTime() > Date.now();
                 return (
                   <tr key={k.id}>
-                    <td>{k.name}</td>
-                    <td>
+                    <td data-label="Name">{k.name}</td>
+                    <td data-label="Mode">
                       <Badge tone={k.mode === "test" ? "warn" : "ok"}>{k.mode}</Badge>
                     </td>
-                    <td>
+                    <td data-label="Prefix">
                       <code>{k.key_prefix}…</code>
                     </td>
-                    <td class="small">{k.scopes.join(", ")}</td>
-                    <td class="small">
+                    <td data-label="Scopes" class="small">{k.scopes.join(", ")}</td>
+                    <td data-label="Rate limit" class="small">
                       {k.rate_limit_tier ?? "custom"}: {k.rate_limit.per_minute}/min, burst {k.rate_limit.burst}
                     </td>
-                    <td>{when(k.created_at)}</td>
-                    <td>{lastUse(k)}</td>
-                    <td>{!ends ? <Badge tone="ok">active</Badge> : live ? <Badge tone="warn">expires {when(k.revoked_at)}</Badge> : <Badge tone="off">revoked</Badge>}</td>
-                    <td class="actions">
+                    <td data-label="Created">{when(k.created_at)}</td>
+                    <td data-label="Last used">{lastUse(k)}</td>
+                    <td data-label="State">{!ends ? <Badge tone="ok">active</Badge> : live ? <Badge tone="warn">expires {when(k.revoked_at)}</Badge> : <Badge tone="off">revoked</Badge>}</td>
+                    <td data-label="Actions" class="actions">
                       {live && (
                         <>
                           <button type="button" onClick={() => setDialog({ kind: "roll", key: k })}>
