@@ -285,6 +285,9 @@ try {
   const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Display name").waitFor();
   await focusStaysInDialog(page, "the Stripe connect dialog");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  await stripe.getByRole("button", { name: "Connect Stripe" }).click();
   await dialog.getByLabel("Display name").fill("Stripe EU");
   await dialog.getByLabel("Currency").fill("EURO");
   await dialog.getByRole("button", { name: "Connect Stripe" }).click();
@@ -326,6 +329,7 @@ try {
   await dialog.getByLabel("Status").selectOption("5xx");
   await dialog.getByText("No call with that status yet").waitFor();
   await dialog.getByRole("button", { name: "Close" }).click();
+  await until(async () => (await page.evaluate(() => document.activeElement?.textContent ?? "")) === "Provider calls Stripe", "focus is back on the button that opened the dialog");
   step("Stripe (a local fake) verifies ok; the webhook URL is copied; the provider-call log shows the verification, filtered by status");
   await stripe.getByRole("button", { name: "Pause Stripe" }).click();
   await stripe.locator(".badge", { hasText: "paused" }).waitFor();
