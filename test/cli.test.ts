@@ -162,6 +162,31 @@ for (const kind of DB_KINDS) {
       assert.ok(Array.isArray(JSON.parse(deliveries.stdout).data));
     });
 
+    it("request-logs lists the key's requests (filters, --count, --json) and any entity's through --entity; last_used_at shows in keys list", async () => {
+      const entity = JSON.parse((await patchbay(["entities", "create", "--name", "Logs Corp", "--json"], { env })).stdout);
+      const key = JSON.parse((await patchbay(["keys", "create", "--entity", entity.id, "--scopes", "integrations:read,request_logs:read", "--json"], { env })).stdout);
+      const as = { ...env, PATCHBAY_API_KEY: key.key };
+      assert.equal((await patchbay(["connectors", "get", "avatax"], { env: as })).code, 1);
+      assert.equal((await patchbay(["connectors", "list"], { env: as })).code, 0);
+      const all = await patchbay(["request-logs", "--path-prefix", "/v1/integrations", "--json"], { env: as });
+      assert.equal(all.code, 0, all.stderr);
+      assert.deepEqual(JSON.parse(all.stdout).data.map((r: { path: string; status: number }) => `${r.path} ${r.status}`), ["/v1/integrations 200", "/v1/integrations/avatax 404"]);
+      const errors = await patchbay(["request-logs", "--status", "4xx", "--since", "1h", "--count"], { env: as });
+      assert.equal(errors.code, 0, errors.stderr);
+      assert.match(errors.stdout, /GET\s+\/v1\/integrations\/avatax\s+404/);
+      assert.match(errors.stdout, /^1 matching in all$/m);
+      assert.ok(widest(errors.stdout) <= 100, errors.stdout);
+      const operator = await patchbay(["request-logs", "--entity", entity.id, "--method", "get", "--json"], { env });
+      assert.equal(operator.code, 0, operator.stderr);
+      assert.ok(JSON.parse(operator.stdout).data.length >= 3);
+      const bad = await patchbay(["request-logs", "--status", "4x"], { env: as });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--status needs/);
+      await t.services.requestLog.flush();
+      const keys = await patchbay(["keys", "list", "--entity", entity.id, "--json"], { env });
+      assert.match(JSON.parse(keys.stdout)[0].last_used_at, /^\d{4}-/);
+    });
+
     it("an entity command without an API key says how to give one (exit 2)", async () => {
       const res = await patchbay(["connectors", "list"], { env });
       assert.equal(res.code, 2);

@@ -233,8 +233,9 @@ export function createApiKeyService({ db, clock, entities, rateLimits }: ApiKeyS
      */
     async markUsed(lastUse: ReadonlyMap<string, Date>): Promise<void> {
       if (lastUse.size === 0) return;
-      const values = sql.join([...lastUse].map(([id, at]) => sql`(${id}::uuid, ${at.toISOString()}::timestamptz)`));
-      await sql`update api_keys as k set last_used_at = v.at from (values ${values}) as v (id, at)
+      const ids = [...lastUse.keys()];
+      const times = [...lastUse.values()].map((d) => d.toISOString());
+      await sql`update api_keys as k set last_used_at = v.at from unnest(${ids}::uuid[], ${times}::timestamptz[]) as v (id, at)
                  where k.id = v.id and (k.last_used_at is null or k.last_used_at < v.at)`.execute(db);
     },
 
