@@ -114,7 +114,7 @@ for (const kind of DB_KINDS) {
       for (const [p, method] of writes) {
         const path = at(p);
         const res = seen(await t.request({ method, url: path, headers: { ...auth(path), "content-type": "application/json" }, payload: '{"name": ' }));
-        assertErrorShape(path, res, { status: surfaceOfPath(path) === "fastapi" ? 422 : 400, code: codeFor(path, "invalid_json") });
+        assertErrorShape(path, res, { status: surfaceOfPath(path) === "fastapi" ? 422 : 400, code: codeFor(path, "invalid_json", "non_field_errors") });
       }
     });
 

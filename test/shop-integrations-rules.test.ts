@@ -5,7 +5,7 @@ import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { addKey, asKey, createTenant, type Tenant } from "./helpers/fixtures.ts";
 import { runSecurityBattery } from "./helpers/security-battery.ts";
-import { asBasic, basicHeader, basicSurface, connectShop, jsonApiErrors } from "./helpers/shop-integrations.ts";
+import { asBasic, bareErrors, basicHeader, basicSurface, connectShop, jsonApiErrors } from "./helpers/shop-integrations.ts";
 
 // What the shop-integrations surface refuses, and how: auth, every PATCH rule, bad input, the security battery.
 
@@ -37,8 +37,8 @@ for (const kind of DB_KINDS) {
           const res = await t.request({ method: "GET", url: "/api/v3/integrations", headers });
           assert.equal(res.statusCode, 401);
           assert.match(String(res.headers["www-authenticate"]), /^Basic realm=/);
-          assert.deepEqual(res.json(), {
-            errors: [{ status: "401", code: "authentication_failed", title: "Authentication failed", detail: "Authentication credentials were not provided." }],
+          assert.deepEqual(bareErrors(res), {
+            errors: [{ status: "401", code: "authentication_failed", title: "Authentication failed", detail: "Authentication credentials were not provided.", source: { header: "Authorization" } }],
           });
         }
       });
@@ -59,8 +59,8 @@ for (const kind of DB_KINDS) {
           const res = await t.request({ method: "GET", url: "/api/v3/integrations", headers: { authorization } });
           assert.equal(res.statusCode, 401, authorization);
           assert.match(String(res.headers["www-authenticate"]), /^Basic realm=/);
-          assert.deepEqual(res.json(), {
-            errors: [{ status: "401", code: "authentication_failed", title: "Authentication failed", detail: "Invalid username/password." }],
+          assert.deepEqual(bareErrors(res), {
+            errors: [{ status: "401", code: "authentication_failed", title: "Authentication failed", detail: "Invalid username/password.", source: { header: "Authorization" } }],
           });
         }
       });
@@ -82,7 +82,7 @@ for (const kind of DB_KINDS) {
         const { id, call } = await oneShop();
         const res = await call("PATCH", `/api/v3/integrations/${id}`, { webhook_active: true });
         assert.equal(res.statusCode, 400);
-        assert.deepEqual(res.json(), SEED_WEBHOOK_ERROR);
+        assert.deepEqual(bareErrors(res), SEED_WEBHOOK_ERROR);
         assert.equal((await call("GET", `/api/v3/integrations/${id}`)).json().data.webhook_active, false, "nothing written");
       });
 
@@ -98,7 +98,7 @@ for (const kind of DB_KINDS) {
         await call("PATCH", `/api/v3/integrations/${id}`, { webhook_active: true, webhook_url: "https://erp.example.com/hook" });
         const res = await call("PATCH", `/api/v3/integrations/${id}`, { webhook_url: null });
         assert.equal(res.statusCode, 400);
-        assert.deepEqual(res.json(), SEED_WEBHOOK_ERROR);
+        assert.deepEqual(bareErrors(res), SEED_WEBHOOK_ERROR);
       });
 
       it("two concurrent PATCHes cannot together break the rule", async () => {
@@ -142,36 +142,39 @@ for (const kind of DB_KINDS) {
     describe("field rules: shop_name 1–250, URIs, booleans, known carriers, feedback_type eager|delayed|none", () => {
       it("each bad value → 400 invalid with source.pointer at the field; nothing written", async () => {
         const { id, call } = await oneShop();
-        const cases: [Record<string, unknown>, string][] = [
-          [{ shop_name: "" }, "/shop_name"],
-          [{ shop_name: "x".repeat(251) }, "/shop_name"],
-          [{ shop_name: 7 }, "/shop_name"],
-          [{ shop_name: null }, "/shop_name"],
-          [{ shop_url: "not a url" }, "/shop_url"],
-          [{ shop_url: "ftp://shop.example.com" }, "/shop_url"],
-          [{ shop_url: "" }, "/shop_url"],
-          [{ shop_url: null }, "/shop_url"],
-          [{ shop_url: `https://example.com/${"x".repeat(2048)}` }, "/shop_url"],
-          [{ webhook_url: "javascript:alert(1)" }, "/webhook_url"],
-          [{ webhook_url: "" }, "/webhook_url"],
-          [{ webhook_url: 5 }, "/webhook_url"],
-          [{ service_point_enabled: "true" }, "/service_point_enabled"],
-          [{ webhook_active: 1 }, "/webhook_active"],
-          [{ service_point_carriers: "ups" }, "/service_point_carriers"],
-          [{ service_point_carriers: ["ups", "pigeon"] }, "/service_point_carriers/1"],
-          [{ service_point_carriers: ["UPS"] }, "/service_point_carriers/0"],
-          [{ service_point_carriers: ["ups", "ups"] }, "/service_point_carriers"],
-          [{ service_point_carriers: [null] }, "/service_point_carriers/0"],
-          [{ feedback_type: "later" }, "/feedback_type"],
-          [{ feedback_type: "" }, "/feedback_type"],
+        const cases: [Record<string, unknown>, string, string][] = [
+          [{ shop_name: "" }, "/shop_name", "invalid"],
+          [{ shop_name: "x".repeat(251) }, "/shop_name", "invalid"],
+          [{ shop_name: 7 }, "/shop_name", "invalid"],
+          [{ shop_name: null }, "/shop_name", "null"],
+          [{ shop_url: "not a url" }, "/shop_url", "invalid"],
+          [{ shop_url: "ftp://shop.example.com" }, "/shop_url", "invalid"],
+          [{ shop_url: "" }, "/shop_url", "invalid"],
+          [{ shop_url: null }, "/shop_url", "null"],
+          [{ shop_url: `https://example.com/${"x".repeat(2048)}` }, "/shop_url", "invalid"],
+          [{ webhook_url: "javascript:alert(1)" }, "/webhook_url", "invalid"],
+          [{ webhook_url: "" }, "/webhook_url", "invalid"],
+          [{ webhook_url: 5 }, "/webhook_url", "invalid"],
+          [{ service_point_enabled: "true" }, "/service_point_enabled", "invalid"],
+          [{ webhook_active: 1 }, "/webhook_active", "invalid"],
+          [{ service_point_carriers: "ups" }, "/service_point_carriers", "not_a_list"],
+          [{ service_point_carriers: ["ups", "pigeon"] }, "/service_point_carriers/1", "invalid_choice"],
+          [{ service_point_carriers: ["UPS"] }, "/service_point_carriers/0", "invalid_choice"],
+          [{ service_point_carriers: ["ups", "ups"] }, "/service_point_carriers", "invalid"],
+          [{ service_point_carriers: [null] }, "/service_point_carriers/0", "null"],
+          [{ feedback_type: "later" }, "/feedback_type", "invalid_choice"],
+          [{ feedback_type: "" }, "/feedback_type", "invalid_choice"],
         ];
-        for (const [body, pointer] of cases) {
+        // The spec's codes: null where null is not allowed, not_a_list, invalid_choice outside an enum, invalid otherwise.
+        const titles: Record<string, string> = { invalid: "Invalid", null: "Null", not_a_list: "Not a list", invalid_choice: "Invalid choice" };
+        for (const [body, pointer, code] of cases) {
           const res = await call("PATCH", `/api/v3/integrations/${id}`, body);
           assert.equal(res.statusCode, 400, `${JSON.stringify(body).slice(0, 80)}: ${res.body}`);
           const errors = jsonApiErrors(res.json(), 400);
           assert.deepEqual(errors.map((e) => e.source?.pointer), [pointer], JSON.stringify(body).slice(0, 80));
-          assert.equal(errors[0]!.code, "invalid");
-          assert.equal(errors[0]!.title, "Invalid");
+          assert.equal(errors[0]!.code, code, JSON.stringify(body).slice(0, 80));
+          assert.equal(errors[0]!.title, titles[code]);
+          if (code === "invalid_choice") assert.ok(Array.isArray(errors[0]!.meta?.choices), "meta.choices");
         }
         const data = (await call("GET", `/api/v3/integrations/${id}`)).json().data;
         assert.equal(data.shop_name, "Amazon Seller Central");
@@ -193,7 +196,7 @@ for (const kind of DB_KINDS) {
         for (const field of ["colour", "id", "type", "created_at", "started_failing_at", "last_fetched_at", "display_name", "seller_id"]) {
           const res = await call("PATCH", `/api/v3/integrations/${id}`, { shop_name: "ok", [field]: "x" });
           assert.equal(res.statusCode, 400, `${field}: ${res.body}`);
-          assert.deepEqual(res.json().errors, [
+          assert.deepEqual(bareErrors(res).errors, [
             { status: "400", code: "unknown_field", title: "Unknown field", detail: `"${field}" is not an accepted field.`, source: { pointer: `/${field}` } },
           ]);
         }
@@ -217,7 +220,7 @@ for (const kind of DB_KINDS) {
         assert.deepEqual(
           errors.map((e) => [e.code, e.source?.pointer ?? null]).sort(),
           [
-            ["invalid", "/feedback_type"],
+            ["invalid_choice", "/feedback_type"],
             ["invalid", "/service_point_carriers"],
             ["invalid", "/shop_name"],
             ["invalid", "/shop_url"],
@@ -242,7 +245,7 @@ for (const kind of DB_KINDS) {
         const url = `/api/v3/integrations/${id}`;
         const bad = await call("PATCH", url, '{"shop_name": ', { "content-type": "application/json" });
         assert.equal(bad.statusCode, 400);
-        assert.equal(jsonApiErrors(bad.json(), 400)[0]!.code, "invalid_json");
+        assert.equal(jsonApiErrors(bad.json(), 400)[0]!.code, "non_field_errors");
         const form = await call("PATCH", url, "shop_name=x", { "content-type": "application/x-www-form-urlencoded" });
         assert.equal(form.statusCode, 415);
         assert.equal(jsonApiErrors(form.json(), 415)[0]!.code, "unsupported_media_type");

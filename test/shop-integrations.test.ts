@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { addKey, asKey, createTenant } from "./helpers/fixtures.ts";
-import { asBasic, connectShop, insertShopify, jsonApiErrors } from "./helpers/shop-integrations.ts";
+import { asBasic, bareErrors, connectShop, insertShopify, jsonApiErrors } from "./helpers/shop-integrations.ts";
 
 // The shop-integrations surface doing its job; its refusals are in shop-integrations-rules.test.ts.
 
@@ -164,12 +164,21 @@ for (const kind of DB_KINDS) {
 
       it("an id that is not an integer ≥ 1 → 400 invalid on parameter id, on every method", async () => {
         const { call } = await oneShop();
+        // Not decimal digits → invalid; digits below the spec's minimum 1 → min_value.
         for (const raw of ["abc", "0", "-1", "1.5", "0x10", "1e3", "%201", "00"]) {
           for (const method of ["GET", "PATCH", "DELETE"] as const) {
             const res = await call(method, `/api/v3/integrations/${raw}`, method === "PATCH" ? { shop_name: "x" } : undefined);
             assert.equal(res.statusCode, 400, `${method} ${raw}: ${res.body}`);
-            assert.deepEqual(res.json().errors, [
-              { status: "400", code: "invalid", title: "Invalid", detail: "The integration id must be an integer of at least 1", source: { parameter: "id" } },
+            const minimum = raw === "0" || raw === "00";
+            assert.deepEqual(bareErrors(res).errors, [
+              {
+                status: "400",
+                code: minimum ? "min_value" : "invalid",
+                title: minimum ? "Min value" : "Invalid",
+                detail: "The integration id must be an integer of at least 1",
+                source: { parameter: "id" },
+                ...(minimum ? { meta: { min_value: 1 } } : {}),
+              },
             ]);
           }
         }
@@ -189,7 +198,7 @@ for (const kind of DB_KINDS) {
           for (const method of ["GET", "PATCH", "DELETE"] as const) {
             const res = await caller(method, `/api/v3/integrations/${target}`, method === "PATCH" ? { shop_name: "x" } : undefined);
             assert.equal(res.statusCode, 404, `${method} ${target}: ${res.body}`);
-            assert.deepEqual(res.json(), { errors: [{ status: "404", code: "not_found", title: "Not found", detail: NOT_FOUND_DETAIL }] });
+            assert.deepEqual(bareErrors(res), { errors: [{ status: "404", code: "not_found", title: "Not Found", detail: NOT_FOUND_DETAIL }] });
           }
         }
         assert.equal((await call("GET", `/api/v3/integrations/${id}`)).json().data.shop_name, "Amazon Seller Central", "the stranger changed nothing");

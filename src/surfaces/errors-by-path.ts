@@ -104,7 +104,7 @@ function renderBare(path: string, err: unknown, requestId: string): { status: nu
   const json = (status: number, body: unknown) => ({ status, contentType: "application/json; charset=utf-8", payload: JSON.stringify(body) });
   switch (surfaceOfPath(path)) {
     case "jsonapi": {
-      const { status, errors } = jsonApiErrors(err);
+      const { status, errors } = jsonApiErrors(err, { requestId });
       return json(status, { errors });
     }
     case "fastapi": {

@@ -83,7 +83,13 @@ export function shapeProblem(surface: Surface, res: SeenResponse, acceptsHtml = 
         if (!isObject(e)) return "an error is not an object";
         if (e.status !== String(res.status)) return `error status ${String(e.status)} for HTTP ${res.status}`;
         for (const k of ["code", "title", "detail"]) if (typeof e[k] !== "string") return `JSON:API error lacks ${k}`;
-        if ("source" in e && !(isObject(e.source) && (typeof e.source.pointer === "string" || typeof e.source.parameter === "string"))) return "bad source";
+        if ("source" in e && !(isObject(e.source) && (typeof e.source.pointer === "string" || typeof e.source.parameter === "string" || typeof e.source.header === "string"))) return "bad source";
+        // The Sendcloud v3 ErrorObject's optional members.
+        const extra = Object.keys(e).filter((k) => !["id", "links", "status", "code", "title", "detail", "source", "meta"].includes(k));
+        if (extra.length > 0) return `JSON:API error has ${extra.join(",")}`;
+        if ("id" in e && typeof e.id !== "string") return "error id is not a string";
+        if ("links" in e && !(isObject(e.links) && typeof e.links.about === "string")) return "bad links";
+        if ("meta" in e && !isObject(e.meta)) return "meta is not an object";
       }
       return null;
     }

@@ -63,8 +63,16 @@ export function assertErrorShape(path: string, res: SeenResponse, expect: { stat
     assert.deepEqual(Object.keys(body), ["errors"], where);
     const errors = body.errors as Array<Record<string, unknown>>;
     assert.ok(Array.isArray(errors) && errors.length > 0, where);
-    for (const e of errors) {
+    for (const [i, e] of errors.entries()) {
+      // The Sendcloud v3 ErrorObject: status a string; optional id, links.about, source, meta and nothing else.
+      assert.deepEqual(Object.keys(e).filter((k) => !["id", "links", "status", "code", "title", "detail", "source", "meta"].includes(k)), [], where);
       assert.equal(e.status, String(expect.status), where);
+      assert.equal(e.id, errors.length > 1 ? `${requestId}-${i + 1}` : requestId, `error id on ${where}`);
+      if (e.links !== undefined) assert.match(String((e.links as { about?: unknown }).about), /^https:\/\/sendcloud\.dev\//, where);
+      if (e.source !== undefined) {
+        const keys = Object.keys(e.source as object);
+        assert.ok(keys.length === 1 && ["pointer", "parameter", "header"].includes(keys[0]!), where);
+      }
       assert.equal(typeof e.title, "string", where);
       assert.equal(typeof e.detail, "string", where);
       if (expect.code) assert.equal(e.code, expect.code, where);

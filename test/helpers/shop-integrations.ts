@@ -23,7 +23,24 @@ export function asBasic(t: TestApp, tenant: Pick<Tenant, "key" | "publicKey">) {
 }
 
 interface JsonApiDocument {
-  errors: { status: string; code: string; title: string; detail: string; source?: Record<string, string> }[];
+  errors: { id?: string; links?: { about: string }; status: string; code: string; title: string; detail: string; source?: Record<string, string>; meta?: Record<string, unknown> }[];
+}
+
+/**
+ * The error document with each error's `id` and `links` taken off, after
+ * checking them: the id is the answer's x-request-id (suffixed -1, -2, … when
+ * there are several errors), links.about a page of the Sendcloud reference.
+ */
+export function bareErrors(res: { json(): unknown; headers: Record<string, unknown> }): JsonApiDocument {
+  const doc = res.json() as JsonApiDocument;
+  const requestId = String(res.headers["x-request-id"]);
+  return {
+    errors: doc.errors.map(({ id, links, ...rest }, i) => {
+      assert.equal(id, doc.errors.length > 1 ? `${requestId}-${i + 1}` : requestId, "error id");
+      if (links !== undefined) assert.match(links.about, /^https:\/\/sendcloud\.dev\/api\/v3\/integrations\//, "links.about");
+      return rest;
+    }),
+  };
 }
 
 /** Checks a JSON:API error document and returns its errors. */

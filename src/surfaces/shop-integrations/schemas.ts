@@ -87,15 +87,31 @@ export const JsonApiErrorsSchema = Type.Object(
   {
     errors: Type.Array(
       Type.Object({
-        status: Type.String({ description: "The HTTP status, as a string." }),
-        code: Type.String({ description: "invalid, unknown_field, authentication_failed, not_found, insufficient_scope, live_mode_forbidden, …" }),
-        title: Type.String(),
-        detail: Type.String(),
+        id: Type.Optional(Type.String({ description: "A unique identifier for the error: the request id (x-request-id), suffixed -1, -2, … when there are several." })),
+        links: Type.Optional(
+          Type.Object(
+            { about: Type.String({ format: "uri", description: "The operation's page in the reference Patchbay follows (sendcloud.dev/api/v3/integrations/…)." }) },
+            { description: "Links about the error." },
+          ),
+        ),
+        status: Type.String({ minLength: 1, description: "The HTTP status, as a string (the spec's ErrorObject: type string, format int32)." }),
+        code: Type.String({
+          minLength: 1,
+          description:
+            "Snake case. Validation: unknown_field, extra_forbidden, required, min_value, invalid_choice, not_a_list, null, non_field_errors, validation_error, invalid. " +
+            "Others: authentication_failed, not_found, insufficient_scope, live_mode_forbidden, idempotency_*, rate_limited, body_too_large, unsupported_media_type, service_unavailable.",
+        }),
+        title: Type.String({ minLength: 1 }),
+        detail: Type.String({ minLength: 1 }),
         source: Type.Optional(
           Type.Object({
-            pointer: Type.Optional(Type.String({ description: "JSON Pointer to the body field, e.g. /webhook_url" })),
-            parameter: Type.Optional(Type.String({ description: "The path or query parameter, e.g. sort" })),
+            pointer: Type.Optional(Type.String({ description: "Where in the body: a JSON Pointer (/webhook_url), or body/<field> on POST …/logs as the spec's example has it." })),
+            parameter: Type.Optional(Type.String({ description: "The path or query parameter, e.g. sort, page_size" })),
+            header: Type.Optional(Type.String({ description: "The request header, e.g. Authorization, Idempotency-Key" })),
           }),
+        ),
+        meta: Type.Optional(
+          Type.Object({}, { additionalProperties: true, description: "What a client can act on: min_value, max_value, choices, retry_after, required_scope." }),
         ),
       }),
     ),
