@@ -30,8 +30,13 @@ export class ApiError extends Error {
   }
 }
 
+/** A JSON:API source.pointer ("/webhook_url", "/data/attributes/x", or "body/x" as /api/v3's POST …/logs answers) as a dotted field name. */
 function fieldOfPointer(pointer) {
-  return pointer.replace(/^\/(data\/attributes\/)?/, "").split("/").join(".");
+  return pointer
+    .replace(/^(body\/|\/(data\/attributes\/)?)/, "")
+    .split("/")
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .join(".");
 }
 
 /** One error shape from any surface's error body. */

@@ -1224,17 +1224,33 @@ export interface components {
         /** @description JSON:API error document: every violated rule, not only the first. */
         JsonApiErrors: {
             errors: {
-                /** @description The HTTP status, as a string. */
+                /** @description A unique identifier for the error: the request id (x-request-id), suffixed -1, -2, … when there are several. */
+                id?: string;
+                /** @description Links about the error. */
+                links?: {
+                    /**
+                     * Format: uri
+                     * @description The operation's page in the reference Patchbay follows (sendcloud.dev/api/v3/integrations/…).
+                     */
+                    about: string;
+                };
+                /** @description The HTTP status, as a string (the spec's ErrorObject: type string, format int32). */
                 status: string;
-                /** @description invalid, unknown_field, authentication_failed, not_found, insufficient_scope, live_mode_forbidden, … */
+                /** @description Snake case. Validation: unknown_field, extra_forbidden, required, min_value, invalid_choice, not_a_list, null, non_field_errors, validation_error, invalid. Others: authentication_failed, not_found, insufficient_scope, live_mode_forbidden, idempotency_*, rate_limited, body_too_large, unsupported_media_type, service_unavailable. */
                 code: string;
                 title: string;
                 detail: string;
                 source?: {
-                    /** @description JSON Pointer to the body field, e.g. /webhook_url */
+                    /** @description Where in the body: a JSON Pointer (/webhook_url), or body/<field> on POST …/logs as the spec's example has it. */
                     pointer?: string;
-                    /** @description The path or query parameter, e.g. sort */
+                    /** @description The path or query parameter, e.g. sort, page_size */
                     parameter?: string;
+                    /** @description The request header, e.g. Authorization, Idempotency-Key */
+                    header?: string;
+                };
+                /** @description What a client can act on: min_value, max_value, choices, retry_after, required_scope. */
+                meta?: {
+                    [key: string]: unknown;
                 };
             }[];
         };
