@@ -379,9 +379,15 @@ try {
   const signing = (await dialog.locator(".secret code").textContent())!;
   await dialog.getByRole("button", { name: "Done" }).click();
   assert.ok(!(await page.content()).includes(signing));
-  // An event to deliver: Stripe's settings change.
-  const changed = await fetch(`${server.url}/v1/integrations/stripe`, { method: "PATCH", headers: { authorization: `Bearer ${rolled}`, "content-type": "application/json" }, body: JSON.stringify({ display_name: "Stripe Europe" }) });
-  assert.equal(changed.status, 200, await changed.text());
+  // An event to deliver: Stripe's settings change, through its settings form.
+  await go(page, "Connectors");
+  await stripe.getByRole("button", { name: "Settings Stripe" }).click();
+  assert.equal(await dialog.getByLabel("Currency").inputValue(), "eur", "the settings form starts from the stored config");
+  await dialog.getByLabel("Display name").fill("Stripe Europe");
+  await dialog.getByRole("button", { name: "Save Stripe settings" }).click();
+  await dialog.waitFor({ state: "detached" });
+  await stripe.getByText("Stripe Europe").waitFor();
+  await go(page, "Developers › Webhooks");
   for (let i = 0; i < 60 && received === 0; i++) await new Promise((r) => setTimeout(r, 250));
   assert.ok(received >= 1, "the webhook job delivered the event");
   await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
