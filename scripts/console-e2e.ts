@@ -18,8 +18,13 @@
  * completes. A customer links through the hosted link page (the demo
  * retailer gateway) and the console reads the purchases; a create whose
  * answer is lost is retried with the same Idempotency-Key (one connection);
- * Tab stays inside an open dialog. Screenshots of each page at 1280×800 and 390×844 go
- * to docs/console/. Exits non-zero on the first failed check.
+ * Tab stays inside an open dialog, Escape closes it and focus returns to its
+ * button. A webhook test event is delivered and its body read; twelve
+ * shop-integration exceptions are reported and paged; a 404 is found in the
+ * API logs by its request id; the operator sees each key's last use; a key
+ * without webhooks:manage is told so on the webhooks page; the Postman
+ * collection carries each API's auth as variables. Screenshots of each page at
+ * 1280×800 and 390×844 go to docs/console/. Exits non-zero on the first failed check.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -171,7 +176,7 @@ try {
   });
 
   // Every console path is the app (client-side routing), not a 404.
-  for (const p of ["/console", "/console/keys", "/console/webhooks", "/console/connections", "/console/audit", "/console/shop-integrations", "/console/connectors", "/console/collection", "/console/entities"]) {
+  for (const p of ["/console", "/console/keys", "/console/webhooks", "/console/connections", "/console/audit", "/console/shop-integrations", "/console/connectors", "/console/collection", "/console/entities", "/console/api-logs", "/console/connection-webhooks"]) {
     const res = await fetch(`${server.url}${p}`);
     assert.equal(res.status, 200, p);
     assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'self'/);
