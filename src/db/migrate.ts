@@ -79,6 +79,12 @@ export async function migrate(db: Database, log?: MigrationLog): Promise<string[
   });
 }
 
+/** The newest migration applied, or undefined (backup and restore report it). */
+export async function latestAppliedMigration(db: Database): Promise<string | undefined> {
+  const row = await db.selectFrom("schema_migrations").select((eb) => eb.fn.max("version").as("version")).executeTakeFirst();
+  return row?.version ?? undefined;
+}
+
 export async function pendingMigrations(db: Database): Promise<string[]> {
   const rows = await db.selectFrom("schema_migrations").select("version").execute();
   const have = new Set(rows.map((r) => r.version));

@@ -41,6 +41,8 @@ export interface TestAppOptions {
   clock?: ManualClock;
   /** pglite only: keep the embedded database in files under the data dir, as a real server does (slower to start). */
   embeddedOnDisk?: boolean;
+  /** pglite on disk in this data dir (e.g. one a backup was restored into) instead of a fresh temp dir; removed by close(). */
+  dataDir?: string;
   /** A provider client of the test's own making (e.g. without backoff sleeps). */
   providers?: (config: Config, logger: ProviderLogger) => ProviderClient;
   /** DNS for webhook URLs (default: the system's). */
@@ -49,7 +51,7 @@ export interface TestAppOptions {
 
 /** A Patchbay app on a fresh database of the given kind, driven through HTTP injection. */
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestApp> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-test-"));
   // The clock stands still and every injected request comes from 127.0.0.1: the security batteries' bad keys
   // would add up to a throttled address. test/auth-throttle.test.ts sets its own limit.
   const config = loadConfig({
@@ -61,7 +63,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     PATCHBAY_DEMO_RETAILER_GATEWAY: "false",
     ...opts.env,
   });
-  const database = kind === "pglite" && opts.embeddedOnDisk ? await onDisk(dataDir) : await createTestDatabase(kind);
+  const database = kind === "pglite" && (opts.embeddedOnDisk || opts.dataDir) ? await onDisk(dataDir) : await createTestDatabase(kind);
   const clock = opts.clock ?? new ManualClock();
   const logs: string[] = [];
   const logStream = new Writable({
