@@ -18,8 +18,13 @@
  * completes. A customer links through the hosted link page (the demo
  * retailer gateway) and the console reads the purchases; a create whose
  * answer is lost is retried with the same Idempotency-Key (one connection);
- * Tab stays inside an open dialog. Screenshots of each page at 1280×800 and 390×844 go
- * to docs/console/. Exits non-zero on the first failed check.
+ * Tab stays inside an open dialog, Escape closes it and focus returns to its
+ * button. A webhook test event is delivered and its body read; twelve
+ * shop-integration exceptions are reported and paged; a 404 is found in the
+ * API logs by its request id; the operator sees each key's last use; a key
+ * without webhooks:manage is told so on the webhooks page; the Postman
+ * collection carries each API's auth as variables. Screenshots of each page at
+ * 1280×800 and 390×844 go to docs/console/. Exits non-zero on the first failed check.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -171,7 +176,7 @@ try {
   });
 
   // Every console path is the app (client-side routing), not a 404.
-  for (const p of ["/console", "/console/keys", "/console/webhooks", "/console/connections", "/console/audit", "/console/shop-integrations", "/console/connectors", "/console/collection", "/console/entities"]) {
+  for (const p of ["/console", "/console/keys", "/console/webhooks", "/console/connections", "/console/audit", "/console/shop-integrations", "/console/connectors", "/console/collection", "/console/entities", "/console/api-logs", "/console/connection-webhooks"]) {
     const res = await fetch(`${server.url}${p}`);
     assert.equal(res.status, 200, p);
     assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'self'/);
@@ -197,25 +202,30 @@ try {
   await audit(page, "entities");
   await page.fill("input[name=name]", "Acme Retail");
   await page.getByRole("button", { name: "Create entity" }).click();
-  await page.getByRole("cell", { name: "Acme Retail" }).waitFor();
+  await page.getByRole("cell", { name: "Acme Retail", exact: true }).waitFor();
   step("operator: entity created");
 
-  // API keys: create (secret once, copy), create another, search/filter, roll, revoke.
-  await go(page, "Developers › API keys");
+  // API keys (reached from the entity's row): create (secret once, copy), create another, search/filter, roll, revoke.
+  await page.getByRole("button", { name: "API keys of Acme Retail" }).click();
+  await page.locator("#page-title", { hasText: "Developers › API keys" }).waitFor();
   await page.getByText("no API key yet").waitFor();
   await audit(page, "keys");
-  const createKey = async (name: string, mode: "test" | "live") => {
+  const createKey = async (name: string, mode: "test" | "live", tier?: string, without: string[] = []) => {
     await page.getByRole("button", { name: "Create API key" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.locator("input[name=name]").fill(name);
     await dialog.locator("select[name=mode]").selectOption(mode);
+    // The scope vocabulary is the server's (its OpenAPI document), proxy included.
+    await dialog.getByLabel("request_logs:read").waitFor();
+    if (tier) await dialog.getByLabel("Rate-limit tier").selectOption(tier);
+    for (const scope of without) await dialog.getByLabel(scope, { exact: true }).uncheck();
     await dialog.getByRole("button", { name: "Create the key" }).click();
     await dialog.getByRole("button", { name: "Copy the secret" }).waitFor();
     const secret = (await dialog.locator(".secret code").textContent())!;
     assert.match(secret, new RegExp(`^ark_${mode}_ent_`));
     return { dialog, secret };
   };
-  const first = await createKey("billing", "live");
+  const first = await createKey("billing", "live", "elevated");
   await audit(page, "keys-created");
   await first.dialog.getByRole("button", { name: "Copy the secret" }).click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), first.secret);
@@ -224,25 +234,32 @@ try {
   const second = await createKey("legacy", "test");
   await second.dialog.getByRole("button", { name: "Done" }).click();
   await page.getByRole("button", { name: "Revoke key legacy" }).waitFor();
+  const billingRow = page.getByRole("row").filter({ hasText: "billing" });
+  assert.match((await billingRow.textContent()) ?? "", /elevated: 1200\/min, burst 100/, "the elevated tier was chosen");
+  assert.match((await billingRow.textContent()) ?? "", /never|—/, "a key not used yet");
   await page.locator("select").nth(1).selectOption("live");
   assert.equal(await page.getByRole("button", { name: "Revoke key legacy" }).count(), 0);
   await page.locator("select").nth(1).selectOption("all");
   await page.fill("input[type=search]", "legacy");
   assert.equal(await page.getByRole("button", { name: "Roll key billing" }).count(), 0);
   await page.fill("input[type=search]", "");
-  step("API keys: created with the secret shown once and copied; mode filter and search");
+  step("API keys: created (elevated tier, the server's scopes) with the secret shown once and copied; mode filter and search");
 
   // A test key signs in with the test-mode banner; then the operator is back.
   await page.getByRole("button", { name: "Create API key" }).waitFor();
-  const third = await createKey("sandbox", "test");
+  const third = await createKey("sandbox", "test", undefined, ["webhooks:manage"]);
   await third.dialog.getByRole("button", { name: "Sign in with this key" }).click();
   await page.getByRole("note").filter({ hasText: "Test mode" }).waitFor();
   await page.locator('.card[data-type="stripe"]').waitFor();
+  // What the key may do follows its scopes: without webhooks:manage, the webhooks page says so instead of failing.
+  await go(page, "Developers › Webhooks");
+  await page.getByText("This key has no webhooks:manage scope").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Add webhook endpoint" }).count(), 0);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.fill("#secret", ADMIN_TOKEN);
   await page.click("button[type=submit]");
   await go(page, "Developers › API keys");
-  step("a test key signs in with the test-mode banner; sign out and back in as the operator");
+  step("a test key signs in with the test-mode banner; a page its scopes do not cover says so; sign out and back in as the operator");
 
   await page.getByRole("button", { name: "Revoke key legacy" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Revoke key legacy" }).click();
@@ -252,6 +269,8 @@ try {
   await page.getByRole("dialog").getByRole("button", { name: "Roll key billing" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Sign in with this key" }).waitFor();
   const rolled = (await page.getByRole("dialog").locator(".secret code").textContent())!;
+  const rolledPublic = (await page.getByRole("dialog").locator("p.small code").textContent())!;
+  assert.match(rolledPublic, /^pk_/);
   assert.notEqual(rolled, first.secret);
   const oldStillWorks = await fetch(`${server.url}/v1/integrations/catalog`, { headers: { authorization: `Bearer ${first.secret}` } });
   assert.equal(oldStillWorks.status, 200, "the rolled key works during its overlap");
@@ -271,6 +290,9 @@ try {
   const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Display name").waitFor();
   await focusStaysInDialog(page, "the Stripe connect dialog");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  await stripe.getByRole("button", { name: "Connect Stripe" }).click();
   await dialog.getByLabel("Display name").fill("Stripe EU");
   await dialog.getByLabel("Currency").fill("EURO");
   await dialog.getByRole("button", { name: "Connect Stripe" }).click();
@@ -312,6 +334,7 @@ try {
   await dialog.getByLabel("Status").selectOption("5xx");
   await dialog.getByText("No call with that status yet").waitFor();
   await dialog.getByRole("button", { name: "Close" }).click();
+  await until(async () => (await page.evaluate(() => document.activeElement?.textContent ?? "")) === "Provider calls Stripe", "focus is back on the button that opened the dialog");
   step("Stripe (a local fake) verifies ok; the webhook URL is copied; the provider-call log shows the verification, filtered by status");
   await stripe.getByRole("button", { name: "Pause Stripe" }).click();
   await stripe.locator(".badge", { hasText: "paused" }).waitFor();
@@ -361,9 +384,15 @@ try {
   const signing = (await dialog.locator(".secret code").textContent())!;
   await dialog.getByRole("button", { name: "Done" }).click();
   assert.ok(!(await page.content()).includes(signing));
-  // An event to deliver: Stripe's settings change.
-  const changed = await fetch(`${server.url}/v1/integrations/stripe`, { method: "PATCH", headers: { authorization: `Bearer ${rolled}`, "content-type": "application/json" }, body: JSON.stringify({ display_name: "Stripe Europe" }) });
-  assert.equal(changed.status, 200, await changed.text());
+  // An event to deliver: Stripe's settings change, through its settings form.
+  await go(page, "Connectors");
+  await stripe.getByRole("button", { name: "Settings Stripe" }).click();
+  assert.equal(await dialog.getByLabel("Currency").inputValue(), "eur", "the settings form starts from the stored config");
+  await dialog.getByLabel("Display name").fill("Stripe Europe");
+  await dialog.getByRole("button", { name: "Save Stripe settings" }).click();
+  await dialog.waitFor({ state: "detached" });
+  await stripe.getByText("Stripe Europe").waitFor();
+  await go(page, "Developers › Webhooks");
   for (let i = 0; i < 60 && received === 0; i++) await new Promise((r) => setTimeout(r, 250));
   assert.ok(received >= 1, "the webhook job delivered the event");
   await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
@@ -384,17 +413,76 @@ try {
   await dialog.getByRole("button", { name: "Done" }).click();
   step("webhooks: endpoint with all events, secret once, deliveries with attempts (500, then retried), pause/resume, rotate");
 
+  // A test event (to an active endpoint: resume it), and the body each delivery carried.
+  assert.equal(await page.getByRole("button", { name: `Send a test event to ${receiverUrl}` }).count(), 0, "no test event to a paused endpoint");
+  await page.getByRole("button", { name: `Resume ${receiverUrl}` }).click();
+  await page.getByRole("button", { name: `Pause ${receiverUrl}` }).waitFor();
+  const beforeTest = received;
+  await page.getByRole("button", { name: `Send a test event to ${receiverUrl}` }).click();
+  await page.getByRole("status").filter({ hasText: "webhook.test event is queued" }).waitFor();
+  for (let i = 0; i < 60 && received === beforeTest; i++) await new Promise((r) => setTimeout(r, 250));
+  assert.ok(received > beforeTest, "the test event was delivered");
+  await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
+  const testDelivery = dialog.locator("details.delivery", { hasText: "webhook.test" });
+  await until(async () => {
+    if ((await testDelivery.count()) > 0 && /succeeded/.test((await testDelivery.first().locator("summary").first().textContent()) ?? "")) return true;
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
+    await dialog.locator("details.delivery").first().waitFor();
+    return false;
+  }, "the test event's delivery succeeded");
+  await testDelivery.first().locator("summary").first().click();
+  await testDelivery.first().getByText("Delivered body of webhook.test").click();
+  const testBody = JSON.parse((await testDelivery.first().locator("pre").textContent())!);
+  assert.equal(testBody.type, "webhook.test", "the delivered body is the event");
+  const updated = dialog.locator("details.delivery", { hasText: "connector.updated" }).first();
+  await updated.locator("summary").first().click();
+  await updated.getByText("Delivered body of connector.updated").click();
+  assert.match((await updated.locator("pre").textContent()) ?? "", /Stripe Europe/, "the connector.updated body carries the change");
+  await audit(page, "webhooks-body");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  step("webhooks: a test event sent and delivered; each delivery shows the body it carried");
+
+  // An endpoint for a family wildcard and one more event type; then deleted with confirmation.
+  await page.getByRole("button", { name: "Add webhook endpoint" }).click();
+  await dialog.getByLabel("Endpoint URL").fill(`${receiverUrl}?family`);
+  await dialog.getByLabel("Every connector event (connector.*)").check();
+  await dialog.getByLabel("connection.activated").check();
+  await dialog.getByRole("button", { name: "Add the endpoint" }).click();
+  await dialog.getByRole("button", { name: "Copy the signing secret" }).waitFor();
+  await dialog.getByRole("button", { name: "Done" }).click();
+  const familyCard = page.getByRole("article", { name: `Webhook endpoint ${receiverUrl}?family` });
+  assert.match((await familyCard.textContent()) ?? "", /Events: every connector event, connection\.activated/);
+  await page.getByRole("button", { name: `Delete ${receiverUrl}?family` }).click();
+  await dialog.getByRole("button", { name: `Delete ${receiverUrl}?family` }).click();
+  await familyCard.waitFor({ state: "detached" });
+  assert.equal(await page.getByRole("article", { name: `Webhook endpoint ${receiverUrl}` }).count(), 1);
+  step("webhooks: an endpoint for connector.* and connection.activated, deleted with confirmation");
+
   // Audit log: filters and the before/after.
   await go(page, "Audit log");
   await page.locator("details.audit").first().waitFor();
   await page.getByLabel("Target type").selectOption("connector");
   await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => (await page.locator("details.audit summary").allTextContents()).every((t) => / · connector /.test(t)), "only connector events are listed");
   await page.locator("details.audit summary", { hasText: "connector.updated" }).first().click();
   await page.getByRole("cell", { name: "display_name" }).first().waitFor();
   assert.ok(await page.locator("details.audit").count() > 0);
   for (const summary of await page.locator("details.audit summary").allTextContents()) assert.match(summary, /connector/);
   await audit(page, "audit");
-  step("audit log: filtered by target type, with the before/after of a change");
+  // Paging: ten a page, older events on the next.
+  await page.getByLabel("Target type").selectOption("");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => /^webhook_endpoint\.deleted/.test((await page.locator("details.audit summary").first().textContent()) ?? ""), "every target type, newest first");
+  assert.equal(await page.locator("details.audit").count(), 10, "a full page of audit events");
+  const auditFirst = await page.locator("details.audit summary").first().textContent();
+  await page.getByRole("navigation", { name: "Pages of the audit log" }).getByRole("button", { name: "Next page" }).click();
+  await page.getByText("Page 2").waitFor();
+  await until(async () => (await page.locator("details.audit summary").first().textContent()) !== auditFirst, "page 2 shows older events");
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await page.getByText("Page 1").waitFor();
+  await until(async () => (await page.locator("details.audit summary").first().textContent()) === auditFirst, "page 1 again");
+  step("audit log: filtered by target type, with the before/after of a change; pages of ten, next and previous");
 
   // Customer connections: create (its answer lost once: the retry reuses the Idempotency-Key), link URL, the link page, purchases, link tokens, disconnect, delete.
   await go(page, "Customer connections");
@@ -533,6 +621,92 @@ try {
   await dialog.waitFor({ state: "detached" });
   step("shop integrations: sorted list, settings refused at the field, then saved");
 
+  // Shop integration logs: shipping software reports 12 exceptions (POST …/logs, as a script would); the console pages them, ten at a time.
+  const basic = `Basic ${Buffer.from(`${rolledPublic}:${rolled}`).toString("base64")}`;
+  const shops = (await (await fetch(`${server.url}/api/v3/integrations`, { headers: { authorization: basic } })).json()).data as { id: number; type: string }[];
+  const ebayShop = shops.find((x) => x.type === "ebay")!;
+  for (let i = 0; i < 12; i++) {
+    const at = new Date(Date.now() - (12 - i) * 60_000).toISOString();
+    const res = await fetch(`${server.url}/api/v3/integrations/${ebayShop.id}/logs`, {
+      method: "POST",
+      headers: { authorization: basic, "content-type": "application/json" },
+      body: JSON.stringify({ base_url: "https://shop.example.com", full_url: `https://shop.example.com/orders/${i}.json`, method: "GET", response_code: 404, response: { headers: { "content-type": "application/json" }, body: `{"error":"order ${i} not found"}` }, created_at: at, exception_type: "requests.exceptions.HTTPError", exception: `Order ${i} not found` }),
+    });
+    assert.equal(res.status, 201, await res.text());
+  }
+  await page.getByRole("button", { name: "Logs of eBay" }).click();
+  await dialog.locator("details.shop-log").first().waitFor();
+  assert.equal(await dialog.locator("details.shop-log").count(), 10, "ten logs a page");
+  assert.match((await dialog.locator("details.shop-log summary").first().textContent()) ?? "", /orders\/11\.json/, "newest first");
+  await dialog.locator("details.shop-log summary").first().click();
+  assert.match((await dialog.locator("details.shop-log").first().textContent()) ?? "", /Order 11 not found/);
+  assert.match((await dialog.locator("details.shop-log").first().locator("pre").last().textContent()) ?? "", /"error": "order 11 not found"/, "the shop's answer, indented");
+  await audit(page, "shop-integrations-logs");
+  await dialog.getByRole("button", { name: "Next page" }).click();
+  await dialog.getByText("Page 2").waitFor();
+  await until(async () => /orders\/1\.json/.test((await dialog.locator("details.shop-log summary").first().textContent()) ?? ""), "page 2 shows the older logs");
+  assert.equal(await dialog.getByRole("button", { name: "Next page" }).isDisabled(), true, "the last page");
+  await dialog.getByRole("button", { name: "Previous page" }).click();
+  await until(async () => /orders\/11\.json/.test((await dialog.locator("details.shop-log summary").first().textContent()) ?? ""), "page 1 again");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await page.getByRole("button", { name: "Logs of every shop integration" }).click();
+  await dialog.locator("details.shop-log", { hasText: "orders/11.json" }).waitFor();
+  assert.match((await dialog.locator("details.shop-log summary").first().textContent()) ?? "", /eBay/, "each entry names its shop integration");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  step("shop integration logs: twelve reported exceptions, ten a page, newest first, with the shop's answer; all integrations' logs at once");
+
+  // Developers › API logs: this key's requests, by status, method and path; paged.
+  const missing = await fetch(`${server.url}/v1/webhook_endpoints/00000000-0000-4000-8000-000000000000`, { headers: { authorization: `Bearer ${rolled}` } });
+  assert.equal(missing.status, 404);
+  await go(page, "Developers › API logs");
+  await page.locator("tbody tr").first().waitFor();
+  await audit(page, "api-logs");
+  assert.match((await page.locator("tbody tr").first().textContent()) ?? "", /\(this key\)/, "the signed-in key's requests say so");
+  await page.getByLabel("Status").fill("404");
+  await page.getByLabel("Path starts with").fill("/v1/webhook_endpoints/00000000");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => (await page.locator("tbody tr").count()) === 1 && /\/v1\/webhook_endpoints\/00000000-/.test((await page.locator("tbody tr").first().textContent()) ?? ""), "the one 404 to an endpoint that does not exist");
+  const row404 = (await page.locator("tbody tr").first().textContent()) ?? "";
+  assert.match(row404, /404GET\/v1\/webhook_endpoints\/00000000-0000-4000-8000-000000000000\d+ ms/, row404);
+  assert.match(row404, new RegExp(missing.headers.get("x-request-id")!), "the request id the answer carried");
+  await page.getByLabel("Status").fill("4xx");
+  await page.getByLabel("Path starts with").fill("");
+  await page.getByLabel("Method").selectOption("PATCH");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => {
+    const rows = await page.locator("tbody tr").allTextContents();
+    return rows.length >= 1 && rows.every((text) => /^.*?4\d\dPATCH\//.test(text));
+  }, "only 4xx PATCH requests (the refused shop settings)");
+  await page.getByLabel("Status").fill("teapot");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.locator(".field-error").waitFor();
+  assert.equal(await page.locator(".error").count(), 0, "a refused filter is explained at its field only");
+  await page.getByLabel("Status").fill("");
+  await page.getByLabel("Method").selectOption("");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await until(async () => (await page.locator("tbody tr").count()) === 10, "a full page of requests");
+  const apiFirst = await page.locator("tbody tr").first().textContent();
+  await page.getByRole("button", { name: "Next page" }).click();
+  await page.getByText("Page 2").waitFor();
+  await until(async () => (await page.locator("tbody tr").first().textContent()) !== apiFirst, "page 2 shows older requests");
+  step("API logs: this key's requests with status, method, path, latency and request id; by status code and class, method and path; a bad filter at its field; paged");
+
+  // The operator sees when each key was last used, and the entity's API logs with the keys' names.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.fill("#secret", ADMIN_TOKEN);
+  await page.click("button[type=submit]");
+  await go(page, "Developers › API keys");
+  const rolledRow = page.getByRole("row").filter({ hasText: rolled.slice(0, 17) });
+  await until(async () => (await rolledRow.count()) === 1, "the rolled key's row");
+  const lastUsed = (await rolledRow.locator("td").nth(6).textContent()) ?? "";
+  assert.ok(lastUsed !== "never" && lastUsed !== "—" && /\d{4}/.test(lastUsed), `the rolled key's last use is shown (${lastUsed})`);
+  assert.equal(await page.getByRole("row").filter({ hasText: "legacy" }).locator("td").nth(6).textContent(), "never", "a key never used says so");
+  await audit(page, "keys-used");
+  await go(page, "Developers › API logs");
+  await page.locator("tbody tr").first().waitFor();
+  assert.match((await page.locator("tbody tr").first().textContent()) ?? "", /billing \(ark_live_ent_/, "the operator sees the key's name");
+  step("operator: each key's last use (a key never used says never); the entity's API logs name the keys");
+
   // API collection: the OpenAPI document and a Postman collection.
   await go(page, "Developers › API collection");
   await audit(page, "collection");
@@ -545,6 +719,16 @@ try {
   const requests = collection.item.flatMap((f: { item: unknown[] }) => f.item).length;
   const operations = Object.values(doc.paths as Record<string, object>).reduce((n, ops) => n + Object.keys(ops).filter((m) => ["get", "post", "put", "patch", "delete"].includes(m)).length, 0);
   assert.equal(requests, operations);
+  // Each request carries the auth its API asks for, from collection variables (never a key's value).
+  type Req = { method: string; url: { raw: string }; auth: { type: string; bearer?: { value: string }[] }; header: { key: string; value: string }[]; body?: { raw: string } };
+  const all: Req[] = collection.item.flatMap((f: { item: { request: Req }[] }) => f.item.map((i) => i.request));
+  const find = (method: string, raw: string) => all.find((r) => r.method === method && r.url.raw === `{{baseUrl}}${raw}`)!;
+  assert.equal(find("POST", "/admin/v1/entities").auth.bearer![0]!.value, "{{adminToken}}");
+  assert.equal(find("GET", "/v1/integrations").auth.bearer![0]!.value, "{{apiKey}}");
+  assert.equal(find("GET", "/api/v3/integrations").auth.type, "basic");
+  assert.ok(find("GET", "/connections").header.some((h) => h.key === "x-api-key" && h.value === "{{apiKey}}"));
+  assert.deepEqual(JSON.parse(find("POST", "/admin/v1/entities").body!.raw), { name: "" }, "an example body of the required fields");
+  assert.ok(!JSON.stringify(collection).includes(rolled), "no key in the collection");
   step(`API collection: OpenAPI document and a Postman collection of all ${operations} operations`);
 
   await noLeak(page, "the end");

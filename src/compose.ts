@@ -145,6 +145,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
     endpoints: webhookEndpoints,
     destinations: webhookDestinations,
     openWebhookSecret: credentials.openWebhookSecret,
+    integrationLogs,
     send: observeWebhookSends(createWebhookSender({ allowPrivate: config.webhookAllowPrivate, resolveHost, timeoutMs: config.webhookTimeoutMs }), metrics),
   });
   registerWebhookDeliveryJob(jobs, { deliveries: webhookDeliveries, timeoutMs: config.webhookTimeoutMs });

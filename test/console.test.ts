@@ -59,7 +59,7 @@ describe("the web console", () => {
   });
 
   it("every page path is the app (client-side routing); a missing file is a 404", async () => {
-    for (const url of ["/console/keys", "/console/webhooks", "/console/connections", "/console/audit", "/console/shop-integrations", "/console/connectors", "/console/entities"]) {
+    for (const url of ["/console/keys", "/console/webhooks", "/console/connections", "/console/audit", "/console/shop-integrations", "/console/connectors", "/console/entities", "/console/api-logs"]) {
       const res = await t.request({ method: "GET", url });
       assert.equal(res.statusCode, 200, url);
       assert.match(String(res.headers["content-security-policy"]), /script-src 'self'/);

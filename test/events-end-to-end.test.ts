@@ -66,11 +66,11 @@ for (const kind of DB_KINDS) {
         assert.equal(JSON.parse(h.body).entity_id, tenant.entityId);
       }
 
-      // The shop integration's own URL receives its shop_integration.* event, with the new name.
+      // The shop integration's own URL receives Sendcloud's integration_updated (the v3 webhooks spec), with the new name.
       const shop = receiver.requests.filter((r) => r.path === "/shop").map((r) => JSON.parse(r.body));
       assert.equal(shop.length, 1);
-      assert.equal(shop[0].type, "shop_integration.updated");
-      assert.equal(shop[0].data.shop_name, "My Webshop");
+      assert.equal(shop[0].action, "integration_updated");
+      assert.equal(shop[0].integration.shop_name, "My Webshop");
 
       // Every one of those writes is in the audit log, none with the credential.
       const audit = await v1("GET", "/v1/audit_events?limit=100");

@@ -10,7 +10,7 @@ import { startFakeProvider } from "./helpers/fake-provider.ts";
 import { asConnectionsKey, createConnection, mintToken } from "./helpers/connections.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { asKey, createTenant, type Tenant } from "./helpers/fixtures.ts";
-import { clockSeconds, count, createEndpoint, deliveriesOf, emit, startReceiver, verifyPatchbaySignature, type Receiver } from "./helpers/webhooks.ts";
+import { clockSeconds, count, createEndpoint, deliveriesOf, emit, startReceiver, verifyPatchbaySignature, verifySendcloudSignature, type Receiver } from "./helpers/webhooks.ts";
 
 const v1Count = (header: string) => header.split(",").filter((p) => p.startsWith("v1=")).length;
 
@@ -252,43 +252,125 @@ for (const kind of DB_KINDS) {
       });
     });
 
-    describe("shop integrations receive their own shop_integration.* events at webhook_url", () => {
-      it("signed with the connector's webhook secret when one is set, unsigned otherwise; only when webhook_active", async () => {
+    describe("shop integrations receive Sendcloud's webhooks at webhook_url (the v3 webhooks spec)", () => {
+      const INTEGRATION_FIELDS = [
+        "id", "shop_name", "shop_url", "system", "failing_since", "last_fetch", "last_updated_at",
+        "service_point_enabled", "service_point_carriers", "webhook_active", "webhook_url",
+      ];
+
+      it("the receiver's check reproduces the spec's own example signature", () => {
+        // The spec's example: data {"key": "value"} (Python's json.dumps), key "secretkey".
+        assert.equal(verifySendcloudSignature("1eed4b3d41f4653ac64fd56f1bf1cbfd349e4482cbc11dff7134bd93e5da4b0a", '{"key": "value"}', "secretkey"), true);
+        assert.equal(verifySendcloudSignature("1eed4b3d41f4653ac64fd56f1bf1cbfd349e4482cbc11dff7134bd93e5da4b0a", '{"key":"value"}', "secretkey"), false);
+      });
+
+      it("{action, timestamp, integration} with the spec's action names and field names; Sendcloud-Signature with the webhook signature key; only when webhook_active", async () => {
         const r = await fresh();
         const tenant = await createTenant(t);
         const call = asKey(t, tenant);
         assert.equal((await call("POST", "/v1/integrations/amazon", { seller_id: "S1" })).statusCode, 201);
         const row = await t.database.db.selectFrom("connectors").selectAll().where("entity_id", "=", tenant.entityId).executeTakeFirstOrThrow();
         const basic = { authorization: `Basic ${Buffer.from(`${tenant.publicKey}:${tenant.key}`).toString("base64")}` };
-        const patch = (payload: object) => t.request({ method: "PATCH", url: `/api/v3/integrations/${row.shop_integration_id}`, payload, headers: basic });
+        const v3 = (method: "PATCH" | "DELETE", payload?: object) =>
+          t.request({ method, url: `/api/v3/integrations/${row.shop_integration_id}`, ...(payload ? { payload } : {}), headers: basic });
+        const shopHooks = () => r.requests.filter((q) => q.path === "/shop");
 
         // Not active: the v3 PATCH emits its event, but nothing goes to the integration.
-        assert.equal((await patch({ shop_name: "Before the webhook" })).statusCode, 204);
+        assert.equal((await v3("PATCH", { shop_name: "Before the webhook" })).statusCode, 204);
         await t.services.jobs.runDueJobs();
         assert.equal(await count(t, "webhook_deliveries", sql`connector_id = ${row.id}`), 0);
 
-        // The PATCH that switches the webhook on is itself delivered there (the event carries the new state).
-        assert.equal((await patch({ webhook_active: true, webhook_url: r.shopUrl })).statusCode, 204);
+        // The PATCH that switches the webhook on is itself delivered there: integration_updated, unsigned (no key yet).
+        assert.equal((await v3("PATCH", { webhook_active: true, webhook_url: r.shopUrl })).statusCode, 204);
         await t.services.jobs.runDueJobs();
-        const unsigned = r.requests.filter((q) => q.path === "/shop");
-        assert.equal(unsigned.length, 1);
-        assert.equal(JSON.parse(unsigned[0]!.body).type, "shop_integration.updated");
-        assert.equal(JSON.parse(unsigned[0]!.body).data.id, row.shop_integration_id);
-        assert.equal(JSON.parse(unsigned[0]!.body).data.webhook_active, true);
-        assert.equal(unsigned[0]!.headers["patchbay-signature"], undefined, "no secret, no signature");
+        assert.equal(shopHooks().length, 1);
+        const first = shopHooks()[0]!;
+        const body = JSON.parse(first.body);
+        assert.deepEqual(Object.keys(body), ["action", "timestamp", "integration"]);
+        assert.equal(body.action, "integration_updated");
+        const event = await t.database.db.selectFrom("events").select("created_at").where("entity_id", "=", tenant.entityId).where("type", "=", "shop_integration.updated").orderBy("created_at", "desc").executeTakeFirstOrThrow();
+        assert.equal(body.timestamp, event.created_at.getTime(), "Unix milliseconds of the event, as the spec's example");
+        assert.ok(Number.isInteger(body.timestamp));
+        assert.deepEqual(Object.keys(body.integration), INTEGRATION_FIELDS);
+        assert.equal(body.integration.id, row.shop_integration_id);
+        assert.equal(body.integration.system, "amazon");
+        assert.equal(body.integration.shop_name, "Before the webhook");
+        assert.equal(body.integration.webhook_active, true);
+        assert.equal(body.integration.webhook_url, r.shopUrl);
+        assert.equal(first.headers["sendcloud-signature"], undefined, "no key, no signature");
+        assert.equal(first.headers["patchbay-signature"], undefined, "never Patchbay's header");
 
-        // With a webhook secret stored, the next change arrives signed; connector.* events never go there.
-        const whsec = "whsec_shop_integration_secret_0123456789";
-        assert.equal((await call("PUT", "/v1/integrations/amazon/webhook-secret", { webhook_secret: whsec })).statusCode, 200);
-        assert.equal((await call("PATCH", "/v1/integrations/amazon", { seller_id: "S2" })).statusCode, 200);
-        assert.equal((await patch({ shop_name: "Signed now" })).statusCode, 204);
-        await emit(t, tenant.entityId, "connector.updated", toConnectorRow(row, t.config.publicUrl));
+        // With a webhook signature key stored, every delivery is signed; /v1 changes are integration_updated too.
+        const key = "whsec_shop_integration_secret_0123456789";
+        assert.equal((await call("PUT", "/v1/integrations/amazon/webhook-secret", { webhook_secret: key })).statusCode, 200);
         await t.services.jobs.runDueJobs();
-        const shopRequests = r.requests.filter((q) => q.path === "/shop");
-        assert.equal(shopRequests.length, 2, "only shop_integration.* events go to the integration");
-        const signed = shopRequests[1]!;
-        assert.equal(JSON.parse(signed.body).data.shop_name, "Signed now");
-        assert.equal(verifyPatchbaySignature(String(signed.headers["patchbay-signature"]), signed.body, whsec, clockSeconds(t)), true);
+        assert.equal((await v3("PATCH", { shop_name: "Signed now" })).statusCode, 204);
+        await t.services.jobs.runDueJobs();
+        assert.equal(shopHooks().length, 3);
+        for (const h of shopHooks().slice(1)) {
+          assert.equal(verifySendcloudSignature(h.headers["sendcloud-signature"], h.body, key), true, h.body);
+          assert.equal(verifySendcloudSignature(h.headers["sendcloud-signature"], h.body, "another key"), false);
+          assert.equal(JSON.parse(h.body).action, "integration_updated");
+        }
+        assert.equal(JSON.parse(shopHooks()[2]!.body).integration.shop_name, "Signed now");
+        assert.ok(!shopHooks().some((h) => h.body.includes(key)), "the key is never in a body");
+
+        // DELETE: integration_deleted reaches the integration that was just disconnected; a re-POST restores it: integration_connected.
+        assert.equal((await v3("DELETE")).statusCode, 204);
+        await t.services.jobs.runDueJobs();
+        assert.equal(JSON.parse(shopHooks()[3]!.body).action, "integration_deleted");
+        assert.equal(verifySendcloudSignature(shopHooks()[3]!.headers["sendcloud-signature"], shopHooks()[3]!.body, key), true);
+        assert.equal((await call("POST", "/v1/integrations/amazon", { seller_id: "S1" })).statusCode, 200, "restored");
+        await t.services.jobs.runDueJobs();
+        assert.equal(shopHooks().length, 5);
+        assert.equal(JSON.parse(shopHooks()[4]!.body).action, "integration_connected");
+        assert.equal(JSON.parse(shopHooks()[4]!.body).integration.id, row.shop_integration_id, "the same integration");
+
+        // An event with no Sendcloud action (connection.*) never goes there.
+        await emit(t, tenant.entityId, "connection.activated", { id: row.id });
+        await t.services.jobs.runDueJobs();
+        assert.equal(shopHooks().length, 5);
+      });
+
+      it("a failed delivery is retried on the spec's schedule (5, 10, 20, 40, then 60 minutes; 10 retries), then failed and written to the exception log", async () => {
+        const r = await fresh([500]);
+        const tenant = await createTenant(t);
+        const call = asKey(t, tenant);
+        assert.equal((await call("POST", "/v1/integrations/amazon", { seller_id: "S1" })).statusCode, 201);
+        const row = await t.database.db.selectFrom("connectors").selectAll().where("entity_id", "=", tenant.entityId).executeTakeFirstOrThrow();
+        const basic = { authorization: `Basic ${Buffer.from(`${tenant.publicKey}:${tenant.key}`).toString("base64")}` };
+        const patch = await t.request({ method: "PATCH", url: `/api/v3/integrations/${row.shop_integration_id}`, payload: { webhook_active: true, webhook_url: r.url }, headers: basic });
+        assert.equal(patch.statusCode, 204);
+        const delivery = async () => t.database.db.selectFrom("webhook_deliveries").selectAll().where("connector_id", "=", row.id).executeTakeFirstOrThrow();
+        const job = await t.database.db.selectFrom("jobs").selectAll().where("name", "=", "webhook.deliver").where(sql<boolean>`payload->>'delivery_id' = ${(await delivery()).id}`).executeTakeFirstOrThrow();
+        assert.equal(job.max_attempts, 11);
+
+        const waits: number[] = [];
+        await t.services.jobs.runDueJobs();
+        for (let i = 0; i < 10; i++) {
+          const d = await delivery();
+          assert.equal(d.status, "pending");
+          const wait = d.next_attempt_at!.getTime() - t.clock.now().getTime();
+          waits.push(Math.round(wait / 60_000));
+          t.clock.advance(wait - 5_000);
+          await t.services.jobs.runDueJobs();
+          assert.equal(r.hooks().length, i + 1, "not before its time");
+          t.clock.advance(10_000);
+          await t.services.jobs.runDueJobs();
+        }
+        assert.deepEqual(waits, [5, 10, 20, 40, 60, 60, 60, 60, 60, 60]);
+        assert.equal(r.hooks().length, 11);
+        const d = await delivery();
+        assert.equal(d.status, "failed");
+        assert.equal(d.attempt_count, 11);
+
+        const logs = await t.request({ method: "GET", url: `/api/v3/integrations/${row.shop_integration_id}/logs`, headers: basic });
+        assert.equal(logs.statusCode, 200, logs.body);
+        const [entry] = logs.json().data;
+        assert.equal(entry.exception_type, "patchbay.webhook.failed");
+        assert.equal(entry.response_code, 500);
+        assert.equal(entry.full_url, r.url);
+        assert.equal(entry.request.payload.action, "integration_updated");
       });
     });
 

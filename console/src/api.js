@@ -30,8 +30,13 @@ export class ApiError extends Error {
   }
 }
 
+/** A JSON:API source.pointer ("/webhook_url", "/data/attributes/x", or "body/x" as /api/v3's POST …/logs answers) as a dotted field name. */
 function fieldOfPointer(pointer) {
-  return pointer.replace(/^\/(data\/attributes\/)?/, "").split("/").join(".");
+  return pointer
+    .replace(/^(body\/|\/(data\/attributes\/)?)/, "")
+    .split("/")
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .join(".");
 }
 
 /** One error shape from any surface's error body. */
@@ -80,7 +85,7 @@ export function newIdempotencyKey() {
 }
 
 /** One call; resolves to the parsed body (null for 204), rejects with an ApiError. */
-export async function call(cred, method, path, { body, idempotencyKey } = {}) {
+export async function call(cred, method, path, { body, idempotencyKey, withHeaders = false } = {}) {
   const headers = { ...authHeaders(cred, path) };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
@@ -98,7 +103,22 @@ export async function call(cred, method, path, { body, idempotencyKey } = {}) {
     json = null;
   }
   if (!res.ok) throw toApiError(res.status, json);
-  return json;
+  return withHeaders ? { body: json, headers: res.headers } : json;
+}
+
+/** The cursor of a Link header's rel="next" (or rel="prev") URL, as /api/v3 pages: null when there is none. */
+export function linkCursor(link, rel) {
+  for (const part of (link || "").split(",")) {
+    const m = part.match(/<([^>]+)>\s*;\s*rel="?([a-z]+)"?/i);
+    if (m && (m[2] === rel || (rel === "prev" && m[2] === "previous"))) {
+      try {
+        return new URL(m[1], location.origin).searchParams.get("cursor");
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
 }
 
 /**
@@ -140,4 +160,21 @@ export function cursorQuery(params) {
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
   const s = q.toString();
   return s ? `?${s}` : "";
+}
+
+let openapiDoc = null;
+/** The server's OpenAPI document (public), read once per tab: the console takes its vocabularies (scopes, event types) from it. */
+export function openapi() {
+  if (!openapiDoc) {
+    openapiDoc = call(null, "GET", "/openapi.json").catch((err) => {
+      openapiDoc = null;
+      throw err;
+    });
+  }
+  return openapiDoc;
+}
+
+/** The JSON body schema of one operation in the OpenAPI document. */
+export function bodySchema(doc, path, method) {
+  return doc.paths?.[path]?.[method]?.requestBody?.content?.["application/json"]?.schema ?? null;
 }

@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, session } from "./api.js";
+import { ApiLogsPage } from "./pages/api-logs.jsx";
 import { AuditPage } from "./pages/audit.jsx";
 import { CollectionPage } from "./pages/collection.jsx";
 import { ConnectionsPage } from "./pages/connections.jsx";
@@ -16,14 +17,15 @@ import { ShopIntegrationsPage } from "./pages/shop-integrations.jsx";
 import { WebhooksPage } from "./pages/webhooks.jsx";
 import { ErrorNote } from "./ui.jsx";
 
-/** Every page: its path, its title (the main landmark's name), who may use it. */
+/** Every page: its path, its title (the main landmark's name), who may use it, the scope an entity key needs for it. */
 const PAGES = [
-  { path: "/console", title: "Connectors", who: "entity", Page: ConnectorsPage },
-  { path: "/console/connections", title: "Customer connections", who: "entity", Page: ConnectionsPage },
-  { path: "/console/connection-webhooks", title: "Connection webhooks", who: "entity", Page: DestinationsPage },
-  { path: "/console/shop-integrations", title: "Shop integrations", who: "entity", Page: ShopIntegrationsPage },
-  { path: "/console/webhooks", title: "Developers › Webhooks", who: "entity", Page: WebhooksPage },
-  { path: "/console/audit", title: "Audit log", who: "any", Page: AuditPage },
+  { path: "/console", title: "Connectors", who: "entity", scope: "integrations:read", Page: ConnectorsPage },
+  { path: "/console/connections", title: "Customer connections", who: "entity", scope: "connections:read", Page: ConnectionsPage },
+  { path: "/console/connection-webhooks", title: "Connection webhooks", who: "entity", scope: "webhooks:manage", Page: DestinationsPage },
+  { path: "/console/shop-integrations", title: "Shop integrations", who: "entity", scope: "integrations:read", Page: ShopIntegrationsPage },
+  { path: "/console/webhooks", title: "Developers › Webhooks", who: "entity", scope: "webhooks:manage", Page: WebhooksPage },
+  { path: "/console/api-logs", title: "Developers › API logs", who: "any", scope: "request_logs:read", Page: ApiLogsPage },
+  { path: "/console/audit", title: "Audit log", who: "any", scope: "audit:read", Page: AuditPage },
   { path: "/console/collection", title: "Developers › API collection", who: "any", Page: CollectionPage },
   { path: "/console/entities", title: "Entities", who: "admin", Page: EntitiesPage },
   { path: "/console/keys", title: "Developers › API keys", who: "admin", Page: KeysPage },
@@ -112,6 +114,8 @@ function Shell({ cred, onSignOut, onSwitch }) {
     if (page) document.title = `${page.title} · Patchbay console`;
   }, [page]);
   const usable = page && (page.who === "any" || page.who === cred.kind);
+  // A key signed in from its creation is known with its scopes: a page it may not use says so instead of failing.
+  const lacking = usable && cred.kind === "entity" && Array.isArray(cred.scopes) && page.scope && !cred.scopes.includes(page.scope) ? page.scope : null;
   return (
     <>
       {testMode && (
@@ -145,7 +149,8 @@ function Shell({ cred, onSignOut, onSwitch }) {
         <h1 id="page-title">{usable ? page.title : page ? page.title : "Page not found"}</h1>
         {!page && <p>There is no such page. Pick a section above.</p>}
         {page && !usable && <p>{cred.kind === "admin" ? "This page works with an entity API key: create one under Developers › API keys and sign in with it." : "This page needs the admin token: sign out and sign in with it."}</p>}
-        {usable && <page.Page key={page.path} cred={cred} onSwitch={onSwitch} />}
+        {lacking && <p class="empty">This key has no {lacking} scope, so this page cannot show anything with it. An operator can create a key with that scope under Developers › API keys.</p>}
+        {usable && !lacking && <page.Page key={page.path} cred={cred} onSwitch={onSwitch} />}
       </main>
     </>
   );

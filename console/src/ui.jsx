@@ -27,13 +27,16 @@ const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]), selec
 /**
  * A modal dialog (native <dialog>: the page behind it is inert). Tab and
  * Shift+Tab wrap around inside it, so focus never leaves for the browser's
- * own controls while it is open.
+ * own controls while it is open; Escape closes it; focus returns to the
+ * control that opened it.
  */
 export function Dialog({ title, onClose, children, wide }) {
   const ref = useRef(null);
   const titleId = useId("dialog-title");
   useEffect(() => {
     const dialog = ref.current;
+    // Focus goes back to what opened the dialog (its button) when it closes.
+    const opener = document.activeElement;
     if (dialog && !dialog.open) dialog.showModal();
     const cancel = (e) => {
       e.preventDefault();
@@ -59,6 +62,7 @@ export function Dialog({ title, onClose, children, wide }) {
     return () => {
       dialog.removeEventListener("cancel", cancel);
       dialog.removeEventListener("keydown", wrap);
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
     };
   }, []);
   return (

@@ -357,7 +357,7 @@ export interface paths {
         head?: never;
         /**
          * Update a webhook endpoint
-         * @description Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed. disabled is permanent: setting a disabled endpoint active or paused is 409 endpoint_disabled.
+         * @description Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -373,7 +373,7 @@ export interface paths {
         put?: never;
         /**
          * Make a new signing secret; the old one keeps signing for 24 h
-         * @description Answers the endpoint with the new `secret` (shown this once), the reference's `webhook_id`, `last4` and `rotated_at`, and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.
+         * @description Answers the endpoint with the new `secret` (shown this once) and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.
          */
         post: operations["rotateWebhookEndpointSecret"];
         delete?: never;
@@ -723,6 +723,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v3/integrations/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the exception logs of every shop integration
+         * @description Failed exchanges between the entity's shop integrations and their shops, newest first: a shop connector's failed provider calls (health checks, token refreshes, proxied calls; secret header values [redacted], no request payload), Sendcloud-format webhooks that failed for good, and entries POSTed by shipping software. Cursor pagination: follow the Link header.
+         */
+        get: operations["listShopIntegrationsLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v3/integrations/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a shop integration's exception logs
+         * @description As GET /api/v3/integrations/logs, for one integration.
+         */
+        get: operations["listShopIntegrationLogs"];
+        put?: never;
+        /**
+         * Report an exception of a shop integration
+         * @description Shipping software reports a failed exchange with the shop; it shows in the integration's exception log. base_url is required; other fields are refused (extra_forbidden).
+         */
+        post: operations["createShopIntegrationLog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v3/integrations/{id}": {
         parameters: {
             query?: never;
@@ -746,26 +790,6 @@ export interface paths {
          * @description Partial update. webhook_url is required when webhook_active is true, and service_point_enabled needs at least one carrier — both checked against the merged record. Every violated rule is listed. Unknown fields answer unknown_field.
          */
         patch: operations["updateShopIntegration"];
-        trace?: never;
-    };
-    "/oauth2/token": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Exchange an API key for a bearer token (OAuth2 client credentials, /api/v3)
-         * @description The Sendcloud v3 spec's OAuth2ClientCreds scheme (RFC 6749 §4.4). Form body (application/x-www-form-urlencoded; JSON is accepted too): grant_type=client_credentials, optional scope=api; the client authenticates with HTTP Basic (public_key:key) or client_id/client_secret in the body. The token acts as the key (its entity, mode, scopes and rate limit) on /api/v3 only, for 3600 s, and stops when the key is revoked. Only its SHA-256 is stored. Each exchange counts as one request of the key.
-         */
-        post: operations["createOauth2Token"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
         trace?: never;
     };
     "/admin/v1/entities": {
@@ -1200,26 +1224,91 @@ export interface components {
         /** @description JSON:API error document: every violated rule, not only the first. */
         JsonApiErrors: {
             errors: {
-                /** @description The HTTP status, as a string. */
+                /** @description A unique identifier for the error: the request id (x-request-id), suffixed -1, -2, … when there are several. */
+                id?: string;
+                /** @description Links about the error. */
+                links?: {
+                    /**
+                     * Format: uri
+                     * @description The operation's page in the reference Patchbay follows (sendcloud.dev/api/v3/integrations/…).
+                     */
+                    about: string;
+                };
+                /** @description The HTTP status, as a string (the spec's ErrorObject: type string, format int32). */
                 status: string;
-                /** @description invalid, unknown_field, authentication_failed, not_found, insufficient_scope, live_mode_forbidden, … */
+                /** @description Snake case. Validation: unknown_field, extra_forbidden, required, min_value, invalid_choice, not_a_list, null, non_field_errors, validation_error, invalid. Others: authentication_failed, not_found, insufficient_scope, live_mode_forbidden, idempotency_*, rate_limited, body_too_large, unsupported_media_type, service_unavailable. */
                 code: string;
                 title: string;
                 detail: string;
                 source?: {
-                    /** @description JSON Pointer to the body field, e.g. /webhook_url */
+                    /** @description Where in the body: a JSON Pointer (/webhook_url), or body/<field> on POST …/logs as the spec's example has it. */
                     pointer?: string;
-                    /** @description The path or query parameter, e.g. sort */
+                    /** @description The path or query parameter, e.g. sort, page_size */
                     parameter?: string;
+                    /** @description The request header, e.g. Authorization, Idempotency-Key */
+                    header?: string;
+                };
+                /** @description What a client can act on: min_value, max_value, choices, retry_after, required_scope. */
+                meta?: {
+                    [key: string]: unknown;
                 };
             }[];
         };
-        /** @description An OAuth2 error (RFC 6749 §5.2). */
-        OAuthError: {
-            /** @description RFC 6749 §5.2: invalid_request, invalid_client, unsupported_grant_type, invalid_scope; besides, rate_limit_exceeded (429), not_found / method_not_allowed (404/405), server_error (500), temporarily_unavailable (503). */
-            error: string;
-            /** @description What went wrong, in a sentence. */
-            error_description: string;
+        /** @description An integration exception log record (Sendcloud v3 integrations API, integration-log). */
+        IntegrationLog: {
+            /** @description ID of the log record. */
+            id: number;
+            /** @description The integration the entry belongs to. */
+            integration_id: number | null;
+            /** @description Base shop URL. */
+            base_url: string;
+            /** @description Full URL of the resource where the error happened. */
+            full_url: string | null;
+            /** @description HTTP method of the failed request ('' when not given). */
+            method: string;
+            /** @description HTTP status of the answer; null when none came. */
+            response_code: number | null;
+            /** @description The shop's answer: headers and body. */
+            response: ({
+                /** @description HTTP headers of the response. */
+                headers?: {
+                    [key: string]: unknown;
+                } | null;
+                /** @description HTTP response body. */
+                body?: string | {
+                    [key: string]: unknown;
+                } | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /** @description The request made to the shop: headers and payload. */
+            request: ({
+                /** @description HTTP headers of the request. */
+                headers?: {
+                    [key: string]: unknown;
+                } | string | null;
+                /** @description HTTP request body. */
+                payload?: {
+                    [key: string]: unknown;
+                } | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /**
+             * Format: date-time
+             * @description When the exception occurred (RFC 3339, UTC). The pagination cursor.
+             */
+            created_at: string;
+            /** @description Machine-readable kind, e.g. patchbay.provider.timeout, patchbay.provider.http_error, patchbay.webhook.failed, or what shipping software sent. */
+            exception_type: string | null;
+            /** @description Human-readable description of the exception. */
+            exception: string | null;
+            /** @description True when the request/response is obfuscated: Patchbay's own entries replace secret header values with [redacted] and keep no request payload. */
+            protected: boolean;
+            /** @description Patchbay's own entries: purpose, connector_type, latency_ms, request_id. '' otherwise. */
+            additional_data: {
+                [key: string]: unknown;
+            } | string;
         };
     };
     responses: never;
@@ -1537,16 +1626,7 @@ export interface operations {
     };
     getIntegrationsCatalog: {
         parameters: {
-            query?: {
-                /** @description Records per page (1–100, default 20). */
-                limit?: number;
-                /** @description A connector type: the entries after it, exclusive. */
-                starting_after?: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description A connector type: the entries before it, exclusive. Not together with starting_after (400). */
-                ending_before?: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -1582,12 +1662,8 @@ export interface operations {
                             is_shop: boolean;
                             docs_url: string;
                         }[];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };
@@ -1659,14 +1735,11 @@ export interface operations {
     listIntegrations: {
         parameters: {
             query?: {
-                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A connector id: the page after it (older records), exclusive. */
+                /** @description A connector id: the page after it. */
                 starting_after?: string;
-                /** @description A connector id: the page before it (newer records), exclusive. Not together with starting_after (400). */
+                /** @description A connector id: the page before it. */
                 ending_before?: string;
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
             };
             header?: never;
             path?: never;
@@ -1684,12 +1757,8 @@ export interface operations {
                         /** @enum {string} */
                         object: "list";
                         data: components["schemas"]["ConnectorRow"][];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };
@@ -2935,14 +3004,9 @@ export interface operations {
     listIntegrationLogs: {
         parameters: {
             query?: {
-                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A provider call id: the page after it (older records), exclusive. */
+                /** @description A call id: the page after it (older calls). */
                 starting_after?: string;
-                /** @description A provider call id: the page before it (newer records), exclusive. Not together with starting_after (400). */
-                ending_before?: string;
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
                 /** @description error: no answer came (timeout, network). */
                 status_class?: "2xx" | "3xx" | "4xx" | "5xx" | "error";
                 since?: string;
@@ -2991,12 +3055,8 @@ export interface operations {
                             /** Format: date-time */
                             created_at: string;
                         }[];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };
@@ -3688,14 +3748,11 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description An audit event id: the page after it (older records), exclusive. */
+                /** @description An audit event id: the page of older entries after it. */
                 starting_after?: string;
-                /** @description An audit event id: the page before it (newer records), exclusive. Not together with starting_after (400). */
+                /** @description An audit event id: the page of newer entries before it. */
                 ending_before?: string;
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
                 /** @description connector, shop_integration, connection, api_key, entity */
                 target_type?: string;
                 /** @description The target's id (a connector uuid, a shop integration's integer id, …) */
@@ -3752,12 +3809,8 @@ export interface operations {
                              */
                             created_at: string;
                         }[];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };
@@ -3968,14 +4021,11 @@ export interface operations {
     listWebhookEndpoints: {
         parameters: {
             query?: {
-                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A webhook endpoint id: the page after it (older records), exclusive. */
+                /** @description An id: the page after it. */
                 starting_after?: string;
-                /** @description A webhook endpoint id: the page before it (newer records), exclusive. Not together with starting_after (400). */
+                /** @description An id: the page before it. */
                 ending_before?: string;
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
             };
             header?: never;
             path?: never;
@@ -3993,12 +4043,8 @@ export interface operations {
                         /** @enum {string} */
                         object: "list";
                         data: components["schemas"]["WebhookEndpoint"][];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };
@@ -4534,15 +4580,6 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
             /** @description Payload Too Large */
             413: {
                 headers: {
@@ -4665,15 +4702,6 @@ export interface operations {
                          * @description Until then deliveries carry a second v1 signature, made with the previous secret.
                          */
                         previous_secret_expires_at: string;
-                        /** Format: uuid */
-                        webhook_id: string;
-                        /** @description The last 4 hex characters of the new secret (the endpoint's secret_last4 from now on). */
-                        last4: string;
-                        /**
-                         * Format: date-time
-                         * @description RFC 3339, UTC
-                         */
-                        rotated_at: string;
                     };
                 };
             };
@@ -4850,14 +4878,11 @@ export interface operations {
     listWebhookEndpointDeliveries: {
         parameters: {
             query?: {
-                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A delivery id: the page after it (older records), exclusive. */
+                /** @description An id: the page after it. */
                 starting_after?: string;
-                /** @description A delivery id: the page before it (newer records), exclusive. Not together with starting_after (400). */
+                /** @description An id: the page before it. */
                 ending_before?: string;
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
             };
             header?: never;
             path: {
@@ -4878,12 +4903,8 @@ export interface operations {
                         /** @enum {string} */
                         object: "list";
                         data: components["schemas"]["WebhookDelivery"][];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };
@@ -7825,6 +7846,351 @@ export interface operations {
             };
         };
     };
+    listShopIntegrationsLogs: {
+        parameters: {
+            query?: {
+                /** @description From the Link header's next URL: entries strictly older than this instant. */
+                cursor?: string;
+                /** @description Number of results per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"][];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    listShopIntegrationLogs: {
+        parameters: {
+            query?: {
+                /** @description From the Link header's next URL: entries strictly older than this instant. */
+                cursor?: string;
+                /** @description Number of results per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The integration's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"][];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    createShopIntegrationLog: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description At most 255 characters, unique per logical request (a UUID). A retry with the same key, method, path and body within 24 h gets the stored response with Idempotent-Replayed: true; another request with the key is 409 idempotency_key_mismatch; a retry while the first still runs is 409 idempotency_key_in_use. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description The integration's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description integration-log-create: base_url is required; any other field is refused (extra_forbidden). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Base shop URL. */
+                    base_url: string;
+                    /** @description Full URL of the resource where the error happened. */
+                    full_url?: string | null;
+                    /** @description HTTP method that caused the error (default ''). */
+                    method?: string | null;
+                    /** @description HTTP status of the answer. */
+                    response_code?: number | null;
+                    /** @description The shop's answer: headers and body. */
+                    response?: ({
+                        /** @description HTTP headers of the response. */
+                        headers?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description HTTP response body. */
+                        body?: string | {
+                            [key: string]: unknown;
+                        } | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /** @description The request made to the shop: headers and payload. */
+                    request?: ({
+                        /** @description HTTP headers of the request. */
+                        headers?: {
+                            [key: string]: unknown;
+                        } | string | null;
+                        /** @description HTTP request body. */
+                        payload?: {
+                            [key: string]: unknown;
+                        } | string | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /**
+                     * Format: date-time
+                     * @description When the exception occurred; now when not given.
+                     */
+                    created_at?: string | null;
+                    /** @description Machine-readable exception kind. */
+                    exception_type?: string | null;
+                    /** @description Human-readable description of the exception. */
+                    exception?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
     getShopIntegration: {
         parameters: {
             query?: never;
@@ -8129,143 +8495,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JsonApiErrors"];
-                };
-            };
-        };
-    };
-    createOauth2Token: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/x-www-form-urlencoded": {
-                    /** @description client_credentials (the one grant). */
-                    grant_type: string;
-                    /** @description Space-separated; the one scope is api (the default). */
-                    scope?: string;
-                    /** @description The API key's public_key, when not sent with HTTP Basic. */
-                    client_id?: string;
-                    /** @description The API key, when not sent with HTTP Basic. */
-                    client_secret?: string;
-                } & {
-                    [key: string]: unknown;
-                };
-                "application/json": {
-                    /** @description client_credentials (the one grant). */
-                    grant_type: string;
-                    /** @description Space-separated; the one scope is api (the default). */
-                    scope?: string;
-                    /** @description The API key's public_key, when not sent with HTTP Basic. */
-                    client_id?: string;
-                    /** @description The API key, when not sent with HTTP Basic. */
-                    client_secret?: string;
-                } & {
-                    [key: string]: unknown;
-                };
-            };
-        };
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @description The bearer token (oat_…), shown this once. Send it as `Authorization: Bearer …` on /api/v3. */
-                        access_token: string;
-                        /** @enum {string} */
-                        token_type: "Bearer";
-                        /** @description Seconds it is valid for (3600). */
-                        expires_in: number;
-                        /** @enum {string} */
-                        scope: "api";
-                    };
-                };
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Payload Too Large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Unsupported Media Type */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
         };
@@ -9070,14 +9299,11 @@ export interface operations {
     listAdminEntityAuditEvents: {
         parameters: {
             query?: {
-                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description An audit event id: the page after it (older records), exclusive. */
+                /** @description An audit event id: the page of older entries after it. */
                 starting_after?: string;
-                /** @description An audit event id: the page before it (newer records), exclusive. Not together with starting_after (400). */
+                /** @description An audit event id: the page of newer entries before it. */
                 ending_before?: string;
-                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
-                include_count?: boolean;
                 /** @description connector, shop_integration, connection, api_key, entity */
                 target_type?: string;
                 /** @description The target's id (a connector uuid, a shop integration's integer id, …) */
@@ -9136,12 +9362,8 @@ export interface operations {
                              */
                             created_at: string;
                         }[];
-                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
-                        /** @description This list's path. */
                         url: string;
-                        /** @description All records matching the filters; only with include_count=true. */
-                        total_count?: number;
                     };
                 };
             };

@@ -142,12 +142,27 @@ export const COMMANDS: CommandSpec[] = [
   { name: "webhooks delete", summary: "Delete a webhook endpoint", args: "ENDPOINT_ID", flags: {}, run: async (c) => (await surf()).webhooksDelete(c) },
   { name: "webhooks deliveries", summary: "An endpoint's deliveries", args: "ENDPOINT_ID", flags: PAGE, run: async (c) => (await surf()).deliveries(c) },
 
+  {
+    name: "listen",
+    summary: "Forward the entity's events, signed, to a local URL (a temporary webhook endpoint) until Ctrl-C",
+    flags: {
+      "forward-to": s("URL", "Where each event is POSTed (required)"),
+      events: s("a,b", "Event types (default all: *)"),
+      port: s("PORT", "The listener's port on 127.0.0.1 (default any free one)"),
+      "public-url": s("URL", "The listener's address as the server reaches it (a tunnel), if not 127.0.0.1"),
+    },
+    notes:
+      "Example: patchbay listen --forward-to http://localhost:4242/webhook\n" +
+      "  It prints the signing secret; each body and its Arcus-Signature reach the app unchanged, and the\n" +
+      "  app's status is the delivery's. A server on this machine needs PATCHBAY_WEBHOOK_ALLOW_PRIVATE=true.",
+    run: async (c) => (await import("./listen.ts")).listenCommand(c),
+  },
   { name: "migrate", summary: "Apply pending migrations without serving", flags: {}, run: legacy(() => import("./migrate.ts").then((m) => m.migrateCommand)) },
   {
     name: "backup",
     summary: "Copy the embedded database to FILE (server stopped; never the master key)",
     flags: { out: s("FILE", "Where the backup goes (required; mode 0600)"), force: b("Overwrite FILE if it exists") },
-    notes: "PostgreSQL: use pg_dump (README, Backups). Keep the master key apart from the backup: it is never in it.",
+    notes: "PostgreSQL: use pg_dump (README, Backups).\n  Keep the master key apart from the backup: it is never in it.",
     run: async (c) => (await import("./backup.ts")).backupCommand(c),
   },
   {

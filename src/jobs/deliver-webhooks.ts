@@ -1,4 +1,5 @@
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "../services/webhook-schedule.ts";
+import { sendcloudRetryDelayMs, SENDCLOUD_TRIES } from "../services/sendcloud-webhooks.ts";
 import type { WebhookDeliveryService } from "../services/webhook-deliveries.ts";
 import type { Jobs } from "../queue/job-types.ts";
 
@@ -12,9 +13,11 @@ import type { Jobs } from "../queue/job-types.ts";
  */
 export function registerWebhookDeliveryJob(queue: Jobs, { deliveries, timeoutMs }: { deliveries: Pick<WebhookDeliveryService, "deliver">; timeoutMs: number }): void {
   queue.register(DELIVER_WEBHOOK_JOB, {
-    maxAttempts: DELIVERY_TRIES,
+    // The queue's ceiling; each job row carries its own (emitEvent: 8, or 11 for a shop integration's).
+    maxAttempts: Math.max(DELIVERY_TRIES, SENDCLOUD_TRIES),
     rerunLostFinalAttempt: true,
-    backoffMs: retryDelayMs,
+    // A shop integration's webhook waits on the Sendcloud spec's schedule (sendcloud-webhooks.ts).
+    backoffMs: (attempt, payload) => (payload.schedule === "sendcloud" ? sendcloudRetryDelayMs(attempt) : retryDelayMs(attempt)),
     leaseMs: timeoutMs + 20_000,
     handler: async (payload, ctx) => {
       const { retry } = await deliveries.deliver(payload, { attempt: ctx.attempt, signal: ctx.signal });

@@ -11,8 +11,11 @@ export type NoPayload = Record<string, never>;
  * time; jobs/ registers one thin adapter per name.
  */
 export interface JobPayloads {
-  /** One delivery try (services/webhook-deliveries.ts). `manual`: one extra try asked for through the API. */
-  "webhook.deliver": { delivery_id: string; manual?: boolean };
+  /**
+   * One delivery try (services/webhook-deliveries.ts). `manual`: one extra try asked for through the API.
+   * `schedule: "sendcloud"`: a shop integration's webhook, retried on the Sendcloud spec's schedule.
+   */
+  "webhook.deliver": { delivery_id: string; manual?: boolean; schedule?: "sendcloud" };
   "connector-health-check": { connectorId: string };
   "connector-health-checks": NoPayload;
   "shopify-refresh-token": { connectorId: string };
@@ -44,7 +47,8 @@ export type Jobs = Omit<JobQueue, "register" | "enqueue"> & {
  */
 export function insertJobsFrom<N extends JobName>(
   name: N,
-  { from, payload, runAt, maxAttempts }: { from: RawBuilder<unknown>; payload: RawBuilder<JobPayloads[N]>; runAt: Date; maxAttempts: number },
+  // maxAttempts: a number, or a per-row expression over `from`.
+  { from, payload, runAt, maxAttempts }: { from: RawBuilder<unknown>; payload: RawBuilder<JobPayloads[N]>; runAt: Date; maxAttempts: number | RawBuilder<number> },
 ): RawBuilder<unknown> {
   return insertJobsSelecting(name, { from, payload, runAt, maxAttempts });
 }

@@ -30,7 +30,7 @@ import { uuidv7 } from "../kernel/ids.ts";
  */
 export function insertJobsSelecting(
   name: string,
-  { from, payload, runAt, maxAttempts }: { from: RawBuilder<unknown>; payload: RawBuilder<unknown>; runAt: Date; maxAttempts: number },
+  { from, payload, runAt, maxAttempts }: { from: RawBuilder<unknown>; payload: RawBuilder<unknown>; runAt: Date; maxAttempts: number | RawBuilder<number> },
 ): RawBuilder<unknown> {
   return sql`
     insert into jobs (id, name, payload, run_at, max_attempts, created_at, updated_at)
@@ -57,7 +57,7 @@ export interface JobDefinition<P = unknown> {
   /** How long a claim lasts before another worker may take the job over (default 60 s). */
   leaseMs?: number;
   /** Delay before retry number `attempt + 1` (default 1 s, doubling, at most 1 h). */
-  backoffMs?: (attempt: number) => number;
+  backoffMs?: (attempt: number, payload: P) => number;
   /** Recurring: one row per name, rescheduled this long after each run, across all processes. */
   everyMs?: number;
   /**
@@ -258,7 +258,7 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
         log.error({ job: job.name, jobId: job.id, attempts: job.attempts, error: lastError }, "job failed for good");
         return "failed";
       }
-      const delay = (def.backoffMs ?? defaultBackoffMs)(job.attempts);
+      const delay = def.backoffMs ? def.backoffMs(job.attempts, job.payload as never) : defaultBackoffMs(job.attempts);
       await updateWhileClaimed(db)
         .set({ ...release, run_at: new Date(now.getTime() + delay), last_error: lastError, updated_at: now })
         .execute();

@@ -4,6 +4,7 @@ import { uuidv7 } from "../kernel/ids.ts";
 import { insertJobsFrom } from "../queue/job-types.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
 import type { Database } from "../db/index.ts";
+import { SENDCLOUD_TRIES, SHOP_WEBHOOK_EVENT_TYPES } from "./sendcloud-webhooks.ts";
 
 /** Every event type Patchbay emits; webhook endpoints subscribe to these (or "*"). */
 export const EVENT_TYPES = [
@@ -75,7 +76,8 @@ export const DESTINATION_EVENT_TYPES = [
  */
 export async function emitEvent(trx: Database, event: NewEvent): Promise<string> {
   const id = event.id ?? uuidv7(event.at);
-  const shopEvent = event.type.startsWith("shop_integration.");
+  // A shop integration's own webhook receives the events that have a Sendcloud action (sendcloud-webhooks.ts).
+  const shopEvent = (SHOP_WEBHOOK_EVENT_TYPES as readonly string[]).includes(event.type);
   const subjectId = shopEvent ? String((event.data as { id?: unknown }).id ?? "") : "";
   const simulated = event.simulated === true;
   // Test endpoints receive test-mode events only (docs.arcuserp.com api-reference/webhooks): an event is
@@ -104,7 +106,8 @@ export async function emitEvent(trx: Database, event: NewEvent): Promise<string>
       select c.id
       from connectors c
       where not ${simulated} and ${shopEvent} and c.entity_id = ${event.entityId}
-        and c.webhook_active and c.webhook_url is not null and c.disconnected_at is null
+        and c.webhook_active and c.webhook_url is not null
+        and (c.disconnected_at is null or ${event.type} = 'connector.disconnected')
         and (c.shop_integration_id::text = ${subjectId} or c.id::text = ${subjectId})
       for key share
     ),
@@ -126,9 +129,15 @@ export async function emitEvent(trx: Database, event: NewEvent): Promise<string>
       select (left(event.id::text, 19) || right(gen_random_uuid()::text, 17))::uuid, event.id, t.endpoint_id, t.connector_id, t.destination_id,
              event.created_at, event.created_at, event.created_at
       from targets t cross join event
-      returning id
+      returning id, connector_id
     )
-    ${insertJobsFrom(DELIVER_WEBHOOK_JOB, { from: sql`deliveries d`, payload: sql`jsonb_build_object('delivery_id', d.id)`, runAt: event.at, maxAttempts: DELIVERY_TRIES })}
+    ${insertJobsFrom(DELIVER_WEBHOOK_JOB, {
+      from: sql`deliveries d`,
+      // A shop integration's delivery is retried on the Sendcloud schedule.
+      payload: sql`case when d.connector_id is null then jsonb_build_object('delivery_id', d.id) else jsonb_build_object('delivery_id', d.id, 'schedule', 'sendcloud') end`,
+      runAt: event.at,
+      maxAttempts: sql<number>`case when d.connector_id is null then ${DELIVERY_TRIES}::int else ${SENDCLOUD_TRIES}::int end`,
+    })}
   `;
   // Nothing is read back: on PostgreSQL the statement travels with the transaction's next one or its COMMIT.
   await executeDeferrable(trx, statement.compile(trx));

@@ -16,6 +16,8 @@ import { eventLivemode } from "./outbox.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES, retryDelayMs } from "./webhook-schedule.ts";
 import { selectDestinationById, subtotalEventId, type WebhookDestinationService } from "./webhook-destinations.ts";
 import { signatureHeader, subtotalSignature } from "./webhook-signing.ts";
+import { SENDCLOUD_TRIES, sendcloudActionOf, sendcloudRetryDelayMs, sendcloudSignature, sendcloudWebhookBody } from "./sendcloud-webhooks.ts";
+import type { IntegrationLogStore } from "./integration-logs.ts";
 
 /** The one shape in which a delivery leaves the service: its log, never the payload or the receiver's answer. */
 export interface WebhookDelivery {
@@ -79,6 +81,8 @@ export interface WebhookDeliveryServiceDeps {
   jobs: Jobs;
   endpoints: WebhookEndpointService;
   destinations: WebhookDestinationService;
+  /** A shop integration's webhook that failed for good is written to its exception log. */
+  integrationLogs?: Pick<IntegrationLogStore, "insertMany">;
   /** A shop integration's deliveries are signed with its connector's webhook secret. */
   openWebhookSecret(connector: Pick<ConnectorRecord, "id" | "entity_id">): Promise<string | null>;
   send: SendWebhook;
@@ -135,7 +139,9 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
 
       const result = await attempt(deps, target, signal);
       const ok = result.error === null;
-      const final = !ok && !manual && (run >= DELIVERY_TRIES || result.permanent);
+      // A shop integration's webhook follows the Sendcloud spec's schedule (sendcloud-webhooks.ts).
+      const sendcloud = target.connector !== null && target.endpoint === null && target.destination === null;
+      const final = !ok && !manual && (run >= (sendcloud ? SENDCLOUD_TRIES : DELIVERY_TRIES) || result.permanent);
       const retrying = !ok && !final && !manual;
       await this.recordAttempt(target.delivery.id, {
         attempt: {
@@ -148,8 +154,10 @@ export function createWebhookDeliveryService(deps: WebhookDeliveryServiceDeps) {
         ok,
         final,
         manual,
-        nextAttemptAt: retrying ? new Date(clock.now().getTime() + retryDelayMs(run)) : null,
+        nextAttemptAt: retrying ? new Date(clock.now().getTime() + (sendcloud ? sendcloudRetryDelayMs(run) : retryDelayMs(run))) : null,
       });
+      // "If after 10 tries the call is still failing, Sendcloud will stop trying, and report the issue to your Failed Request logs."
+      if (sendcloud && final && result.requestBody !== undefined) await reportFailedWebhook(deps, target, result);
       // An endpoint counts every attempt that was sent (a paused one is not): successes, failures, the auto-pause.
       if (target.endpoint && result.requestBody !== undefined) await endpoints.countAttempt(target.endpoint.id, ok, result.at);
       return { retry: retrying ? result.error! : null };
@@ -220,19 +228,63 @@ async function attempt(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget,
     return { at, statusCode: null, latencyMs: 0, error, permanent: true };
   }
   if (target.endpoint) return attemptArcus(deps, target, target.endpoint, destination, signal);
-  const secrets = await connectorSecret(deps, target.connector!);
+  return attemptSendcloud(deps, target, target.connector!, destination, signal);
+}
+
+/**
+ * A shop integration's webhook gets Sendcloud's delivery (the v3 webhooks
+ * spec): the body `{action, timestamp, integration}` — the integration as it
+ * is when the delivery is sent, in the spec's field names — signed in
+ * `Sendcloud-Signature: <hex HMAC-SHA256(key, raw body)>`, the key being the
+ * integration's webhook signature key (the connector's webhook secret,
+ * PUT /v1/integrations/{type}/webhook-secret); unsigned without one.
+ */
+async function attemptSendcloud(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget, connector: ConnectorRecord, url: string, signal: AbortSignal): Promise<AttemptResult> {
+  const at = deps.clock.now();
   const { event } = target;
-  const body = JSON.stringify({ id: event.id, type: event.type, created_at: event.created_at.toISOString(), entity_id: event.entity_id, data: event.data });
+  const action = sendcloudActionOf(event.type);
+  if (action === null) return { at, statusCode: null, latencyMs: 0, error: `${event.type} has no Sendcloud webhook action`, permanent: true };
+  const body = sendcloudWebhookBody(action, event.created_at, connector);
   const headers: Record<string, string> = {
     "content-type": "application/json",
     "user-agent": WEBHOOK_USER_AGENT,
     "patchbay-event-id": event.id,
-    "patchbay-event-type": event.type,
     "patchbay-delivery-id": target.delivery.id,
   };
-  if (secrets.length > 0) headers["patchbay-signature"] = signatureHeader(secrets, Math.floor(at.getTime() / 1000), body);
-  const result = await deps.send({ url: destination, body, headers }, signal);
-  return { at, ...result, permanent: false };
+  const [key] = await connectorSecret(deps, connector);
+  if (key !== undefined) headers["sendcloud-signature"] = sendcloudSignature(key, body);
+  const result = await deps.send({ url, body, headers }, signal);
+  return { at, ...result, permanent: false, requestBody: body };
+}
+
+/** A shop integration's webhook that failed for good becomes an entry of its exception log (source `webhook`). */
+async function reportFailedWebhook(deps: WebhookDeliveryServiceDeps, target: DeliveryTarget, result: AttemptResult): Promise<void> {
+  const connector = target.connector!;
+  const url = connector.webhook_url ?? "";
+  let base = url;
+  try {
+    base = new URL(url).origin;
+  } catch {
+    // Kept as stored.
+  }
+  await deps.integrationLogs?.insertMany([
+    {
+      entity_id: connector.entity_id,
+      connector_id: connector.id,
+      source: "webhook",
+      base_url: base || "-",
+      full_url: url || null,
+      method: "POST",
+      response_code: result.statusCode,
+      response: null,
+      request: JSON.stringify({ headers: { "content-type": "application/json", "sendcloud-signature": "[redacted]" }, payload: JSON.parse(result.requestBody!) }),
+      exception_type: "patchbay.webhook.failed",
+      exception: `The webhook failed ${SENDCLOUD_TRIES} times and will not be retried: ${result.error}`,
+      additional_data: JSON.stringify({ event_id: target.event.id, delivery_id: target.delivery.id }),
+      protected: true,
+      created_at: result.at,
+    },
+  ]);
 }
 
 /**
@@ -291,13 +343,15 @@ async function attemptSubtotal(deps: WebhookDeliveryServiceDeps, target: Deliver
   return { at, ...result, permanent: false };
 }
 
-function destinationOf({ endpoint, connector }: DeliveryTarget): string | null {
+function destinationOf({ endpoint, connector, event }: DeliveryTarget): string | null {
   if (endpoint) return endpoint.enabled ? endpoint.url : null;
-  if (!connector || !connector.webhook_active || connector.webhook_url === null || connector.disconnected_at !== null) return null;
+  if (!connector || !connector.webhook_active || connector.webhook_url === null) return null;
+  // integration_deleted goes to the integration that was just disconnected; nothing else does.
+  if (connector.disconnected_at !== null && event.type !== "connector.disconnected") return null;
   return connector.webhook_url;
 }
 
-/** A shop integration's deliveries are signed with the connector's webhook secret (PUT …/webhook-secret), if it has one. */
+/** A shop integration's deliveries are signed with the connector's webhook secret (PUT …/webhook-secret), if it has one: its Sendcloud "Webhook Signature Key". */
 async function connectorSecret({ openWebhookSecret }: WebhookDeliveryServiceDeps, connector: NonNullable<DeliveryTarget["connector"]>): Promise<string[]> {
   if (connector.webhook_secret_id === null) return [];
   const secret = await openWebhookSecret(connector);

@@ -17,6 +17,19 @@ function verifyPatchbaySignature(header: string, rawBody: string, secret: string
 export { verifyPatchbaySignature };
 
 /**
+ * A Sendcloud webhook receiver's check, written from the Sendcloud v3 webhooks
+ * spec's description (api-evangelist/sendcloud,
+ * openapi/_original/sendcloud-v3-webhooks-openapi.yml): hash the message
+ * received with your key using HMAC with SHA256 and compare it against the
+ * Sendcloud-Signature header. Not Patchbay's helper.
+ */
+export function verifySendcloudSignature(header: string | string[] | undefined, rawBody: string, key: string): boolean {
+  if (typeof header !== "string" || !/^[0-9a-f]{64}$/.test(header)) return false;
+  const mine = createHmac("sha256", Buffer.from(key, "utf8")).update(Buffer.from(rawBody, "utf8")).digest();
+  return timingSafeEqual(mine, Buffer.from(header, "hex"));
+}
+
+/**
  * A webhook receiver on 127.0.0.1. It answers with `statuses` in turn (the
  * last one for every request after), and records every request.
  */

@@ -2,15 +2,13 @@
 // (/webhooks): list, add (the signing secret shown once), delete with
 // confirmation, and send simulated events to those that accept them.
 import { useEffect, useState } from "preact/hooks";
-import { call, useAction } from "../api.js";
+import { bodySchema, call, openapi, useAction } from "../api.js";
 import { Field } from "../schema-form.jsx";
 import { ActionButton, CopyButton, Dialog, Empty, ErrorNote, usePages, when } from "../ui.jsx";
 
 // The event types POST /webhooks accepts, read from the OpenAPI document the server serves (one source of truth).
 async function eventTypes() {
-  const doc = await call(null, "GET", "/openapi.json");
-  const schema = doc.paths["/webhooks"].post.requestBody.content["application/json"].schema;
-  return schema.properties.events.items.enum;
+  return bodySchema(await openapi(), "/webhooks", "post").properties.events.items.enum;
 }
 
 export function DestinationsPage({ cred }) {

@@ -4,6 +4,13 @@ import { call, useAction } from "../api.js";
 import { Field } from "../schema-form.jsx";
 import { ActionButton, Empty, ErrorNote, usePages, when } from "../ui.jsx";
 
+/** Opens Developers › API keys on this entity (the pages share the chosen entity for this tab). */
+function openKeys(entity) {
+  sessionStorage.setItem("patchbay.console.entity", entity.id);
+  history.pushState(null, "", "/console/keys");
+  dispatchEvent(new PopStateEvent("popstate"));
+}
+
 export function useEntities(cred) {
   const [entities, setEntities] = useState(null);
   const [error, setError] = useState(null);
@@ -79,6 +86,7 @@ export function EntitiesPage({ cred }) {
                 <th scope="col">Name</th>
                 <th scope="col">ID</th>
                 <th scope="col">Created</th>
+                <th scope="col">Actions</th>
               </tr>
             </thead>
             <tbody>
@@ -89,6 +97,11 @@ export function EntitiesPage({ cred }) {
                     <code>{e.id}</code>
                   </td>
                   <td>{when(e.created_at)}</td>
+                  <td>
+                    <button type="button" onClick={() => openKeys(e)}>
+                      API keys of {e.name}
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>

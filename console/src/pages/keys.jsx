@@ -2,12 +2,39 @@
 // filter and search, create (the secret shown once), roll with an overlap,
 // revoke with confirmation.
 import { useEffect, useState } from "preact/hooks";
-import { call, useAction } from "../api.js";
+import { bodySchema, call, openapi, useAction } from "../api.js";
 import { Field } from "../schema-form.jsx";
 import { ActionButton, Badge, CopyButton, Dialog, Empty, ErrorNote, usePages, when } from "../ui.jsx";
 import { EntityPicker } from "./entities.jsx";
 
-const SCOPES = ["integrations:read", "integrations:write", "connections:read", "connections:write", "webhooks:manage", "audit:read"];
+// The scope vocabulary as this build knows it; the server's own list (from its OpenAPI document) replaces it when read.
+const KNOWN_SCOPES = ["integrations:read", "integrations:write", "integrations:proxy", "connections:read", "connections:write", "webhooks:manage", "audit:read"];
+const CREATE_PATH = "/admin/v1/entities/{entity_id}/api-keys";
+
+/** The scopes and live rate-limit tiers POST …/api-keys accepts, read from the server's OpenAPI document. */
+function useKeyVocabulary() {
+  const [vocab, setVocab] = useState({ scopes: KNOWN_SCOPES, tiers: ["standard", "elevated"] });
+  useEffect(() => {
+    openapi().then(
+      (doc) => {
+        const body = bodySchema(doc, CREATE_PATH, "post");
+        const scopes = body?.properties?.scopes?.items?.description?.split(/,\s*/).filter((s) => /^[a-z_]+:[a-z_]+$/.test(s));
+        const tiers = body?.properties?.rate_limit_tier?.enum;
+        setVocab({ scopes: scopes?.length ? scopes : KNOWN_SCOPES, tiers: tiers?.length ? tiers : ["standard", "elevated"] });
+      },
+      () => undefined,
+    );
+  }, []);
+  return vocab;
+}
+
+const TIER_LABELS = { standard: "Standard (the live default)", elevated: "Elevated: higher limits for bulk jobs" };
+
+/** When a key was last used: the API's last_used_at (recorded in batches, so a few seconds late). */
+function lastUse(k) {
+  if (!("last_used_at" in k)) return "—";
+  return k.last_used_at ? when(k.last_used_at) : "never";
+}
 const OVERLAPS = [
   { seconds: 0, label: "None: the old secret stops at once" },
   { seconds: 3600, label: "1 hour" },
@@ -70,7 +97,7 @@ export function KeysPage({ cred, onSwitch }) {
       {keys && shown.length === 0 && <Empty>{keys.length === 0 ? "This entity has no API key yet: create one to connect its first connector." : "No key matches the filter."}</Empty>}
       {shown.length > 0 && (
         <div class="table-wrap">
-          <table>
+          <table class="stack">
             <caption class="visually-hidden">API keys</caption>
             <thead>
               <tr>
@@ -80,6 +107,7 @@ export function KeysPage({ cred, onSwitch }) {
                 <th scope="col">Scopes</th>
                 <th scope="col">Rate limit</th>
                 <th scope="col">Created</th>
+                <th scope="col">Last used</th>
                 <th scope="col">State</th>
                 <th scope="col">Actions</th>
               </tr>
@@ -90,20 +118,21 @@ export function KeysPage({ cred, onSwitch }) {
                 const live = !ends || ends.getTime() > Date.now();
                 return (
                   <tr key={k.id}>
-                    <td>{k.name}</td>
-                    <td>
+                    <td data-label="Name">{k.name}</td>
+                    <td data-label="Mode">
                       <Badge tone={k.mode === "test" ? "warn" : "ok"}>{k.mode}</Badge>
                     </td>
-                    <td>
+                    <td data-label="Prefix">
                       <code>{k.key_prefix}…</code>
                     </td>
-                    <td class="small">{k.scopes.join(", ")}</td>
-                    <td class="small">
-                      {k.rate_limit.per_minute}/min, burst {k.rate_limit.burst}
+                    <td data-label="Scopes" class="small">{k.scopes.join(", ")}</td>
+                    <td data-label="Rate limit" class="small">
+                      {k.rate_limit_tier ?? "custom"}: {k.rate_limit.per_minute}/min, burst {k.rate_limit.burst}
                     </td>
-                    <td>{when(k.created_at)}</td>
-                    <td>{!ends ? <Badge tone="ok">active</Badge> : live ? <Badge tone="warn">expires {when(k.revoked_at)}</Badge> : <Badge tone="off">revoked</Badge>}</td>
-                    <td class="actions">
+                    <td data-label="Created">{when(k.created_at)}</td>
+                    <td data-label="Last used">{lastUse(k)}</td>
+                    <td data-label="State">{!ends ? <Badge tone="ok">active</Badge> : live ? <Badge tone="warn">expires {when(k.revoked_at)}</Badge> : <Badge tone="off">revoked</Badge>}</td>
+                    <td data-label="Actions" class="actions">
                       {live && (
                         <>
                           <button type="button" onClick={() => setDialog({ kind: "roll", key: k })}>
@@ -145,7 +174,7 @@ function SecretOnce({ created, onSwitch, onDone }) {
       </p>
       <div class="actions">
         <CopyButton text={created.key} label="Copy the secret" />
-        <button type="button" onClick={() => onSwitch({ kind: "entity", key: created.key, publicKey: created.public_key })}>
+        <button type="button" onClick={() => onSwitch({ kind: "entity", key: created.key, publicKey: created.public_key, keyId: created.id, scopes: created.scopes })}>
           Sign in with this key
         </button>
         <button type="button" onClick={onDone}>
@@ -157,20 +186,26 @@ function SecretOnce({ created, onSwitch, onDone }) {
 }
 
 function CreateKeyDialog({ cred, entityId, onSwitch, onDone }) {
+  const vocab = useKeyVocabulary();
   const [name, setName] = useState("");
   const [mode, setMode] = useState("test");
-  const [scopes, setScopes] = useState(new Set(SCOPES));
+  const [scopes, setScopes] = useState(null);
+  const [tier, setTier] = useState("default");
   const [perMinute, setPerMinute] = useState("");
   const [burst, setBurst] = useState("");
   const [created, setCreated] = useState(null);
   const create = useAction(cred);
+  // Every scope is ticked until the user changes the set.
+  const chosen = scopes ?? new Set(vocab.scopes);
   async function submit(e) {
     e.preventDefault();
-    const body = { name, mode, scopes: SCOPES.filter((s) => scopes.has(s)) };
-    const rate = {};
-    if (perMinute) rate.per_minute = Number(perMinute);
-    if (burst) rate.burst = Number(burst);
-    if (Object.keys(rate).length) body.rate_limit = rate;
+    const body = { name, mode, scopes: vocab.scopes.filter((s) => chosen.has(s)) };
+    if (tier === "custom") {
+      const rate = {};
+      if (perMinute) rate.per_minute = Number(perMinute);
+      if (burst) rate.burst = Number(burst);
+      if (Object.keys(rate).length) body.rate_limit = rate;
+    } else if (tier !== "default" && mode === "live") body.rate_limit_tier = tier;
     const r = await create.run("POST", `/admin/v1/entities/${entityId}/api-keys`, body, { idempotent: false });
     if (r.ok) setCreated(r.result);
   }
@@ -194,14 +229,14 @@ function CreateKeyDialog({ cred, entityId, onSwitch, onDone }) {
           </Field>
           <fieldset>
             <legend>Scopes</legend>
-            {SCOPES.map((s) => (
+            {vocab.scopes.map((s) => (
               <div class="check" key={s}>
                 <input
                   type="checkbox"
                   id={`scope-${s}`}
-                  checked={scopes.has(s)}
+                  checked={chosen.has(s)}
                   onChange={(e) => {
-                    const next = new Set(scopes);
+                    const next = new Set(chosen);
                     if (e.currentTarget.checked) next.add(s);
                     else next.delete(s);
                     setScopes(next);
@@ -212,16 +247,35 @@ function CreateKeyDialog({ cred, entityId, onSwitch, onDone }) {
             ))}
             {f.scopes && <p class="field-error">{f.scopes}</p>}
           </fieldset>
-          <fieldset>
-            <legend>Rate-limit tier (leave empty for the mode's default)</legend>
-            <Field label="Requests per minute" error={f["rate_limit.per_minute"]}>
-              {(p) => <input {...p} type="number" min="1" value={perMinute} onInput={(e) => setPerMinute(e.currentTarget.value)} />}
-            </Field>
-            <Field label="Burst per second" error={f["rate_limit.burst"]}>
-              {(p) => <input {...p} type="number" min="1" value={burst} onInput={(e) => setBurst(e.currentTarget.value)} />}
-            </Field>
-          </fieldset>
-          <ErrorNote error={create.error} skipFields={["name", "mode", "scopes", "rate_limit.per_minute", "rate_limit.burst"]} />
+          <Field label="Rate-limit tier" help={mode === "test" ? "Test keys have the test tier unless you set a limit of their own." : "Requests per minute and per second this key may make."} error={f.rate_limit_tier}>
+            {(p) => (
+              <select {...p} name="rate_limit_tier" value={tier} onChange={(e) => setTier(e.currentTarget.value)}>
+                <option value="default">{mode === "test" ? "Test (the test default)" : TIER_LABELS.standard}</option>
+                {mode === "live" &&
+                  vocab.tiers
+                    .filter((t) => t !== "standard")
+                    .map((t) => (
+                      <option key={t} value={t}>
+                        {TIER_LABELS[t] ?? t}
+                      </option>
+                    ))}
+                <option value="custom">A limit of its own…</option>
+              </select>
+            )}
+          </Field>
+          {tier === "custom" && (
+            <fieldset>
+              <legend>The key's own limit</legend>
+              <Field label="Requests per minute" error={f["rate_limit.per_minute"]}>
+                {(p) => <input {...p} name="per_minute" type="number" min="1" value={perMinute} onInput={(e) => setPerMinute(e.currentTarget.value)} />}
+              </Field>
+              <Field label="Burst per second" error={f["rate_limit.burst"]}>
+                {(p) => <input {...p} name="burst" type="number" min="1" value={burst} onInput={(e) => setBurst(e.currentTarget.value)} />}
+              </Field>
+              {f.rate_limit && <p class="field-error">{f.rate_limit}</p>}
+            </fieldset>
+          )}
+          <ErrorNote error={create.error} skipFields={["name", "mode", "scopes", "rate_limit_tier", "rate_limit", "rate_limit.per_minute", "rate_limit.burst"]} />
           <div class="actions">
             <button type="button" onClick={onDone}>
               Cancel

@@ -1,10 +1,11 @@
 // Shop integrations (/api/v3, HTTP Basic with the key's public key and
-// secret): the list with its sort options and a settings form whose refusals
-// are shown next to the fields they name.
+// secret): the list with its sort options, a settings form whose refusals
+// are shown next to the fields they name, and each integration's exception
+// logs (and all of them at once), cursor-paged.
 import { useEffect, useState } from "preact/hooks";
-import { call, useAction } from "../api.js";
+import { call, linkCursor, useAction } from "../api.js";
 import { Field, humanize } from "../schema-form.jsx";
-import { Badge, Dialog, Empty, ErrorNote, usePages, when } from "../ui.jsx";
+import { Badge, Dialog, Empty, ErrorNote, Pager, usePages, when } from "../ui.jsx";
 
 const SORTS = [
   ["-created_at", "Newest first"],
@@ -21,6 +22,7 @@ export function ShopIntegrationsPage({ cred }) {
   const [items, setItems] = useState(null);
   const [error, setError] = useState(null);
   const [editing, setEditing] = useState(null);
+  const [logs, setLogs] = useState(null);
   const { rows, pager } = usePages(items || []);
   async function reload() {
     try {
@@ -48,6 +50,9 @@ export function ShopIntegrationsPage({ cred }) {
             </select>
           )}
         </Field>
+        <button type="button" onClick={() => setLogs({ all: true })} disabled={!items || items.length === 0}>
+          Logs of every shop integration
+        </button>
       </div>
       <ErrorNote error={error} />
       {items && items.length === 0 && <Empty>No shop integration yet. Connect Shopify, Amazon or eBay under Connectors and it appears here.</Empty>}
@@ -75,9 +80,12 @@ export function ShopIntegrationsPage({ cred }) {
                   <td>{s.service_point_enabled ? s.service_point_carriers.join(", ") || "on" : "off"}</td>
                   <td>{when(s.last_fetched_at)}</td>
                   <td>{s.started_failing_at ? <Badge tone="bad">failing since {when(s.started_failing_at)}</Badge> : <Badge tone="ok">ok</Badge>}</td>
-                  <td>
+                  <td class="actions">
                     <button type="button" onClick={() => setEditing(s)}>
                       Settings for {s.shop_name}
+                    </button>
+                    <button type="button" onClick={() => setLogs({ shop: s })}>
+                      Logs of {s.shop_name}
                     </button>
                   </td>
                 </tr>
@@ -87,7 +95,7 @@ export function ShopIntegrationsPage({ cred }) {
         </div>
       )}
       {pager}
-      {/* SHOP-LOGS: a shop integration's logs have no public API yet; they go here when one exists. */}
+      {logs && <ShopLogsDialog cred={cred} shop={logs.shop ?? null} shops={items || []} onDone={() => setLogs(null)} />}
       {editing && (
         <ShopSettingsDialog
           cred={cred}
@@ -199,6 +207,128 @@ function ShopSettingsDialog({ cred, shop, onDone }) {
           </button>
         </div>
       </form>
+    </Dialog>
+  );
+}
+
+function pretty(value) {
+  if (value === undefined || value === null || value === "") return null;
+  if (typeof value === "string") {
+    try {
+      return JSON.stringify(JSON.parse(value), null, 2);
+    } catch {
+      return value;
+    }
+  }
+  return JSON.stringify(value, null, 2);
+}
+
+/**
+ * A shop integration's exception logs (GET /api/v3/integrations/{id}/logs), or
+ * every integration's (GET /api/v3/integrations/logs): newest first, ten a
+ * page, by the cursor of the Link header; each with the request and the
+ * response the shop system gave.
+ */
+function ShopLogsDialog({ cred, shop, shops, onDone }) {
+  const [cursors, setCursors] = useState([null]);
+  const [page, setPage] = useState(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState(null);
+  const cursor = cursors[cursors.length - 1];
+  const base = shop ? `/api/v3/integrations/${shop.id}/logs` : "/api/v3/integrations/logs";
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    const q = new URLSearchParams({ page_size: "10" });
+    if (cursor) q.set("cursor", cursor);
+    call(cred, "GET", `${base}?${q}`, { withHeaders: true }).then(
+      ({ body, headers }) => {
+        if (!live) return;
+        const next = linkCursor(headers.get("link"), "next") ?? (body?.next ? new URL(body.next, location.origin).searchParams.get("cursor") : null);
+        setPage({ data: body?.data ?? body?.results ?? [], next });
+        setError(null);
+        setLoading(false);
+      },
+      (err) => live && (setError(err), setLoading(false)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [cursor]);
+  const rows = page?.data ?? [];
+  const name = (id) => shops.find((s) => s.id === id)?.shop_name ?? `integration ${id}`;
+  const title = shop ? `Logs of ${shop.shop_name}` : "Logs of every shop integration";
+  return (
+    <Dialog title={title} onClose={onDone} wide>
+      <p class="muted small">Logged when a call to the shop system fails: a resource that cannot be found, credentials the shop no longer accepts. Newest first.</p>
+      <ErrorNote error={error} />
+      {loading && <p aria-live="polite">Loading logs…</p>}
+      {!loading && !error && rows.length === 0 && <Empty>No exception logged{shop ? ` for ${shop.shop_name}` : ""}: every call to the shop system has worked so far.</Empty>}
+      {rows.map((log) => {
+        const request = pretty(log.request?.payload);
+        const requestHeaders = pretty(log.request?.headers);
+        const response = pretty(log.response?.body);
+        const responseHeaders = pretty(log.response?.headers);
+        return (
+          <details class="shop-log" key={log.id}>
+            <summary>
+              <Badge tone={log.response_code >= 500 || !log.response_code ? "bad" : "warn"}>{log.response_code ?? "no answer"}</Badge> {log.method} <code>{log.full_url ?? log.base_url}</code> · {when(log.created_at)}
+              {shop ? "" : ` · ${name(log.integration_id)}`}
+            </summary>
+            {(log.exception_type || log.exception) && (
+              <p class="small">
+                {log.exception_type && <code>{log.exception_type}</code>} {log.exception}
+              </p>
+            )}
+            {log.protected && <p class="small muted">Protected: secret header values are shown as [redacted] and no request payload is kept.</p>}
+            {log.additional_data && typeof log.additional_data === "object" && Object.keys(log.additional_data).length > 0 && (
+              <p class="small">
+                {Object.entries(log.additional_data)
+                  .map(([k, v]) => `${humanize(k)}: ${typeof v === "string" || typeof v === "number" ? v : JSON.stringify(v)}`)
+                  .join(" · ")}
+              </p>
+            )}
+            {requestHeaders && (
+              <>
+                <h3 class="h3">Request headers</h3>
+                <pre tabIndex={0}>{requestHeaders}</pre>
+              </>
+            )}
+            {request && (
+              <>
+                <h3 class="h3">Request body</h3>
+                <pre tabIndex={0}>{request}</pre>
+              </>
+            )}
+            {responseHeaders && (
+              <>
+                <h3 class="h3">Response headers</h3>
+                <pre tabIndex={0}>{responseHeaders}</pre>
+              </>
+            )}
+            {response && (
+              <>
+                <h3 class="h3">Response body</h3>
+                <pre tabIndex={0}>{response}</pre>
+              </>
+            )}
+          </details>
+        );
+      })}
+      <Pager
+        label={title}
+        busy={loading}
+        hasPrev={cursors.length > 1}
+        hasNext={Boolean(page?.next) && rows.length > 0}
+        onPrev={() => setCursors(cursors.slice(0, -1))}
+        onNext={() => setCursors([...cursors, page.next])}
+        status={`Page ${cursors.length}`}
+      />
+      <div class="actions">
+        <button type="button" onClick={onDone}>
+          Close
+        </button>
+      </div>
     </Dialog>
   );
 }

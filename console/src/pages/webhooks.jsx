@@ -1,12 +1,14 @@
-// Developers › Webhooks: endpoints (create with event families, pause/resume,
-// rotate the signing secret, delete) and each endpoint's deliveries (status,
-// latency, attempts; retry one).
-import { useState } from "preact/hooks";
-import { call, cursorQuery, useAction } from "../api.js";
+// Developers › Webhooks: endpoints (create with event families and wildcards,
+// pause/resume, send a test event, rotate the signing secret, delete) and each
+// endpoint's deliveries (status, latency, attempts with the body delivered;
+// retry one).
+import { useEffect, useState } from "preact/hooks";
+import { bodySchema, call, cursorQuery, openapi, useAction } from "../api.js";
 import { Field } from "../schema-form.jsx";
 import { ActionButton, Badge, CopyButton, Dialog, Empty, ErrorNote, useCursorList, when } from "../ui.jsx";
 
-const EVENTS = [
+// What this build knows; the server's list (POST /v1/webhook_endpoints' enabled_events, in its OpenAPI document) replaces it when read.
+const KNOWN_EVENTS = [
   "connector.connected",
   "connector.updated",
   "connector.disconnected",
@@ -18,6 +20,29 @@ const EVENTS = [
   "shop_integration.updated",
 ];
 
+/** The event types the server accepts, grouped by family ("connector" → ["connector.connected", …]). */
+function useEventFamilies() {
+  const [events, setEvents] = useState(KNOWN_EVENTS);
+  useEffect(() => {
+    openapi().then(
+      (doc) => {
+        const names = bodySchema(doc, "/v1/webhook_endpoints", "post")?.properties?.enabled_events?.items?.enum;
+        const types = (names ?? []).filter((n) => n !== "*" && !n.endsWith(".*"));
+        if (types.length) setEvents(types);
+      },
+      () => undefined,
+    );
+  }, []);
+  const families = new Map();
+  for (const e of events) {
+    const family = e.slice(0, e.indexOf("."));
+    if (!families.has(family)) families.set(family, []);
+    families.get(family).push(e);
+  }
+  return families;
+}
+
+const STATUS_TONES = { active: "ok", paused: "warn", disabled: "off" };
 export function WebhooksPage({ cred }) {
   const list = useCursorList((q) => call(cred, "GET", `/v1/webhook_endpoints${cursorQuery(q)}`), []);
   const [dialog, setDialog] = useState(null);
@@ -48,9 +73,16 @@ export function WebhooksPage({ cred }) {
 
 function EndpointCard({ cred, endpoint, onChanged, openDialog }) {
   const toggle = useAction(cred);
+  const test = useAction(cred);
+  const [tested, setTested] = useState(null);
   async function flip() {
     const r = await toggle.run("PATCH", `/v1/webhook_endpoints/${endpoint.id}`, { status: endpoint.status === "active" ? "paused" : "active" });
     if (r.ok) onChanged();
+  }
+  async function sendTest() {
+    setTested(null);
+    const r = await test.run("POST", `/v1/webhook_endpoints/${endpoint.id}/send_test_event`);
+    if (r.ok) setTested(r.result);
   }
   return (
     <article class="card wide" aria-label={`Webhook endpoint ${endpoint.url}`}>
@@ -58,18 +90,30 @@ function EndpointCard({ cred, endpoint, onChanged, openDialog }) {
         <h2 class="h3">
           <code>{endpoint.url}</code>
         </h2>
-        <Badge tone={endpoint.status === "active" ? "ok" : "off"}>{endpoint.status}</Badge>
+        <Badge tone={STATUS_TONES[endpoint.status] ?? "off"}>{endpoint.status}</Badge>
       </header>
       {endpoint.description && <p>{endpoint.description}</p>}
-      <p class="small">Events: {endpoint.enabled_events.map((e) => (e === "*" ? "all events" : e)).join(", ")}</p>
+      <p class="small">Events: {endpoint.enabled_events.map((e) => (e === "*" ? "all events" : e.endsWith(".*") ? `every ${e.slice(0, -2)} event` : e)).join(", ")}</p>
+      <p class="small">
+        {endpoint.mode} mode · {endpoint.success_count} delivered, {endpoint.failure_count} failed
+        {endpoint.consecutive_failure_count > 0 ? ` (${endpoint.consecutive_failure_count} in a row)` : ""}
+        {endpoint.last_delivery_at ? ` · last delivery ${when(endpoint.last_delivery_at)}` : ""}
+        {endpoint.secret_last4 ? ` · secret ends in ${endpoint.secret_last4}` : ""}
+      </p>
       <p class="small muted">
         <code>{endpoint.id}</code> · created {when(endpoint.created_at)}
       </p>
-      <ErrorNote error={toggle.error} />
+      {tested && (
+        <p role="status" class="small">
+          A webhook.test event is queued to this endpoint: its delivery appears under Deliveries in a moment.
+        </p>
+      )}
+      <ErrorNote error={toggle.error || test.error} />
       <div class="actions">
         <button type="button" onClick={() => openDialog({ kind: "deliveries", endpoint })}>
           Deliveries of {endpoint.url}
         </button>
+        {endpoint.status === "active" && <ActionButton running={test.running} onClick={sendTest} label={`Send a test event to ${endpoint.url}`} busyLabel="Sending…" />}
         <ActionButton running={toggle.running} onClick={flip} label={`${endpoint.status === "active" ? "Pause" : "Resume"} ${endpoint.url}`} busyLabel="Saving…" />
         <button type="button" onClick={() => openDialog({ kind: "rotate", endpoint })}>
           Rotate secret of {endpoint.url}
@@ -102,15 +146,28 @@ function SigningSecret({ secret, note, onDone }) {
 }
 
 function CreateEndpointDialog({ cred, onDone }) {
+  const families = useEventFamilies();
   const [url, setUrl] = useState("");
   const [description, setDescription] = useState("");
   const [all, setAll] = useState(false);
+  // Chosen names: whole families ("connector.*") and single event types.
   const [events, setEvents] = useState(new Set());
   const [created, setCreated] = useState(null);
   const create = useAction(cred);
+  const toggle = (name, on) => {
+    const next = new Set(events);
+    if (on) next.add(name);
+    else next.delete(name);
+    setEvents(next);
+  };
   async function submit(e) {
     e.preventDefault();
-    const body = { url, enabled_events: all ? ["*"] : EVENTS.filter((x) => events.has(x)) };
+    const chosen = [];
+    for (const [family, types] of families) {
+      if (events.has(`${family}.*`)) chosen.push(`${family}.*`);
+      else chosen.push(...types.filter((t) => events.has(t)));
+    }
+    const body = { url, enabled_events: all ? ["*"] : chosen };
     if (description) body.description = description;
     const r = await create.run("POST", "/v1/webhook_endpoints", body);
     if (r.ok) setCreated(r.result);
@@ -135,25 +192,33 @@ function CreateEndpointDialog({ cred, onDone }) {
               <label for="ev-all">All events (*), including ones added later</label>
             </div>
             {!all &&
-              EVENTS.map((ev) => (
-                <div class="check" key={ev}>
-                  <input
-                    type="checkbox"
-                    id={`ev-${ev}`}
-                    checked={events.has(ev)}
-                    onChange={(e) => {
-                      const next = new Set(events);
-                      if (e.currentTarget.checked) next.add(ev);
-                      else next.delete(ev);
-                      setEvents(next);
-                    }}
-                  />
-                  <label for={`ev-${ev}`}>{ev}</label>
-                </div>
-              ))}
+              [...families].map(([family, types]) => {
+                const whole = events.has(`${family}.*`);
+                return (
+                  <fieldset key={family} class="family">
+                    <legend class="visually-hidden">{family} events</legend>
+                    <div class="check">
+                      <input type="checkbox" id={`ev-${family}-all`} checked={whole} onChange={(e) => toggle(`${family}.*`, e.currentTarget.checked)} />
+                      <label for={`ev-${family}-all`}>
+                        Every {family} event ({family}.*)
+                      </label>
+                    </div>
+                    {!whole && (
+                      <div class="checks">
+                        {types.map((ev) => (
+                          <div class="check" key={ev}>
+                            <input type="checkbox" id={`ev-${ev}`} checked={events.has(ev)} onChange={(e) => toggle(ev, e.currentTarget.checked)} />
+                            <label for={`ev-${ev}`}>{ev}</label>
+                          </div>
+                        ))}
+                      </div>
+                    )}
+                  </fieldset>
+                );
+              })}
             {(f.enabled_events || Object.keys(f).find((k) => k.startsWith("enabled_events"))) && <p class="field-error">{f.enabled_events || f[Object.keys(f).find((k) => k.startsWith("enabled_events"))]}</p>}
           </fieldset>
-          <ErrorNote error={create.error} skipFields={["url", "description", "events", ...Object.keys(f).filter((k) => k.startsWith("events"))]} />
+          <ErrorNote error={create.error} skipFields={["url", "description", "enabled_events", ...Object.keys(f).filter((k) => k.startsWith("enabled_events") || k.startsWith("events"))]} />
           <div class="actions">
             <button type="button" onClick={onDone}>
               Cancel
@@ -237,6 +302,7 @@ function DeliveriesDialog({ cred, endpoint, onDone }) {
 function Delivery({ cred, endpoint, delivery, onChanged }) {
   const retry = useAction(cred);
   const last = delivery.attempts[delivery.attempts.length - 1];
+  const body = prettyBody([...delivery.attempts].reverse().find((a) => a.request_body)?.request_body);
   const tone = delivery.status === "succeeded" ? "ok" : delivery.status === "failed" ? "bad" : "warn";
   async function again() {
     const r = await retry.run("POST", `/v1/webhook_endpoints/${endpoint.id}/deliveries/${delivery.id}/retry`);
@@ -275,8 +341,24 @@ function Delivery({ cred, endpoint, delivery, onChanged }) {
           </tbody>
         </table>
       )}
+      {body !== null && (
+        <details class="body">
+          <summary>Delivered body of {delivery.event_type}</summary>
+          <pre tabIndex={0} aria-label={`Body delivered for ${delivery.event_type}`}>{body}</pre>
+        </details>
+      )}
       <ErrorNote error={retry.error} />
       <ActionButton running={retry.running} onClick={again} label={`Retry delivery ${delivery.id}`} busyLabel="Retrying…" />
     </details>
   );
+}
+
+/** A delivered body, indented when it is JSON (events are); null when the API kept none. */
+function prettyBody(text) {
+  if (!text) return null;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
 }
