@@ -101,6 +101,34 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    describe("guides/error-handling", () => {
+      it("401: a missing, invalid or revoked key; 409 idempotency_key_mismatch for a reused key with another body; 422 names the field in param and says why in hint", async () => {
+        const tenant = await roomyKey(t);
+        const call = asKey(t, tenant);
+        const missing = await t.request({ method: "GET", url: "/v1/integrations" });
+        assert.deepEqual([missing.statusCode, missing.json().code, missing.json().type], [401, "missing_api_key", "permission_error"]);
+        const invalid = await asKey(t, { key: `ark_live_ent_${"0".repeat(40)}` })("GET", "/v1/integrations");
+        assert.deepEqual([invalid.statusCode, invalid.json().code], [401, "invalid_api_key"]);
+        const notBearer = await t.request({ method: "GET", url: "/v1/integrations", headers: { authorization: tenant.key } });
+        assert.equal(notBearer.statusCode, 401, "the Authorization header must start with Bearer");
+
+        const key = { "idempotency-key": `guide-${Date.now()}` };
+        const first = await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["*"] }, key);
+        assert.equal(first.statusCode, 201, first.body);
+        const replay = await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["*"] }, key);
+        assert.deepEqual([replay.statusCode, replay.json().id, replay.json().secret], [201, first.json().id, undefined], "the original answer, without the one-time secret");
+        const mismatch = await call("POST", "/v1/webhook_endpoints", { url: receiver.url, enabled_events: ["connector.*"] }, key);
+        assert.deepEqual([mismatch.statusCode, mismatch.json().code, mismatch.json().type], [409, "idempotency_key_mismatch", "conflict"]);
+
+        const unprocessable = await call("POST", "/v1/integrations/stripe", { credentials: { secret_key: "sk_live_x" } });
+        assert.equal(unprocessable.statusCode, 422, unprocessable.body);
+        const body = unprocessable.json();
+        assert.deepEqual([body.type, body.param, body.error], ["validation_error", "credentials", "forbidden_field"]);
+        assert.ok(body.hint.length > 20, "hint explains why");
+        assert.ok(!unprocessable.body.includes("sk_live_x"), "the secret is not echoed");
+      });
+    });
+
     describe("concepts/rate-limits", () => {
       it("every response has X-RateLimit-Limit/Remaining/Reset (a Unix timestamp); the 429 is the page's example with Retry-After", async () => {
         const call = asKey(t, await createTenant(t, { mode: "test" }));

@@ -53,6 +53,13 @@ describe("[postgres] database round trips per request", () => {
     const id = await connectShop(t, tenant, "amazon");
     assert.equal((await roundTrips(() => asBasic(t, tenant)("GET", `/api/v3/integrations/${id}`), 200)).length, 2);
     assert.equal((await roundTrips(() => asConnectionsKey(t, tenant)("GET", "/connections?customer_id=c1"), 200)).length, 2);
+
+    // An OAuth2 bearer token on /api/v3 (issue 17, item 10): the token's key is read inside the same admission statement.
+    const issued = await t.request({ method: "POST", url: "/oauth2/token", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: `grant_type=client_credentials&client_id=${tenant.publicKey}&client_secret=${tenant.key}` });
+    assert.equal(issued.statusCode, 200, issued.body);
+    const bearer = await roundTrips(() => t.request({ method: "GET", url: `/api/v3/integrations/${id}`, headers: { authorization: `Bearer ${issued.json().access_token}` } }), 200);
+    assert.equal(bearer.length, 2, bearer.join("\n"));
+    assert.match(bearer[0]!, /admit_api_key[\s\S]*oauth2_access_tokens/);
   });
 
   it("a refused key costs one round trip and counts nothing; a wrong Basic user name the same", async () => {

@@ -377,7 +377,8 @@ for (const kind of DB_KINDS) {
         assert.deepEqual(Object.keys(doc.paths["/api/v3/integrations/{id}"]).sort(), ["delete", "get", "patch"]);
         assert.ok(doc.paths["/api/v3/integrations"].get);
         assert.equal(doc.components.securitySchemes.basicAuth.scheme, "basic");
-        assert.deepEqual(doc.paths["/api/v3/integrations/{id}"].patch.security, [{ basicAuth: [] }]);
+        assert.deepEqual(doc.paths["/api/v3/integrations/{id}"].patch.security, [{ basicAuth: [] }, { oauth2ClientCredentials: ["api"] }], "the spec's two schemes: Basic, or an OAuth2 bearer token");
+        assert.equal(doc.components.securitySchemes.oauth2ClientCredentials.flows.clientCredentials.scopes.api.length > 0, true);
       });
     });
   });
