@@ -357,7 +357,7 @@ export interface paths {
         head?: never;
         /**
          * Update a webhook endpoint
-         * @description Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed.
+         * @description Any of url, enabled_events (or its deprecated alias events), description, status, api_version, metadata; any other field is 400 validation_failed. disabled is permanent: setting a disabled endpoint active or paused is 409 endpoint_disabled.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -373,7 +373,7 @@ export interface paths {
         put?: never;
         /**
          * Make a new signing secret; the old one keeps signing for 24 h
-         * @description Answers the endpoint with the new `secret` (shown this once) and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.
+         * @description Answers the endpoint with the new `secret` (shown this once), the reference's `webhook_id`, `last4` and `rotated_at`, and `previous_secret_expires_at`. Until then every delivery carries two v1 signatures.
          */
         post: operations["rotateWebhookEndpointSecret"];
         delete?: never;
@@ -790,6 +790,26 @@ export interface paths {
          * @description Partial update. webhook_url is required when webhook_active is true, and service_point_enabled needs at least one carrier — both checked against the merged record. Every violated rule is listed. Unknown fields answer unknown_field.
          */
         patch: operations["updateShopIntegration"];
+        trace?: never;
+    };
+    "/oauth2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange an API key for a bearer token (OAuth2 client credentials, /api/v3)
+         * @description The Sendcloud v3 spec's OAuth2ClientCreds scheme (RFC 6749 §4.4). Form body (application/x-www-form-urlencoded; JSON is accepted too): grant_type=client_credentials, optional scope=api; the client authenticates with HTTP Basic (public_key:key) or client_id/client_secret in the body. The token acts as the key (its entity, mode, scopes and rate limit) on /api/v3 only, for 3600 s, and stops when the key is revoked. Only its SHA-256 is stored. Each exchange counts as one request of the key.
+         */
+        post: operations["createOauth2Token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/admin/v1/entities": {
@@ -1310,6 +1330,13 @@ export interface components {
                 [key: string]: unknown;
             } | string;
         };
+        /** @description An OAuth2 error (RFC 6749 §5.2). */
+        OAuthError: {
+            /** @description RFC 6749 §5.2: invalid_request, invalid_client, unsupported_grant_type, invalid_scope; besides, rate_limit_exceeded (429), not_found / method_not_allowed (404/405), server_error (500), temporarily_unavailable (503). */
+            error: string;
+            /** @description What went wrong, in a sentence. */
+            error_description: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1626,7 +1653,16 @@ export interface operations {
     };
     getIntegrationsCatalog: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Records per page (1–100, default 20). */
+                limit?: number;
+                /** @description A connector type: the entries after it, exclusive. */
+                starting_after?: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description A connector type: the entries before it, exclusive. Not together with starting_after (400). */
+                ending_before?: "stripe" | "avatax" | "shippo" | "printnode" | "postmark" | "shopify" | "mapquest" | "google" | "openai" | "plaid" | "ups" | "fedex" | "usps" | "amazon" | "ebay" | "wwex";
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1662,8 +1698,12 @@ export interface operations {
                             is_shop: boolean;
                             docs_url: string;
                         }[];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
@@ -1735,11 +1775,14 @@ export interface operations {
     listIntegrations: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A connector id: the page after it. */
+                /** @description A connector id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description A connector id: the page before it. */
+                /** @description A connector id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
             };
             header?: never;
             path?: never;
@@ -1757,8 +1800,12 @@ export interface operations {
                         /** @enum {string} */
                         object: "list";
                         data: components["schemas"]["ConnectorRow"][];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
@@ -3004,9 +3051,14 @@ export interface operations {
     listIntegrationLogs: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A call id: the page after it (older calls). */
+                /** @description A provider call id: the page after it (older records), exclusive. */
                 starting_after?: string;
+                /** @description A provider call id: the page before it (newer records), exclusive. Not together with starting_after (400). */
+                ending_before?: string;
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
                 /** @description error: no answer came (timeout, network). */
                 status_class?: "2xx" | "3xx" | "4xx" | "5xx" | "error";
                 since?: string;
@@ -3055,8 +3107,12 @@ export interface operations {
                             /** Format: date-time */
                             created_at: string;
                         }[];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
@@ -3748,11 +3804,14 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description An audit event id: the page of older entries after it. */
+                /** @description An audit event id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description An audit event id: the page of newer entries before it. */
+                /** @description An audit event id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
                 /** @description connector, shop_integration, connection, api_key, entity */
                 target_type?: string;
                 /** @description The target's id (a connector uuid, a shop integration's integer id, …) */
@@ -3809,8 +3868,12 @@ export interface operations {
                              */
                             created_at: string;
                         }[];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
@@ -4021,11 +4084,14 @@ export interface operations {
     listWebhookEndpoints: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description An id: the page after it. */
+                /** @description A webhook endpoint id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description An id: the page before it. */
+                /** @description A webhook endpoint id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
             };
             header?: never;
             path?: never;
@@ -4043,8 +4109,12 @@ export interface operations {
                         /** @enum {string} */
                         object: "list";
                         data: components["schemas"]["WebhookEndpoint"][];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
@@ -4580,6 +4650,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Payload Too Large */
             413: {
                 headers: {
@@ -4702,6 +4781,15 @@ export interface operations {
                          * @description Until then deliveries carry a second v1 signature, made with the previous secret.
                          */
                         previous_secret_expires_at: string;
+                        /** Format: uuid */
+                        webhook_id: string;
+                        /** @description The last 4 hex characters of the new secret (the endpoint's secret_last4 from now on). */
+                        last4: string;
+                        /**
+                         * Format: date-time
+                         * @description RFC 3339, UTC
+                         */
+                        rotated_at: string;
                     };
                 };
             };
@@ -4878,11 +4966,14 @@ export interface operations {
     listWebhookEndpointDeliveries: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description An id: the page after it. */
+                /** @description A delivery id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description An id: the page before it. */
+                /** @description A delivery id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
             };
             header?: never;
             path: {
@@ -4903,8 +4994,12 @@ export interface operations {
                         /** @enum {string} */
                         object: "list";
                         data: components["schemas"]["WebhookDelivery"][];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
@@ -8499,6 +8594,143 @@ export interface operations {
             };
         };
     };
+    createOauth2Token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description client_credentials (the one grant). */
+                    grant_type: string;
+                    /** @description Space-separated; the one scope is api (the default). */
+                    scope?: string;
+                    /** @description The API key's public_key, when not sent with HTTP Basic. */
+                    client_id?: string;
+                    /** @description The API key, when not sent with HTTP Basic. */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+                "application/json": {
+                    /** @description client_credentials (the one grant). */
+                    grant_type: string;
+                    /** @description Space-separated; the one scope is api (the default). */
+                    scope?: string;
+                    /** @description The API key's public_key, when not sent with HTTP Basic. */
+                    client_id?: string;
+                    /** @description The API key, when not sent with HTTP Basic. */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The bearer token (oat_…), shown this once. Send it as `Authorization: Bearer …` on /api/v3. */
+                        access_token: string;
+                        /** @enum {string} */
+                        token_type: "Bearer";
+                        /** @description Seconds it is valid for (3600). */
+                        expires_in: number;
+                        /** @enum {string} */
+                        scope: "api";
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
     listAdminEntities: {
         parameters: {
             query?: never;
@@ -9299,11 +9531,14 @@ export interface operations {
     listAdminEntityAuditEvents: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description An audit event id: the page of older entries after it. */
+                /** @description An audit event id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description An audit event id: the page of newer entries before it. */
+                /** @description An audit event id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
+                include_count?: boolean;
                 /** @description connector, shop_integration, connection, api_key, entity */
                 target_type?: string;
                 /** @description The target's id (a connector uuid, a shop integration's integer id, …) */
@@ -9362,8 +9597,12 @@ export interface operations {
                              */
                             created_at: string;
                         }[];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
+                        /** @description All records matching the filters; only with include_count=true. */
+                        total_count?: number;
                     };
                 };
             };
