@@ -211,3 +211,22 @@ for (const kind of DB_KINDS) {
     });
   });
 }
+
+describe("progress bars", () => {
+  it("render one line within 100 columns; drawn only on a terminal", async () => {
+    const { renderBar, createOutput } = await import("../src/cli/output.ts");
+    assert.equal(renderBar("rewrap", 7, 20, 20), "rewrap [#######.............]  35%  7/20");
+    assert.equal(renderBar("migrations", 0, 0, 10), "migrations [##########] 100%  0/0");
+    assert.ok(renderBar("x".repeat(80), 1, 3).length <= 100);
+    // stderr is a pipe under the test runner: nothing is written.
+    const writes: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    (process.stderr as { write: unknown }).write = (chunk: string) => (writes.push(String(chunk)), true);
+    try {
+      createOutput(false).bar("rewrap", 1, 2);
+    } finally {
+      (process.stderr as { write: unknown }).write = write;
+    }
+    assert.deepEqual(writes, []);
+  });
+});
