@@ -160,6 +160,23 @@ for (const kind of DB_KINDS) {
       const deliveries = await patchbay(["webhooks", "deliveries", id, "--json"], { env: as });
       assert.equal(deliveries.code, 0, deliveries.stderr);
       assert.ok(Array.isArray(JSON.parse(deliveries.stdout).data));
+      const got = await patchbay(["webhooks", "get", id, "--json"], { env: as });
+      assert.equal(JSON.parse(got.stdout).id, id, got.stderr);
+      const updated = await patchbay(["webhooks", "update", id, "--description", "from the CLI", "--json"], { env: as });
+      assert.equal(JSON.parse(updated.stdout).description, "from the CLI", updated.stderr);
+      const rotated = await patchbay(["webhooks", "rotate-secret", id], { env: as });
+      assert.match(rotated.stdout, /New signing secret for .*: whsec_[0-9a-f]{64}/, rotated.stderr);
+      const tested = await patchbay(["webhooks", "test", id], { env: as });
+      assert.match(tested.stdout, /Queued a webhook.test event/, tested.stderr);
+      const catalog = await patchbay(["catalog"], { env: as });
+      assert.match(catalog.stdout, /stripe/);
+      assert.ok(widest(catalog.stdout) <= 100);
+      // The provider's webhook secret: stdin only.
+      assert.equal((await patchbay(["webhook-secret", "set", "stripe", "whsec_on_argv"], { env: as })).code, 2);
+      const secret = await patchbay(["webhook-secret", "set", "stripe"], { env: as, stdin: "whsec_provider_0001\n" });
+      assert.equal(secret.code, 0, secret.stderr);
+      assert.equal(JSON.parse((await patchbay(["connectors", "get", "stripe", "--json"], { env: as })).stdout).has_webhook_secret, true);
+      assert.equal((await patchbay(["webhook-secret", "delete", "stripe"], { env: as })).code, 0);
     });
 
     it("request-logs lists the key's requests (filters, --count, --json) and any entity's through --entity; last_used_at shows in keys list", async () => {
@@ -173,7 +190,7 @@ for (const kind of DB_KINDS) {
       assert.deepEqual(JSON.parse(all.stdout).data.map((r: { path: string; status: number }) => `${r.path} ${r.status}`), ["/v1/integrations 200", "/v1/integrations/avatax 404"]);
       const errors = await patchbay(["request-logs", "--status", "4xx", "--since", "1h", "--count"], { env: as });
       assert.equal(errors.code, 0, errors.stderr);
-      assert.match(errors.stdout, /GET\s+\/v1\/integrations\/avatax\s+404/);
+      assert.match(errors.stdout, /GET\s+404\s+\d+\s+live\s+127.0.0.1\s+\/v1\/integrations\/avatax/);
       assert.match(errors.stdout, /^1 matching in all$/m);
       assert.ok(widest(errors.stdout) <= 100, errors.stdout);
       const operator = await patchbay(["request-logs", "--entity", entity.id, "--method", "get", "--json"], { env });
@@ -194,3 +211,22 @@ for (const kind of DB_KINDS) {
     });
   });
 }
+
+describe("progress bars", () => {
+  it("render one line within 100 columns; drawn only on a terminal", async () => {
+    const { renderBar, createOutput } = await import("../src/cli/output.ts");
+    assert.equal(renderBar("rewrap", 7, 20, 20), "rewrap [#######.............]  35%  7/20");
+    assert.equal(renderBar("migrations", 0, 0, 10), "migrations [##########] 100%  0/0");
+    assert.ok(renderBar("x".repeat(80), 1, 3).length <= 100);
+    // stderr is a pipe under the test runner: nothing is written.
+    const writes: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    (process.stderr as { write: unknown }).write = (chunk: string) => (writes.push(String(chunk)), true);
+    try {
+      createOutput(false).bar("rewrap", 1, 2);
+    } finally {
+      (process.stderr as { write: unknown }).write = write;
+    }
+    assert.deepEqual(writes, []);
+  });
+});

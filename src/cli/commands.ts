@@ -100,6 +100,15 @@ export const COMMANDS: CommandSpec[] = [
     notes: "Example: patchbay credentials set stripe < stripe.json",
     run: async (c) => (await conn()).setCredentials(c),
   },
+  {
+    name: "webhook-secret set",
+    summary: "Store the provider's webhook signing secret: read from stdin or --from-file, never argv",
+    args: TYPE,
+    flags: { "from-file": s("FILE", "Read the secret from this file (default: stdin)") },
+    run: async (c) => (await conn()).setWebhookSecret(c),
+  },
+  { name: "webhook-secret delete", summary: "Remove the provider's webhook signing secret", args: TYPE, flags: {}, run: async (c) => (await conn()).deleteWebhookSecret(c) },
+  { name: "catalog", summary: "The connector types and what each needs", flags: {}, run: async (c) => (await surf()).catalog(c) },
   { name: "credentials delete", summary: "Remove a connector's credentials", args: TYPE, flags: {}, run: async (c) => (await conn()).deleteCredentials(c) },
   {
     name: "proxy",
@@ -139,6 +148,17 @@ export const COMMANDS: CommandSpec[] = [
     flags: { "endpoint-url": s("URL", "Receiver URL (required)"), events: s("a,b", "Event types (default all)"), description: s("TEXT", "A note") },
     run: async (c) => (await surf()).webhooksCreate(c),
   },
+  { name: "webhooks get", summary: "One webhook endpoint", args: "ENDPOINT_ID", flags: {}, run: async (c) => (await surf()).webhooksGet(c) },
+  {
+    name: "webhooks update",
+    summary: "Change a webhook endpoint (URL, events, description, status)",
+    args: "ENDPOINT_ID",
+    flags: { "endpoint-url": s("URL", "Receiver URL"), events: s("a,b", "Event types"), description: s("TEXT", "A note"), status: s("enabled|disabled", "Status") },
+    run: async (c) => (await surf()).webhooksUpdate(c),
+  },
+  { name: "webhooks rotate-secret", summary: "A new signing secret (shown once); the old one signs 24 h more", args: "ENDPOINT_ID", flags: {}, run: async (c) => (await surf()).webhooksRotate(c) },
+  { name: "webhooks test", summary: "Queue a webhook.test event to an endpoint", args: "ENDPOINT_ID", flags: {}, run: async (c) => (await surf()).webhooksTest(c) },
+  { name: "webhooks retry", summary: "Send a delivery again, now", args: "ENDPOINT_ID DELIVERY_ID", flags: {}, run: async (c) => (await surf()).webhooksRetry(c) },
   { name: "webhooks delete", summary: "Delete a webhook endpoint", args: "ENDPOINT_ID", flags: {}, run: async (c) => (await surf()).webhooksDelete(c) },
   { name: "webhooks deliveries", summary: "An endpoint's deliveries", args: "ENDPOINT_ID", flags: PAGE, run: async (c) => (await surf()).deliveries(c) },
 

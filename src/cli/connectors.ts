@@ -149,3 +149,21 @@ export async function logs(c: CommandContext): Promise<void> {
   const page = await api(() => pb.integrations.listIntegrationLogs({ ...path(type), params: { ...path(type).params, query: pageQuery(c.flags) } }), base(c));
   c.out.result(page, () => table(page.data as unknown as Row[], ["created_at", "purpose", "method", "path", "status", "latency_ms"]));
 }
+
+/** The provider's webhook signing secret: from stdin or --from-file (the bare secret, one line), never argv. */
+export async function setWebhookSecret(c: CommandContext): Promise<void> {
+  const type = needArg(c.args[0], "the connector type", "webhook-secret set TYPE < secret.txt");
+  if (c.args.length > 1) throw new CliError("The secret is read from stdin or --from-file, never from the command line.", `patchbay webhook-secret set ${type} --from-file secret.txt`, 2);
+  const secret = (await readSecretInput(c, "from-file")).trim();
+  if (!secret) throw new CliError("No secret was given.", undefined, 2);
+  const pb = entityClient(c);
+  await api(() => pb.integrations.putIntegrationWebhookSecret({ ...path(type), body: { webhook_secret: secret } }), base(c));
+  c.out.result({ connector_type: type, has_webhook_secret: true }, () => `Stored the webhook secret of ${type} (sealed).`);
+}
+
+export async function deleteWebhookSecret(c: CommandContext): Promise<void> {
+  const type = needArg(c.args[0], "the connector type", "webhook-secret delete TYPE");
+  const pb = entityClient(c);
+  await api(() => pb.integrations.deleteIntegrationWebhookSecret(path(type)), base(c));
+  c.out.result({ connector_type: type, has_webhook_secret: false }, () => `Removed the webhook secret of ${type}.`);
+}

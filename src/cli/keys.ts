@@ -31,7 +31,7 @@ export async function keysCommand({ args, flags, admin, out }: CommandContext): 
   if (sub === "list") {
     const entity = requireFlag(flags.entity, "keys list needs --entity ENTITY_ID.");
     const { data } = await admin<{ data: ApiKeyView[] }>("GET", `/admin/v1/entities/${entity}/api-keys`);
-    out.result(data, () => table(data as unknown as Record<string, unknown>[], ["id", "name", "mode", "key_prefix", "scopes", "last_used_at", "revoked_at"]));
+    out.result(data, () => table(data as unknown as Record<string, unknown>[], ["id", "name", "mode", "scopes", "last_used_at", "revoked_at"]));
     return;
   }
   if (sub === "revoke") {

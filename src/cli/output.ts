@@ -3,6 +3,15 @@ export interface Output {
   json: boolean;
   result(value: unknown, human: () => string): void;
   progress(line: string): void;
+  /** A progress bar on stderr, redrawn in place, only when stderr is a terminal (and not --json); elsewhere nothing. */
+  bar(label: string, done: number, total: number): void;
+}
+
+/** `label [#######.............]  35%  7/20`: the bar's one line (no colour, fits 100 columns). */
+export function renderBar(label: string, done: number, total: number, width = 30): string {
+  const ratio = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(ratio * width);
+  return `${label.slice(0, 40)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%  ${done}/${total}`;
 }
 
 export function createOutput(json: boolean): Output {
@@ -14,6 +23,10 @@ export function createOutput(json: boolean): Output {
     progress(line) {
       // Progress goes to stderr so `--json` output stays parseable.
       process.stderr.write(`${line}\n`);
+    },
+    bar(label, done, total) {
+      if (json || !process.stderr.isTTY) return;
+      process.stderr.write(`\r\x1b[2K${renderBar(label, done, total)}${done >= total ? "\n" : ""}`);
     },
   };
 }

@@ -38,7 +38,7 @@ export function requestLogQuery(flags: CommandContext["flags"], now = new Date()
   return q;
 }
 
-const COLUMNS = ["created_at", "method", "path", "status", "latency_ms", "client_ip", "mode", "request_id"];
+const COLUMNS = ["created_at", "method", "status", "latency_ms", "mode", "client_ip", "path"];
 
 export async function requestLogsCommand(c: CommandContext): Promise<void> {
   if (c.args.length > 0) throw new CliError(`Unexpected argument "${c.args[0]}".`, "patchbay request-logs [--status 4xx] [--since 1h] …", 2);

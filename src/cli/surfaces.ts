@@ -72,3 +72,54 @@ export async function deliveries(c: CommandContext): Promise<void> {
   const page = await api(() => pb.webhooks.listWebhookEndpointDeliveries({ params: { path: { id }, query: pageQuery(c.flags) } }), base(c));
   c.out.result(page, () => table(page.data as unknown as Row[], ["id", "event_type", "status", "attempts", "last_status", "created_at"]));
 }
+
+const show = (row: Row) => Object.entries(row).map(([k, v]) => `  ${k}: ${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}`).join("\n");
+const unwrap = (answer: unknown) => (((answer as { data?: Row }).data ?? answer) as Row);
+
+export async function catalog(c: CommandContext): Promise<void> {
+  const pb = entityClient(c);
+  const list = await api(() => pb.integrations.getIntegrationsCatalog(), base(c));
+  c.out.result(list, () => table(list.data as unknown as Row[], ["connector_type", "name", "category", "auth_mode", "required_credential_keys"]));
+}
+
+export async function webhooksGet(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks get ENDPOINT_ID");
+  const pb = entityClient(c);
+  const row = unwrap(await api(() => pb.webhooks.getWebhookEndpoint({ params: { path: { id } } }), base(c)));
+  c.out.result(row, () => `Webhook endpoint ${id}\n${show(row)}`);
+}
+
+export async function webhooksUpdate(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks update ENDPOINT_ID --status disabled");
+  const body: Row = {};
+  if (typeof c.flags["endpoint-url"] === "string") body.url = c.flags["endpoint-url"];
+  if (typeof c.flags.events === "string") body.events = c.flags.events.split(",").map((e) => e.trim()).filter(Boolean);
+  if (typeof c.flags.description === "string") body.description = c.flags.description;
+  if (typeof c.flags.status === "string") body.status = c.flags.status;
+  if (Object.keys(body).length === 0) throw new CliError("Nothing to change.", "Pass --endpoint-url, --events, --description or --status.", 2);
+  const pb = entityClient(c);
+  const row = unwrap(await api(() => pb.webhooks.updateWebhookEndpoint({ params: { path: { id } }, body: body as never }), base(c)));
+  c.out.result(row, () => `Updated webhook endpoint ${id}\n${show(row)}`);
+}
+
+export async function webhooksRotate(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks rotate-secret ENDPOINT_ID");
+  const pb = entityClient(c);
+  const row = unwrap(await api(() => pb.webhooks.rotateWebhookEndpointSecret({ params: { path: { id } } }), base(c)));
+  c.out.result(row, () => `New signing secret for ${id}: ${String(row.secret)}\n  the old one keeps signing until ${String(row.previous_secret_expires_at)}\n\nThe secret is shown this once.`);
+}
+
+export async function webhooksTest(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks test ENDPOINT_ID");
+  const pb = entityClient(c);
+  const answer = (await api(() => pb.webhooks.createWebhookEndpointSendTestEvent({ params: { path: { id } } }), base(c))) as unknown as Row;
+  c.out.result(answer, () => `Queued a webhook.test event (${String(answer.event_id)}) to ${id}.`);
+}
+
+export async function webhooksRetry(c: CommandContext): Promise<void> {
+  const id = needArg(c.args[0], "the endpoint id", "webhooks retry ENDPOINT_ID DELIVERY_ID");
+  const delivery = needArg(c.args[1], "the delivery id", "webhooks retry ENDPOINT_ID DELIVERY_ID");
+  const pb = entityClient(c);
+  const answer = unwrap(await api(() => pb.webhooks.retryWebhookEndpointDelivery({ params: { path: { id, delivery_id: delivery } } }), base(c)));
+  c.out.result(answer, () => `Retrying delivery ${delivery}\n${show(answer)}`);
+}

@@ -28,7 +28,9 @@ export async function vaultCommand({ args, flags, admin, out }: CommandContext):
       const p = await admin<RewrapProgress>("POST", "/admin/v1/vault/rewrap", { batch_size: batchSize });
       done += p.rewrapped;
       last = p;
-      out.progress(`  ${done}/${Math.max(total, done)} rewrapped, ${p.remaining} remaining`);
+      // On a terminal a bar redrawn in place; in a pipe or log, one line per batch.
+      if (process.stderr.isTTY && !out.json) out.bar("rewrap", done, Math.max(total, done, 1));
+      else out.progress(`  ${done}/${Math.max(total, done)} rewrapped, ${p.remaining} remaining`);
       // Everything left is locked by another rewrap right now: let it finish.
       if (p.rewrapped === 0 && p.remaining > 0) await new Promise((r) => setTimeout(r, 200));
     }
