@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ensureCliBuilt } from "../scripts/build-cli.mjs";
-import { COMMANDS } from "../src/cli/commands.ts";
+import { COMMANDS, GLOBAL_FLAGS } from "../src/cli/commands.ts";
 import { completionScript } from "../src/cli/completion.ts";
 import { ADMIN_TOKEN, startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
@@ -75,13 +75,13 @@ describe("the CLI's own interface: version, help, strict flags, completion", () 
   it("bash completion completes command words, sub-commands and the command's flags", () => {
     const complete = (line: string) => {
       const words = line.split(" ");
-      const script = `${completionScript("bash")}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _patchbay; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const script = `${completionScript("bash", { commands: COMMANDS, globalFlags: GLOBAL_FLAGS })}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _patchbay; printf '%s\\n' "\${COMPREPLY[@]}"`;
       return spawnSync("bash", ["-c", script], { encoding: "utf8" }).stdout.trim().split("\n").sort();
     };
     assert.ok(complete("patchbay con").includes("connectors") && complete("patchbay con").includes("connections"));
     assert.deepEqual(complete("patchbay connectors p"), ["pause"]);
     assert.ok(complete("patchbay keys create --rate").includes("--rate-limit-burst"));
-    const zsh = completionScript("zsh");
+    const zsh = completionScript("zsh", { commands: COMMANDS, globalFlags: GLOBAL_FLAGS });
     assert.match(zsh, /compdef _patchbay patchbay/);
   });
 });

@@ -202,7 +202,7 @@ export const COMMANDS: CommandSpec[] = [
     flags: { port: s("PORT", "Port (default 4010)"), host: s("HOST", "Host (default 127.0.0.1)") },
     run: legacy(() => import("./demo-gateway.ts").then((m) => m.demoGatewayCommand)),
   },
-  { name: "completion", summary: "Print the shell completion script", args: "bash|zsh", flags: {}, notes: 'Install: eval "$(npx patchbay completion bash)" in ~/.bashrc (zsh: ~/.zshrc)', run: async (c) => (await import("./completion.ts")).completionCommand(c) },
+  { name: "completion", summary: "Print the shell completion script", args: "bash|zsh", flags: {}, notes: 'Install: eval "$(npx patchbay completion bash)" in ~/.bashrc (zsh: ~/.zshrc)', run: async (c) => (await import("./completion.ts")).completionCommand(c, { commands: COMMANDS, globalFlags: GLOBAL_FLAGS }) },
 ];
 
 /** The command the words start with (longest name first), and the words after it. */

@@ -1,15 +1,20 @@
 // `patchbay completion bash|zsh`: completes command words, then the flags of the command typed so far.
-import { COMMANDS, GLOBAL_FLAGS } from "./commands.ts";
 import type { CommandContext } from "./context.ts";
 import { CliError } from "./output.ts";
 
-function table(): string {
-  // One line per command: "words|--flag --flag".
-  return COMMANDS.map((c) => `${c.name}|${[...Object.keys(c.flags), ...Object.keys(GLOBAL_FLAGS)].map((f) => `--${f}`).join(" ")}`).join("\n");
+/** What completion needs of the command table; commands.ts hands it in (so this file does not import it back). */
+export interface CompletionTable {
+  commands: readonly { name: string; flags: object }[];
+  globalFlags: object;
 }
 
-export function completionScript(shell: "bash" | "zsh"): string {
-  const body = `_patchbay_table='${table()}'
+function table({ commands, globalFlags }: CompletionTable): string {
+  // One line per command: "words|--flag --flag".
+  return commands.map((c) => `${c.name}|${[...Object.keys(c.flags), ...Object.keys(globalFlags)].map((f) => `--${f}`).join(" ")}`).join("\n");
+}
+
+export function completionScript(shell: "bash" | "zsh", commands: CompletionTable): string {
+  const body = `_patchbay_table='${table(commands)}'
 _patchbay_candidates() {
   # $1: the words typed before the one being completed (without "patchbay")
   local typed="$1" line name flags out=""
@@ -45,8 +50,8 @@ compdef _patchbay patchbay
 `;
 }
 
-export async function completionCommand({ args }: CommandContext): Promise<void> {
+export async function completionCommand({ args }: CommandContext, commands: CompletionTable): Promise<void> {
   const shell = args[0];
   if (shell !== "bash" && shell !== "zsh") throw new CliError("completion needs bash or zsh.", 'eval "$(patchbay completion bash)"', 2);
-  process.stdout.write(completionScript(shell));
+  process.stdout.write(completionScript(shell, commands));
 }

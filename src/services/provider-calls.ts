@@ -8,22 +8,11 @@ import type { CallContext, CallOutcome } from "../providers/call-log.ts";
 import { logEntryOfCall, type IntegrationLogStore } from "./integration-logs.ts";
 import type { IntegrationLogsTable } from "../db/schema.ts";
 
-export interface ProviderCallView {
-  id: string;
-  object: "provider_call";
-  connector_id: string;
-  connector_type: string;
-  purpose: ProviderCallPurpose;
-  method: string;
-  path: string;
-  status: number | null;
-  latency_ms: number;
-  bytes_sent: number;
-  bytes_received: number;
-  error_class: string | null;
-  request_id: string | null;
-  created_at: string;
-}
+/** A provider call as its log shows it: the row's columns (types from the table), byte counts as numbers, the time as text. */
+export type ProviderCallView = { id: string; object: "provider_call" } & Pick<
+  Selectable<ProviderCallsTable>,
+  "connector_id" | "connector_type" | "purpose" | "method" | "path" | "status" | "latency_ms" | "error_class" | "request_id"
+> & { bytes_sent: number; bytes_received: number; created_at: string };
 
 export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "error";
 
