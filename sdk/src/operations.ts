@@ -236,6 +236,18 @@ export class ShopIntegrationsOperations {
   listShopIntegrations(...init: Args<paths["/api/v3/integrations"], "get">): Promise<Data<paths["/api/v3/integrations"]["get"]>> {
     return this.t.call("GET", "/api/v3/integrations", init[0], false) as Promise<Data<paths["/api/v3/integrations"]["get"]>>;
   }
+  /** GET /api/v3/integrations/logs — List the exception logs of every shop integration */
+  listShopIntegrationsLogs(...init: Args<paths["/api/v3/integrations/logs"], "get">): Promise<Data<paths["/api/v3/integrations/logs"]["get"]>> {
+    return this.t.call("GET", "/api/v3/integrations/logs", init[0], false) as Promise<Data<paths["/api/v3/integrations/logs"]["get"]>>;
+  }
+  /** GET /api/v3/integrations/{id}/logs — List a shop integration's exception logs */
+  listShopIntegrationLogs(...init: Args<paths["/api/v3/integrations/{id}/logs"], "get">): Promise<Data<paths["/api/v3/integrations/{id}/logs"]["get"]>> {
+    return this.t.call("GET", "/api/v3/integrations/{id}/logs", init[0], false) as Promise<Data<paths["/api/v3/integrations/{id}/logs"]["get"]>>;
+  }
+  /** POST /api/v3/integrations/{id}/logs — Report an exception of a shop integration */
+  createShopIntegrationLog(...init: Args<paths["/api/v3/integrations/{id}/logs"], "post">): Promise<Data<paths["/api/v3/integrations/{id}/logs"]["post"]>> {
+    return this.t.call("POST", "/api/v3/integrations/{id}/logs", init[0], true) as Promise<Data<paths["/api/v3/integrations/{id}/logs"]["post"]>>;
+  }
   /** GET /api/v3/integrations/{id} — Get a shop integration */
   getShopIntegration(...init: Args<paths["/api/v3/integrations/{id}"], "get">): Promise<Data<paths["/api/v3/integrations/{id}"]["get"]>> {
     return this.t.call("GET", "/api/v3/integrations/{id}", init[0], false) as Promise<Data<paths["/api/v3/integrations/{id}"]["get"]>>;

@@ -703,6 +703,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v3/integrations/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the exception logs of every shop integration
+         * @description Failed exchanges between the entity's shop integrations and their shops, newest first: a shop connector's failed provider calls (health checks, token refreshes, proxied calls; secret header values [redacted], no request payload), Sendcloud-format webhooks that failed for good, and entries POSTed by shipping software. Cursor pagination: follow the Link header.
+         */
+        get: operations["listShopIntegrationsLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v3/integrations/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a shop integration's exception logs
+         * @description As GET /api/v3/integrations/logs, for one integration.
+         */
+        get: operations["listShopIntegrationLogs"];
+        put?: never;
+        /**
+         * Report an exception of a shop integration
+         * @description Shipping software reports a failed exchange with the shop; it shows in the integration's exception log. base_url is required; other fields are refused (extra_forbidden).
+         */
+        post: operations["createShopIntegrationLog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v3/integrations/{id}": {
         parameters: {
             query?: never;
@@ -853,7 +897,68 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    IntegrationConnected: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Integration connected
+         * @description Sent to the integration's webhook_url, when webhook_active, when the shop connector is connected or restored. Signed: `Sendcloud-Signature` is the hex HMAC-SHA256 of the raw body keyed with the integration's webhook signature key (PUT /v1/integrations/{type}/webhook-secret); without a key the request is unsigned. A call that does not answer 2xx is retried 10 times, after 5, 10, 20, 40, 60, 60, 60, 60, 60, 60 minutes; then the delivery is failed and written to the integration's exception log.
+         */
+        post: operations["webhook_integration_connected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    IntegrationModified: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Integration modified
+         * @description Sent to the integration's webhook_url, when webhook_active, when the integration is updated (PATCH /api/v3/integrations/{id}, changes on /v1/integrations/{type}). Signed: `Sendcloud-Signature` is the hex HMAC-SHA256 of the raw body keyed with the integration's webhook signature key (PUT /v1/integrations/{type}/webhook-secret); without a key the request is unsigned. A call that does not answer 2xx is retried 10 times, after 5, 10, 20, 40, 60, 60, 60, 60, 60, 60 minutes; then the delivery is failed and written to the integration's exception log.
+         */
+        post: operations["webhook_integration_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    IntegrationDeleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Integration deleted
+         * @description Sent to the integration's webhook_url, when webhook_active, when the integration is deleted (DELETE /api/v3/integrations/{id}, DELETE /v1/integrations/{type}). Signed: `Sendcloud-Signature` is the hex HMAC-SHA256 of the raw body keyed with the integration's webhook signature key (PUT /v1/integrations/{type}/webhook-secret); without a key the request is unsigned. A call that does not answer 2xx is retried 10 times, after 5, 10, 20, 40, 60, 60, 60, 60, 60, 60 minutes; then the delivery is failed and written to the integration's exception log.
+         */
+        post: operations["webhook_integration_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         Error: {
@@ -1140,19 +1245,91 @@ export interface components {
         /** @description JSON:API error document: every violated rule, not only the first. */
         JsonApiErrors: {
             errors: {
-                /** @description The HTTP status, as a string. */
+                /** @description A unique identifier for the error: the request id (x-request-id), suffixed -1, -2, … when there are several. */
+                id?: string;
+                /** @description Links about the error. */
+                links?: {
+                    /**
+                     * Format: uri
+                     * @description The operation's page in the reference Patchbay follows (sendcloud.dev/api/v3/integrations/…).
+                     */
+                    about: string;
+                };
+                /** @description The HTTP status, as a string (the spec's ErrorObject: type string, format int32). */
                 status: string;
-                /** @description invalid, unknown_field, authentication_failed, not_found, insufficient_scope, live_mode_forbidden, … */
+                /** @description Snake case. Validation: unknown_field, extra_forbidden, required, min_value, invalid_choice, not_a_list, null, non_field_errors, validation_error, invalid. Others: authentication_failed, not_found, insufficient_scope, live_mode_forbidden, idempotency_*, rate_limited, body_too_large, unsupported_media_type, service_unavailable. */
                 code: string;
                 title: string;
                 detail: string;
                 source?: {
-                    /** @description JSON Pointer to the body field, e.g. /webhook_url */
+                    /** @description Where in the body: a JSON Pointer (/webhook_url), or body/<field> on POST …/logs as the spec's example has it. */
                     pointer?: string;
-                    /** @description The path or query parameter, e.g. sort */
+                    /** @description The path or query parameter, e.g. sort, page_size */
                     parameter?: string;
+                    /** @description The request header, e.g. Authorization, Idempotency-Key */
+                    header?: string;
+                };
+                /** @description What a client can act on: min_value, max_value, choices, retry_after, required_scope. */
+                meta?: {
+                    [key: string]: unknown;
                 };
             }[];
+        };
+        /** @description An integration exception log record (Sendcloud v3 integrations API, integration-log). */
+        IntegrationLog: {
+            /** @description ID of the log record. */
+            id: number;
+            /** @description The integration the entry belongs to. */
+            integration_id: number | null;
+            /** @description Base shop URL. */
+            base_url: string;
+            /** @description Full URL of the resource where the error happened. */
+            full_url: string | null;
+            /** @description HTTP method of the failed request ('' when not given). */
+            method: string;
+            /** @description HTTP status of the answer; null when none came. */
+            response_code: number | null;
+            /** @description The shop's answer: headers and body. */
+            response: ({
+                /** @description HTTP headers of the response. */
+                headers?: {
+                    [key: string]: unknown;
+                } | null;
+                /** @description HTTP response body. */
+                body?: string | {
+                    [key: string]: unknown;
+                } | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /** @description The request made to the shop: headers and payload. */
+            request: ({
+                /** @description HTTP headers of the request. */
+                headers?: {
+                    [key: string]: unknown;
+                } | string | null;
+                /** @description HTTP request body. */
+                payload?: {
+                    [key: string]: unknown;
+                } | string | null;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /**
+             * Format: date-time
+             * @description When the exception occurred (RFC 3339, UTC). The pagination cursor.
+             */
+            created_at: string;
+            /** @description Machine-readable kind, e.g. patchbay.provider.timeout, patchbay.provider.http_error, patchbay.webhook.failed, or what shipping software sent. */
+            exception_type: string | null;
+            /** @description Human-readable description of the exception. */
+            exception: string | null;
+            /** @description True when the request/response is obfuscated: Patchbay's own entries replace secret header values with [redacted] and keep no request payload. */
+            protected: boolean;
+            /** @description Patchbay's own entries: purpose, connector_type, latency_ms, request_id. '' otherwise. */
+            additional_data: {
+                [key: string]: unknown;
+            } | string;
         };
     };
     responses: never;
@@ -7551,6 +7728,351 @@ export interface operations {
             };
         };
     };
+    listShopIntegrationsLogs: {
+        parameters: {
+            query?: {
+                /** @description From the Link header's next URL: entries strictly older than this instant. */
+                cursor?: string;
+                /** @description Number of results per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"][];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    listShopIntegrationLogs: {
+        parameters: {
+            query?: {
+                /** @description From the Link header's next URL: entries strictly older than this instant. */
+                cursor?: string;
+                /** @description Number of results per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The integration's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The next page, when there is one (RFC 8288): `<…/logs?cursor=2023-03-01T01:02:00.000Z&page_size=25>; rel="next"`. Absent on the last page. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"][];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
+    createShopIntegrationLog: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description At most 255 characters, unique per logical request (a UUID). A retry with the same key, method, path and body within 24 h gets the stored response with Idempotent-Replayed: true; another request with the key is 409 idempotency_key_mismatch; a retry while the first still runs is 409 idempotency_key_in_use. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description The integration's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description integration-log-create: base_url is required; any other field is refused (extra_forbidden). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Base shop URL. */
+                    base_url: string;
+                    /** @description Full URL of the resource where the error happened. */
+                    full_url?: string | null;
+                    /** @description HTTP method that caused the error (default ''). */
+                    method?: string | null;
+                    /** @description HTTP status of the answer. */
+                    response_code?: number | null;
+                    /** @description The shop's answer: headers and body. */
+                    response?: ({
+                        /** @description HTTP headers of the response. */
+                        headers?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description HTTP response body. */
+                        body?: string | {
+                            [key: string]: unknown;
+                        } | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /** @description The request made to the shop: headers and payload. */
+                    request?: ({
+                        /** @description HTTP headers of the request. */
+                        headers?: {
+                            [key: string]: unknown;
+                        } | string | null;
+                        /** @description HTTP request body. */
+                        payload?: {
+                            [key: string]: unknown;
+                        } | string | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /**
+                     * Format: date-time
+                     * @description When the exception occurred; now when not given.
+                     */
+                    created_at?: string | null;
+                    /** @description Machine-readable exception kind. */
+                    exception_type?: string | null;
+                    /** @description Human-readable description of the exception. */
+                    exception?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["IntegrationLog"];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonApiErrors"];
+                };
+            };
+        };
+    };
     getShopIntegration: {
         parameters: {
             query?: never;
@@ -8999,6 +9521,198 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    webhook_integration_connected: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "integration_connected";
+                    /** @description The event's time, Unix milliseconds (order deliveries by it: they may arrive out of order). */
+                    timestamp: number;
+                    /** @description The integration, in the field names of the Sendcloud webhooks spec (IntegrationWebhookBase). */
+                    integration: {
+                        /** @description The integration's id (/api/v3/integrations/{id}). */
+                        id: number;
+                        shop_name: string;
+                        /** Format: uri */
+                        shop_url: string | null;
+                        /** @description The integration type: shopify, amazon or ebay (the v3 object's `type`). */
+                        system: string;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's started_failing_at.
+                         */
+                        failing_since: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's last_fetched_at.
+                         */
+                        last_fetch: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's updated_at.
+                         */
+                        last_updated_at: string | null;
+                        service_point_enabled: boolean;
+                        service_point_carriers: string[];
+                        webhook_active: boolean;
+                        /** Format: uri */
+                        webhook_url: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx: received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (or no answer): retried on the schedule above. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_integration_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "integration_updated";
+                    /** @description The event's time, Unix milliseconds (order deliveries by it: they may arrive out of order). */
+                    timestamp: number;
+                    /** @description The integration, in the field names of the Sendcloud webhooks spec (IntegrationWebhookBase). */
+                    integration: {
+                        /** @description The integration's id (/api/v3/integrations/{id}). */
+                        id: number;
+                        shop_name: string;
+                        /** Format: uri */
+                        shop_url: string | null;
+                        /** @description The integration type: shopify, amazon or ebay (the v3 object's `type`). */
+                        system: string;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's started_failing_at.
+                         */
+                        failing_since: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's last_fetched_at.
+                         */
+                        last_fetch: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's updated_at.
+                         */
+                        last_updated_at: string | null;
+                        service_point_enabled: boolean;
+                        service_point_carriers: string[];
+                        webhook_active: boolean;
+                        /** Format: uri */
+                        webhook_url: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx: received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (or no answer): retried on the schedule above. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_integration_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "integration_deleted";
+                    /** @description The event's time, Unix milliseconds (order deliveries by it: they may arrive out of order). */
+                    timestamp: number;
+                    /** @description The integration, in the field names of the Sendcloud webhooks spec (IntegrationWebhookBase). */
+                    integration: {
+                        /** @description The integration's id (/api/v3/integrations/{id}). */
+                        id: number;
+                        shop_name: string;
+                        /** Format: uri */
+                        shop_url: string | null;
+                        /** @description The integration type: shopify, amazon or ebay (the v3 object's `type`). */
+                        system: string;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's started_failing_at.
+                         */
+                        failing_since: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's last_fetched_at.
+                         */
+                        last_fetch: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's updated_at.
+                         */
+                        last_updated_at: string | null;
+                        service_point_enabled: boolean;
+                        service_point_carriers: string[];
+                        webhook_active: boolean;
+                        /** Format: uri */
+                        webhook_url: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx: received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (or no answer): retried on the schedule above. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
