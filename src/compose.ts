@@ -163,10 +163,10 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   });
   const requestLog = createRequestLog({ db, clock, lastUsed: apiKeys, flushMs: config.requestLog.flushMs, onError: (err) => logger.warn({ err: (err as Error).message }, "request log batch not written") });
   registerRequestLogPurgeJob(jobs, { requestLog, retentionMs: config.requestLog.retentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
-  registerProviderCallPurgeJob(jobs, { callLog, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
+  registerProviderCallPurgeJob(jobs, { callLog, integrationLogs, retentionMs: config.providerLogRetentionDays * 86_400_000, everyMs: config.purgeIntervalMs });
   metrics.sources.jobQueue = () => jobs.queueStats();
   metrics.sources.webhookJob = DELIVER_WEBHOOK_JOB;
-  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, requestLog, minted, admission, oauth2Tokens, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
+  return { metrics, inboundWebhooks, proxy, proxyTransport, callLog, requestLog, minted, admission, oauth2Tokens, authThrottle, audit, webhookEndpoints, webhookDestinations, webhookDeliveries, entities, apiKeys, connectors, credentials, shopIntegrations, integrationLogs, idempotency, rateLimiter, vault, jobs, connectionTokens, connections, connectionLinking, linkTokens, durableLinking, purchases, purchaseSync, shopifyOAuth, shopifyGrants, health };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -206,6 +206,15 @@ for (const kind of DB_KINDS) {
       for (const secret of [REFRESH_TOKEN, CLIENT_SECRET, "planted-cookie-value-xyz", "planted-access-token-zzz"]) assert.ok(!everything.includes(secret), `${secret} leaked`);
     });
 
+    it("entries past the provider-call log's retention are purged with it", async () => {
+      const { id, call } = await shop();
+      const old = new Date(t.clock.now().getTime() - (t.config.providerLogRetentionDays + 1) * 86_400_000).toISOString();
+      await call("POST", `/api/v3/integrations/${id}/logs`, { base_url: "https://old.example", created_at: old });
+      await call("POST", `/api/v3/integrations/${id}/logs`, { base_url: "https://new.example" });
+      await t.services.integrationLogs.purgeOlderThan(t.config.providerLogRetentionDays * 86_400_000);
+      assert.deepEqual((await call("GET", `/api/v3/integrations/${id}/logs`)).json().data.map((d: { base_url: string }) => d.base_url), ["https://new.example"]);
+    });
+
     it("a non-shop connector's failed calls are not shop integration logs", async () => {
       const tenant = await createTenant(t);
       const v1 = asKey(t, tenant);

@@ -38,12 +38,12 @@ for (const kind of DB_KINDS) {
           assert.equal(res.statusCode, 401);
           assert.match(String(res.headers["www-authenticate"]), /^Basic realm=/);
           assert.deepEqual(bareErrors(res), {
-            errors: [{ status: "401", code: "authentication_failed", title: "Authentication failed", detail: "Authentication credentials were not provided.", source: { header: "Authorization" } }],
+            errors: [{ status: "401", code: "authentication_failed", title: "No credentials", detail: "Authentication credentials were not provided.", source: { header: "Authorization" } }],
           });
         }
       });
 
-      it("wrong credentials → 401 authentication_failed, Invalid username/password.", async () => {
+      it("wrong credentials → 401 authentication_failed, the spec's InvalidCredentials example", async () => {
         const { tenant } = await oneShop();
         const other = await createTenant(t);
         const cases = [
@@ -60,7 +60,7 @@ for (const kind of DB_KINDS) {
           assert.equal(res.statusCode, 401, authorization);
           assert.match(String(res.headers["www-authenticate"]), /^Basic realm=/);
           assert.deepEqual(bareErrors(res), {
-            errors: [{ status: "401", code: "authentication_failed", title: "Authentication failed", detail: "Invalid username/password.", source: { header: "Authorization" } }],
+            errors: [{ status: "401", code: "authentication_failed", title: "Invalid username/password.", detail: "The username or password provided is incorrect. Please make a request with the valid credentials.", source: { header: "Authorization" } }],
           });
         }
       });

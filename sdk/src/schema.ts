@@ -957,7 +957,68 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    IntegrationConnected: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Integration connected
+         * @description Sent to the integration's webhook_url, when webhook_active, when the shop connector is connected or restored. Signed: `Sendcloud-Signature` is the hex HMAC-SHA256 of the raw body keyed with the integration's webhook signature key (PUT /v1/integrations/{type}/webhook-secret); without a key the request is unsigned. A call that does not answer 2xx is retried 10 times, after 5, 10, 20, 40, 60, 60, 60, 60, 60, 60 minutes; then the delivery is failed and written to the integration's exception log.
+         */
+        post: operations["webhook_integration_connected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    IntegrationModified: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Integration modified
+         * @description Sent to the integration's webhook_url, when webhook_active, when the integration is updated (PATCH /api/v3/integrations/{id}, changes on /v1/integrations/{type}). Signed: `Sendcloud-Signature` is the hex HMAC-SHA256 of the raw body keyed with the integration's webhook signature key (PUT /v1/integrations/{type}/webhook-secret); without a key the request is unsigned. A call that does not answer 2xx is retried 10 times, after 5, 10, 20, 40, 60, 60, 60, 60, 60, 60 minutes; then the delivery is failed and written to the integration's exception log.
+         */
+        post: operations["webhook_integration_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    IntegrationDeleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Integration deleted
+         * @description Sent to the integration's webhook_url, when webhook_active, when the integration is deleted (DELETE /api/v3/integrations/{id}, DELETE /v1/integrations/{type}). Signed: `Sendcloud-Signature` is the hex HMAC-SHA256 of the raw body keyed with the integration's webhook signature key (PUT /v1/integrations/{type}/webhook-secret); without a key the request is unsigned. A call that does not answer 2xx is retried 10 times, after 5, 10, 20, 40, 60, 60, 60, 60, 60, 60 minutes; then the delivery is failed and written to the integration's exception log.
+         */
+        post: operations["webhook_integration_deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         Error: {
@@ -10039,6 +10100,198 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    webhook_integration_connected: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "integration_connected";
+                    /** @description The event's time, Unix milliseconds (order deliveries by it: they may arrive out of order). */
+                    timestamp: number;
+                    /** @description The integration, in the field names of the Sendcloud webhooks spec (IntegrationWebhookBase). */
+                    integration: {
+                        /** @description The integration's id (/api/v3/integrations/{id}). */
+                        id: number;
+                        shop_name: string;
+                        /** Format: uri */
+                        shop_url: string | null;
+                        /** @description The integration type: shopify, amazon or ebay (the v3 object's `type`). */
+                        system: string;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's started_failing_at.
+                         */
+                        failing_since: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's last_fetched_at.
+                         */
+                        last_fetch: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's updated_at.
+                         */
+                        last_updated_at: string | null;
+                        service_point_enabled: boolean;
+                        service_point_carriers: string[];
+                        webhook_active: boolean;
+                        /** Format: uri */
+                        webhook_url: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx: received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (or no answer): retried on the schedule above. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_integration_updated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "integration_updated";
+                    /** @description The event's time, Unix milliseconds (order deliveries by it: they may arrive out of order). */
+                    timestamp: number;
+                    /** @description The integration, in the field names of the Sendcloud webhooks spec (IntegrationWebhookBase). */
+                    integration: {
+                        /** @description The integration's id (/api/v3/integrations/{id}). */
+                        id: number;
+                        shop_name: string;
+                        /** Format: uri */
+                        shop_url: string | null;
+                        /** @description The integration type: shopify, amazon or ebay (the v3 object's `type`). */
+                        system: string;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's started_failing_at.
+                         */
+                        failing_since: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's last_fetched_at.
+                         */
+                        last_fetch: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's updated_at.
+                         */
+                        last_updated_at: string | null;
+                        service_point_enabled: boolean;
+                        service_point_carriers: string[];
+                        webhook_active: boolean;
+                        /** Format: uri */
+                        webhook_url: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx: received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (or no answer): retried on the schedule above. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_integration_deleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "integration_deleted";
+                    /** @description The event's time, Unix milliseconds (order deliveries by it: they may arrive out of order). */
+                    timestamp: number;
+                    /** @description The integration, in the field names of the Sendcloud webhooks spec (IntegrationWebhookBase). */
+                    integration: {
+                        /** @description The integration's id (/api/v3/integrations/{id}). */
+                        id: number;
+                        shop_name: string;
+                        /** Format: uri */
+                        shop_url: string | null;
+                        /** @description The integration type: shopify, amazon or ebay (the v3 object's `type`). */
+                        system: string;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's started_failing_at.
+                         */
+                        failing_since: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's last_fetched_at.
+                         */
+                        last_fetch: string | null;
+                        /**
+                         * Format: date-time
+                         * @description The v3 object's updated_at.
+                         */
+                        last_updated_at: string | null;
+                        service_point_enabled: boolean;
+                        service_point_carriers: string[];
+                        webhook_active: boolean;
+                        /** Format: uri */
+                        webhook_url: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx: received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else (or no answer): retried on the schedule above. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

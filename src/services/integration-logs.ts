@@ -127,6 +127,19 @@ export function createIntegrationLogStore({ db, clock }: { db: Database; clock: 
       if (rows.length > 0) await db.insertInto("integration_logs").values(rows).execute();
     },
 
+    /** Deletes entries older than `retentionMs` (the provider-call log's retention), in batches; the number deleted. */
+    async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
+      const cutoff = new Date(clock.now().getTime() - retentionMs);
+      let total = 0;
+      for (;;) {
+        const ids = db.selectFrom("integration_logs").select("id").where("created_at", "<", cutoff).limit(batch);
+        const gone = await db.deleteFrom("integration_logs").where("id", "in", ids).executeTakeFirst();
+        const n = Number(gone.numDeletedRows);
+        total += n;
+        if (n < batch) return total;
+      }
+    },
+
     /** POST …/{id}/logs: an entry shipping software reports itself, as given (created_at defaults to now). */
     async create(entityId: string, connector: { id: string; integrationId: number }, input: IntegrationLogInput): Promise<IntegrationLog> {
       const row = await db

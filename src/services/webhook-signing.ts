@@ -19,7 +19,7 @@ export function newSigningSecret(): string {
 }
 
 /**
- * `Arcus-Signature` (and a shop integration's `Patchbay-Signature`): `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
+ * `Arcus-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
  * one v1 per secret (two during a rotation's overlap).
  */
 export function signatureHeader(secrets: readonly string[], timestamp: number, body: string): string {

@@ -1,3 +1,5 @@
+import { SENDCLOUD_SIGNATURE_SCHEME, SHOP_INTEGRATION_WEBHOOKS } from "./shop-integrations/webhook-docs.ts";
+
 /**
  * Last touches to the whole OpenAPI document (@fastify/swagger's
  * transformObject), for what fastify-swagger cannot say per route:
@@ -9,7 +11,7 @@
  */
 type Parameter = { in?: string; name?: string; required?: boolean; schema?: { default?: unknown } };
 type Operation = { parameters?: Parameter[]; responses?: Record<string, unknown> };
-type Document = { paths?: Record<string, Record<string, Operation>> };
+type Document = { paths?: Record<string, Record<string, Operation>>; webhooks?: Record<string, unknown>; components?: { securitySchemes?: Record<string, unknown> } };
 
 const PROVIDER_ANSWER = {
   description: "The provider's answer, as it came (status, headers less hop-by-hop ones, body), with x-request-id added",
@@ -32,5 +34,9 @@ export function finishOpenApiDocument<T>(document: T): T {
       paths[`${route.slice(0, -"{*}".length)}{path}`] = item;
     }
   }
+  // What Patchbay sends to a shop integration's webhook_url (the Sendcloud v3 webhooks spec).
+  const doc = document as Document;
+  doc.webhooks = { ...doc.webhooks, ...SHOP_INTEGRATION_WEBHOOKS };
+  doc.components = { ...doc.components, securitySchemes: { ...doc.components?.securitySchemes, sendcloudSignature: SENDCLOUD_SIGNATURE_SCHEME } };
   return document;
 }

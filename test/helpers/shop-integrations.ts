@@ -63,7 +63,7 @@ export const basicSurface: SurfaceAuth = {
   assertUnauthenticated: (body, reason) => {
     const [e] = jsonApiErrors(body, 401);
     assert.equal(e!.code, "authentication_failed");
-    assert.equal(e!.detail, reason === "missing" ? "Authentication credentials were not provided." : "Invalid username/password.");
+    assert.equal(e!.detail, reason === "missing" ? "Authentication credentials were not provided." : "The username or password provided is incorrect. Please make a request with the valid credentials.");
   },
   assertForbidden: (body, code) => {
     const [e] = jsonApiErrors(body, 403);

@@ -92,6 +92,11 @@ export const REFERENCE_ORIGIN = "https://sendcloud.dev";
  */
 const PYDANTIC_ROUTES = new Set(["POST /api/v3/integrations/:id/logs"]);
 
+/** The Sendcloud spec's 401 answers: detail → title. */
+export const NO_CREDENTIALS = "Authentication credentials were not provided.";
+export const INVALID_CREDENTIALS = "The username or password provided is incorrect. Please make a request with the valid credentials.";
+const AUTH_TITLES: Record<string, string> = { [NO_CREDENTIALS]: "No credentials", [INVALID_CREDENTIALS]: "Invalid username/password." };
+
 /** What the error's request was, when known: for id, links.about, the body flavour and null detection. */
 export interface ErrorContext {
   requestId?: string;
@@ -224,7 +229,10 @@ export function jsonApiErrors(err: unknown, ctx: ErrorContext = {}): { status: n
   }
   const code = e.status === 404 ? "not_found" : e.code;
   const error: JsonApiError = { status: String(e.status), code, title: titleOf(code, e.status), detail: e.message };
-  if (e.status === 401) error.source = { header: "Authorization" };
+  if (e.status === 401) {
+    error.source = { header: "Authorization" };
+    if (AUTH_TITLES[e.message]) error.title = AUTH_TITLES[e.message]!;
+  }
   if (e.status === 415) error.source = { header: "Content-Type" };
   if (typeof e.meta?.retry_after === "number") error.meta = { retry_after: e.meta.retry_after };
   if (typeof e.meta?.required === "string") error.meta = { required_scope: e.meta.required };

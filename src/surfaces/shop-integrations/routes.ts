@@ -11,7 +11,7 @@ import { AuthenticationError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
 import { LOG_PAGE_SIZE_DEFAULT } from "../../services/integration-logs.ts";
 import "../shared/actor.ts";
-import { invalidIdError, splitPatchBody, useJsonApiErrors, sendJsonApiError } from "./errors.ts";
+import { INVALID_CREDENTIALS, NO_CREDENTIALS, invalidIdError, splitPatchBody, useJsonApiErrors, sendJsonApiError } from "./errors.ts";
 import {
   CreateLogBody,
   errorResponses,
@@ -202,8 +202,9 @@ async function admitBasic(services: Services, address: string, header: string | 
     }
   }
   const credentials = basicCredentials(header);
-  if (credentials === "absent") throw new AuthenticationError("authentication_failed", "Authentication credentials were not provided.");
-  const invalid = new AuthenticationError("authentication_failed", "Invalid username/password.");
+  // The spec's two 401 examples (components.responses.Unauthorized), word for word; errors.ts gives each its title.
+  if (credentials === "absent") throw new AuthenticationError("authentication_failed", NO_CREDENTIALS);
+  const invalid = new AuthenticationError("authentication_failed", INVALID_CREDENTIALS);
   if (credentials === "malformed") {
     services.authThrottle.refuseIfThrottled(address);
     throw await services.authThrottle.failed(address, invalid);
