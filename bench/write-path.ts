@@ -39,8 +39,8 @@ let capture: Array<{ text: string; values: unknown[] | undefined }> | null = nul
 const original = pg.Client.prototype.query;
 (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
   const text = String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text);
-  if (this !== (backends as unknown as { client: pg.Client }).client && this !== raw) {
-    capture?.push({ text, values: args[1] as unknown[] | undefined });
+  if (this !== (backends as unknown as { client: pg.Client }).client) {
+    if (this !== raw) capture?.push({ text, values: args[1] as unknown[] | undefined });
     statements++;
     if (/\bcommit\s*$/i.test(text)) commits++;
   }
@@ -133,7 +133,7 @@ if (process.argv.includes("--statements")) {
     const runs = 300;
     const before = cpuMs(pid)!;
     // The event and the audit row were committed by the request: each run inserts them under a new id.
-    const fresh = () => text.replace(/(insert into (?:events|"audit_events") \([^)]*\)\s*values\s*\(')([0-9a-f-]{36})/, (_m, head: string) => head + randomUUID());
+    const fresh = () => text.replace(/(insert into "audit_events" \([^)]*\)\s*values\s*\('|select emit_event\(')([0-9a-f-]{36})/, (_m, head: string) => head + randomUUID());
     for (let i = 0; i < runs; i++) {
       await raw.query("begin");
       await raw.query(fresh(), values);
