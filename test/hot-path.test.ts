@@ -79,7 +79,7 @@ describe("[postgres] database round trips per request", () => {
   //  2. (with a key) BEGIN + idempotency_claim(): the hook must know "execute" or "replay" before the handler runs;
   //  3. the connector row, locked: the new values are merged and validated against it in the service (RFC 7396 config);
   //  4. the UPDATE … RETURNING: its row is the answer (and the event's data and the audit diff);
-  //  5. event + fan-out, audit row, (with a key) the stored answer, and the one COMMIT.
+  //  5. event + fan-out (emit_event(), migration 0033), audit row, (with a key) the stored answer, and the one COMMIT.
   it("a PATCH is four round trips (admit; begin + lock; update; event + audit + commit), five with an Idempotency-Key; one commit either way", async () => {
     const tenant = await createTenant(t);
     const v1 = asKey(t, tenant);
@@ -89,7 +89,7 @@ describe("[postgres] database round trips per request", () => {
     assert.match(plain[0]!, /admit_api_key/);
     assert.match(plain[1]!, /^begin ; select .* from "connectors" .* for update$/);
     assert.match(plain[2]!, /^update "connectors"/);
-    assert.match(plain[3]!, /^ ?with event as \( insert into events .* ; insert into "audit_events" .* ; commit$/);
+    assert.match(plain[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
 
     const keyed = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.equal(keyed.length, 5, keyed.join("\n"));
@@ -97,7 +97,7 @@ describe("[postgres] database round trips per request", () => {
     assert.match(keyed[1]!, /^begin ; select \* from idempotency_claim\(/);
     assert.match(keyed[2]!, /for update$/);
     assert.match(keyed[3]!, /^update "connectors"/);
-    assert.match(keyed[4]!, /^ ?with event as .* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit$/);
+    assert.match(keyed[4]!, /^select emit_event\(.* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit$/);
     assert.equal(keyed.filter((q) => /\bcommit$/.test(q)).length, 1);
 
     // The replay: admission and the claim (which finds the answer; its transaction is rolled back).
@@ -114,18 +114,18 @@ describe("[postgres] database round trips per request", () => {
     // The row is read without a lock first: disconnecting twice answers it unchanged, writing nothing.
     assert.match(del[1]!, /^select \* from "connectors"/);
     assert.match(del[2]!, /^begin ; update "connectors"/);
-    assert.match(del[3]!, /^ ?with event as .* ; insert into "audit_events" .* ; commit$/);
+    assert.match(del[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
     const restore = await roundTrips(() => v1("POST", "/v1/integrations/stripe"), 200);
     assert.equal(restore.length, 4, restore.join("\n"));
     assert.match(restore[1]!, /^begin ; select .* for update$/);
     assert.match(restore[2]!, /^update "connectors"/);
-    assert.match(restore[3]!, /^ ?with event as .* ; insert into "audit_events" .* ; commit$/);
+    assert.match(restore[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
   });
 
   it("the /connections and /api/v3 writes take the same path: their event, audit row and stored answer go with the COMMIT", async () => {
     const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "connections:read", "connections:write"] });
     const c = asConnectionsKey(t, tenant);
-    const batchedCommit = (q: string) => /^ ?(with event as|insert into "audit_events").* ; commit$/.test(q);
+    const batchedCommit = (q: string) => /^(select emit_event\(|insert into "audit_events").* ; commit$/.test(q);
     // admit; begin + insert; audit + commit (was 5).
     const created = await roundTrips(() => c("POST", "/connections", { customer_id: "c1", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" }), 201);
     assert.equal(created.length, 3, created.join("\n"));
@@ -151,10 +151,10 @@ describe("[postgres] database round trips per request", () => {
     const shopPatchedKeyed = await roundTrips(() => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
     assert.equal(shopPatchedKeyed.length, 5, shopPatchedKeyed.join("\n"));
     assert.match(shopPatchedKeyed[4]!, /insert into "idempotency_keys" .* ; commit$/);
-    // admit; the integration; the connector by type (the /v1 disconnect's own read); begin + update; event + audit + commit (was 8).
+    // admit; the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8).
     const shopDeleted = await roundTrips(() => b("DELETE", `/api/v3/integrations/${shop}`), 204);
-    assert.equal(shopDeleted.length, 5, shopDeleted.join("\n"));
-    assert.ok(batchedCommit(shopDeleted[4]!), shopDeleted[4]);
+    assert.equal(shopDeleted.length, 4, shopDeleted.join("\n"));
+    assert.ok(batchedCommit(shopDeleted[3]!), shopDeleted[3]);
   });
 
   it("a proxied GET is two (admit, the connector with its sealed credentials); the provider-call log is written in batches", async () => {

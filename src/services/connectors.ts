@@ -259,8 +259,9 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
      * its sealed credentials stay for the recovery window, then the purge job
      * destroys them. Disconnecting twice changes nothing.
      */
-    async disconnectConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {
-      const existing = await findOwned(actor, type);
+    async disconnectConnector(actor: ApiKeyActor, type: ConnectorType, known?: ConnectorRecord): Promise<ConnectorRow> {
+      // `known`: the caller's row, already read and checked as findOwned does (the /api/v3 DELETE): not read twice.
+      const existing = known ?? (await findOwned(actor, type));
       if (existing.disconnected_at !== null) return toConnectorRow(existing, publicUrl);
       const now = clock.now();
       const row = await db.transaction().execute(async (trx) => {

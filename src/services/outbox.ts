@@ -1,7 +1,6 @@
 import { sql } from "kysely";
 import { executeDeferrable } from "../db/deferred.ts";
 import { uuidv7 } from "../kernel/ids.ts";
-import { insertJobsFrom } from "../queue/job-types.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
 import type { Database } from "../db/index.ts";
 import { SENDCLOUD_TRIES, SHOP_WEBHOOK_EVENT_TYPES } from "./sendcloud-webhooks.ts";
@@ -84,63 +83,15 @@ export async function emitEvent(trx: Database, event: NewEvent): Promise<string>
   // test-mode when its subject is a sandbox connector (the data's mode), live otherwise.
   const endpointMode = eventLivemode(event.data) ? "live" : "test";
   const family = `${event.type.slice(0, event.type.indexOf("."))}.*`;
-  // Delivery ids: the event id's first 19 characters (its UUIDv7 timestamp and
-  // counter) with a random tail, so an endpoint's deliveries sort in event order.
-  const statement = sql`
-    with event as (
-      insert into events (id, entity_id, type, data, created_at)
-      values (${id}, ${event.entityId}, ${event.type}, ${JSON.stringify(event.data)}::jsonb, ${event.at})
-      returning id, entity_id, type, created_at
-    ),
-    -- Each target row is locked FOR KEY SHARE: a target deleted by a transaction that committed after this
-    -- statement's snapshot is skipped (not inserted against, which the foreign key would refuse), and one
-    -- being deleted waits for this event's transaction.
-    endpoint_targets as (
-      select e.id
-      from webhook_endpoints e
-      where not ${simulated} and e.entity_id = ${event.entityId} and e.enabled and e.mode = ${endpointMode}
-        and e.events && array[${event.type}, ${family}, '*']::text[]
-      for key share
-    ),
-    connector_targets as (
-      select c.id
-      from connectors c
-      where not ${simulated} and ${shopEvent} and c.entity_id = ${event.entityId}
-        and c.webhook_active and c.webhook_url is not null
-        and (c.disconnected_at is null or ${event.type} = 'connector.disconnected')
-        and (c.shop_integration_id::text = ${subjectId} or c.id::text = ${subjectId})
-      for key share
-    ),
-    destination_targets as (
-      select w.id
-      from webhook_destinations w
-      where w.entity_id = ${event.entityId} and ${event.type} = any (w.events) and (w.accepts_simulated_events or not ${simulated})
-      for key share
-    ),
-    targets as (
-      select id as endpoint_id, null::uuid as connector_id, null::text as destination_id from endpoint_targets
-      union all
-      select null::uuid, id, null::text from connector_targets
-      union all
-      select null::uuid, null::uuid, id from destination_targets
-    ),
-    deliveries as (
-      insert into webhook_deliveries (id, event_id, endpoint_id, connector_id, destination_id, next_attempt_at, created_at, updated_at)
-      select (left(event.id::text, 19) || right(gen_random_uuid()::text, 17))::uuid, event.id, t.endpoint_id, t.connector_id, t.destination_id,
-             event.created_at, event.created_at, event.created_at
-      from targets t cross join event
-      returning id, connector_id
-    )
-    ${insertJobsFrom(DELIVER_WEBHOOK_JOB, {
-      from: sql`deliveries d`,
-      // A shop integration's delivery is retried on the Sendcloud schedule.
-      payload: sql`case when d.connector_id is null then jsonb_build_object('delivery_id', d.id) else jsonb_build_object('delivery_id', d.id, 'schedule', 'sendcloud') end`,
-      runAt: event.at,
-      maxAttempts: sql<number>`case when d.connector_id is null then ${DELIVERY_TRIES}::int else ${SENDCLOUD_TRIES}::int end`,
-    })}
-  `;
-  // Nothing is read back: on PostgreSQL the statement travels with the transaction's next one or its COMMIT.
-  await executeDeferrable(trx, statement.compile(trx));
+  // One call of emit_event() (migration 0033, the statement and its rules; its plan is prepared once per
+  // connection): the event row, a delivery per target — delivery ids are the event id's first 19 characters
+  // (its UUIDv7 timestamp and counter) with a random tail, so an endpoint's deliveries sort in event order —
+  // and a webhook.deliver job per delivery, due at once. Nothing is read back: on PostgreSQL the call
+  // travels with the transaction's next statement or its COMMIT (db/deferred.ts).
+  const call = sql`select emit_event(${id}::uuid, ${event.entityId}::uuid, ${event.type}::text, ${JSON.stringify(event.data)}::jsonb,
+    ${event.at}::timestamptz, ${simulated}::boolean, ${shopEvent}::boolean, ${subjectId}::text, ${endpointMode}::text, ${family}::text,
+    ${DELIVER_WEBHOOK_JOB}::text, ${DELIVERY_TRIES}::int, ${SENDCLOUD_TRIES}::int)`;
+  await executeDeferrable(trx, call.compile(trx));
   return id;
 }
 

@@ -207,7 +207,7 @@ export function createShopIntegrationService({ db, clock, connectors, logs }: Sh
     /** DELETE: the connector's own soft disconnect, with its recovery window; a re-POST on /v1 restores the same integration. */
     async disconnectShopIntegration(actor: ApiKeyActor, id: number): Promise<void> {
       const c = await findVisible(db, actor, id);
-      await connectors.disconnectConnector(actor, c.connector_type as ConnectorType);
+      await connectors.disconnectConnector(actor, c.connector_type as ConnectorType, c);
     },
   };
 }
