@@ -145,6 +145,10 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   app.addHook("onClose", async () => services.rateLimiter.close());
   app.addHook("onClose", async () => services.proxyTransport.close());
   app.addHook("onClose", async () => services.callLog.close());
+  app.addHook("onClose", async () => {
+    services.admission.close();
+    services.credentials.close();
+  });
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });
