@@ -148,7 +148,9 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
   /** One statement: the address's throttle, the key, the unused rest of `previous` given back, a grant asked for. */
   async function lease(hash: Buffer, hashKey: string, address: string, publicKey: string | undefined, nowMs: number, previous: Lease | undefined): Promise<{ admission: Admission; lease: Lease | null }> {
     const want = wanted(previous, nowMs);
-    const giveBack = previous && previous.second <= Math.floor(nowMs / SECOND_MS) ? previous.granted - previous.used : 0;
+    const giveBack = previous ? previous.granted - previous.used : 0;
+    // Retired before the statement: what it gives back can no longer be admitted from here (lost, not given twice, if it fails).
+    if (previous) previous.granted = previous.used;
     const { rows } = await sql<LeaseRow>`
       select a.*, k.*
         from admit_api_key_lease(
@@ -158,8 +160,6 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
         ) a
         left join api_keys k on k.id = a.key_id`.execute(db);
     const row = rows[0]!;
-    // Given back (or, for a key no longer found, never to be): not again.
-    if (previous && giveBack > 0) previous.granted = previous.used;
     if (row.throttled) throw authThrottle.refusal(address, failureCounts(row));
     // Unknown, revoked or another key's public id: already counted as a failure of the address.
     if (row.key_id === null) {
