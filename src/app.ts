@@ -155,6 +155,10 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   // The API request log: one append per answered request of an entity's key (PATCHBAY_REQUEST_LOG=false: none).
   if (config.requestLog.enabled) useRequestLog(app, services.requestLog);
   app.addHook("onClose", async () => services.requestLog.close());
+  app.addHook("onClose", async () => {
+    services.admission.close();
+    services.credentials.close();
+  });
 
   await app.register(integrationsRoutes, { services });
   await app.register(connectionsRoutes, { services });

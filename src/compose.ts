@@ -94,7 +94,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const shopifyOAuth = createShopifyOAuthService({ db, clock, config, callbackUrl: `${config.publicUrl}${SHOPIFY_CALLBACK_PATH}`, shopify, grants: shopifyGrants, vault });
   const connectors = createConnectorService({ db, clock, recoveryWindowDays: config.recoveryWindowDays, vault, publicUrl: config.publicUrl, oauth: shopifyOAuth });
   // New credentials are verified right after they are stored (a job, so the PUT never waits on the provider).
-  const credentials = createCredentialService({ db, clock, vault, connectors, publicUrl: config.publicUrl, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id) });
+  const credentials = createCredentialService({ db, clock, vault, connectors, publicUrl: config.publicUrl, onCredentialsStored: (trx, id) => queueHealthCheck(jobs, trx, id), cacheTtlMs: config.cacheTtlMs });
   const health = createConnectorHealth({
     db,
     clock,
@@ -110,7 +110,7 @@ export function createServices({ db, clock, config, keyRing, logger = silent, pr
   const idempotency = observeIdempotency(createIdempotencyStore({ db, clock, fault: crashSwitch(config.faultCrash), fingerprintKey: fingerprintKey(ring) }), metrics);
   const rateLimiter = rateLimiterFor({ db, clock, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix });
   const authThrottle = createAuthThrottle({ limiter: rateLimiter, clock, failuresPerMinute: config.authFailuresPerMinute });
-  const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle });
+  const admission = createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits: config.rateLimits, authThrottle, cacheTtlMs: config.cacheTtlMs });
   const oauth2Tokens = createOAuth2TokenStore({ db, clock });
   registerAuthFailurePurgeJob(jobs, { db, clock, everyMs: config.purgeIntervalMs });
   registerPurgeJob(jobs, { connectors, everyMs: config.purgeIntervalMs });

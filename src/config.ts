@@ -49,6 +49,8 @@ export interface Config {
   rateLimits: { live: { perMinute: number; burst: number }; test: { perMinute: number; burst: number } };
   /** Failed authentications a client address may make in a sliding minute before it is refused (429). */
   authFailuresPerMinute: number;
+  /** How long a process may admit a key, or proxy to a connector, from memory before reading it again (0: never). The revocation bound. */
+  cacheTtlMs: number;
   shopify: { clientId: string | null; clientSecret: string | null; scopes: string };
   /** Webhook URLs may be plain http and resolve to private, loopback or link-local addresses (development and tests only). */
   webhookAllowPrivate: boolean;
@@ -278,6 +280,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       },
     },
     authFailuresPerMinute: int(env, "PATCHBAY_AUTH_FAILURES_PER_MINUTE", 20, 1, 1_000_000),
+    cacheTtlMs: int(env, "PATCHBAY_CACHE_TTL_MS", 1000, 0, 1000),
     shopify: {
       clientId: str(env, "SHOPIFY_CLIENT_ID"),
       clientSecret: str(env, "SHOPIFY_CLIENT_SECRET"),

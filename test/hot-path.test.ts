@@ -22,7 +22,9 @@ describe("[postgres] database round trips per request", () => {
     // The provider-call log's interval out of the way: this test flushes it itself.
     t = await startTestApp("postgres", { env: { PATCHBAY_PROVIDER_URL_STRIPE: stripe.url, PATCHBAY_PROVIDER_LOG_FLUSH_MS: "60000", PATCHBAY_REQUEST_LOG_FLUSH_MS: "60000" } });
     (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
-      if (counting) seen.push(String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text).replace(/\s+/g, " "));
+      // The change feed's own connection (src/db/change-feed.ts) LISTENs once, and again after it was lost: not a request's.
+      const text = String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text).replace(/\s+/g, " ");
+      if (counting && text !== "listen patchbay_changes") seen.push(text);
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     };
   });
@@ -41,18 +43,60 @@ describe("[postgres] database round trips per request", () => {
     return [...seen];
   }
 
-  it("an authenticated GET is two: the key admitted and counted in one statement, then the read", async () => {
+  /**
+   * The round trips of `call` once the key is admitted from memory (src/services/admission.ts): in a new second
+   * (the clock stands still, and a key near its burst limit is granted one request at a time: exact counting),
+   * after a few requests, so the key's grant covers more than one; measured again if the machine stalled past
+   * the grant's lifetime (real time) and the lease statement came with it.
+   */
+  async function warmRoundTrips(warm: () => Promise<unknown>, call: () => Promise<{ statusCode: number; body: string }>, status: number): Promise<string[]> {
+    let queries: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      t.clock.advance(1000);
+      for (let i = 0; i < 3; i++) await warm();
+      queries = await roundTrips(call, status);
+      if (!queries.some((q) => /admit_api_key_lease/.test(q))) return queries;
+    }
+    return queries;
+  }
+
+  /**
+   * The round trips of a write once its key's grant is warm (`warm`: a read with the same key, in a new second),
+   * without the admission's lease statement if the machine stalled past the grant's lifetime: at most one such
+   * statement is allowed, and the write's own round trips are returned.
+   */
+  async function writeRoundTrips(warm: () => Promise<unknown>, call: () => Promise<{ statusCode: number; body: string }>, status: number): Promise<string[]> {
+    t.clock.advance(1000);
+    for (let i = 0; i < 3; i++) await warm();
+    const queries = await roundTrips(call, status);
+    const own = queries.filter((q) => !/admit_api_key_lease/.test(q));
+    assert.ok(queries.length - own.length <= 1, queries.join("\n"));
+    return own;
+  }
+
+  it("an authenticated GET is one, the read, while the key's grant lasts; two (the lease statement, then the read) when it is spent", async () => {
     const tenant = await createTenant(t);
     const v1 = asKey(t, tenant);
     assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
-    const queries = await roundTrips(() => v1("GET", "/v1/integrations/stripe"), 200);
-    assert.equal(queries.length, 2, queries.join("\n"));
-    // admit_api_key (migration 0012): the address's failure count read, the key found, rate_limit_take.
-    assert.match(queries[0]!, /admit_api_key/);
+    const get = () => v1("GET", "/v1/integrations/stripe");
+    const queries = await warmRoundTrips(get, get, 200);
+    assert.equal(queries.length, 1, queries.join("\n"));
+    assert.match(queries[0]!, /"connectors"/);
+
+    // A new second (the grant's window) ends the grant: the key is read again and counted in one statement
+    // (admit_api_key_lease, migration 0031: the address's failure count read, the key found, the grant taken).
+    t.clock.advance(1000);
+    const renewed = await roundTrips(get, 200);
+    assert.equal(renewed.length, 2, renewed.join("\n"));
+    assert.match(renewed[0]!, /admit_api_key_lease/);
 
     const id = await connectShop(t, tenant, "amazon");
-    assert.equal((await roundTrips(() => asBasic(t, tenant)("GET", `/api/v3/integrations/${id}`), 200)).length, 2);
-    assert.equal((await roundTrips(() => asConnectionsKey(t, tenant)("GET", "/connections?customer_id=c1"), 200)).length, 2);
+    const v3 = () => asBasic(t, tenant)("GET", `/api/v3/integrations/${id}`);
+    const v3Queries = await warmRoundTrips(v3, v3, 200);
+    assert.equal(v3Queries.length, 1, v3Queries.join("\n"));
+    const connections = () => asConnectionsKey(t, tenant)("GET", "/connections?customer_id=c1");
+    const connectionsQueries = await warmRoundTrips(connections, connections, 200);
+    assert.equal(connectionsQueries.length, 1, connectionsQueries.join("\n"));
 
     // An OAuth2 bearer token on /api/v3 (issue 17, item 10): the token's key is read inside the same admission statement.
     const issued = await t.request({ method: "POST", url: "/oauth2/token", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: `grant_type=client_credentials&client_id=${tenant.publicKey}&client_secret=${tenant.key}` });
@@ -75,112 +119,136 @@ describe("[postgres] database round trips per request", () => {
   // A transaction's BEGIN goes out with its first statement, and the writes nothing reads back (the
   // outbox event with its fan-out, the audit row, the stored idempotency answer) with its COMMIT
   // (src/db/pg-driver.ts, src/db/deferred.ts). What is left, and why each is needed:
-  //  1. admission: the key must be known (and counted) before anything else runs;
+  //  1. admission: none while the key's grant lasts (src/services/admission.ts); one (the lease) when it is spent —
+  //     writeRoundTrips warms the grant and tells that one apart, so a stalled machine cannot make the pin flaky;
   //  2. (with a key) BEGIN + idempotency_claim(): the hook must know "execute" or "replay" before the handler runs;
   //  3. the connector row, locked: the new values are merged and validated against it in the service (RFC 7396 config);
   //  4. the UPDATE … RETURNING: its row is the answer (and the event's data and the audit diff);
   //  5. event + fan-out (emit_event(), migration 0033), audit row, (with a key) the stored answer, and the one COMMIT.
-  it("a PATCH is four round trips (admit; begin + lock; update; event + audit + commit), five with an Idempotency-Key; one commit either way", async () => {
+  it("a PATCH is three round trips (begin + lock; update; event + audit + commit), four with an Idempotency-Key, while the key's grant lasts; one commit either way", async () => {
+    // The refused keys above made 127.0.0.1 an address that failed within the minute: its keys are then admitted by the
+    // database on every request (src/ratelimit/auth-throttle.ts, suspect). A minute later it is not.
+    t.clock.advance(61_000);
     const tenant = await createTenant(t);
     const v1 = asKey(t, tenant);
     assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
-    const plain = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "A" }), 200);
-    assert.equal(plain.length, 4, plain.join("\n"));
-    assert.match(plain[0]!, /admit_api_key/);
-    assert.match(plain[1]!, /^begin ; select .* from "connectors" .* for update$/);
-    assert.match(plain[2]!, /^update "connectors"/);
-    assert.match(plain[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
+    const warm = () => v1("GET", "/v1/integrations/stripe");
+    const plain = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "A" }), 200);
+    assert.equal(plain.length, 3, plain.join("\n"));
+    assert.match(plain[0]!, /^begin ; select .* from "connectors" .* for update$/);
+    assert.match(plain[1]!, /^update "connectors"/);
+    assert.match(plain[2]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
 
-    const keyed = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
-    assert.equal(keyed.length, 5, keyed.join("\n"));
-    assert.match(keyed[0]!, /admit_api_key/);
-    assert.match(keyed[1]!, /^begin ; select \* from idempotency_claim\(/);
-    assert.match(keyed[2]!, /for update$/);
-    assert.match(keyed[3]!, /^update "connectors"/);
-    assert.match(keyed[4]!, /^select emit_event\(.* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit$/);
+    const keyed = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
+    assert.equal(keyed.length, 4, keyed.join("\n"));
+    assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(/);
+    assert.match(keyed[1]!, /for update$/);
+    assert.match(keyed[2]!, /^update "connectors"/);
+    assert.match(keyed[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit$/);
     assert.equal(keyed.filter((q) => /\bcommit$/.test(q)).length, 1);
 
-    // The replay: admission and the claim (which finds the answer; its transaction is rolled back).
-    const replay = await roundTrips(() => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
-    assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["select a.*, k.* from admit_api_key", "begin ; select * from idempotency_claim", "rollback"]);
+    // The replay: the claim (which finds the answer; its transaction is rolled back).
+    const replay = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
+    assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["begin ; select * from idempotency_claim", "rollback"]);
   });
 
-  it("a DELETE is four (admit; the row; begin + update; event + audit + commit), and the POST that restores it four (admit; begin + lock; update; event + audit + commit)", async () => {
+  it("a DELETE is three (the row; begin + update; event + audit + commit), and the POST that restores it three (begin + lock; update; event + audit + commit), while the key's grant lasts", async () => {
+    t.clock.advance(61_000);
     const tenant = await createTenant(t);
     const v1 = asKey(t, tenant);
     assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
-    const del = await roundTrips(() => v1("DELETE", "/v1/integrations/stripe"), 200);
-    assert.equal(del.length, 4, del.join("\n"));
+    const warm = () => v1("GET", "/v1/integrations/catalog?limit=1");
+    const del = await writeRoundTrips(warm, () => v1("DELETE", "/v1/integrations/stripe"), 200);
+    assert.equal(del.length, 3, del.join("\n"));
     // The row is read without a lock first: disconnecting twice answers it unchanged, writing nothing.
-    assert.match(del[1]!, /^select \* from "connectors"/);
-    assert.match(del[2]!, /^begin ; update "connectors"/);
-    assert.match(del[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
-    const restore = await roundTrips(() => v1("POST", "/v1/integrations/stripe"), 200);
-    assert.equal(restore.length, 4, restore.join("\n"));
-    assert.match(restore[1]!, /^begin ; select .* for update$/);
-    assert.match(restore[2]!, /^update "connectors"/);
-    assert.match(restore[3]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
+    assert.match(del[0]!, /^select \* from "connectors"/);
+    assert.match(del[1]!, /^begin ; update "connectors"/);
+    assert.match(del[2]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
+    const restore = await writeRoundTrips(warm, () => v1("POST", "/v1/integrations/stripe"), 200);
+    assert.equal(restore.length, 3, restore.join("\n"));
+    assert.match(restore[0]!, /^begin ; select .* for update$/);
+    assert.match(restore[1]!, /^update "connectors"/);
+    assert.match(restore[2]!, /^select emit_event\(.* ; insert into "audit_events" .* ; commit$/);
   });
 
   it("the /connections and /api/v3 writes take the same path: their event, audit row and stored answer go with the COMMIT", async () => {
+    t.clock.advance(61_000);
     const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "connections:read", "connections:write"] });
     const c = asConnectionsKey(t, tenant);
+    const warmC = () => c("GET", "/connections?customer_id=c0");
     const batchedCommit = (q: string) => /^(select emit_event\(|insert into "audit_events").* ; commit$/.test(q);
-    // admit; begin + insert; audit + commit (was 5).
-    const created = await roundTrips(() => c("POST", "/connections", { customer_id: "c1", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" }), 201);
-    assert.equal(created.length, 3, created.join("\n"));
-    assert.ok(batchedCommit(created[2]!), created[2]);
+    // begin + insert; audit + commit (was 5 with admission).
+    const created = await writeRoundTrips(warmC, () => c("POST", "/connections", { customer_id: "c1", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" }), 201);
+    assert.equal(created.length, 2, created.join("\n"));
+    assert.ok(batchedCommit(created[1]!), created[1]);
     const id = JSON.parse((await c("POST", "/connections", { customer_id: "c2", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" })).body).connection_id;
     const token = await mintToken(t, tenant, id, "access");
-    // admit; begin + lock; update; audit + commit (was 6) — with a key: admit; begin + claim; lock; update; audit + answer + commit (was 8).
-    const patched = await roundTrips(() => c("PATCH", `/connections/${id}`, { email: "a@example.com" }, { token }), 200);
-    assert.equal(patched.length, 4, patched.join("\n"));
-    const patchedKeyed = await roundTrips(() => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
-    assert.equal(patchedKeyed.length, 5, patchedKeyed.join("\n"));
-    assert.match(patchedKeyed[4]!, /insert into "idempotency_keys" .* ; commit$/);
-    // admit; begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8).
-    const deleted = await roundTrips(() => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
-    assert.equal(deleted.length, 5, deleted.join("\n"));
-    assert.ok(batchedCommit(deleted[4]!), deleted[4]);
+    // begin + lock; update; audit + commit (was 6 with admission) — with a key: begin + claim; lock; update; audit + answer + commit (was 8).
+    const patched = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "a@example.com" }, { token }), 200);
+    assert.equal(patched.length, 3, patched.join("\n"));
+    const patchedKeyed = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
+    assert.equal(patchedKeyed.length, 4, patchedKeyed.join("\n"));
+    assert.match(patchedKeyed[3]!, /insert into "idempotency_keys" .* ; commit$/);
+    // begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8 with admission).
+    const deleted = await writeRoundTrips(warmC, () => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
+    assert.equal(deleted.length, 4, deleted.join("\n"));
+    assert.ok(batchedCommit(deleted[3]!), deleted[3]);
 
     const shop = await connectShop(t, tenant, "amazon");
     const b = asBasic(t, tenant);
-    // admit; begin + lock; update; event + audit + commit (was 7), five with a key (was 9).
-    const shopPatched = await roundTrips(() => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "X" }), 204);
-    assert.equal(shopPatched.length, 4, shopPatched.join("\n"));
-    const shopPatchedKeyed = await roundTrips(() => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
-    assert.equal(shopPatchedKeyed.length, 5, shopPatchedKeyed.join("\n"));
-    assert.match(shopPatchedKeyed[4]!, /insert into "idempotency_keys" .* ; commit$/);
-    // admit; the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8).
-    const shopDeleted = await roundTrips(() => b("DELETE", `/api/v3/integrations/${shop}`), 204);
-    assert.equal(shopDeleted.length, 4, shopDeleted.join("\n"));
-    assert.ok(batchedCommit(shopDeleted[3]!), shopDeleted[3]);
+    const warmB = () => b("GET", `/api/v3/integrations/${shop}`);
+    // begin + lock; update; event + audit + commit (was 7 with admission), four with a key (was 9).
+    const shopPatched = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "X" }), 204);
+    assert.equal(shopPatched.length, 3, shopPatched.join("\n"));
+    const shopPatchedKeyed = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
+    assert.equal(shopPatchedKeyed.length, 4, shopPatchedKeyed.join("\n"));
+    assert.match(shopPatchedKeyed[3]!, /insert into "idempotency_keys" .* ; commit$/);
+    // the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8 with admission).
+    const shopDeleted = await writeRoundTrips(warmB, () => b("DELETE", `/api/v3/integrations/${shop}`), 204);
+    assert.equal(shopDeleted.length, 3, shopDeleted.join("\n"));
+    assert.ok(batchedCommit(shopDeleted[2]!), shopDeleted[2]);
   });
 
-  it("a proxied GET is two (admit, the connector with its sealed credentials); the provider-call log is written in batches", async () => {
+  it("a proxied GET is none while the key's grant and the connector kept in memory last; the provider-call log is written in batches", async () => {
+    // The refused keys above made 127.0.0.1 an address that failed within the minute: its keys are then admitted by the
+    // database on every request (src/ratelimit/auth-throttle.ts, suspect). A minute later it is not.
+    t.clock.advance(61_000);
     const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "integrations:proxy"] });
     const v1 = asKey(t, tenant);
     assert.equal((await v1("POST", "/v1/integrations/stripe", { mode: "live" })).statusCode, 201);
     assert.equal((await v1("PUT", "/v1/integrations/stripe/credentials", { secret_key: "sk_live_hot_path" })).statusCode, 200);
     await t.services.callLog.flush();
-    // The first call opens the credentials, later ones reuse them while the secret's version is unchanged: two round trips either way.
-    const calls: string[][] = [];
-    for (let i = 0; i < 5; i++) calls.push(await roundTrips(() => v1("GET", "/v1/integrations/stripe/proxy/v1/balance"), 200));
-    for (const queries of calls) {
-      assert.equal(queries.length, 2, queries.join("\n"));
-      assert.match(queries[0]!, /admit_api_key/);
-      assert.match(queries[1]!, /vault_secrets/);
+    const proxied = () => v1("GET", "/v1/integrations/stripe/proxy/v1/balance");
+    // The first call reads the connector with its sealed credentials (one query) and opens them; later ones use them from memory.
+    const first = await roundTrips(proxied, 200);
+    assert.ok(first.some((q) => /vault_secrets/.test(q)), first.join("\n"));
+    assert.ok(first.length <= 2, first.join("\n"));
+    let calls = 1;
+    const counted = async () => {
+      calls++;
+      return proxied();
+    };
+    for (let i = 0; i < 5; i++) {
+      const queries = await warmRoundTrips(counted, counted, 200);
+      assert.equal(queries.length, 0, queries.join("\n"));
     }
-    assert.equal(stripe.requests.filter((r) => r.path === "/v1/balance").length, 5);
-    // The five calls' log rows: one INSERT when the buffer is flushed (every 100 ms, or at once here).
+    assert.equal(stripe.requests.filter((r) => r.path === "/v1/balance").length, calls);
+
+    // A new second ends the key's grant: the lease statement, and the connector still from memory (its TTL is real time).
+    t.clock.advance(1000);
+    const renewed = await roundTrips(proxied, 200);
+    assert.ok(renewed.length >= 1 && renewed.length <= 2, renewed.join("\n"));
+    assert.match(renewed[0]!, /admit_api_key_lease/);
+
+    // The calls' log rows: one INSERT when the buffer is flushed (every 100 ms, or at once here).
     const flushed = await roundTrips(async () => {
       await t.services.callLog.flush();
       return { statusCode: 200, body: "" };
     }, 200);
     assert.equal(flushed.length, 1, flushed.join("\n"));
     assert.match(flushed[0]!, /insert into "provider_calls"/);
-    const logged = await v1("GET", "/v1/integrations/stripe/logs");
-    assert.equal(logged.json().data.length, 5, logged.body);
+    const logged = await v1("GET", "/v1/integrations/stripe/logs?limit=100");
+    assert.equal(logged.json().data.length, calls + 1, logged.body);
   });
 
   it("the API request log adds nothing per request: a batch of any size is one INSERT and one UPDATE of the keys' last_used_at", async () => {
@@ -189,7 +257,9 @@ describe("[postgres] database round trips per request", () => {
     await t.services.requestLog.flush();
     for (let i = 0; i < 6; i++) {
       const queries = await roundTrips(() => asKey(t, i % 2 ? second : tenant)("GET", "/v1/integrations"), 200);
-      assert.equal(queries.length, 2, queries.join("\n"));
+      // The read, and the admission's lease when the key's grant is spent (see above): never a log write.
+      assert.ok(queries.length <= 2, queries.join("\n"));
+      assert.ok(!queries.some((q) => /request_logs|last_used_at/.test(q)), queries.join("\n"));
     }
     const flushed = await roundTrips(async () => {
       await t.services.requestLog.flush();

@@ -26,8 +26,8 @@ const OWNERS: Record<string, readonly string[]> = {
     "src/services/connector-store.ts",
     // A grant's refresh read and the due list join the grant's connector: one round trip each.
     "src/services/shopify-grant-store.ts",
-    // The outbox's fan-out (event, deliveries, jobs) is one statement, shop integrations among its targets.
-    "src/services/outbox.ts",
+    // (The outbox's fan-out — event, deliveries, jobs, shop integrations among the targets — is one SQL
+    // function, emit_event() of migration 0033, called by outbox.ts: its plan is prepared once per connection.)
   ],
   shopify_grants: ["src/services/shopify-grant-store.ts"],
   vault_secrets: [
@@ -62,13 +62,11 @@ const OWNERS: Record<string, readonly string[]> = {
   ],
   webhook_endpoints: [
     "src/services/webhook-endpoints.ts",
-    // The outbox's fan-out statement picks the subscribed endpoints.
-    "src/services/outbox.ts",
+    // (emit_event(), migration 0033, picks the subscribed endpoints.)
   ],
   webhook_destinations: [
     "src/services/webhook-destinations.ts",
-    // The outbox's fan-out statement picks the destinations that enabled the type.
-    "src/services/outbox.ts",
+    // (emit_event(), migration 0033, picks the destinations that enabled the type.)
   ],
   oauth2_access_tokens: [
     "src/services/oauth2-tokens.ts",

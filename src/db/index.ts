@@ -5,6 +5,7 @@ import { Kysely, type Dialect } from "kysely";
 import { PgDialect } from "./pg-driver.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
+import { createChangeFeed, listenForChanges, registerChangeFeed, watchWrites, type ChangeFeed } from "./change-feed.ts";
 import type { DB } from "./schema.ts";
 
 export type Database = Kysely<DB>;
@@ -32,10 +33,12 @@ export type DatabaseTarget =
 const EMBEDDED_POSTGRESQL_CONF = ["shared_buffers=32MB"];
 
 /** A Kysely instance whose statements join the ambient request transaction, if any (request-transaction.ts). */
-function withAmbient(dialect: Dialect, sessions: "one" | "many"): Database {
-  const wrapped = withRequestTransactions(dialect);
+function withAmbient(dialect: Dialect, sessions: "one" | "many", feed: ChangeFeed): Database {
+  const wrapped = withRequestTransactions(watchWrites(dialect, feed));
   const db = new Kysely<DB>({ dialect: wrapped.dialect });
   registerRequestTransactions(db, wrapped.driver(), sessions);
+  // Writes of cached tables announced to the caches (change-feed.ts).
+  registerChangeFeed(db, feed);
   return db;
 }
 
@@ -50,9 +53,20 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     // query in flight fails with the error, and the pool drops the client.
     pool.on("error", () => {});
     pool.on("connect", (client) => client.on("error", () => {}));
-    const db = withAmbient(new PgDialect(pool), "many");
+    // Other processes' writes of cached rows are heard on one LISTEN connection, opened once a cache subscribes.
+    const url = target.url;
+    const feed = createChangeFeed({ listen: () => listenForChanges(url, feed) });
+    const db = withAmbient(new PgDialect(pool), "many", feed);
     const poolStats = () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount, total: pool.totalCount });
-    return { db, kind: "postgres", close: () => db.destroy(), poolStats };
+    return {
+      db,
+      kind: "postgres",
+      close: async () => {
+        await feed.close();
+        await db.destroy();
+      },
+      poolStats,
+    };
   }
   let pglite: PGlite;
   let owned = false;
@@ -64,7 +78,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     pglite = await PGlite.create(path.join(target.dataDir, "pglite"), { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
   }
-  const db = withAmbient(new PGliteDialect(pglite), "one");
+  // One process owns the data dir: its own writes are all there is to hear.
+  const db = withAmbient(new PGliteDialect(pglite), "one", createChangeFeed());
   return {
     db,
     kind: "pglite",

@@ -26,6 +26,8 @@ const HINT_CAPACITY = 10_000;
 export function createAuthThrottle({ limiter, clock, failuresPerMinute }: { limiter: RateLimiter; clock: Clock; failuresPerMinute: number }) {
   /** address → until when (ms) this process refuses it without asking the store. */
   const hints = new Map<string, number>();
+  /** address → until when (ms) its requests are admitted only by asking the store (this process counted a failure of it within the minute). */
+  const suspects = new Map<string, number>();
 
   function hint(address: string, retryAfterSeconds: number): void {
     hints.delete(address);
@@ -49,6 +51,13 @@ export function createAuthThrottle({ limiter, clock, failuresPerMinute }: { limi
       return new AuthThrottledError(retryAfter, failuresPerMinute);
     },
 
+    /** A failure of the address was counted (here or by the admission statement). */
+    noteFailure(address: string): void {
+      suspects.delete(address);
+      if (suspects.size >= HINT_CAPACITY) suspects.delete(suspects.keys().next().value!);
+      suspects.set(address, clock.now().getTime() + MINUTE_MS);
+    },
+
     /** Before a credential check: refuses an address this process recently saw throttled, without a query. */
     refuseIfThrottled(address: string): void {
       const until = hints.get(address);
@@ -61,8 +70,22 @@ export function createAuthThrottle({ limiter, clock, failuresPerMinute }: { limi
       throw new AuthThrottledError(Math.ceil(leftMs / 1000), failuresPerMinute);
     },
 
+    /**
+     * Whether this process counted a failure of the address in the last
+     * minute: then an API key's admission asks the store (which knows
+     * whether the address is throttled) instead of admitting from memory.
+     */
+    suspect(address: string): boolean {
+      const until = suspects.get(address);
+      if (until === undefined) return false;
+      if (until > clock.now().getTime()) return true;
+      suspects.delete(address);
+      return false;
+    },
+
     /** After a failed check: counts it; the error to answer is the failure itself, or 429 once the address is over its limit. */
     async failed(address: string, failure: AuthenticationError): Promise<AuthenticationError | AuthThrottledError> {
+      throttle.noteFailure(address);
       const counts = await limiter.failAuthentication(address, failuresPerMinute);
       return counts.throttled ? throttle.refusal(address, counts) : failure;
     },

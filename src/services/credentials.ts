@@ -2,6 +2,7 @@ import type { Clock } from "../kernel/clock.ts";
 import { selectConnectorWithSealed, updateConnector } from "./connector-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
+import { createRowCache } from "../db/row-cache.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
 import type { SecretPlace, Vault } from "../vault/vault.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
@@ -36,6 +37,8 @@ export interface CredentialServiceDeps {
   publicUrl: string;
   /** Called in the transaction that stores new credentials (queues their verification). */
   onCredentialsStored?: (trx: Database, connectorId: string) => Promise<unknown>;
+  /** PATCHBAY_CACHE_TTL_MS: how long a proxied connector and its opened credentials may be used from memory (0: read on every call). */
+  cacheTtlMs?: number;
 }
 
 /** What a credential write shows in the audit log: whether a secret exists and the key names, never a value. */
@@ -45,9 +48,40 @@ const WEBHOOK_SECRET_FIELDS: readonly ConnectorAuditField[] = ["has_webhook_secr
 /** Connectors whose opened credentials a process keeps (the oldest entry goes first beyond it). */
 const OPENED_CACHE_ENTRIES = 10_000;
 
-export function createCredentialService({ db, clock, vault, connectors, publicUrl, onCredentialsStored }: CredentialServiceDeps) {
+export function createCredentialService({ db, clock, vault, connectors, publicUrl, onCredentialsStored, cacheTtlMs = 0 }: CredentialServiceDeps) {
   /** Opened credentials by connector id, with the sealed bytes they were opened from (the version). */
   const opened = new Map<string, { masterKeyId: string; wrappedKey: Buffer; ciphertext: Buffer; value: Credentials }>();
+  /**
+   * The proxy's connector with its opened credentials, by entity and type:
+   * forgotten when the connector or its sealed secret changes (this
+   * process's write at once, another's when its commit is announced), at
+   * the latest after cacheTtlMs.
+   */
+  const proxied = createRowCache<{ connector: ConnectorRecord; credentials: Credentials | null }>({
+    db,
+    ttlMs: cacheTtlMs,
+    affects: (change, { connector }) =>
+      (change.table === "connectors" && (change.id === undefined || change.id === connector.entity_id)) ||
+      (change.table === "vault_secrets" && (change.id === undefined || change.id === connector.id)),
+  });
+
+  async function readConnectorWithCredentials(entityId: string, type: string): Promise<{ connector: ConnectorRecord; credentials: Credentials | null } | undefined> {
+    const row = await selectConnectorWithSealed(db, entityId, type, CREDENTIALS_PURPOSE);
+    if (!row) return undefined;
+    const { sealed_master_key_id: masterKeyId, sealed_wrapped_key: wrappedKey, sealed_ciphertext: ciphertext, ...connector } = row;
+    Object.freeze(connector);
+    if (masterKeyId === null || wrappedKey === null || ciphertext === null) {
+      opened.delete(connector.id);
+      return { connector, credentials: null };
+    }
+    const hit = opened.get(connector.id);
+    // PGlite returns bytea as a Uint8Array, pg as a Buffer: compared as bytes.
+    if (hit && hit.masterKeyId === masterKeyId && Buffer.compare(hit.ciphertext, ciphertext) === 0 && Buffer.compare(hit.wrappedKey, wrappedKey) === 0) return { connector, credentials: hit.value };
+    const value = Object.freeze(vault.openSealed<Credentials>(secretPlaceOf(connector, CREDENTIALS_PURPOSE), { masterKeyId, wrappedKey, ciphertext })) as Credentials;
+    if (opened.size >= OPENED_CACHE_ENTRIES) opened.delete(opened.keys().next().value!);
+    opened.set(connector.id, { masterKeyId, wrappedKey, ciphertext, value });
+    return { connector, credentials: value };
+  }
 
   /** Every secret write is a `connector.updated` event and one audit entry, in the write's transaction. */
   async function recordSecretWrite(trx: Database, actor: ApiKeyActor, action: AuditAction, before: ConnectorRecord, after: ConnectorRecord, fields: readonly ConnectorAuditField[], at: Date): Promise<ConnectorRow> {
@@ -119,23 +153,15 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
      * kept in this process, keyed by the connector and compared with the
      * sealed bytes every query returns: a new seal (PUT, rewrap) has new
      * bytes (a fresh IV and data key), so a stale value is never used, and
-     * a destroyed secret is simply absent. Never for a response.
+     * a destroyed secret is simply absent. The pair itself is kept for at
+     * most cacheTtlMs (see `proxied`). Never for a response.
      */
     async connectorWithCredentials(entityId: string, type: string): Promise<{ connector: ConnectorRecord; credentials: Credentials | null } | undefined> {
-      const row = await selectConnectorWithSealed(db, entityId, type, CREDENTIALS_PURPOSE);
-      if (!row) return undefined;
-      const { sealed_master_key_id: masterKeyId, sealed_wrapped_key: wrappedKey, sealed_ciphertext: ciphertext, ...connector } = row;
-      if (masterKeyId === null || wrappedKey === null || ciphertext === null) {
-        opened.delete(connector.id);
-        return { connector, credentials: null };
-      }
-      const hit = opened.get(connector.id);
-      // PGlite returns bytea as a Uint8Array, pg as a Buffer: compared as bytes.
-      if (hit && hit.masterKeyId === masterKeyId && Buffer.compare(hit.ciphertext, ciphertext) === 0 && Buffer.compare(hit.wrappedKey, wrappedKey) === 0) return { connector, credentials: hit.value };
-      const value = vault.openSealed<Credentials>(secretPlaceOf(connector, CREDENTIALS_PURPOSE), { masterKeyId, wrappedKey, ciphertext });
-      if (opened.size >= OPENED_CACHE_ENTRIES) opened.delete(opened.keys().next().value!);
-      opened.set(connector.id, { masterKeyId, wrappedKey, ciphertext, value: Object.freeze(value) as Credentials });
-      return { connector, credentials: value };
+      return proxied.get(`${entityId}/${type}`, () => readConnectorWithCredentials(entityId, type));
+    },
+
+    close(): void {
+      proxied.close();
     },
 
     /** The connector's webhook signing secret, for verifying the provider's webhooks. Never for a response. */
