@@ -21,10 +21,18 @@ import { ShuttingDownError } from "./kernel/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { finishOpenApiDocument } from "./surfaces/openapi-finish.ts";
 import { FlatErrorSchema } from "./surfaces/shared/flat-errors.ts";
-import { buildValidator } from "./surfaces/shared/validator.ts";
+import { compiledOnFirstUse, PendingCompiles, validatorFactory } from "./surfaces/shared/validator.ts";
+import SerializerSelector from "@fastify/fast-json-stringify-compiler";
 import { OPENAPI_TAGS } from "./surfaces/openapi-tags.ts";
 
-type ValidatorFactory = typeof buildValidator;
+type ValidatorFactory = ReturnType<typeof validatorFactory>;
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Compiles every validator and serializer not compiled yet (they are built on first use); how many there were. */
+    compilePendingSchemas(): number;
+  }
+}
 
 /**
  * Fastify asks for a validator compiler once per plugin context that has
@@ -44,6 +52,21 @@ function sharedValidatorCompilers(build: ValidatorFactory): ValidatorFactory {
     built.push({ schemas, compiler });
     return compiler;
   }) as ValidatorFactory;
+}
+
+type SerializerFactory = ReturnType<typeof SerializerSelector>;
+
+/**
+ * Fastify's own response serializers (fast-json-stringify), each compiled on
+ * the route's first response with that status instead of at start-up
+ * (compiledOnFirstUse): the serializers were a third of the start-up's
+ * schema work.
+ */
+function serializersOnFirstUse(build: SerializerFactory, pending: PendingCompiles): SerializerFactory {
+  return ((externalSchemas: unknown, options: unknown) => {
+    const compile = (build as (e: unknown, o: unknown) => (route: unknown) => (data: unknown) => string)(externalSchemas, options);
+    return (route: unknown) => compiledOnFirstUse(() => compile(route), pending);
+  }) as unknown as SerializerFactory;
 }
 
 /**
@@ -73,6 +96,7 @@ export interface AppDeps {
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
 export async function buildApp({ config, db, services, adminToken, logStream, poolStats }: AppDeps): Promise<FastifyInstance> {
+  const compiles = new PendingCompiles();
   const genReqId = () => `req_${randomBase62(20)}`;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
@@ -87,9 +111,10 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
     trustProxy: false,
     // While closing, new requests are refused by the hook below, in their surface's shape (Fastify's own 503 has none).
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: sharedValidatorCompilers(buildValidator) } },
+    schemaController: { compilersFactory: { buildValidator: sharedValidatorCompilers(validatorFactory(compiles)), buildSerializer: serializersOnFirstUse(SerializerSelector(), compiles) } },
   });
   app.addSchema(FlatErrorSchema);
+  app.decorate("compilePendingSchemas", () => compiles.compileAll());
 
   let closing = false;
   app.addHook("preClose", async () => {
