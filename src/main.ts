@@ -1,3 +1,5 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { resolveAdminToken } from "./auth/admin-token.ts";
 import { buildApp } from "./app.ts";
@@ -13,6 +15,9 @@ import { installShutdown } from "./shutdown.ts";
 import { describeDatabase, startupSummaryText } from "./startup-summary.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";
 
+/** Beside the bundle (dist/): the migrated embedded database a first start copies in (src/db/pglite-image.ts); absent under tsx. */
+const PGLITE_IMAGE = path.join(path.dirname(fileURLToPath(import.meta.url)), "pglite-image");
+
 /** Process entry: config → keys → db → migrate → server (+ jobs). Nothing else. */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,7 +25,7 @@ async function main(): Promise<void> {
   // Before the database opens: PostgreSQL without PATCHBAY_MASTER_KEYS stops here.
   const keys = resolveKeyRing(config);
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
-  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs } : { kind: "pglite", dataDir: config.dataDir });
+  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs } : { kind: "pglite", dataDir: config.dataDir, image: PGLITE_IMAGE });
   // One destination for every logger: never flushed synchronously, so a stalled log pipe cannot hold the exit.
   const pretty = wantsPrettyLogs(config.logFormat);
   const stdout = createLogDestination();
