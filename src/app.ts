@@ -4,6 +4,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
+import { useEmbeddedAdmission, type EmbeddedAdmission } from "./db/embedded-admission.ts";
 import { useHttpMetrics } from "./metrics/http.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
 import { randomBase62 } from "./kernel/ids.ts";
@@ -92,10 +93,12 @@ export interface AppDeps {
   logStream?: LogSink;
   /** The database pool's figures for /metrics. */
   poolStats?: () => { inUse: number; waiting: number; total: number };
+  /** Embedded database: the bound on requests running and waiting (embedded-admission.ts); none on PostgreSQL. */
+  admission?: EmbeddedAdmission;
 }
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
-export async function buildApp({ config, db, services, adminToken, logStream, poolStats }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, db, services, adminToken, logStream, poolStats, admission }: AppDeps): Promise<FastifyInstance> {
   const compiles = new PendingCompiles();
   const genReqId = () => `req_${randomBase62(20)}`;
   const app = Fastify({
@@ -127,6 +130,7 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
       return sendErrorByPath(request, reply, new ShuttingDownError());
     }
   });
+  if (admission) useEmbeddedAdmission(app, admission);
 
   await app.register(swagger, {
     openapi: {

@@ -6,6 +6,7 @@ import { buildApp } from "./app.ts";
 import { systemClock } from "./kernel/clock.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
+import { EmbeddedAdmission } from "./db/embedded-admission.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { startMetricsServer } from "./metrics/server.ts";
@@ -34,7 +35,9 @@ async function main(): Promise<void> {
   const migrated = await migrate(database.db, logger.child({ component: "migrations" }));
 
   const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
-  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats });
+  // The embedded database is one session: requests beyond its bounded line are answered 503 at once (embedded-admission.ts).
+  const admission = config.databaseUrl ? undefined : new EmbeddedAdmission({ queueLimit: config.embeddedQueueLimit });
+  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats, admission });
 
   if (keys.generatedFile) {
     app.log.warn(
