@@ -62,6 +62,11 @@ export function seedFromImage(pgliteDir: string, image: string | undefined): boo
   if (!usableImage(image)) return false;
   const staging = path.join(parent, `${STAGING_PREFIX}${process.pid}`);
   fs.cpSync(image, staging, { recursive: true });
+  // An image replaced by a build while it was being copied is not used: the copy must carry the key checked above.
+  if (!usableImage(staging)) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    return false;
+  }
   fs.rmSync(path.join(staging, IMAGE_KEY_FILE), { force: true });
   syncTree(staging);
   // rename(2) replaces an empty directory and refuses a non-empty one (ENOTEMPTY): an existing database is never overwritten.
@@ -108,16 +113,38 @@ export async function buildImage(dir: string): Promise<void> {
   const { openDatabase } = await import("./index.ts");
   const { migrate } = await import("./migrate.ts");
   const parent = path.dirname(dir);
+  // Left by a builder that died; another one still building (two test files starting at once) keeps its own.
+  const prefix = `${path.basename(dir)}.building-`;
   for (const entry of fs.existsSync(parent) ? fs.readdirSync(parent) : []) {
-    if (entry.startsWith(`${path.basename(dir)}.building-`)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
+    if (entry.startsWith(prefix) && !isAlive(Number(entry.slice(prefix.length)))) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
   }
   const staging = `${dir}.building-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
   const pglite = await PGlite.create(staging);
   const database = await openDatabase({ kind: "pglite", instance: pglite });
   await migrate(database.db);
   await pglite.exec("checkpoint");
   await database.close();
   fs.writeFileSync(path.join(staging, IMAGE_KEY_FILE), imageKey());
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(staging, dir);
+  // The old image out of the way first (a server copying it meanwhile fails its key check and runs initdb instead).
+  const old = `${dir}.old-${process.pid}`;
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  try {
+    fs.renameSync(staging, dir);
+  } catch (err) {
+    // Another builder got there first with its own image: keep that one.
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (!usableImage(dir)) throw err;
+  }
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
