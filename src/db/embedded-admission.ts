@@ -131,6 +131,11 @@ export function useEmbeddedAdmission(app: FastifyInstance, admission: EmbeddedAd
     if (EXEMPT.test(request.url)) return;
     const raw = reply.raw;
     const release = await admission.enter((leave) => raw.once("close", leave));
+    // PGlite runs each statement synchronously and a request's statements follow one another in
+    // microtasks: without this yield a request ran start to finish before the event loop read
+    // the next socket, so the line formed in the kernel's socket buffers, unseen and unbounded.
+    // Yielding once lets every request that has arrived be counted here first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (raw.writableFinished || raw.destroyed) return release();
     raw.once("finish", release);
     raw.once("close", release);
