@@ -254,7 +254,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     databaseUrl,
     dbConnectTimeoutMs: int(env, "PATCHBAY_DB_CONNECT_TIMEOUT_MS", 3000, 100, 60_000),
-    embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 16, 0, 10_000),
+    embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
     adminToken,
     publicUrl,
     serverUrl,
