@@ -61,7 +61,8 @@ export function seedFromImage(pgliteDir: string, image: string | undefined): boo
   if (!image || (fs.existsSync(pgliteDir) && fs.readdirSync(pgliteDir).length > 0)) return false;
   if (!usableImage(image)) return false;
   const staging = path.join(parent, `${STAGING_PREFIX}${process.pid}`);
-  fs.cpSync(image, staging, { recursive: true });
+  // The image's own files, never a link to them (a linked image dir would become the database itself).
+  fs.cpSync(fs.realpathSync(image), staging, { recursive: true, dereference: true });
   // An image replaced by a build while it was being copied is not used: the copy must carry the key checked above.
   if (!usableImage(staging)) {
     fs.rmSync(staging, { recursive: true, force: true });
