@@ -1,7 +1,11 @@
 // The production bundle of Patchbay (dist/patchbay.mjs): built with esbuild
 // from src/main.ts when missing or older than any file under src/. Used by
 // `npm start` (scripts/start.mjs) and by the benchmark, which starts Patchbay
-// the way `npm start` does.
+// the way `npm start` does. Beside it, dist/pglite-image: a migrated embedded
+// database the first start copies in instead of running initdb
+// (src/db/pglite-image.ts); kept across rebuilds and remade only when PGlite
+// or the migrations change.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,18 +15,24 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = path.join(root, "src");
 const dist = path.join(root, "dist");
 export const BUNDLE = path.join(dist, "patchbay.mjs");
+export const PGLITE_IMAGE = path.join(dist, "pglite-image");
+const IMAGE_BUILDER = path.join(dist, "build-image.mjs");
 
 /** Builds the bundle if it is missing or stale (or `force`); returns its path. */
 export async function ensureBuilt({ force = false } = {}) {
   // The console first: its built files live under src/ and are copied beside the bundle.
   await ensureConsoleBuilt({ force });
   const builtAt = fs.existsSync(BUNDLE) ? fs.statSync(BUNDLE).mtimeMs : 0;
-  if (!force && builtAt >= newestUnder(src)) return BUNDLE;
+  if (!force && builtAt >= newestUnder(src) && fs.existsSync(path.join(PGLITE_IMAGE, "PATCHBAY_IMAGE"))) return BUNDLE;
   const { build } = await import("esbuild");
-  fs.rmSync(dist, { recursive: true, force: true });
+  // Everything but the image, which the builder below keeps when it still fits.
+  for (const entry of fs.existsSync(dist) ? fs.readdirSync(dist) : []) {
+    if (entry !== path.basename(PGLITE_IMAGE)) fs.rmSync(path.join(dist, entry), { recursive: true, force: true });
+  }
   await build({
-    entryPoints: [path.join(src, "main.ts")],
-    outfile: BUNDLE,
+    entryPoints: { patchbay: path.join(src, "main.ts"), "build-image": path.join(src, "db", "build-image.ts") },
+    outdir: dist,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",
@@ -35,5 +45,7 @@ export async function ensureBuilt({ force = false } = {}) {
   // Files the code reads beside itself (import.meta.url): the migrations and the console's assets.
   fs.cpSync(path.join(src, "db", "migrations"), path.join(dist, "migrations"), { recursive: true });
   fs.cpSync(path.join(src, "surfaces", "console", "assets"), path.join(dist, "assets"), { recursive: true });
+  // In a child process: initdb's PGlite never lives in the process that goes on to serve.
+  execFileSync(process.execPath, [IMAGE_BUILDER, PGLITE_IMAGE], { stdio: ["ignore", "ignore", "inherit"] });
   return BUNDLE;
 }

@@ -4,6 +4,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { adminTokenVerifier } from "./auth/admin-token.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/index.ts";
+import { useEmbeddedAdmission, type EmbeddedAdmission } from "./db/embedded-admission.ts";
 import { useHttpMetrics } from "./metrics/http.ts";
 import { useRequestLog } from "./surfaces/shared/request-log-hook.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
@@ -23,10 +24,18 @@ import { ShuttingDownError } from "./kernel/errors.ts";
 import { answerUnknownRoutes, clientErrorAnswer, sendErrorByPath, withErrorResponses } from "./surfaces/errors-by-path.ts";
 import { finishOpenApiDocument } from "./surfaces/openapi-finish.ts";
 import { FlatErrorSchema } from "./surfaces/shared/flat-errors.ts";
-import { buildValidator } from "./surfaces/shared/validator.ts";
+import { compiledOnFirstUse, PendingCompiles, validatorFactory } from "./surfaces/shared/validator.ts";
+import SerializerSelector from "@fastify/fast-json-stringify-compiler";
 import { OPENAPI_TAGS } from "./surfaces/openapi-tags.ts";
 
-type ValidatorFactory = typeof buildValidator;
+type ValidatorFactory = ReturnType<typeof validatorFactory>;
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Compiles every validator and serializer not compiled yet (they are built on first use); how many there were. */
+    compilePendingSchemas(): number;
+  }
+}
 
 /**
  * Fastify asks for a validator compiler once per plugin context that has
@@ -46,6 +55,21 @@ function sharedValidatorCompilers(build: ValidatorFactory): ValidatorFactory {
     built.push({ schemas, compiler });
     return compiler;
   }) as ValidatorFactory;
+}
+
+type SerializerFactory = ReturnType<typeof SerializerSelector>;
+
+/**
+ * Fastify's own response serializers (fast-json-stringify), each compiled on
+ * the route's first response with that status instead of at start-up
+ * (compiledOnFirstUse): the serializers were a third of the start-up's
+ * schema work.
+ */
+function serializersOnFirstUse(build: SerializerFactory, pending: PendingCompiles): SerializerFactory {
+  return ((externalSchemas: unknown, options: unknown) => {
+    const compile = (build as (e: unknown, o: unknown) => (route: unknown) => (data: unknown) => string)(externalSchemas, options);
+    return (route: unknown) => compiledOnFirstUse(() => compile(route), pending);
+  }) as unknown as SerializerFactory;
 }
 
 /**
@@ -71,10 +95,13 @@ export interface AppDeps {
   logStream?: LogSink;
   /** The database pool's figures for /metrics. */
   poolStats?: () => { inUse: number; waiting: number; total: number };
+  /** Embedded database: the bound on requests running and waiting (embedded-admission.ts); none on PostgreSQL. */
+  admission?: EmbeddedAdmission;
 }
 
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
-export async function buildApp({ config, db, services, adminToken, logStream, poolStats }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, db, services, adminToken, logStream, poolStats, admission }: AppDeps): Promise<FastifyInstance> {
+  const compiles = new PendingCompiles();
   const genReqId = () => `req_${randomBase62(20)}`;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
@@ -89,9 +116,10 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
     trustProxy: false,
     // While closing, new requests are refused by the hook below, in their surface's shape (Fastify's own 503 has none).
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: sharedValidatorCompilers(buildValidator) } },
+    schemaController: { compilersFactory: { buildValidator: sharedValidatorCompilers(validatorFactory(compiles)), buildSerializer: serializersOnFirstUse(SerializerSelector(), compiles) } },
   });
   app.addSchema(FlatErrorSchema);
+  app.decorate("compilePendingSchemas", () => compiles.compileAll());
 
   let closing = false;
   app.addHook("preClose", async () => {
@@ -104,6 +132,7 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
       return sendErrorByPath(request, reply, new ShuttingDownError());
     }
   });
+  if (admission) useEmbeddedAdmission(app, admission);
 
   await app.register(swagger, {
     openapi: {

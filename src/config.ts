@@ -14,6 +14,8 @@ export interface Config {
   databaseUrl: string | null;
   /** PostgreSQL: how long a query waits for a pooled connection (or a new one to open) before answering 503. */
   dbConnectTimeoutMs: number;
+  /** Embedded database: requests that may wait for one of its admission slots; beyond, 503 (src/db/embedded-admission.ts). */
+  embeddedQueueLimit: number;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
@@ -256,6 +258,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     databaseUrl,
     dbConnectTimeoutMs: int(env, "PATCHBAY_DB_CONNECT_TIMEOUT_MS", 3000, 100, 60_000),
+    embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
     adminToken,
     publicUrl,
     serverUrl,

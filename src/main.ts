@@ -1,9 +1,12 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { resolveAdminToken } from "./auth/admin-token.ts";
 import { buildApp } from "./app.ts";
 import { systemClock } from "./kernel/clock.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
+import { EmbeddedAdmission } from "./db/embedded-admission.ts";
 import { openDatabase } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { startMetricsServer } from "./metrics/server.ts";
@@ -13,6 +16,9 @@ import { installShutdown } from "./shutdown.ts";
 import { describeDatabase, startupSummaryText } from "./startup-summary.ts";
 import { resolveKeyRing } from "./vault/key-ring.ts";
 
+/** Beside the bundle (dist/): the migrated embedded database a first start copies in (src/db/pglite-image.ts); absent under tsx. */
+const PGLITE_IMAGE = path.join(path.dirname(fileURLToPath(import.meta.url)), "pglite-image");
+
 /** Process entry: config → keys → db → migrate → server (+ jobs). Nothing else. */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,7 +26,7 @@ async function main(): Promise<void> {
   // Before the database opens: PostgreSQL without PATCHBAY_MASTER_KEYS stops here.
   const keys = resolveKeyRing(config);
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
-  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs } : { kind: "pglite", dataDir: config.dataDir });
+  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs } : { kind: "pglite", dataDir: config.dataDir, image: PGLITE_IMAGE });
   // One destination for every logger: never flushed synchronously, so a stalled log pipe cannot hold the exit.
   const pretty = wantsPrettyLogs(config.logFormat);
   const stdout = createLogDestination();
@@ -29,7 +35,9 @@ async function main(): Promise<void> {
   const migrated = await migrate(database.db, logger.child({ component: "migrations" }));
 
   const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
-  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats });
+  // The embedded database is one session: requests beyond its bounded line are answered 503 at once (embedded-admission.ts).
+  const admission = config.databaseUrl ? undefined : new EmbeddedAdmission({ queueLimit: config.embeddedQueueLimit });
+  const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats, admission });
 
   if (keys.generatedFile) {
     app.log.warn(

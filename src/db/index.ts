@@ -4,6 +4,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, type Dialect } from "kysely";
 import { PgDialect } from "./pg-driver.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
+import { seedFromImage } from "./pglite-image.ts";
 import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
 import { createChangeFeed, listenForChanges, registerChangeFeed, watchWrites, type ChangeFeed } from "./change-feed.ts";
 import type { DB } from "./schema.ts";
@@ -21,7 +22,8 @@ export interface OpenDatabase {
 
 export type DatabaseTarget =
   | { kind: "postgres"; url: string; poolSize?: number; connectTimeoutMs?: number }
-  | { kind: "pglite"; dataDir: string }
+  /** image: a migrated data dir copied in when dataDir holds no database yet (pglite-image.ts). */
+  | { kind: "pglite"; dataDir: string; image?: string }
   | { kind: "pglite"; instance: PGlite };
 
 /**
@@ -74,8 +76,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     pglite = target.instance;
   } else {
     fs.mkdirSync(target.dataDir, { recursive: true });
+    const dir = path.join(target.dataDir, "pglite");
+    if (target.image) seedFromImage(dir, target.image);
     const { PGlite } = await import("@electric-sql/pglite");
-    pglite = await PGlite.create(path.join(target.dataDir, "pglite"), { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
+    pglite = await PGlite.create(dir, { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
   }
   // One process owns the data dir: its own writes are all there is to hear.

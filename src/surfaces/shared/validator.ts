@@ -7,20 +7,65 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 type ValidatorFactory = NonNullable<NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>["buildValidator"]>;
 type RouteCompile = (route: { schema: object; httpPart?: string }) => unknown;
 
+/** The compiles one app has not run yet (each removes itself once run); compileAll() runs them now (test/lazy-schemas.test.ts). */
+export class PendingCompiles {
+  readonly pending = new Set<() => void>();
+  compileAll(): number {
+    const all = [...this.pending];
+    for (const compile of all) compile();
+    return all.length;
+  }
+}
+
+/**
+ * `compile` runs on the first call of the returned function instead of now.
+ * Compiling every route's schemas (Ajv for the request parts,
+ * fast-json-stringify for the responses) was about 40% of the start-up's CPU
+ * (BENCHMARKS.md), for routes most processes never serve; a route's first
+ * request pays its own few milliseconds instead. The compiled function's
+ * `errors` (Ajv's report, read by Fastify after a refusal) are copied over.
+ */
+export function compiledOnFirstUse<F extends (data: unknown) => unknown>(compile: () => F, pending: PendingCompiles): F {
+  let compiled: F | undefined;
+  const ensure = () => {
+    if (compiled === undefined) {
+      compiled = compile();
+      pending.pending.delete(ensure);
+    }
+    return compiled;
+  };
+  pending.pending.add(ensure);
+  const lazy = ((data: unknown) => {
+    const fn = ensure();
+    const result = fn(data);
+    (lazy as { errors?: unknown }).errors = (fn as { errors?: unknown }).errors;
+    return result;
+  }) as F;
+  return lazy;
+}
+
 /**
  * Bodies are validated strictly (no coercion, no silent stripping of unknown
  * fields, every violation reported); query strings and path params are
  * coerced from their string form. Installed as the compilers factory so that
- * every plugin context, including ones that add schemas, uses it.
+ * every plugin context, including ones that add schemas, uses it. The two Ajv
+ * instances (each compiling its meta-schema for the shared schemas it is
+ * given) are made on the first compile, and each route's validator on its
+ * first request (compiledOnFirstUse).
  */
-export const buildValidator = ((externalSchemas: Record<string, unknown> | undefined): RouteCompile => {
-  const body = addFormats(new Ajv({ allErrors: true, removeAdditional: false, useDefaults: false, coerceTypes: false, strict: false }));
-  const params = addFormats(new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, coerceTypes: "array", strict: false }));
-  for (const schema of Object.values(externalSchemas ?? {})) {
-    body.addSchema(schema as object);
-    params.addSchema(schema as object);
-  }
-  return ({ schema, httpPart }) => refusingUnstorable((httpPart === "body" ? body : params).compile(schema));
+export const validatorFactory = (pending: PendingCompiles): ValidatorFactory => ((externalSchemas: Record<string, unknown> | undefined): RouteCompile => {
+  let ajvs: { body: Ajv; params: Ajv } | undefined;
+  const instances = () => {
+    if (ajvs) return ajvs;
+    const body = addFormats(new Ajv({ allErrors: true, removeAdditional: false, useDefaults: false, coerceTypes: false, strict: false }));
+    const params = addFormats(new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, coerceTypes: "array", strict: false }));
+    for (const schema of Object.values(externalSchemas ?? {})) {
+      body.addSchema(schema as object);
+      params.addSchema(schema as object);
+    }
+    return (ajvs = { body, params });
+  };
+  return ({ schema, httpPart }) => compiledOnFirstUse(() => refusingUnstorable(instances()[httpPart === "body" ? "body" : "params"].compile(schema)), pending);
 }) as unknown as ValidatorFactory;
 
 /**
