@@ -26,7 +26,7 @@ const OWNERS: Record<string, readonly string[]> = {
     "src/services/connector-store.ts",
     // A grant's refresh read and the due list join the grant's connector: one round trip each.
     "src/services/shopify-grant-store.ts",
-    // (The outbox's fan-out — event, deliveries, jobs, shop integrations among the targets — is one SQL
+    // (The outbox's fan-out — the event and its deliveries, shop integrations among the targets — is one SQL
     // function, emit_event() of migration 0033, called by outbox.ts: its plan is prepared once per connection.)
   ],
   shopify_grants: ["src/services/shopify-grant-store.ts"],

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { executeDeferrable } from "../db/deferred.ts";
 import { uuidv7 } from "../kernel/ids.ts";
+import { insertJobsFrom } from "../queue/job-types.ts";
 import { DELIVER_WEBHOOK_JOB, DELIVERY_TRIES } from "./webhook-schedule.ts";
 import type { Database } from "../db/index.ts";
 import { SENDCLOUD_TRIES, SHOP_WEBHOOK_EVENT_TYPES } from "./sendcloud-webhooks.ts";
@@ -83,14 +84,19 @@ export async function emitEvent(trx: Database, event: NewEvent): Promise<string>
   // test-mode when its subject is a sandbox connector (the data's mode), live otherwise.
   const endpointMode = eventLivemode(event.data) ? "live" : "test";
   const family = `${event.type.slice(0, event.type.indexOf("."))}.*`;
-  // One call of emit_event() (migration 0033, the statement and its rules; its plan is prepared once per
-  // connection): the event row, a delivery per target — delivery ids are the event id's first 19 characters
-  // (its UUIDv7 timestamp and counter) with a random tail, so an endpoint's deliveries sort in event order —
-  // and a webhook.deliver job per delivery, due at once. Nothing is read back: on PostgreSQL the call
+  // emit_event() (migration 0033, the fan-out and its rules; its plan is prepared once per connection): the
+  // event row and a delivery per target — delivery ids are the event id's first 19 characters (its UUIDv7
+  // timestamp and counter) with a random tail, so an endpoint's deliveries sort in event order — and, in the
+  // same statement, a webhook.deliver job per delivery, due at once, queued through the queue's own insert (a
+  // shop integration's delivery on the Sendcloud schedule). Nothing is read back: on PostgreSQL the statement
   // travels with the transaction's next statement or its COMMIT (db/deferred.ts).
-  const call = sql`select emit_event(${id}::uuid, ${event.entityId}::uuid, ${event.type}::text, ${JSON.stringify(event.data)}::jsonb,
-    ${event.at}::timestamptz, ${simulated}::boolean, ${shopEvent}::boolean, ${subjectId}::text, ${endpointMode}::text, ${family}::text,
-    ${DELIVER_WEBHOOK_JOB}::text, ${DELIVERY_TRIES}::int, ${SENDCLOUD_TRIES}::int)`;
+  const call = insertJobsFrom(DELIVER_WEBHOOK_JOB, {
+    from: sql`emit_event(${id}::uuid, ${event.entityId}::uuid, ${event.type}::text, ${JSON.stringify(event.data)}::jsonb,
+      ${event.at}::timestamptz, ${simulated}::boolean, ${shopEvent}::boolean, ${subjectId}::text, ${endpointMode}::text, ${family}::text) d`,
+    payload: sql`case when d.shop then jsonb_build_object('delivery_id', d.delivery_id, 'schedule', 'sendcloud') else jsonb_build_object('delivery_id', d.delivery_id) end`,
+    runAt: event.at,
+    maxAttempts: sql<number>`case when d.shop then ${SENDCLOUD_TRIES}::int else ${DELIVERY_TRIES}::int end`,
+  });
   await executeDeferrable(trx, call.compile(trx));
   return id;
 }

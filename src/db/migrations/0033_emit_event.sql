@@ -1,18 +1,18 @@
--- The outbox's one statement (src/services/outbox.ts emitEvent) as a function:
--- the event row, a delivery per webhook target, a delivery job per delivery.
--- Issue 16: sent inline with the write's COMMIT, the CTE was parsed and
--- planned afresh for every write (≈ 0.3 ms of the database's CPU); inside a
--- PL/pgSQL function its plan is prepared once per connection and reused.
--- The rules are the ones emitEvent documents; the job's name and attempts
--- come from the caller, so the queue's constants stay in TypeScript (p_shop_max_attempts:
--- a shop integration's Sendcloud-format deliveries, SENDCLOUD_TRIES).
+-- The outbox's fan-out (src/services/outbox.ts emitEvent) as a function: the
+-- event row and a delivery per webhook target, returning the deliveries; the
+-- caller's one statement queues a delivery job per returned row through the
+-- queue's own insert (queue/job-types.ts insertJobsFrom), so the jobs table
+-- keeps one owner. Issue 16: sent inline with the write's COMMIT, the CTE was
+-- parsed and planned afresh for every write (≈ 0.3 ms of the database's CPU);
+-- inside a PL/pgSQL function its plan is prepared once per connection and
+-- reused. The rules are the ones emitEvent documents.
 create function emit_event(
   p_id uuid, p_entity_id uuid, p_type text, p_data jsonb, p_at timestamptz,
-  p_simulated boolean, p_shop_event boolean, p_subject_id text, p_endpoint_mode text, p_family text,
-  p_job_name text, p_max_attempts int, p_shop_max_attempts int
-) returns void
+  p_simulated boolean, p_shop_event boolean, p_subject_id text, p_endpoint_mode text, p_family text
+) returns table (delivery_id uuid, shop boolean)
 language plpgsql volatile as $$
 begin
+  return query
   with event as (
     insert into events (id, entity_id, type, data, created_at)
     values (p_id, p_entity_id, p_type, p_data, p_at)
@@ -57,12 +57,7 @@ begin
     from targets t cross join event
     returning id, connector_id
   )
-  insert into jobs (id, name, payload, run_at, max_attempts, created_at, updated_at)
-  -- A shop integration's delivery (connector_id set) is retried on the Sendcloud schedule (sendcloud-webhooks.ts).
-  select gen_random_uuid(), p_job_name,
-         case when d.connector_id is null then jsonb_build_object('delivery_id', d.id)
-              else jsonb_build_object('delivery_id', d.id, 'schedule', 'sendcloud') end,
-         p_at, case when d.connector_id is null then p_max_attempts else p_shop_max_attempts end, p_at, p_at
-  from deliveries d;
+  -- shop: a shop integration's delivery (its connector), retried on the Sendcloud schedule.
+  select d.id, d.connector_id is not null from deliveries d;
 end;
 $$;
