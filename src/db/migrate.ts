@@ -3,15 +3,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import type { Database } from "./index.ts";
+import { MIGRATIONS_DIR, migrationFiles } from "./migration-files.ts";
 
-export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
-
-export function migrationFiles(): string[] {
-  return fs
-    .readdirSync(MIGRATIONS_DIR)
-    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
-    .sort();
-}
+export { MIGRATIONS_DIR, migrationFiles };
 
 /** Where each applied migration is reported (a pino logger in the server). */
 export interface MigrationLog {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { MIGRATIONS_DIR, migrationFiles } from "./migrate.ts";
+import { MIGRATIONS_DIR, migrationFiles } from "./migration-files.ts";
 
 /**
  * The embedded database's first start, without initdb: the build step
@@ -103,49 +103,3 @@ function syncFile(file: string, flags: string): void {
   }
 }
 
-/**
- * Makes the image in `dir` (the build step): a fresh PGlite data dir with
- * every migration applied, checkpointed and closed, then its key file.
- * Built in a staging dir and renamed into place, so a half-built image is
- * never taken for one.
- */
-export async function buildImage(dir: string): Promise<void> {
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { openDatabase } = await import("./index.ts");
-  const { migrate } = await import("./migrate.ts");
-  const parent = path.dirname(dir);
-  // Left by a builder that died; another one still building (two test files starting at once) keeps its own.
-  const prefix = `${path.basename(dir)}.building-`;
-  for (const entry of fs.existsSync(parent) ? fs.readdirSync(parent) : []) {
-    if (entry.startsWith(prefix) && !isAlive(Number(entry.slice(prefix.length)))) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
-  }
-  const staging = `${dir}.building-${process.pid}`;
-  fs.rmSync(staging, { recursive: true, force: true });
-  const pglite = await PGlite.create(staging);
-  const database = await openDatabase({ kind: "pglite", instance: pglite });
-  await migrate(database.db);
-  await pglite.exec("checkpoint");
-  await database.close();
-  fs.writeFileSync(path.join(staging, IMAGE_KEY_FILE), imageKey());
-  // The old image out of the way first (a server copying it meanwhile fails its key check and runs initdb instead).
-  const old = `${dir}.old-${process.pid}`;
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  try {
-    fs.renameSync(staging, dir);
-  } catch (err) {
-    // Another builder got there first with its own image: keep that one.
-    fs.rmSync(staging, { recursive: true, force: true });
-    if (!usableImage(dir)) throw err;
-  }
-  fs.rmSync(old, { recursive: true, force: true });
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
