@@ -21,7 +21,8 @@ const IMAGE_BUILDER = path.join(dist, "build-image.mjs");
 /** Builds the bundle if it is missing or stale (or `force`); returns its path. */
 export async function ensureBuilt({ force = false } = {}) {
   // The console first: its built files live under src/ and are copied beside the bundle.
-  await ensureConsoleBuilt({ force });
+  // Rebuilt only when stale: a forced server rebuild (PATCHBAY_REBUILD) must not empty the assets other processes are serving.
+  await ensureConsoleBuilt();
   const builtAt = fs.existsSync(BUNDLE) ? fs.statSync(BUNDLE).mtimeMs : 0;
   if (!force && builtAt >= newestUnder(src) && fs.existsSync(path.join(PGLITE_IMAGE, "PATCHBAY_IMAGE"))) return BUNDLE;
   const { build } = await import("esbuild");

@@ -66,7 +66,15 @@ const RESOURCE_BATTERIES: Record<string, string> = {
   "GET /api/v3/integrations/{id}": "test/shop-integrations-rules.test.ts",
   "PATCH /api/v3/integrations/{id}": "test/shop-integrations-rules.test.ts",
   "DELETE /api/v3/integrations/{id}": "test/shop-integrations-rules.test.ts",
+  "GET /api/v3/integrations/{id}/logs": "test/shop-integrations-rules.test.ts",
+  "POST /api/v3/integrations/{id}/logs": "test/shop-integrations-rules.test.ts",
 };
+
+/**
+ * Routes with an API-key scheme that take no scope, on purpose. The OAuth2 token endpoint takes the key as
+ * client credentials: any live key may exchange itself for a token, whose use is then checked like the key's.
+ */
+const UNSCOPED_ON_PURPOSE = new Set(["POST /oauth2/token"]);
 
 interface DocumentedRoute {
   method: string;
@@ -109,12 +117,13 @@ for (const kind of DB_KINDS) {
         paths: Record<string, Record<string, { security?: Array<Record<string, string[]>> }>>;
       };
       const owner = await createTenant(t);
-      // A key needs one scope at least: two keys with disjoint scopes between them are refused every scope.
-      const narrow = [await addKey(t, owner.entityId, { scopes: [SCOPES[0]] }), await addKey(t, owner.entityId, { scopes: SCOPES.slice(1) })];
       for (const [path, ops] of Object.entries(doc.paths)) {
         for (const [method, op] of Object.entries(ops)) {
           const scheme = (op.security ?? []).flatMap((s) => Object.keys(s)).find((s) => s in SURFACES);
           if (!scheme) continue;
+          // A key needs one scope at least: two keys with disjoint scopes between them are refused every scope.
+          // Fresh ones per route, so no key meets its rate limit on the way (the test clock stands still).
+          const narrow = [await addKey(t, owner.entityId, { scopes: [SCOPES[0]] }), await addKey(t, owner.entityId, { scopes: SCOPES.slice(1) })];
           let required: string | undefined;
           for (const key of narrow) {
             const res = await t.request({
@@ -142,7 +151,7 @@ for (const kind of DB_KINDS) {
     });
 
     it("every route with an API-key security scheme declares a scope (a key without it is refused)", () => {
-      assert.deepEqual(unscoped.map((r) => `${r.method} ${r.path}`), []);
+      assert.deepEqual(unscoped.map((r) => `${r.method} ${r.path}`).filter((r) => !UNSCOPED_ON_PURPOSE.has(r)), []);
     });
 
     it("every scoped route that names a resource has its resource battery, in the file listed", () => {
