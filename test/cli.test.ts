@@ -11,6 +11,8 @@ import { completionScript } from "../src/cli/completion.ts";
 import { ADMIN_TOKEN, startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { startFakeProvider, type FakeProvider } from "./helpers/fake-provider.ts";
+import { createTenant } from "./helpers/fixtures.ts";
+import { connectShop } from "./helpers/shop-integrations.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -177,6 +179,36 @@ for (const kind of DB_KINDS) {
       assert.equal(secret.code, 0, secret.stderr);
       assert.equal(JSON.parse((await patchbay(["connectors", "get", "stripe", "--json"], { env: as })).stdout).has_webhook_secret, true);
       assert.equal((await patchbay(["webhook-secret", "delete", "stripe"], { env: as })).code, 0);
+    });
+
+    it("shop integrations: list, get, update, logs and delete through /api/v3; audit with the key's own entity", async () => {
+      const tenant = await createTenant(t);
+      const id = await connectShop(t, tenant, "amazon");
+      const as = { ...env, PATCHBAY_API_KEY: tenant.key, PATCHBAY_PUBLIC_KEY: tenant.publicKey };
+      const listed = await patchbay(["shop-integrations", "list"], { env: as });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^${id}\\s`, "m"));
+      const got = await patchbay(["shop-integrations", "get", String(id), "--json"], { env: as });
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(String(JSON.parse(got.stdout).data.id), String(id));
+      const updated = await patchbay(["shop-integrations", "update", String(id), "--set", '{"shop_name":"From the CLI"}'], { env: as });
+      assert.equal(updated.code, 0, updated.stderr);
+      assert.match((await patchbay(["shop-integrations", "get", String(id)], { env: as })).stdout, /^shop_name: From the CLI$/m);
+      const badSet = await patchbay(["shop-integrations", "update", String(id), "--set", "not json"], { env: as });
+      assert.equal(badSet.code, 2);
+      const notAnId = await patchbay(["shop-integrations", "get", "abc"], { env: as });
+      assert.equal(notAnId.code, 2);
+      assert.match(notAnId.stderr, /not an integration id/);
+      const logs = await patchbay(["shop-integrations", "logs", String(id), "--json"], { env: as });
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.ok(Array.isArray(JSON.parse(logs.stdout).data));
+      assert.equal((await patchbay(["shop-integrations", "logs"], { env: as })).code, 0);
+      const audit = await patchbay(["audit", "--json"], { env: { ...as, PATCHBAY_ADMIN_TOKEN: "" } });
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.ok(JSON.parse(audit.stdout).data.some((e: { action: string }) => e.action.startsWith("connector.")), audit.stdout);
+      const deleted = await patchbay(["shop-integrations", "delete", String(id)], { env: as });
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal((await patchbay(["shop-integrations", "get", String(id)], { env: as })).code, 1, "gone from /api/v3 once disconnected");
     });
 
     it("request-logs lists the key's requests (filters, --count, --json) and any entity's through --entity; last_used_at shows in keys list", async () => {

@@ -1,6 +1,7 @@
 import type { AuditEventView } from "../services/audit.ts";
 import type { CommandContext } from "./context.ts";
 import { CliError, table } from "./output.ts";
+import { api, entityClient } from "./sdk-client.ts";
 
 interface AuditPage {
   data: AuditEventView[];
@@ -10,10 +11,12 @@ interface AuditPage {
 const UNITS_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `patchbay audit --entity ID [--target-type T] [--target-id ID] [--since 24h|ISO] [--limit N] [--starting-after ID]` */
-export async function auditCommand({ args, flags, admin, out }: CommandContext): Promise<void> {
+export async function auditCommand(ctx: CommandContext): Promise<void> {
+  const { args, flags, admin, out } = ctx;
   if (args.length > 0) throw new CliError(`Unknown command "audit ${args.join(" ")}".`, "npx patchbay audit --entity ENTITY_ID [--target-type connector] [--since 24h]");
   const entity = flags.entity;
-  if (typeof entity !== "string" || !entity) throw new CliError("audit needs --entity ENTITY_ID.", "`npx patchbay entities list` shows the ids.");
+  // Without --entity: the API key's own entity (GET /v1/audit_events, scope audit:read).
+  if ((typeof entity !== "string" || !entity) && !ctx.apiKey) throw new CliError("audit needs --entity ENTITY_ID (with the admin token), or an entity API key.", "`npx patchbay entities list` shows the ids; or pass --api-key / set PATCHBAY_API_KEY.");
   const query = new URLSearchParams();
   const limit = flags.limit;
   if (limit !== undefined) {
@@ -27,7 +30,10 @@ export async function auditCommand({ args, flags, admin, out }: CommandContext):
   if (flags.since !== undefined) query.set("created_gte", sinceTime(flags.since, new Date()));
 
   const qs = query.toString();
-  const page = await admin<AuditPage>("GET", `/admin/v1/entities/${encodeURIComponent(entity)}/audit_events${qs ? `?${qs}` : ""}`);
+  const page =
+    typeof entity === "string" && entity
+      ? await admin<AuditPage>("GET", `/admin/v1/entities/${encodeURIComponent(entity)}/audit_events${qs ? `?${qs}` : ""}`)
+      : ((await api(() => entityClient(ctx).audit.listAuditEvents({ params: { query: Object.fromEntries(query) as never } }), ctx.serverUrl ?? ctx.config.serverUrl)) as unknown as AuditPage);
   out.result(page, () => {
     const rows = page.data.map((e) => ({
       created_at: e.created_at,

@@ -66,8 +66,8 @@ export const COMMANDS: CommandSpec[] = [
   { name: "keys revoke", summary: "Revoke an API key at once", args: "KEY_ID", flags: {}, run: legacy(keys, "revoke") },
   {
     name: "audit",
-    summary: "An entity's audit log, newest first",
-    flags: { entity: s("ENTITY_ID", "The entity (required)"), "target-type": s("TYPE", "Only this target type"), "target-id": s("ID", "Only this target"), since: s("24h|TIME", "Since a duration ago or a time"), ...PAGE },
+    summary: "An entity's audit log, newest first (the API key's entity, or --entity with the admin token)",
+    flags: { entity: s("ENTITY_ID", "Any entity, through the admin API (default: the API key's)"), "target-type": s("TYPE", "Only this target type"), "target-id": s("ID", "Only this target"), since: s("24h|TIME", "Since a duration ago or a time"), ...PAGE },
     run: legacy(() => import("./audit.ts").then((m) => m.auditCommand)),
   },
 
@@ -141,6 +141,22 @@ export const COMMANDS: CommandSpec[] = [
   { name: "connections list", summary: "A customer's connections", flags: { customer: s("CUSTOMER_ID", "The customer (required)") }, run: async (c) => (await surf()).connectionsList(c) },
   { name: "connections get", summary: "One connection (mints an access token for it)", args: "CONNECTION_ID", flags: {}, run: async (c) => (await surf()).connectionsGet(c) },
   { name: "shop-integrations list", summary: "Shop integrations (/api/v3; needs --public-key)", flags: { "public-key": s("PK", "The key's public_key (PATCHBAY_PUBLIC_KEY)") }, run: async (c) => (await surf()).shopList(c) },
+  { name: "shop-integrations get", summary: "One shop integration", args: "ID", flags: { "public-key": s("PK", "The key's public_key (PATCHBAY_PUBLIC_KEY)") }, run: async (c) => (await surf()).shopGet(c) },
+  {
+    name: "shop-integrations update",
+    summary: "Change a shop integration's settings (JSON:API PATCH)",
+    args: "ID",
+    flags: { "public-key": s("PK", "The key's public_key (PATCHBAY_PUBLIC_KEY)"), set: s("JSON", "The fields to change, e.g. '{\"shop_name\":\"X\"}' (required)") },
+    run: async (c) => (await surf()).shopUpdate(c),
+  },
+  { name: "shop-integrations delete", summary: "Disconnect a shop integration (restorable within the recovery window)", args: "ID", flags: { "public-key": s("PK", "The key's public_key (PATCHBAY_PUBLIC_KEY)") }, run: async (c) => (await surf()).shopDelete(c) },
+  {
+    name: "shop-integrations logs",
+    summary: "Exception logs of one shop integration, or of all",
+    args: "[ID]",
+    flags: { "public-key": s("PK", "The key's public_key (PATCHBAY_PUBLIC_KEY)"), "page-size": s("N", "Entries per page (1-100, default 25)"), cursor: s("TIME", "Entries older than this (the Link header's cursor)") },
+    run: async (c) => (await surf()).shopLogs(c),
+  },
   { name: "webhooks list", summary: "Webhook endpoints", flags: {}, run: async (c) => (await surf()).webhooksList(c) },
   {
     name: "webhooks create",

@@ -1,7 +1,7 @@
 // keys roll, connections, shop integrations, webhook endpoints and deliveries.
 import type { CommandContext } from "./context.ts";
 import { CliError, table } from "./output.ts";
-import { api, entityClient, needArg, pageQuery } from "./sdk-client.ts";
+import { api, entityClient, jsonFlag, needArg, pageQuery } from "./sdk-client.ts";
 
 type Row = Record<string, unknown>;
 const base = (c: CommandContext) => c.serverUrl ?? c.config.serverUrl;
@@ -34,10 +34,56 @@ export async function connectionsGet(c: CommandContext): Promise<void> {
   c.out.result(row, () => Object.entries(row).map(([k, v]) => `${k}: ${String(v)}`).join("\n"));
 }
 
-export async function shopList(c: CommandContext): Promise<void> {
+/** /api/v3 takes HTTP Basic: the key's public_key as the user name. */
+function shopClient(c: CommandContext) {
   const publicKey = typeof c.flags["public-key"] === "string" ? c.flags["public-key"] : process.env.PATCHBAY_PUBLIC_KEY;
   if (!publicKey) throw new CliError("shop-integrations needs the key's public_key.", "Pass --public-key pk_… or set PATCHBAY_PUBLIC_KEY.", 2);
-  const pb = entityClient(c, { publicKey });
+  return entityClient(c, { publicKey });
+}
+
+function shopId(c: CommandContext, usage: string): number {
+  const raw = needArg(c.args[0], "the integration id", usage);
+  if (!/^[1-9]\d{0,15}$/.test(raw)) throw new CliError(`"${raw}" is not an integration id: ids are whole numbers.`, "`patchbay shop-integrations list` shows them.", 2);
+  return Number(raw);
+}
+
+export async function shopGet(c: CommandContext): Promise<void> {
+  const id = shopId(c, "shop-integrations get ID");
+  const doc = (await api(() => shopClient(c).shopIntegrations.getShopIntegration({ params: { path: { id } } }), base(c))) as unknown as { data: { id: string; attributes?: Row } & Row };
+  const row: Row = { id: doc.data.id, ...(doc.data.attributes ?? doc.data) };
+  c.out.result(doc, () => Object.entries(row).map(([k, v]) => `${k}: ${v !== null && typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("\n"));
+}
+
+export async function shopUpdate(c: CommandContext): Promise<void> {
+  const id = shopId(c, "shop-integrations update ID --set JSON");
+  const body = jsonFlag(c.flags.set, "--set");
+  if (!body) throw new CliError("shop-integrations update needs --set JSON: the fields to change.", `For example --set '{"shop_name":"My shop","webhook_active":false}'`, 2);
+  await api(() => shopClient(c).shopIntegrations.updateShopIntegration({ params: { path: { id } }, body: body as never }), base(c));
+  c.out.result({ id, updated: Object.keys(body) }, () => `Updated shop integration ${id}: ${Object.keys(body).join(", ")}.`);
+}
+
+export async function shopDelete(c: CommandContext): Promise<void> {
+  const id = shopId(c, "shop-integrations delete ID");
+  await api(() => shopClient(c).shopIntegrations.deleteShopIntegration({ params: { path: { id } } }), base(c));
+  c.out.result({ id, deleted: true }, () => `Disconnected shop integration ${id} (restorable with POST /v1/integrations/{type} within the recovery window).`);
+}
+
+export async function shopLogs(c: CommandContext): Promise<void> {
+  const pb = shopClient(c);
+  const query: Row = {};
+  if (typeof c.flags["page-size"] === "string") {
+    if (!/^[1-9]\d{0,2}$/.test(c.flags["page-size"]) || Number(c.flags["page-size"]) > 100) throw new CliError("--page-size needs a whole number from 1 to 100.", undefined, 2);
+    query.page_size = Number(c.flags["page-size"]);
+  }
+  if (typeof c.flags.cursor === "string") query.cursor = c.flags.cursor;
+  const doc = (c.args[0] === undefined
+    ? await api(() => pb.shopIntegrations.listShopIntegrationsLogs({ params: { query: query as never } }), base(c))
+    : await api(() => pb.shopIntegrations.listShopIntegrationLogs({ params: { path: { id: shopId(c, "shop-integrations logs [ID]") }, query: query as never } }), base(c))) as unknown as { data: Row[] };
+  c.out.result(doc, () => table(doc.data.map((d) => ({ ...d, ...((d.attributes as Row | undefined) ?? {}) })), ["id", "integration", "created_at", "method", "response_code", "url"]));
+}
+
+export async function shopList(c: CommandContext): Promise<void> {
+  const pb = shopClient(c);
   const doc = (await api(() => pb.shopIntegrations.listShopIntegrations(), base(c))) as unknown as { data: Array<{ id: string; attributes: Row }> };
   c.out.result(doc, () => table(doc.data.map((d) => ({ id: d.id, ...d.attributes })), ["id", "shop_name", "integration_type", "status", "updated_at"]));
 }
