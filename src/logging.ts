@@ -2,7 +2,7 @@ import { LogController, type FastifyReply, type FastifyRequest, type FastifyServ
 import { prettyFactory } from "pino-pretty";
 
 /** Query parameters whose values are credentials or one-time codes: never logged. */
-const SECRET_QUERY_PARAMS = /^(connection_token|link_token|token|code|hmac|state|signature|key|api_key|access_token|refresh_token|password|secret)$/i;
+const SECRET_QUERY_PARAMS = /^(connection_token|link_token|token|code|hmac|state|signature|sig|key|api_key|apikey|access_key|private_key|access_token|refresh_token|id_token|client_secret|password|secret)$/i;
 
 /** The URL as logged: path kept, secret query values replaced. */
 export function redactUrl(url: string): string {

@@ -4006,12 +4006,13 @@ export interface operations {
     listRequestLogs: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A request log id: the page of older entries after it. */
+                /** @description A request log id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description A request log id: the page of newer entries before it. */
+                /** @description A request log id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
-                /** @description true: the answer has total_count, the entries matching the filters (all pages). */
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
                 include_count?: boolean;
                 /** @description One status (404) or a class (4xx) */
                 status?: string;
@@ -4070,9 +4071,11 @@ export interface operations {
                              */
                             created_at: string;
                         }[];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
-                        /** @description With include_count=true: the entries matching the filters */
+                        /** @description All records matching the filters; only with include_count=true. */
                         total_count?: number;
                     };
                 };
@@ -9735,12 +9738,13 @@ export interface operations {
     listAdminEntityRequestLogs: {
         parameters: {
             query?: {
+                /** @description Records per page (1–100, default 20). */
                 limit?: number;
-                /** @description A request log id: the page of older entries after it. */
+                /** @description A request log id: the page after it (older records), exclusive. */
                 starting_after?: string;
-                /** @description A request log id: the page of newer entries before it. */
+                /** @description A request log id: the page before it (newer records), exclusive. Not together with starting_after (400). */
                 ending_before?: string;
-                /** @description true: the answer has total_count, the entries matching the filters (all pages). */
+                /** @description true adds total_count, the number of records matching the filters (one COUNT query more). */
                 include_count?: boolean;
                 /** @description One status (404) or a class (4xx) */
                 status?: string;
@@ -9801,9 +9805,11 @@ export interface operations {
                              */
                             created_at: string;
                         }[];
+                        /** @description true if more records lie past this page, in the direction it was read. */
                         has_more: boolean;
+                        /** @description This list's path. */
                         url: string;
-                        /** @description With include_count=true: the entries matching the filters */
+                        /** @description All records matching the filters; only with include_count=true. */
                         total_count?: number;
                     };
                 };

@@ -35,7 +35,10 @@ export function toCatalogEntry(d: ConnectorDefinition): CatalogEntry {
   };
 }
 
-/** Every connector type, in the seeds' order, as the catalog endpoint lists them. */
-export function catalogEntries(): CatalogEntry[] {
-  return catalog.map(toCatalogEntry);
+let entries: readonly CatalogEntry[] | undefined;
+
+/** Every connector type, in the seeds' order, as the catalog endpoint lists them: built once (the catalog is code). */
+export function catalogEntries(): readonly CatalogEntry[] {
+  entries ??= Object.freeze(catalog.map(toCatalogEntry));
+  return entries;
 }

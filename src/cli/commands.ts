@@ -169,7 +169,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "webhooks update",
     summary: "Change a webhook endpoint (URL, events, description, status)",
     args: "ENDPOINT_ID",
-    flags: { "endpoint-url": s("URL", "Receiver URL"), events: s("a,b", "Event types"), description: s("TEXT", "A note"), status: s("enabled|disabled", "Status") },
+    flags: { "endpoint-url": s("URL", "Receiver URL"), events: s("a,b", "Event types"), description: s("TEXT", "A note"), status: s("active|paused|disabled", "Status (disabled is permanent)") },
     run: async (c) => (await surf()).webhooksUpdate(c),
   },
   { name: "webhooks rotate-secret", summary: "A new signing secret (shown once); the old one signs 24 h more", args: "ENDPOINT_ID", flags: {}, run: async (c) => (await surf()).webhooksRotate(c) },

@@ -91,7 +91,7 @@ export async function shopList(c: CommandContext): Promise<void> {
 export async function webhooksList(c: CommandContext): Promise<void> {
   const pb = entityClient(c);
   const page = await api(() => pb.webhooks.listWebhookEndpoints(), base(c));
-  c.out.result(page, () => table(page.data as unknown as Row[], ["id", "url", "events", "enabled", "created_at"]));
+  c.out.result(page, () => table(page.data as unknown as Row[], ["id", "url", "enabled_events", "status", "created_at"]));
 }
 
 export async function webhooksCreate(c: CommandContext): Promise<void> {
@@ -136,7 +136,7 @@ export async function webhooksGet(c: CommandContext): Promise<void> {
 }
 
 export async function webhooksUpdate(c: CommandContext): Promise<void> {
-  const id = needArg(c.args[0], "the endpoint id", "webhooks update ENDPOINT_ID --status disabled");
+  const id = needArg(c.args[0], "the endpoint id", "webhooks update ENDPOINT_ID --status paused");
   const body: Row = {};
   if (typeof c.flags["endpoint-url"] === "string") body.url = c.flags["endpoint-url"];
   if (typeof c.flags.events === "string") body.events = c.flags.events.split(",").map((e) => e.trim()).filter(Boolean);

@@ -64,11 +64,16 @@ export function createChangeFeed(opts: { listen?: () => Promise<() => Promise<vo
 
 const WRITE = /\b(?:update|insert\s+into|delete\s+from|merge\s+into|truncate(?:\s+table)?)\s+(?:only\s+)?"?(api_keys|connectors|vault_secrets)"?(?![\w])/gi;
 
+const LAST_USED_ONLY = /\bupdate\s+"?api_keys"?(?:\s+as\s+\w+)?\s+set\s+last_used_at\s*=[^;]*/gi;
+
 /** The watched tables a statement writes (none for a read). */
 export function tablesWritten(sqlText: string): WatchedTable[] {
   if (!/update|insert|delete|merge|truncate/i.test(sqlText)) return [];
   const found = new Set<WatchedTable>();
-  for (const m of sqlText.matchAll(WRITE)) found.add(m[1]!.toLowerCase() as WatchedTable);
+  // The request log's "last used" update (api-keys.ts markUsed) changes nothing a cache holds — as migration
+  // 0031's trigger ignores it — so it must not make every process forget its admission grants each flush.
+  const text = sqlText.replace(LAST_USED_ONLY, "");
+  for (const m of text.matchAll(WRITE)) found.add(m[1]!.toLowerCase() as WatchedTable);
   return [...found];
 }
 

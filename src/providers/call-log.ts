@@ -43,7 +43,7 @@ const PLAIN_RESPONSE_HEADERS = new Set([
   "cache-control", "connection", "content-length", "content-type", "date", "retry-after", "request-id", "x-request-id", "x-amzn-requestid", "x-shopify-api-version",
 ]);
 /** JSON keys whose values are secrets wherever they appear in a response body. */
-const SECRET_KEY = /(token|secret|password|passwd|api[_-]?key|credential|authorization|signature|cookie)/i;
+const SECRET_KEY = /(token|secret|password|passwd|api[_-]?key|access[_-]?key|private[_-]?key|^key$|^code$|hmac|credential|authorization|signature|^sig$|cookie)/i;
 /** The longest response body the exception log keeps. */
 export const LOGGED_BODY_CHARS = 2048;
 
@@ -56,7 +56,8 @@ function redactHeaders(headers: Iterable<[string, string]>, plain: Set<string>):
 function redactJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactJson);
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null && typeof v !== "object" ? "[redacted]" : redactJson(v)]));
+  // A secret-named field loses its whole value, whatever its type (a list of tokens, an object of keys).
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null ? "[redacted]" : redactJson(v)]));
 }
 
 /**

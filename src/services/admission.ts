@@ -56,9 +56,8 @@ interface Lease {
   used: number;
   /** The store's counts right after the grant (the whole grant counted). */
   counts: WindowCounts;
-  /** Requests this process admitted for the key earlier in `second` (other grants), and in the whole second before it: the next grant's size follows them. */
+  /** Requests this process admitted for the key earlier in `second` (other grants): the next grant's size follows them. */
   usedEarlier: number;
-  usedBefore: number;
   /** A change to the key was announced: its row must be read again before it is used (the unused grant is still given back). */
   stale: boolean;
   /** The grant being asked for, when one is; requests that find the lease spent wait for it. */
@@ -185,6 +184,9 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
     const giveBack = previous ? previous.granted - previous.used : 0;
     // Retired before the statement: what it gives back can no longer be admitted from here (lost, not given twice, if it fails).
     if (previous) previous.granted = previous.used;
+    // A change announced while the statement runs (a revoke committing meanwhile) makes what it read stale at once.
+    const feed = cacheTtlMs > 0 ? changeFeedOf(db) : null;
+    const epoch = feed?.epoch;
     const { rows } = await sql<LeaseRow>`
       select a.*, k.*
         from admit_api_key_lease(
@@ -211,7 +213,6 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
     const second = Math.floor(nowMs / SECOND_MS);
     const same = previous?.second === second;
     const usedEarlier = previous && same ? previous.usedEarlier + previous.used : 0;
-    const usedBefore = previous ? (same ? previous.usedBefore : previous.second === second - 1 ? previous.usedEarlier + previous.used : 0) : 0;
     const next: Lease = {
       record: record as ApiKeyRecord,
       actor: Object.freeze(actor),
@@ -221,8 +222,7 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
       used: 1,
       counts,
       usedEarlier,
-      usedBefore,
-      stale: false,
+      stale: feed !== null && feed.epoch !== epoch,
       pending: null,
       waiting: 0,
     };

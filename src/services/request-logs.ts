@@ -5,6 +5,7 @@ import type { Database } from "../db/index.ts";
 import type { RequestLogsTable } from "../db/schema.ts";
 import type { KeyMode } from "../auth/api-key-format.ts";
 import { redactQuery } from "../providers/call-log.ts";
+import { keysetPage, type Page } from "./pagination.ts";
 
 export interface RequestLogView {
   id: string;
@@ -185,7 +186,7 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
     close: flush,
 
     /** An entity's requests, newest first, one page (starting_after: older; ending_before: newer). */
-    async list(entityId: string, opts: RequestLogListOptions): Promise<{ data: RequestLogView[]; hasMore: boolean; totalCount?: number }> {
+    async list(entityId: string, opts: RequestLogListOptions): Promise<Page<RequestLogView>> {
       await flush();
       const filtered = db
         .selectFrom("request_logs")
@@ -200,21 +201,7 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
         .$if(opts.apiKeyId !== undefined, (q) => q.where("api_key_id", "=", opts.apiKeyId!))
         .$if(opts.createdGte !== undefined, (q) => q.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
         .$if(opts.createdLte !== undefined, (q) => q.where("created_at", "<=", opts.createdLte!));
-      const backwards = opts.endingBefore !== undefined && opts.startingAfter === undefined;
-      const [rows, count] = await Promise.all([
-        filtered
-          .selectAll()
-          .$if(opts.startingAfter !== undefined, (q) => q.where("id", "<", opts.startingAfter!))
-          .$if(backwards, (q) => q.where("id", ">", opts.endingBefore!))
-          .orderBy("id", backwards ? "asc" : "desc")
-          .limit(opts.limit + 1)
-          .execute(),
-        opts.includeCount ? filtered.select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow() : undefined,
-      ]);
-      const hasMore = rows.length > opts.limit;
-      const page = rows.slice(0, opts.limit);
-      if (backwards) page.reverse();
-      return { data: page.map(toRequestLog), hasMore, ...(count ? { totalCount: Number(count.n) } : {}) };
+      return keysetPage(filtered.selectAll(), "id", opts, toRequestLog);
     },
 
     /** Deletes entries older than `retentionMs`, in batches; the number deleted. */

@@ -1,6 +1,8 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { RequestLogListOptions } from "../../services/request-logs.ts";
 import { StringEnum, Timestamp, Uuid } from "./schema-types.ts";
+import { ListOf, listEnvelope, PageQuery, pageOptions } from "./list-page.ts";
+import type { Page } from "../../services/pagination.ts";
 
 /**
  * The request log's list query and item, shared by GET /v1/request_logs (an
@@ -9,21 +11,14 @@ import { StringEnum, Timestamp, Uuid } from "./schema-types.ts";
  * /v1 list (docs.arcuserp.com concepts/pagination): limit, starting_after,
  * ending_before, include_count.
  */
-export const RequestLogsQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    starting_after: Type.Optional(Type.String({ format: "uuid", description: "A request log id: the page of older entries after it." })),
-    ending_before: Type.Optional(Type.String({ format: "uuid", description: "A request log id: the page of newer entries before it." })),
-    include_count: Type.Optional(Type.Boolean({ description: "true: the answer has total_count, the entries matching the filters (all pages)." })),
-    status: Type.Optional(Type.String({ pattern: "^([1-5][0-9][0-9]|[1-5]xx)$", description: "One status (404) or a class (4xx)" })),
-    method: Type.Optional(Type.String({ pattern: "^[A-Za-z]{3,7}$", description: "GET, POST, PUT, PATCH, DELETE, …" })),
-    path_prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: "^/", description: "Paths starting with this, e.g. /v1/integrations" })),
-    api_key_id: Type.Optional(Type.String({ format: "uuid", description: "Only this key's requests" })),
-    created_gte: Type.Optional(Type.String({ format: "date-time", description: "Entries at or after this time (RFC 3339, with a zone)" })),
-    created_lte: Type.Optional(Type.String({ format: "date-time", description: "Entries at or before this time (RFC 3339, with a zone)" })),
-  },
-  { additionalProperties: false },
-);
+export const RequestLogsQuery = PageQuery("A request log id", {
+  status: Type.Optional(Type.String({ pattern: "^([1-5][0-9][0-9]|[1-5]xx)$", description: "One status (404) or a class (4xx)" })),
+  method: Type.Optional(Type.String({ pattern: "^[A-Za-z]{3,7}$", description: "GET, POST, PUT, PATCH, DELETE, …" })),
+  path_prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: "^/", description: "Paths starting with this, e.g. /v1/integrations" })),
+  api_key_id: Type.Optional(Type.String({ format: "uuid", description: "Only this key's requests" })),
+  created_gte: Type.Optional(Type.String({ format: "date-time", description: "Entries at or after this time (RFC 3339, with a zone)" })),
+  created_lte: Type.Optional(Type.String({ format: "date-time", description: "Entries at or before this time (RFC 3339, with a zone)" })),
+});
 
 export type RequestLogsQueryType = Static<typeof RequestLogsQuery>;
 
@@ -44,13 +39,7 @@ export const RequestLogSchema = Type.Object(
   { description: "One request of an entity's API key: never a header or a body." },
 );
 
-export const RequestLogList = Type.Object({
-  object: Type.Literal("list"),
-  data: Type.Array(RequestLogSchema),
-  has_more: Type.Boolean(),
-  url: Type.String(),
-  total_count: Type.Optional(Type.Integer({ description: "With include_count=true: the entries matching the filters" })),
-});
+export const RequestLogList = ListOf(RequestLogSchema);
 
 export const REQUEST_LOGS_DESCRIPTION =
   "Every request an API key of the entity made, on every surface (/v1, /connections, /api/v3), newest first: method, path (secret query values " +
@@ -61,10 +50,7 @@ export const REQUEST_LOGS_DESCRIPTION =
 /** The service's list options from a validated query. */
 export function requestLogListOptions(q: RequestLogsQueryType): RequestLogListOptions {
   return {
-    limit: q.limit,
-    startingAfter: q.starting_after,
-    endingBefore: q.ending_before,
-    includeCount: q.include_count === true,
+    ...pageOptions(q),
     status: q.status === undefined ? undefined : q.status.endsWith("xx") ? (q.status as RequestLogListOptions["status"]) : Number(q.status),
     method: q.method,
     pathPrefix: q.path_prefix,
@@ -75,6 +61,6 @@ export function requestLogListOptions(q: RequestLogsQueryType): RequestLogListOp
 }
 
 /** The list envelope; total_count only when asked for. */
-export function requestLogPage(page: { data: unknown[]; hasMore: boolean; totalCount?: number }, url: string) {
-  return { object: "list" as const, data: page.data as Static<typeof RequestLogSchema>[], has_more: page.hasMore, url, ...(page.totalCount === undefined ? {} : { total_count: page.totalCount }) };
+export function requestLogPage(page: Page<unknown>, url: string) {
+  return listEnvelope(page as Page<Static<typeof RequestLogSchema>>, url);
 }

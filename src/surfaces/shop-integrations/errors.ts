@@ -234,8 +234,8 @@ export function jsonApiErrors(err: unknown, ctx: ErrorContext = {}): { status: n
     if (AUTH_TITLES[e.message]) error.title = AUTH_TITLES[e.message]!;
   }
   if (e.status === 415) error.source = { header: "Content-Type" };
-  if (typeof e.meta?.retry_after === "number") error.meta = { retry_after: e.meta.retry_after };
-  if (typeof e.meta?.required === "string") error.meta = { required_scope: e.meta.required };
+  if (typeof e.meta?.retry_after === "number") error.meta = { ...error.meta, retry_after: e.meta.retry_after };
+  if (typeof e.meta?.required === "string") error.meta = { ...error.meta, required_scope: e.meta.required };
   return { status: e.status, errors: withIdentity([error], ctx) };
 }
 

@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { basicCredentials } from "../../auth/basic-auth.ts";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
 import type { Admission } from "../../services/admission.ts";
-import { AuthenticationError } from "../../kernel/errors.ts";
+import { AuthenticationError, ValidationError } from "../../kernel/errors.ts";
 import type { Services } from "../../compose.ts";
 import { LOG_PAGE_SIZE_DEFAULT } from "../../services/integration-logs.ts";
 import "../shared/actor.ts";
@@ -219,5 +219,9 @@ async function admitBasic(services: Services, address: string, header: string | 
 
 /** The cursor parameter (validated as a date-time by the schema) as an instant. */
 function cursorOf(cursor: string | undefined): Date | undefined {
-  return cursor === undefined ? undefined : new Date(cursor);
+  if (cursor === undefined) return undefined;
+  const at = new Date(cursor);
+  // The schema's date-time format admits what Date cannot hold (a leap second, 23:59:60): a 400, not a 500.
+  if (Number.isNaN(at.getTime())) throw new ValidationError("cursor must be a date-time this server can read, e.g. 2026-01-31T12:00:00Z.", { param: "cursor" }, "invalid");
+  return at;
 }
