@@ -5,7 +5,11 @@
  * each on its own database of the same kind, driven in alternating rounds in
  * the same run so both see the same machine noise.
  *
- *   node --import tsx bench/request-log-overhead.ts [seconds=5] [rounds=5] [connections=20] [kinds=postgres,pglite]
+ *   node --import tsx bench/request-log-overhead.ts [seconds=5] [rounds=5] [connections=20] [kinds=postgres,pglite] [pairs=3]
+ *
+ * Two processes started alike differ by several percent whatever they run,
+ * so the comparison is made on `pairs` pairs of fresh processes, each pair
+ * driven in alternating rounds; the headline is the median over all rounds.
  *
  * Reported per variant: the median req/s, p50/p99, and the median CPU time
  * per request of the server process (+ its PostgreSQL backends): CPU per
@@ -22,6 +26,7 @@ const seconds = Number(process.argv[2] ?? 5);
 const rounds = Number(process.argv[3] ?? 5);
 const connections = Number(process.argv[4] ?? 20);
 const kinds = (process.argv[5] ?? "postgres,pglite").split(",") as Array<"postgres" | "pglite">;
+const pairs = Number(process.argv[6] ?? 3);
 const KEYS = 4;
 
 interface Variant {
@@ -83,34 +88,53 @@ async function measure(v: Variant): Promise<void> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+
 for (const kind of kinds) {
-  const on = await startVariant(kind, "request log on (default)", {});
-  const off = await startVariant(kind, "request log off (PATCHBAY_REQUEST_LOG=false)", { PATCHBAY_REQUEST_LOG: "false" });
-  try {
-    // Warm-up: JIT, pool connections, caches.
-    await drive(on, 3);
-    await drive(off, 3);
-    // Alternating order, so neither variant always runs second.
-    for (let round = 0; round < rounds; round++) for (const v of round % 2 ? [off, on] : [on, off]) await measure(v);
-    console.log(`\n${kind}: GET /v1/integrations/stripe, ${connections} connections, ${KEYS} keys, ${rounds} rounds of ${seconds} s, one process each, LOG_LEVEL=warn; medians`);
-    const base = { rps: median(off.runs.map((r) => r.rps)), cpu: median(off.runs.map((r) => r.serverUs + (r.dbUs ?? 0))) };
-    for (const v of [off, on]) {
-      const rps = median(v.runs.map((r) => r.rps));
-      const serverUs = median(v.runs.map((r) => r.serverUs));
-      const dbUs = v.runs[0]!.dbUs === null ? null : median(v.runs.map((r) => r.dbUs!));
-      const total = median(v.runs.map((r) => r.serverUs + (r.dbUs ?? 0)));
-      const failures = v.runs.reduce((n, r) => n + r.failures, 0);
-      console.log(
-        `${v.name.padEnd(46)} ${rps.toFixed(0).padStart(6)} req/s (${v.runs.map((r) => r.rps.toFixed(0)).join("/")})  p50 ${median(v.runs.map((r) => r.p50))} ms  p99 ${median(v.runs.map((r) => r.p99))} ms  ` +
-          `CPU/req ${serverUs.toFixed(0)}${dbUs === null ? "" : ` + ${dbUs.toFixed(0)}`} µs (${v.runs.map((r) => (r.serverUs + (r.dbUs ?? 0)).toFixed(0)).join("/")})  failed ${failures}` +
-          (v === on ? `  → throughput ${((rps / base.rps - 1) * 100).toFixed(1)}%, CPU/req ${((total / base.cpu - 1) * 100).toFixed(1)}% vs off` : ""),
-      );
-    }
-  } finally {
-    for (const v of [on, off]) {
-      await v.backends?.close();
-      await v.server.stop();
-      await v.database?.close();
+  // Two server processes differ by a few percent whatever they run (where their threads and backends land on
+  // the two CPUs): so each pair of processes is started afresh, `pairs` times, the two started in turn first.
+  const all: { on: Variant["runs"]; off: Variant["runs"] } = { on: [], off: [] };
+  const pairRatios: number[] = [];
+  for (let pair = 0; pair < pairs; pair++) {
+    const start = () => [
+      () => startVariant(kind, "request log on (default)", {}),
+      () => startVariant(kind, "request log off (PATCHBAY_REQUEST_LOG=false)", { PATCHBAY_REQUEST_LOG: "false" }),
+    ];
+    const [first, second] = pair % 2 ? start().reverse() : start();
+    const a = await first!();
+    const b = await second!();
+    const [on, off] = pair % 2 ? [b, a] : [a, b];
+    try {
+      // Warm-up: JIT, pool connections, caches.
+      await drive(on, 3);
+      await drive(off, 3);
+      // Alternating order, so neither variant always runs second.
+      for (let round = 0; round < rounds; round++) for (const v of round % 2 ? [off, on] : [on, off]) await measure(v);
+      const ratios = on.runs.map((r, i) => r.rps / off.runs[i]!.rps - 1);
+      pairRatios.push(median(ratios));
+      console.log(`${kind} pair ${pair + 1}: off ${off.runs.map((r) => r.rps.toFixed(0)).join("/")} req/s, on ${on.runs.map((r) => r.rps.toFixed(0)).join("/")} req/s; rounds on vs off ${ratios.map(pct).join(" ")}`);
+      all.on.push(...on.runs);
+      all.off.push(...off.runs);
+    } finally {
+      for (const v of [on, off]) {
+        await v.backends?.close();
+        await v.server.stop();
+        await v.database?.close();
+      }
     }
   }
+  console.log(`\n${kind}: GET /v1/integrations/stripe, ${connections} connections, ${KEYS} keys, ${pairs} pairs of fresh processes × ${rounds} rounds of ${seconds} s, LOG_LEVEL=warn; medians over all rounds`);
+  const cpu = (r: Variant["runs"][number]) => r.serverUs + (r.dbUs ?? 0);
+  const base = { rps: median(all.off.map((r) => r.rps)), cpu: median(all.off.map(cpu)) };
+  for (const [name, runs] of [["request log off (PATCHBAY_REQUEST_LOG=false)", all.off], ["request log on (default)", all.on]] as const) {
+    const rps = median(runs.map((r) => r.rps));
+    const dbUs = runs[0]!.dbUs === null ? null : median(runs.map((r) => r.dbUs!));
+    const failures = runs.reduce((n, r) => n + r.failures, 0);
+    console.log(
+      `${name.padEnd(46)} ${rps.toFixed(0).padStart(6)} req/s  p50 ${median(runs.map((r) => r.p50))} ms  p99 ${median(runs.map((r) => r.p99))} ms  ` +
+        `CPU/req ${median(runs.map((r) => r.serverUs)).toFixed(0)}${dbUs === null ? "" : ` + ${dbUs.toFixed(0)}`} µs  failed ${failures}` +
+        (runs === all.on ? `  → throughput ${pct(rps / base.rps - 1)}, CPU/req ${pct(median(runs.map(cpu)) / base.cpu - 1)} vs off` : ""),
+    );
+  }
+  console.log(`per pair of processes (median of its rounds' on/off ratios): ${pairRatios.map(pct).join(" ")}; median ${pct(median(pairRatios))}`);
 }
