@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, describe, it } from "node:test";
 import { loadConfig } from "../src/config.ts";
-import { createLogDestination, prettyLogDestination, wantsPrettyLogs } from "../src/logging.ts";
+import pino from "pino";
+import { createLogDestination, loggerOptions, prettyLogDestination, redactLogFields, wantsPrettyLogs } from "../src/logging.ts";
 import { startServerProcess, tempDir, type ServerProcess } from "./helpers/process.ts";
 
 const ANSI = /\u001b\[[0-9;]*m/g;
@@ -23,12 +24,16 @@ describe("logs a person can read: LOG_FORMAT and the start-up summary", () => {
     assert.throws(() => loadConfig({ LOG_FORMAT: "yaml" }), /LOG_FORMAT/);
   });
 
-  it("the pretty destination formats each line synchronously into the same never-blocking destination", async () => {
+  it("the pretty destination formats each line into the same never-blocking destination, one write per event-loop turn", async () => {
     const written: string[] = [];
     const out = Object.assign(new (await import("node:stream")).Writable({ write: (c, _e, cb) => (written.push(String(c)), cb()) }), {});
     const dest = prettyLogDestination(createLogDestination(out as never), true);
     dest.write(`${JSON.stringify({ level: 30, time: 0, msg: "request completed", req: { method: "GET" }, responseTime: 1.5 })}\n`);
-    assert.equal(written.length, 1, "written in the call, not later");
+    dest.write(`${JSON.stringify({ level: 30, time: 0, msg: "second line" })}\n`);
+    assert.equal(written.length, 0, "handed over at the end of the turn");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(written.length, 1, "the turn's lines in one write");
+    assert.match(written[0]!.replace(ANSI, ""), /request completed[^\n]*\n.*second line/);
     const plain = written[0]!.replace(ANSI, "");
     assert.match(plain, /INFO.*request completed/);
     assert.ok(written[0]!.includes("\u001b["), "colourised");
@@ -74,3 +79,21 @@ describe("logs a person can read: LOG_FORMAT and the start-up summary", () => {
     server = undefined;
   });
 });
+
+describe("the log's second net: secret-named fields", () => {
+  it("a log call's secret-named fields lose their values, at the top and one level down; nothing else is copied or changed", () => {
+    const lines: string[] = [];
+    const opts = loggerOptions("info", { write: (l: string) => lines.push(l) }) as pino.LoggerOptions & { stream: pino.DestinationStream };
+    const log = pino(opts, opts.stream);
+    log.info({ token: "tok-1", connector: { id: "c1", credentials: { secret_key: "sk-2" } }, headers: { authorization: "Bearer sk-3", accept: "*/*" }, n: 1 }, "planted");
+    log.info({ req: { method: "GET", url: "/v1/x?api_key=sk-4", id: "r1", headers: { authorization: "Bearer sk-5" } }, res: { statusCode: 200 } }, "request completed");
+    const out = lines.join("");
+    for (const secret of ["tok-1", "sk-2", "sk-3", "sk-4", "sk-5"]) assert.ok(!out.includes(secret), `${secret} logged`);
+    const first = JSON.parse(lines[0]!);
+    assert.deepEqual([first.token, first.connector, first.headers, first.n], ["[REDACTED]", { id: "c1", credentials: "[REDACTED]" }, { authorization: "[REDACTED]", accept: "*/*" }, 1]);
+    assert.deepEqual(JSON.parse(lines[1]!).req, { method: "GET", url: "/v1/x?api_key=%5BREDACTED%5D", id: "r1" });
+    const plain = { req: { method: "GET" }, responseTime: 1 };
+    assert.equal(redactLogFields(plain), plain, "nothing secret: the same object, no copy");
+  });
+});
+
