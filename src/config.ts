@@ -14,6 +14,8 @@ export interface Config {
   databaseUrl: string | null;
   /** PostgreSQL: how long a query waits for a pooled connection (or a new one to open) before answering 503. */
   dbConnectTimeoutMs: number;
+  /** PostgreSQL statements with parameters go as named prepared statements (off for a pooler that cannot carry them). */
+  pgPrepare: boolean;
   /** Embedded database: requests that may wait for one of its admission slots; beyond, 503 (src/db/embedded-admission.ts). */
   embeddedQueueLimit: number;
   adminToken: string | null;
@@ -258,6 +260,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     databaseUrl,
     dbConnectTimeoutMs: int(env, "PATCHBAY_DB_CONNECT_TIMEOUT_MS", 3000, 100, 60_000),
+    pgPrepare: bool(env, "PATCHBAY_PG_PREPARE", true),
     embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
     adminToken,
     publicUrl,

@@ -4,6 +4,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { executeDeferrable } from "../src/db/deferred.ts";
 import type { OpenDatabase } from "../src/db/index.ts";
+import type { TestDatabase } from "./helpers/databases.ts";
 import { inlineParameters } from "../src/db/pg-driver.ts";
 import { createTestDatabase, PG_ADMIN_URL } from "./helpers/databases.ts";
 
@@ -136,5 +137,60 @@ describe("[postgres] pg-driver: BEGIN and deferrable statements batched", () => 
     await sql`delete from pw_t`.execute(database.db);
     await executeDeferrable(database.db, insert(7, "now").compile(database.db));
     assert.deepEqual(await notes(), [{ id: 7, note: "now" }]);
+  });
+});
+
+describe("[postgres] pg-driver: prepared statements and the COMMIT's answer", () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase("postgres", { poolSize: 1 });
+    await sql`create table ps_t (id int primary key, note text)`.execute(database.db);
+  });
+  after(() => database.close());
+
+  const prepared = async () => (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(database.db)).rows.map((r) => r.statement);
+
+  it("a statement with parameters is prepared once on the connection and reused; one without is not", async () => {
+    const read = (id: number) => sql<{ note: string }>`select note from ps_t where id = ${id}`.execute(database.db);
+    await sql`insert into ps_t (id, note) values (${1}, ${"one"}), (${2}, ${"two"})`.execute(database.db);
+    assert.equal((await read(1)).rows[0]!.note, "one");
+    assert.equal((await read(2)).rows[0]!.note, "two");
+    const names = await prepared();
+    assert.equal(names.filter((s) => s === "select note from ps_t where id = $1").length, 1, names.join("\n"));
+    assert.ok(!names.some((s) => s.startsWith("select statement from pg_prepared_statements")), "no parameters: not prepared");
+  });
+
+  it("a prepared read whose table changed shape since (another process migrated) is answered, not refused", async () => {
+    const all = () => sql<Record<string, unknown>>`select * from ps_t where id = ${1}`.execute(database.db);
+    assert.deepEqual(Object.keys((await all()).rows[0]!), ["id", "note"]);
+    const other = new pg.Client({ connectionString: database.url! });
+    await other.connect();
+    await other.query("alter table ps_t add column extra text");
+    await other.end();
+    assert.deepEqual(Object.keys((await all()).rows[0]!), ["id", "note", "extra"]);
+    assert.deepEqual(Object.keys((await all()).rows[0]!), ["id", "note", "extra"], "and again, unnamed from now on");
+  });
+
+  it("a transaction whose earlier statement failed (and was caught) does not pass for committed: COMMIT answered ROLLBACK is an error", async () => {
+    await assert.rejects(
+      database.db.transaction().execute(async (trx) => {
+        await sql`insert into ps_t (id, note) values (${10}, ${"kept?"})`.execute(trx);
+        await sql`insert into ps_t (id, note) values (${10}, ${"duplicate"})`.execute(trx).catch(() => {});
+      }),
+      (err: Error) => err.name === "TransactionRolledBackError",
+    );
+    assert.equal((await sql`select 1 from ps_t where id = ${10}`.execute(database.db)).rows.length, 0);
+    // The connection is usable afterwards.
+    await sql`insert into ps_t (id, note) values (${11}, ${"after"})`.execute(database.db);
+  });
+
+  it("PATCHBAY_PG_PREPARE=false: nothing is prepared", async () => {
+    const unprepared = await createTestDatabase("postgres", { poolSize: 1, prepare: false });
+    try {
+      await sql`select ${1}::int as n`.execute(unprepared.db);
+      assert.deepEqual((await sql`select name from pg_prepared_statements`.execute(unprepared.db)).rows, []);
+    } finally {
+      await unprepared.close();
+    }
   });
 });

@@ -21,7 +21,8 @@ export interface OpenDatabase {
 }
 
 export type DatabaseTarget =
-  | { kind: "postgres"; url: string; poolSize?: number; connectTimeoutMs?: number }
+  /** prepare: named prepared statements (PATCHBAY_PG_PREPARE; default on). */
+  | { kind: "postgres"; url: string; poolSize?: number; connectTimeoutMs?: number; prepare?: boolean }
   /** image: a migrated data dir copied in when dataDir holds no database yet (pglite-image.ts). */
   | { kind: "pglite"; dataDir: string; image?: string }
   | { kind: "pglite"; instance: PGlite };
@@ -58,7 +59,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     // Other processes' writes of cached rows are heard on one LISTEN connection, opened once a cache subscribes.
     const url = target.url;
     const feed = createChangeFeed({ listen: () => listenForChanges(url, feed) });
-    const db = withAmbient(new PgDialect(pool), "many", feed);
+    const db = withAmbient(new PgDialect(pool, { prepare: target.prepare }), "many", feed);
     const poolStats = () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount, total: pool.totalCount });
     return {
       db,

@@ -21,12 +21,15 @@ import { isDatabaseUnavailable } from "./unavailable.ts";
  * that error aborts the transaction, which the caller then rolls back.
  */
 export class PgDialect implements Dialect {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: { prepare?: boolean } = {},
+  ) {}
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PgDriver(this.pool);
+    return new PgDriver(this.pool, this.opts.prepare ?? true);
   }
   createIntrospector(db: Kysely<any>) {
     return new PostgresIntrospector(db);
@@ -37,10 +40,13 @@ export class PgDialect implements Dialect {
 }
 
 class PgDriver implements Driver {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly prepare: boolean,
+  ) {}
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PgConnection(await this.pool.connect());
+    return new PgConnection(await this.pool.connect(), this.prepare);
   }
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const level = settings.isolationLevel ? ` isolation level ${settings.isolationLevel}` : "";
@@ -63,6 +69,44 @@ class PgDriver implements Driver {
 
 const COUNTED_COMMANDS = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
 
+/** COMMIT was answered ROLLBACK: nothing of the transaction was kept. */
+export class TransactionRolledBackError extends Error {
+  constructor() {
+    super("the database rolled the transaction back at COMMIT: an earlier statement of it had failed");
+    this.name = "TransactionRolledBackError";
+  }
+}
+
+/**
+ * Names of prepared statements, by statement text, shared by every connection
+ * of the process (node-postgres remembers per connection which it has
+ * prepared). Bounded: statements past the first MAX_NAMED distinct texts go
+ * unnamed, so a query whose text varies (an IN list) cannot grow the
+ * server's per-connection statement cache without end. PATCHBAY_PG_PREPARE=false
+ * (a pooler that cannot carry prepared statements) names none (PgDialect's `prepare`).
+ */
+const MAX_NAMED = 500;
+const statementNames = new Map<string, string | null>();
+let namedStatements = 0;
+
+function statementName(text: string): string | undefined {
+  const known = statementNames.get(text);
+  if (known !== undefined) return known ?? undefined;
+  if (namedStatements >= MAX_NAMED) return undefined;
+  const name = `pb_${++namedStatements}`;
+  statementNames.set(text, name);
+  return name;
+}
+
+function forgetStatement(text: string): void {
+  statementNames.set(text, null);
+}
+
+/** PostgreSQL's refusal to run a prepared statement whose result columns changed under it. */
+function isStalePlan(err: unknown): boolean {
+  return (err as { code?: string }).code === "0A000" && /cached plan must not change result type/.test(String((err as Error).message));
+}
+
 class PgConnection implements DatabaseConnection {
   private lost: Error | null = null;
   /** Inside a transaction (begun, not yet committed or rolled back). */
@@ -72,7 +116,10 @@ class PgConnection implements DatabaseConnection {
   /** Deferrable statements not sent yet, in order. */
   private held: CompiledQuery[] = [];
 
-  constructor(private readonly client: pg.PoolClient) {}
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly prepare: boolean,
+  ) {}
 
   begin(statement: string): void {
     this.inTransaction = true;
@@ -98,8 +145,11 @@ class PgConnection implements DatabaseConnection {
       this.inTransaction = false;
       return;
     }
-    await this.send([...prefix, "commit"].join("\n;\n"));
+    const tag = await this.sendForTag([...prefix, "commit"].join("\n;\n"));
     this.inTransaction = false;
+    // PostgreSQL answers COMMIT of a transaction an earlier error aborted with ROLLBACK, not an error: a caller
+    // that caught that error and went on must not take its write for committed.
+    if (tag === "ROLLBACK") throw new TransactionRolledBackError();
   }
 
   async rollback(): Promise<void> {
@@ -121,14 +171,39 @@ class PgConnection implements DatabaseConnection {
   }
 
   private async send<R>(text: string, parameters: readonly unknown[] = []): Promise<QueryResult<R>> {
+    const result = await this.sendRaw(text, parameters);
+    return {
+      rows: (result.rows ?? []) as R[],
+      numAffectedRows: COUNTED_COMMANDS.has(result.command) && result.rowCount !== null ? BigInt(result.rowCount) : undefined,
+    };
+  }
+
+  private async sendForTag(text: string): Promise<string> {
+    return (await this.sendRaw(text, [])).command;
+  }
+
+  /**
+   * One message. A statement with parameters goes as a named prepared
+   * statement (statementName): PostgreSQL parses and plans its text once per
+   * connection instead of on every execution — about a quarter of the
+   * database's CPU for a short read. The rest go unnamed.
+   */
+  private async sendRaw(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult> {
     try {
-      const answer = await this.client.query(text, parameters.length === 0 ? undefined : [...parameters]);
+      const name = parameters.length === 0 || !this.prepare ? undefined : statementName(text);
+      let answer: pg.QueryResult | pg.QueryResult[];
+      try {
+        answer = await this.client.query(name ? { name, text, values: [...parameters] } : { text, values: parameters.length === 0 ? undefined : [...parameters] });
+      } catch (err) {
+        // The statement's table changed shape since this connection prepared it (a migration by a newer
+        // process): that name is not used again anywhere, and outside a transaction the statement is retried once.
+        if (!name || !isStalePlan(err)) throw err;
+        forgetStatement(text);
+        if (this.inTransaction) throw err;
+        answer = await this.client.query(text, [...parameters]);
+      }
       // A message of several statements answers one result each: the last is the caller's statement.
-      const result = Array.isArray(answer) ? (answer.at(-1) as pg.QueryResult) : answer;
-      return {
-        rows: (result.rows ?? []) as R[],
-        numAffectedRows: COUNTED_COMMANDS.has(result.command) && result.rowCount !== null ? BigInt(result.rowCount) : undefined,
-      };
+      return Array.isArray(answer) ? (answer.at(-1) as pg.QueryResult) : answer;
     } catch (err) {
       if (isDatabaseUnavailable(err)) this.lost = err as Error;
       throw err;

@@ -157,7 +157,10 @@ export function createJobQueue({ db, clock, pollMs = 250, concurrency = 4 }: Job
         created_at: now,
         updated_at: now,
       })
-      .onConflict((oc) => oc.column("singleton_key").where("state", "=", "queued").where("singleton_key", "is not", null).doNothing())
+      // The partial unique index's predicate as literals: PostgreSQL matches an ON CONFLICT target to a partial
+      // index only by a predicate it can prove, which a parameter ($1 for 'queued') is not in a prepared
+      // statement's generic plan (pg-driver.ts prepares statements).
+      .onConflict((oc) => oc.column("singleton_key").where(sql<boolean>`state = 'queued' and singleton_key is not null`).doNothing())
       .returning("id")
       .executeTakeFirst();
     return row?.id ?? null;

@@ -79,7 +79,7 @@ export interface TestDatabase extends OpenDatabase {
 }
 
 /** A fresh, migrated database of the given kind, private to the caller. */
-export async function createTestDatabase(kind: DatabaseKind, opts: { poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(kind: DatabaseKind, opts: { poolSize?: number; prepare?: boolean } = {}): Promise<TestDatabase> {
   if (kind === "pglite") {
     const blob = new Blob([fs.readFileSync(await pgliteTemplateFile())]);
     const instance = await PGlite.create({ loadDataDir: blob });
@@ -92,7 +92,7 @@ export async function createTestDatabase(kind: DatabaseKind, opts: { poolSize?: 
   await admin.query(`create database ${name} template ${template}`);
   await admin.end();
   const url = withDatabase(PG_ADMIN_URL, name);
-  const opened = await openDatabase({ kind: "postgres", url, poolSize: opts.poolSize ?? 10 });
+  const opened = await openDatabase({ kind: "postgres", url, poolSize: opts.poolSize ?? 10, prepare: opts.prepare });
   return {
     ...opened,
     url,
