@@ -66,15 +66,33 @@ const WRITE = /\b(?:update|insert\s+into|delete\s+from|merge\s+into|truncate(?:\
 
 const LAST_USED_ONLY = /\bupdate\s+"?api_keys"?(?:\s+as\s+\w+)?\s+set\s+last_used_at\s*=[^;]*/gi;
 
+/**
+ * The answers of tablesWritten by statement text: the same few hundred texts
+ * run again and again, and scanning each with the patterns below costs
+ * microseconds per statement. Bounded: past MAX_KNOWN texts, new ones are
+ * scanned every time.
+ */
+const known = new Map<string, readonly WatchedTable[]>();
+const MAX_KNOWN = 2_000;
+const NONE: readonly WatchedTable[] = Object.freeze([]);
+
 /** The watched tables a statement writes (none for a read). */
-export function tablesWritten(sqlText: string): WatchedTable[] {
-  if (!/update|insert|delete|merge|truncate/i.test(sqlText)) return [];
+export function tablesWritten(sqlText: string): readonly WatchedTable[] {
+  const cached = known.get(sqlText);
+  if (cached !== undefined) return cached;
+  const found = scanWrites(sqlText);
+  if (known.size < MAX_KNOWN) known.set(sqlText, found);
+  return found;
+}
+
+function scanWrites(sqlText: string): readonly WatchedTable[] {
+  if (!/update|insert|delete|merge|truncate/i.test(sqlText)) return NONE;
   const found = new Set<WatchedTable>();
   // The request log's "last used" update (api-keys.ts markUsed) changes nothing a cache holds — as migration
   // 0031's trigger ignores it — so it must not make every process forget its admission grants each flush.
   const text = sqlText.replace(LAST_USED_ONLY, "");
   for (const m of text.matchAll(WRITE)) found.add(m[1]!.toLowerCase() as WatchedTable);
-  return [...found];
+  return Object.freeze([...found]);
 }
 
 class WatchedConnection implements DatabaseConnection {
