@@ -300,7 +300,11 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
           left join api_keys k on k.id = a.key_id`.execute(db);
       const row = rows[0]!;
       if (row.throttled) throw authThrottle.refusal(address, failureCounts(row));
-      if (row.key_id === null) throw invalidAccessToken();
+      // Unknown or expired: counted as a failure of the address by the statement, and noted here as for a key.
+      if (row.key_id === null) {
+        authThrottle.noteFailure(address);
+        throw invalidAccessToken();
+      }
       const actor = apiKeys.actorOf(row);
       const counts = { allowed: row.allowed, minutePrev: row.minute_prev, minuteCount: row.minute_count, secondPrev: row.second_prev, secondCount: row.second_count };
       return { actor, check: verdict(counts, actor.rateLimit, nowMs) };
