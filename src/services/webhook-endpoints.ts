@@ -225,9 +225,10 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
     async updateEndpoint(actor: ApiKeyActor, id: string, patch: Partial<EndpointInput>): Promise<WebhookEndpoint> {
       const existing = await findOwned(actor, id);
       // api-reference/webhooks: "disabled is permanently off" — it is not made active or paused again.
-      if (existing.status === "disabled" && patch.status !== undefined && patch.status !== "disabled") {
-        throw new ConflictError("endpoint_disabled", "This endpoint is disabled, which is permanent: it cannot be set active or paused again.", "Create a new endpoint, or pause (not disable) an endpoint you mean to resume.");
-      }
+      const revives = patch.status !== undefined && patch.status !== "disabled";
+      const disabledError = () =>
+        new ConflictError("endpoint_disabled", "This endpoint is disabled, which is permanent: it cannot be set active or paused again.", "Create a new endpoint, or pause (not disable) an endpoint you mean to resume.");
+      if (existing.status === "disabled" && revives) throw disabledError();
       const url = patch.url === undefined ? undefined : await assertDeliverableUrl(patch.url, urls);
       const subscription = subscriptionOf(patch);
       const events = subscription === undefined ? undefined : checkedEvents(subscription, subscriptionParam(patch));
@@ -247,9 +248,14 @@ export function createWebhookEndpointService({ db, clock, vault, urls, jobs }: W
             updated_at: now,
           })
           .where("id", "=", existing.id)
+          // Disabled by another request since it was read above: still never made active or paused again.
+          .$if(revives, (q) => q.where("status", "<>", "disabled"))
           .returningAll()
           .executeTakeFirst();
-        if (!row) throw endpointNotFound();
+        if (!row) {
+          if (revives && (await trx.selectFrom("webhook_endpoints").select("status").where("id", "=", existing.id).executeTakeFirst())?.status === "disabled") throw disabledError();
+          throw endpointNotFound();
+        }
         const view = toWebhookEndpoint(row);
         const changes = diffFields(toWebhookEndpoint(existing), view, ENDPOINT_AUDIT_FIELDS);
         // A PATCH that changes nothing records nothing (as on every surface).
