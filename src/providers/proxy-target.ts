@@ -46,9 +46,22 @@ export function queryWithout(rawQuery: string, owned: readonly string[]): string
  * leave the base (it cannot, for a path refusePath accepted; checked anyway).
  */
 export function targetUrl(base: string, rawPath: string, query: string): URL | null {
-  const baseUrl = new URL(base);
-  const prefix = baseUrl.pathname.replace(/\/+$/, "");
-  const url = new URL(`${baseUrl.origin}${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`);
-  if (url.origin !== baseUrl.origin || !url.pathname.startsWith(prefix || "/") || url.username || url.password) return null;
+  const { origin, prefix } = parsedBase(base);
+  const url = new URL(`${origin}${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`);
+  if (url.origin !== origin || !url.pathname.startsWith(prefix || "/") || url.username || url.password) return null;
   return url;
 }
+
+/** A base URL's origin and path prefix (no trailing slash), parsed once per base (a few per type; one per shop for Shopify). */
+function parsedBase(base: string): { origin: string; prefix: string } {
+  let parsed = bases.get(base);
+  if (!parsed) {
+    const url = new URL(base);
+    parsed = { origin: url.origin, prefix: url.pathname.replace(/\/+$/, "") };
+    if (bases.size >= MAX_BASES) bases.clear();
+    bases.set(base, parsed);
+  }
+  return parsed;
+}
+const bases = new Map<string, { origin: string; prefix: string }>();
+const MAX_BASES = 1_000;
