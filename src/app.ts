@@ -8,7 +8,7 @@ import { useEmbeddedAdmission, type EmbeddedAdmission } from "./db/embedded-admi
 import { useHttpMetrics } from "./metrics/http.ts";
 import { useRequestLog } from "./surfaces/shared/request-log-hook.ts";
 import { loggerOptions, OneLinePerRequest, type LogSink } from "./logging.ts";
-import { randomBase62 } from "./kernel/ids.ts";
+import { requestIdBase62 } from "./kernel/ids.ts";
 import type { Services } from "./compose.ts";
 import { demoInboxRoutes, demoRetailerGatewayRoutes } from "./demo/retailer-gateway.ts";
 import { adminRoutes } from "./surfaces/admin/routes.ts";
@@ -102,7 +102,7 @@ export interface AppDeps {
 /** Builds the Fastify instance: plugins, the surfaces, /healthz, /openapi.json, /docs. */
 export async function buildApp({ config, db, services, adminToken, logStream, poolStats, admission }: AppDeps): Promise<FastifyInstance> {
   const compiles = new PendingCompiles();
-  const genReqId = () => `req_${randomBase62(20)}`;
+  const genReqId = () => `req_${requestIdBase62(20)}`;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
     logController: new OneLinePerRequest(),
