@@ -4,9 +4,13 @@
  * before anything is sent, and the joined URL is checked again.
  */
 
+/** Segments of [A-Za-z0-9_-], dots after their first character; a trailing slash. No %, @, :, backslash or dot segment can match. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\/?$/;
+
 /** Why a path is refused; null when it is acceptable. */
 export function refusePath(rawPath: string): string | null {
-  if (rawPath === "") return null;
+  // The usual path (letters, digits, -, _, and dots inside segments that do not start with one) passes every check below.
+  if (rawPath === "" || PLAIN_PATH.test(rawPath)) return null;
   if (!rawPath.startsWith("/")) return "The path must start with /.";
   if (rawPath.startsWith("//")) return "A path may not start with // (a host of its own).";
   if (/[\u0000-\u0020\u007f-\uffff#]/.test(rawPath)) return "The path holds a control character, a space, a fragment or a non-ASCII byte.";
@@ -46,9 +50,22 @@ export function queryWithout(rawQuery: string, owned: readonly string[]): string
  * leave the base (it cannot, for a path refusePath accepted; checked anyway).
  */
 export function targetUrl(base: string, rawPath: string, query: string): URL | null {
-  const baseUrl = new URL(base);
-  const prefix = baseUrl.pathname.replace(/\/+$/, "");
-  const url = new URL(`${baseUrl.origin}${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`);
-  if (url.origin !== baseUrl.origin || !url.pathname.startsWith(prefix || "/") || url.username || url.password) return null;
+  const { origin, prefix } = parsedBase(base);
+  const url = new URL(`${origin}${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`);
+  if (url.origin !== origin || !url.pathname.startsWith(prefix || "/") || url.username || url.password) return null;
   return url;
 }
+
+/** A base URL's origin and path prefix (no trailing slash), parsed once per base (a few per type; one per shop for Shopify). */
+function parsedBase(base: string): { origin: string; prefix: string } {
+  let parsed = bases.get(base);
+  if (!parsed) {
+    const url = new URL(base);
+    parsed = { origin: url.origin, prefix: url.pathname.replace(/\/+$/, "") };
+    if (bases.size >= MAX_BASES) bases.clear();
+    bases.set(base, parsed);
+  }
+  return parsed;
+}
+const bases = new Map<string, { origin: string; prefix: string }>();
+const MAX_BASES = 1_000;

@@ -61,8 +61,12 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** The header names a `Connection` header lists: hop-by-hop for this message too. */
-export function connectionListed(value: string | string[] | undefined): Set<string> {
+export function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  // No header, or the usual one: it lists nothing that is not hop-by-hop already (keep-alive is).
+  if (value === undefined || value === "keep-alive" || value === "Keep-Alive") return NONE;
   const raw = Array.isArray(value) ? value.join(",") : value ?? "";
   return new Set(raw.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean));
 }

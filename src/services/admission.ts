@@ -167,13 +167,16 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
 
   /**
    * How many requests to ask for: twice the last grant when it ran out within
-   * its second, else what the key used in the whole last second; at most a
+   * its second, else twice what the key used in the whole last second (a key's
+   * traffic varies from second to second: asking for just as much meant a second
+   * statement in about half of them; the unused rest is given back with the
+   * next grant); at most a
    * share of the room left (near the limit that is one: exact counting).
    */
   function wanted(previous: Lease | undefined, nowMs: number): number {
     if (cacheTtlMs === 0 || !previous) return 1;
     const second = Math.floor(nowMs / SECOND_MS);
-    const demand = previous.second === second ? 2 * previous.granted : previous.second === second - 1 ? previous.usedEarlier + previous.used : 0;
+    const demand = previous.second === second ? 2 * previous.granted : previous.second === second - 1 ? 2 * (previous.usedEarlier + previous.used) : 0;
     const room = Math.floor(verdict({ ...previous.counts, allowed: true }, previous.actor.rateLimit, nowMs).remaining / GRANT_SHARE);
     return Math.max(1, Math.min(MAX_GRANT, room, demand + 1 + previous.waiting));
   }

@@ -2,8 +2,9 @@ import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
-import type { Insertable, Selectable } from "kysely";
-import { uuidv7 } from "../kernel/ids.ts";
+import { sql, type Insertable, type Selectable } from "kysely";
+import { uuidv7Sequence } from "../kernel/ids.ts";
+import { plainArray, textArray } from "../db/array-literals.ts";
 import type { CallContext, CallOutcome } from "../providers/call-log.ts";
 import { logEntryOfCall, type IntegrationLogStore } from "./integration-logs.ts";
 import type { IntegrationLogsTable } from "../db/schema.ts";
@@ -24,6 +25,55 @@ export interface CallListOptions extends PageOptions {
 
 /** Rows the buffer holds before it writes them without waiting for the interval. */
 const FLUSH_ROWS = 500;
+const MAX_PATH = 2048;
+
+/** The lowest UUIDv7 id at or after `at`. */
+function lowestIdAt(at: Date): string {
+  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+/** One recorded call as the buffer keeps it until the flush: the caller's own objects, and the time (epoch ms). */
+interface PendingCall {
+  at: number;
+  ctx: CallContext;
+  outcome: CallOutcome;
+}
+
+/**
+ * One INSERT of a whole batch as 14 arrays (unnest): the statement's text and
+ * its parameter count are the same whatever the batch size, the arrays are
+ * literals built here in one pass (uuids and numbers unquoted), the times
+ * epoch milliseconds, and the ids are made for the whole batch at once.
+ */
+async function insertCalls(db: Database, ids: (times: readonly number[]) => string[], calls: readonly PendingCall[]): Promise<void> {
+  const n = calls.length;
+  const at = new Array<number>(n), entity = new Array<string>(n), connector = new Array<string>(n), type = new Array<string>(n), purpose = new Array<string>(n);
+  const method = new Array<string>(n), path = new Array<string>(n), status = new Array<number | null>(n), latency = new Array<number>(n);
+  const sent = new Array<number>(n), received = new Array<number>(n), errorClass = new Array<string | null>(n), request = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const { at: ms, ctx, outcome } = calls[i]!;
+    at[i] = ms;
+    entity[i] = ctx.entityId;
+    connector[i] = ctx.connectorId;
+    type[i] = ctx.connectorType;
+    purpose[i] = ctx.purpose;
+    method[i] = outcome.method;
+    path[i] = outcome.path.length > MAX_PATH ? outcome.path.slice(0, MAX_PATH) : outcome.path;
+    status[i] = outcome.status;
+    latency[i] = Math.max(0, Math.round(outcome.latencyMs));
+    sent[i] = Math.max(0, Math.trunc(outcome.bytesSent));
+    received[i] = Math.max(0, Math.trunc(outcome.bytesReceived));
+    errorClass[i] = outcome.errorClass;
+    request[i] = ctx.requestId ?? null;
+  }
+  await sql`insert into provider_calls (id, entity_id, connector_id, connector_type, purpose, method, path, status, latency_ms, bytes_sent, bytes_received, error_class, request_id, created_at)
+    select id, entity_id, connector_id, connector_type, purpose, method, path, status, latency_ms, bytes_sent, bytes_received, error_class, request_id, to_timestamp(at_ms / 1000.0)
+      from unnest(${plainArray(ids(at))}::uuid[], ${plainArray(entity)}::uuid[], ${plainArray(connector)}::uuid[], ${textArray(type)}::text[], ${textArray(purpose)}::text[],
+                  ${textArray(method)}::text[], ${textArray(path)}::text[], ${plainArray(status)}::int[], ${plainArray(latency)}::int[], ${plainArray(sent)}::bigint[],
+                  ${plainArray(received)}::bigint[], ${textArray(errorClass)}::text[], ${textArray(request)}::text[], ${plainArray(at)}::float8[])
+        as u (id, entity_id, connector_id, connector_type, purpose, method, path, status, latency_ms, bytes_sent, bytes_received, error_class, request_id, at_ms)`.execute(db);
+}
 
 /**
  * The provider_calls table's one owner: records every outbound call made
@@ -51,7 +101,8 @@ export function createProviderCallLog({
   /** Where a shop connector's failed calls also go: its exception log (/api/v3/integrations/{id}/logs). */
   integrationLogs?: Pick<IntegrationLogStore, "insertMany">;
 }) {
-  let pending: Insertable<ProviderCallsTable>[] = [];
+  let pending: PendingCall[] = [];
+  const ids = uuidv7Sequence();
   let pendingLogs: Insertable<IntegrationLogsTable>[] = [];
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
@@ -69,7 +120,7 @@ export function createProviderCallLog({
     writing = writing.then(async () => {
       if (rows.length > 0) {
         try {
-          await db.insertInto("provider_calls").values(rows).execute();
+          await insertCalls(db, ids, rows);
         } catch (err) {
           onError?.(err);
         }
@@ -89,23 +140,9 @@ export function createProviderCallLog({
     /** Buffers one call (written within flushMs). Never throws: a log that cannot be written must not fail the call it describes. */
     record(ctx: CallContext, outcome: CallOutcome): void {
       const now = clock.now();
-      pending.push({
-        id: uuidv7(now),
-        entity_id: ctx.entityId,
-        connector_id: ctx.connectorId,
-        connector_type: ctx.connectorType,
-        purpose: ctx.purpose,
-        method: outcome.method,
-        path: outcome.path.slice(0, 2048),
-        status: outcome.status,
-        latency_ms: Math.max(0, Math.round(outcome.latencyMs)),
-        bytes_sent: outcome.bytesSent,
-        bytes_received: outcome.bytesReceived,
-        error_class: outcome.errorClass,
-        request_id: ctx.requestId ?? null,
-        created_at: now,
-      });
-      const entry = integrationLogs ? logEntryOfCall(ctx, outcome, now) : null;
+      // Kept as handed over (the proxy makes a fresh context and outcome per call); the row is built at the flush.
+      pending.push({ at: now.getTime(), ctx, outcome });
+      const entry = integrationLogs && outcome.detail ? logEntryOfCall(ctx, outcome, now) : null;
       if (entry) pendingLogs.push(entry);
       if (pending.length >= FLUSH_ROWS) void flush();
       else if (timer === null) {
@@ -126,8 +163,9 @@ export function createProviderCallLog({
         .selectFrom("provider_calls")
         .selectAll()
         .where("connector_id", "=", connectorId)
-        .$if(opts.since !== undefined, (q) => q.where("created_at", ">=", opts.since!))
-        .$if(opts.until !== undefined, (q) => q.where("created_at", "<", opts.until!))
+        // Also as id ranges: the (connector_id, id) index bounds the scan (a UUIDv7 id carries its call's millisecond).
+        .$if(opts.since !== undefined, (q) => q.where("id", ">=", lowestIdAt(opts.since!)).where("created_at", ">=", opts.since!))
+        .$if(opts.until !== undefined, (q) => q.where("id", "<", lowestIdAt(new Date(opts.until!.getTime() + 1))).where("created_at", "<", opts.until!))
         .$if(opts.statusClass === "error", (q) => q.where("status", "is", null))
         .$if(opts.statusClass !== undefined && opts.statusClass !== "error", (q) => {
           const low = Number(opts.statusClass!.charAt(0)) * 100;
@@ -136,13 +174,17 @@ export function createProviderCallLog({
       return keysetPage(filtered, "id", opts, toProviderCall);
     },
 
-    /** Deletes calls older than `retentionMs`, in batches; the number deleted. */
+    /**
+     * Deletes calls older than `retentionMs`, in batches; the number deleted.
+     * By id: a UUIDv7 id carries its call's millisecond, so the primary key is
+     * also the time index (migration 0042).
+     */
     async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
       await flush();
-      const cutoff = new Date(clock.now().getTime() - retentionMs);
+      const below = lowestIdAt(new Date(clock.now().getTime() - retentionMs));
       let total = 0;
       for (;;) {
-        const ids = db.selectFrom("provider_calls").select("id").where("created_at", "<", cutoff).limit(batch);
+        const ids = db.selectFrom("provider_calls").select("id").where("id", "<", below).orderBy("id").limit(batch);
         const gone = await db.deleteFrom("provider_calls").where("id", "in", ids).executeTakeFirst();
         const n = Number(gone.numDeletedRows);
         total += n;

@@ -61,8 +61,9 @@ export interface ProxyDeps {
 
 /** Injected credentials for one attempt: headers and query parameters, and what to redo on a 401. */
 interface Injection {
-  headers: Record<string, string>;
-  query: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
+  /** The recipe's query parameters, encoded (empty when it has none). */
+  query: string;
   base: string;
   /** Minted recipes: the generation used, so a 401 asks for a newer one. */
   generation?: number;
@@ -77,6 +78,8 @@ interface Injection {
  */
 export function createProxyService(deps: ProxyDeps) {
   const { config, transport, callLog } = deps;
+  /** A header or query recipe's injection by the opened credentials it was filled from: gone with them. */
+  const filled = new WeakMap<Record<string, string>, { recipe: AuthRecipe; injection: Injection }>();
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
   async function connectorFor(actor: ApiKeyActor, type: ConnectorType): Promise<{ connector: ConnectorRecord; credentials: Record<string, string> | null }> {
@@ -104,24 +107,20 @@ export function createProxyService(deps: ProxyDeps) {
         access = await deps.grants.openAccessToken(c);
       }
       if (!access || access.expired) throw noCredentials();
-      return { headers: { "x-shopify-access-token": access.accessToken }, query: {}, base: providerBaseUrl(config, "shopify", { shop: access.shop }) };
+      return { headers: { "x-shopify-access-token": access.accessToken }, query: "", base: providerBaseUrl(config, "shopify", { shop: access.shop }) };
     }
     if (!credentials) throw noCredentials();
     const base = providerBaseUrl(config, type, { mode: c.mode });
-    if (recipe.scheme === "query") {
-      return { headers: {}, query: Object.fromEntries(Object.entries(recipe.query).map(([k, t]) => [k, fillTemplate(t, credentials)])), base };
-    }
     if (recipe.scheme === "minted") {
       const token = await deps.minted.token(c, recipe.mint, credentials, { newerThan: opts.newerThan, requestId: opts.requestId });
-      return { headers: { [recipe.header]: `${recipe.prefix}${token.accessToken}` }, query: {}, base, generation: token.generation };
+      return { headers: { [recipe.header]: `${recipe.prefix}${token.accessToken}` }, query: "", base, generation: token.generation };
     }
-    const headers = Object.fromEntries(Object.entries(recipe.headers).map(([k, t]) => [k, fillTemplate(t, credentials)]));
-    for (const [k, t] of Object.entries(recipe.optional ?? {})) {
-      const value = fillTemplate(t, credentials);
-      if (value) headers[k] = value;
-    }
-    if (recipe.basic) headers.authorization = basicAuth(credentials[recipe.basic.userKey] ?? "", recipe.basic.passwordKey ? (credentials[recipe.basic.passwordKey] ?? "") : "");
-    return { headers, query: {}, base };
+    // Header and query recipes: filled in once per opened credentials (the credentials cache hands out the same object until they change).
+    const kept = filled.get(credentials);
+    if (kept && kept.recipe === recipe && kept.injection.base === base) return kept.injection;
+    const injection = fixedInjection(recipe, credentials, base);
+    filled.set(credentials, { recipe, injection });
+    return injection;
   }
 
   return {
@@ -152,14 +151,15 @@ export function createProxyService(deps: ProxyDeps) {
       let injection = await inject(c, recipe, credentials, { requestId: call.requestId });
       let reminted = false;
       for (let attempt = 1; ; attempt++) {
-        const url = targetUrl(injection.base, call.rawPath, [query, new URLSearchParams(injection.query).toString()].filter(Boolean).join("&"));
+        const url = targetUrl(injection.base, call.rawPath, query && injection.query ? `${query}&${injection.query}` : query || injection.query);
         if (!url) throw proxyError("validation", "proxy_path_refused", "The path would leave the provider's base URL.", "Send the provider's path only.");
         const loggedPath = redactQuery(url.pathname + url.search, owned.query);
         const started = performance.now();
         const sent = Buffer.isBuffer(body) ? body.length : 0;
+        const sentHeaders = { ...headers, ...injection.headers };
         let res: TransportResponse;
         try {
-          res = await transport.send({ url, method: call.method, headers: { ...headers, ...injection.headers }, body });
+          res = await transport.send({ url, method: call.method, headers: sentHeaders, body });
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;
           const tooLarge = body !== null && !Buffer.isBuffer(body) && (body as Readable & { tooLarge?: boolean }).tooLarge === true;
@@ -171,7 +171,7 @@ export function createProxyService(deps: ProxyDeps) {
             bytesSent: sent,
             bytesReceived: 0,
             errorClass: tooLarge ? "too_large" : err.failure,
-            detail: failedCallDetail(url.origin + loggedPath, flatHeaders({ ...headers, ...injection.headers }), null),
+            detail: failedCallDetail(url.origin + loggedPath, flatHeaders(sentHeaders), null),
           });
           if (tooLarge) throw bodyTooLarge(config.proxy.maxRequestBytes);
           if (repeatable && replayable && attempt < config.proxy.maxAttempts) {
@@ -193,7 +193,7 @@ export function createProxyService(deps: ProxyDeps) {
             bytesSent: sent,
             bytesReceived,
             errorClass,
-            ...(res.status >= 400 ? { detail: failedCallDetail(url.origin + loggedPath, flatHeaders({ ...headers, ...injection.headers }), { headers: flatHeaders(res.headers), text: null }) } : {}),
+            ...(res.status >= 400 ? { detail: failedCallDetail(url.origin + loggedPath, flatHeaders(sentHeaders), { headers: flatHeaders(res.headers), text: null }) } : {}),
           });
         const retryAfter = headerValue(res.headers["retry-after"]);
         const again =
@@ -236,8 +236,15 @@ export function createProxyService(deps: ProxyDeps) {
 
 export type ProxyService = ReturnType<typeof createProxyService>;
 
-/** The header and query names a recipe sets: the caller's own copies are dropped. */
-function ownedNames(recipe: AuthRecipe): { headers: Set<string>; query: string[] } {
+/** The header and query names a recipe sets: the caller's own copies are dropped. Worked out once per recipe. */
+function ownedNames(recipe: AuthRecipe): { headers: ReadonlySet<string>; query: readonly string[] } {
+  let owned = ownedByRecipe.get(recipe);
+  if (!owned) ownedByRecipe.set(recipe, (owned = namesOf(recipe)));
+  return owned;
+}
+const ownedByRecipe = new WeakMap<AuthRecipe, { headers: ReadonlySet<string>; query: readonly string[] }>();
+
+function namesOf(recipe: AuthRecipe): { headers: Set<string>; query: string[] } {
   switch (recipe.scheme) {
     case "headers":
       return { headers: new Set([...Object.keys(recipe.headers), ...Object.keys(recipe.optional ?? {}), ...(recipe.basic ? ["authorization"] : [])]), query: [] };
@@ -250,13 +257,28 @@ function ownedNames(recipe: AuthRecipe): { headers: Set<string>; query: string[]
   }
 }
 
-function forwardedHeaders(incoming: ProxyCall["headers"], owned: Set<string>): Record<string, string | string[]> {
+/** A header or query recipe's credentials in their places (frozen: shared by every call until the credentials change). */
+function fixedInjection(recipe: Extract<AuthRecipe, { scheme: "headers" | "query" }>, credentials: Record<string, string>, base: string): Injection {
+  if (recipe.scheme === "query") {
+    const query = new URLSearchParams(Object.entries(recipe.query).map(([k, t]) => [k, fillTemplate(t, credentials)])).toString();
+    return Object.freeze({ headers: Object.freeze({}), query, base });
+  }
+  const headers = Object.fromEntries(Object.entries(recipe.headers).map(([k, t]) => [k, fillTemplate(t, credentials)]));
+  for (const [k, t] of Object.entries(recipe.optional ?? {})) {
+    const value = fillTemplate(t, credentials);
+    if (value) headers[k] = value;
+  }
+  if (recipe.basic) headers.authorization = basicAuth(credentials[recipe.basic.userKey] ?? "", recipe.basic.passwordKey ? (credentials[recipe.basic.passwordKey] ?? "") : "");
+  return Object.freeze({ headers: Object.freeze(headers), query: "", base });
+}
+
+function forwardedHeaders(incoming: ProxyCall["headers"], owned: ReadonlySet<string>): Record<string, string | string[]> {
   const listed = connectionListed(incoming.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || CALLER_ONLY.has(name) || owned.has(name)) continue;
     // Refused here, by name, rather than by the HTTP client as an unreachable provider.
-    if ([value].flat().some((v) => !FIELD_VALUE.test(v))) {
+    if (typeof value === "string" ? !FIELD_VALUE.test(value) : value.some((v) => !FIELD_VALUE.test(v))) {
       throw new DomainError("validation", "proxy_header_invalid", `The ${name} header holds characters an HTTP header cannot carry.`, {
         hint: "Header values are visible ASCII, spaces, tabs and obs-text (RFC 9110 §5.5).",
         param: name,

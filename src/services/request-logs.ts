@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { sql, type Selectable } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
@@ -6,6 +5,8 @@ import type { RequestLogsTable } from "../db/schema.ts";
 import type { KeyMode } from "../auth/api-key-format.ts";
 import { redactQuery } from "../providers/call-log.ts";
 import { keysetPage, type Page } from "./pagination.ts";
+import { plainArray, textArray } from "../db/array-literals.ts";
+import { uuidv7Sequence } from "../kernel/ids.ts";
 
 export interface RequestLogView {
   id: string;
@@ -69,51 +70,6 @@ export function requestLogPath(url: string): string {
   return path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path;
 }
 
-/**
- * UUIDv7 ids for a batch, each carrying its own request's time (not the
- * flush's): kernel/ids.ts's uuidv7 never moves its clock back, and a batch is
- * written up to a flush interval after its requests. A 12-bit counter keeps
- * ids of the same millisecond in order within the batch. One random buffer,
- * hex-encoded once, for the whole batch.
- */
-function batchIds(times: readonly number[]): string[] {
-  const random = randomBytes(8 * times.length).toString("hex");
-  const ids = new Array<string>(times.length);
-  let lastMs = -1;
-  let seq = 0;
-  for (let i = 0; i < times.length; i++) {
-    const ms = times[i]!;
-    seq = ms === lastMs ? (seq + 1) & 0xfff : 0;
-    lastMs = ms;
-    const hex = ms.toString(16).padStart(12, "0").slice(-12);
-    const r = random.slice(i * 16, i * 16 + 16);
-    // The variant's two high bits are 10: the first hex digit of its group is 8, 9, a or b.
-    const variant = VARIANT[parseInt(r[0]!, 16) & 3]!;
-    ids[i] = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${(0x7000 | seq).toString(16)}-${variant}${r.slice(1, 4)}-${r.slice(4, 16)}`;
-  }
-  return ids;
-}
-const VARIANT = ["8", "9", "a", "b"];
-
-/**
- * A PostgreSQL array literal of values that never need quoting (uuids,
- * numbers, the key modes): one join, where the driver's own array encoding
- * quotes and escapes every element.
- */
-const plainArray = (xs: readonly (string | number)[]): string => `{${xs.join(",")}}`;
-
-/** A PostgreSQL array literal of arbitrary text: every element quoted, `\` and `"` escaped. */
-function textArray(xs: readonly string[]): string {
-  let out = "{";
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i]!;
-    out += `${i === 0 ? "" : ","}"${NEEDS_ESCAPE.test(x) ? x.replace(ESCAPED, "\\$&") : x}"`;
-  }
-  return `${out}}`;
-}
-const NEEDS_ESCAPE = /[\\"]/;
-const ESCAPED = /[\\"]/g;
-
 /** The lowest UUIDv7 id at or after `at`: created_gte is also an id range on the (entity_id, id) index. */
 function lowestIdAt(at: Date): string {
   const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
@@ -136,6 +92,8 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
   let pending: RequestLogEntry[] = [];
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
+  // Each row's id carries its own request's millisecond, in order from one batch to the next.
+  const batchIds = uuidv7Sequence();
 
   /**
    * One INSERT of the whole batch as 11 arrays (unnest): the statement's
