@@ -152,6 +152,30 @@ describe("[postgres] database round trips per request", () => {
     assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["begin ; select * from idempotency_claim", "rollback"]);
   });
 
+  it("writers of other tables leave a key's grant usable: concurrent PATCHes of several entities ask for grants, not a lease statement each", async () => {
+    // A grant is dropped when api_keys changes while its lease statement runs (a revoke committing meanwhile);
+    // every PATCH writes connectors, which must not count, or under load each request would lease again.
+    t.clock.advance(61_000);
+    const writers = await Promise.all([0, 1, 2, 3].map(async () => asKey(t, await createTenant(t))));
+    for (const v1 of writers) assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
+    t.clock.advance(1000);
+    const perWriter = 12;
+    seen.length = 0;
+    counting = true;
+    await Promise.all(
+      writers.map(async (v1, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          const res = await v1("PATCH", "/v1/integrations/stripe", { display_name: `W${w} ${i}` }, { "idempotency-key": `hot-path-w${w}-${i}` });
+          assert.equal(res.statusCode, 200, res.body);
+        }
+      }),
+    );
+    counting = false;
+    const leases = seen.filter((q) => /admit_api_key_lease/.test(q)).length;
+    // Each key's grant doubles while it runs out within its second (1, 3, 7, …): a handful of leases per key, not one per request.
+    assert.ok(leases <= writers.length * 5, `${leases} lease statements for ${writers.length * perWriter} requests`);
+  });
+
   it("a DELETE is three (the row; begin + update; event + audit + commit), and the POST that restores it three (begin + lock; update; event + audit + commit), while the key's grant lasts", async () => {
     t.clock.advance(61_000);
     const tenant = await createTenant(t);

@@ -31,18 +31,22 @@ export interface ChangeFeed {
   /** Every subscriber hears every change; returns the unsubscribe. */
   subscribe(fn: (change: Change) => void): () => void;
   publish(change: Change): void;
-  /** Bumped by every change: a copy read while it moved may be stale (see `fresh`). */
-  readonly epoch: number;
+  /**
+   * Bumped by every change of `table`: a copy of that table's rows read while
+   * it moved may be stale. Writes of the other tables leave it alone, so a
+   * burst of connector writes does not make every admitted key look stale.
+   */
+  epochOf(table: WatchedTable): number;
   close(): Promise<void>;
 }
 
 export function createChangeFeed(opts: { listen?: () => Promise<() => Promise<void>> } = {}): ChangeFeed {
   const subscribers = new Set<(change: Change) => void>();
-  let epoch = 0;
+  const epochs = new Map<WatchedTable, number>();
   let stopListening: Promise<(() => Promise<void>) | null> | null = null;
   const feed: ChangeFeed = {
-    get epoch() {
-      return epoch;
+    epochOf(table) {
+      return epochs.get(table) ?? 0;
     },
     subscribe(fn) {
       subscribers.add(fn);
@@ -50,7 +54,7 @@ export function createChangeFeed(opts: { listen?: () => Promise<() => Promise<vo
       return () => subscribers.delete(fn);
     },
     publish(change) {
-      epoch++;
+      epochs.set(change.table, (epochs.get(change.table) ?? 0) + 1);
       for (const fn of subscribers) fn(change);
     },
     async close() {
