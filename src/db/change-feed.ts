@@ -12,7 +12,11 @@ import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, T
  *   the commit, is forgotten too);
  * - other processes' writes (PostgreSQL): the triggers of migration 0031
  *   `pg_notify('patchbay_changes', '<table>:<id>')` at commit, and one
- *   connection per process LISTENs (`listenForChanges`).
+ *   connection per process LISTENs (`listenForChanges`). On Patchbay's own
+ *   connections the notifications are sent right behind the COMMIT instead,
+ *   in a transaction of their own (migration 0044, pg-driver.ts): a NOTIFY
+ *   inside the writing transaction would hold PostgreSQL's one notify lock
+ *   through the commit's WAL flush, one committing writer at a time.
  *
  * A missed notification (the listening connection lost, a write made with
  * the triggers disabled) costs at most the TTL: the bound the README states.
@@ -156,12 +160,13 @@ export function watchWrites(dialect: Dialect, feed: ChangeFeed): Dialect {
   };
 }
 
-/** "api_keys:<uuid>" → a change; anything else → null. */
+/** "api_keys:<uuid>" → a change of that row; "api_keys" → of any; anything else → null. */
 export function parseAnnouncement(payload: string): Change | null {
   const i = payload.indexOf(":");
-  const table = payload.slice(0, i);
-  if (i < 0 || !(WATCHED_TABLES as readonly string[]).includes(table)) return null;
-  return { table: table as WatchedTable, id: payload.slice(i + 1) };
+  const table = i < 0 ? payload : payload.slice(0, i);
+  if (!(WATCHED_TABLES as readonly string[]).includes(table)) return null;
+  // A table's name alone (a bulk write, migration 0044): anything of it may have changed.
+  return i < 0 ? { table: table as WatchedTable } : { table: table as WatchedTable, id: payload.slice(i + 1) };
 }
 
 /**

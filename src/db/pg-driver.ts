@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type pg from "pg";
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult, type TransactionSettings } from "kysely";
+import { tablesWritten } from "./change-feed.ts";
 import { isDeferrable } from "./deferred.ts";
 import { isDatabaseUnavailable } from "./unavailable.ts";
 
@@ -19,6 +20,15 @@ import { isDatabaseUnavailable } from "./unavailable.ts";
  * as it types an untyped parameter). PostgreSQL runs the statements of one
  * message in order and stops at the first error; inside the transaction block
  * that error aborts the transaction, which the caller then rolls back.
+ *
+ * Change announcements (change-feed.ts): the pool's connections start by
+ * setting patchbay.announce_after_commit (ANNOUNCE_AFTER_COMMIT), so the triggers
+ * of the watched tables keep their notifications in the session (migration
+ * 0044); a transaction that wrote one of those tables sends them right behind
+ * its COMMIT, in the same message (`select patchbay_announce_changes()`, a
+ * transaction of its own), and a write outside a transaction right after it.
+ * Inside the writing transaction a NOTIFY would hold PostgreSQL's one notify
+ * lock through the commit's WAL flush: one committing writer at a time.
  */
 export class PgDialect implements Dialect {
   constructor(private readonly pool: pg.Pool) {}
@@ -63,6 +73,21 @@ class PgDriver implements Driver {
 
 const COUNTED_COMMANDS = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
 
+/** The first statement of each of the pool's connections: its triggers announce after the commit (migration 0044). */
+export const ANNOUNCE_AFTER_COMMIT = "set patchbay.announce_after_commit = on";
+
+const ANNOUNCE = "select patchbay_announce_changes()";
+
+/**
+ * An error of the statement behind a COMMIT that already succeeded: the
+ * database is older than migration 0044 (while the migrations run, say) and
+ * has no patchbay_announce_changes(); its triggers announced at commit.
+ */
+function isMissingAnnounce(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === "42883" && typeof e.message === "string" && e.message.includes("patchbay_announce_changes");
+}
+
 class PgConnection implements DatabaseConnection {
   private lost: Error | null = null;
   /** Inside a transaction (begun, not yet committed or rolled back). */
@@ -71,6 +96,8 @@ class PgConnection implements DatabaseConnection {
   private unsentBegin: string | null = null;
   /** Deferrable statements not sent yet, in order. */
   private held: CompiledQuery[] = [];
+  /** The open transaction wrote a watched table: its announcements go out behind its COMMIT. */
+  private announces = false;
 
   constructor(private readonly client: pg.PoolClient) {}
 
@@ -78,16 +105,24 @@ class PgConnection implements DatabaseConnection {
     this.inTransaction = true;
     this.unsentBegin = statement;
     this.held = [];
+    this.announces = false;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.inTransaction && isDeferrable(query)) {
-      this.held.push(query);
-      return { rows: [] };
+    const writesWatched = tablesWritten(query.sql).length > 0;
+    if (this.inTransaction) {
+      if (writesWatched) this.announces = true;
+      if (isDeferrable(query)) {
+        this.held.push(query);
+        return { rows: [] };
+      }
     }
     const prefix = this.takeUnsent();
-    if (prefix.length === 0) return this.send<R>(query.sql, query.parameters);
-    return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
+    if (prefix.length > 0) return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
+    const result = await this.send<R>(query.sql, query.parameters);
+    // A write outside a transaction committed on its own: its announcements follow it.
+    if (writesWatched && !this.inTransaction) await this.send(ANNOUNCE).catch(() => {});
+    return result;
   }
 
   async commit(): Promise<void> {
@@ -98,14 +133,23 @@ class PgConnection implements DatabaseConnection {
       this.inTransaction = false;
       return;
     }
-    await this.send([...prefix, "commit"].join("\n;\n"));
-    this.inTransaction = false;
+    const announce = this.announces;
+    this.announces = false;
+    try {
+      await this.send([...prefix, "commit", ...(announce ? [ANNOUNCE] : [])].join("\n;\n"));
+    } catch (err) {
+      // The COMMIT went through; only the statement behind it failed (see isMissingAnnounce).
+      if (!(announce && isMissingAnnounce(err))) throw err;
+    } finally {
+      this.inTransaction = false;
+    }
   }
 
   async rollback(): Promise<void> {
     const begun = this.unsentBegin === null;
     this.unsentBegin = null;
     this.held = [];
+    this.announces = false;
     if (begun) await this.send("rollback");
     this.inTransaction = false;
   }
@@ -144,6 +188,7 @@ class PgConnection implements DatabaseConnection {
     this.inTransaction = false;
     this.unsentBegin = null;
     this.held = [];
+    this.announces = false;
     this.client.release(this.lost ?? undefined);
   }
 }
