@@ -133,7 +133,7 @@ if (process.argv.includes("--statements")) {
     const runs = 300;
     const before = cpuMs(pid)!;
     // The event and the audit row were committed by the request: each run inserts them under a new id.
-    const fresh = () => text.replace(/(insert into "audit_events" \([^)]*\)\s*values\s*\('|emit_event\(')([0-9a-f-]{36})/, (_m, head: string) => head + randomUUID());
+    const fresh = () => text.replace(/(insert into "?audit_events"? \([^)]*\)\s*values\s*\('|emit_event\(')([0-9a-f-]{36})/, (_m, head: string) => head + randomUUID());
     for (let i = 0; i < runs; i++) {
       await raw.query("begin");
       await raw.query(fresh(), values);

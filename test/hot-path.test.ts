@@ -141,14 +141,14 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(plain.length, 3, plain.join("\n"));
     assert.match(plain[0]!, /^begin ; select .* from "connectors" .* for update$/);
     assert.match(plain[1]!, /^update "connectors"/);
-    assert.match(plain[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; commit ; select patchbay_announce_changes\(\)$/);
+    assert.match(plain[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
 
     const keyed = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.equal(keyed.length, 4, keyed.join("\n"));
     assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(/);
     assert.match(keyed[1]!, /for update$/);
     assert.match(keyed[2]!, /^update "connectors"/);
-    assert.match(keyed[3]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit ; select patchbay_announce_changes\(\)$/);
+    assert.match(keyed[3]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; insert into "?idempotency_keys"? .* ; commit ; select patchbay_announce_changes\(\)$/);
     assert.equal(keyed.filter((q) => /\bcommit\b/.test(q)).length, 1);
 
     // The replay: the claim (which finds the answer; its transaction is rolled back).
@@ -191,12 +191,12 @@ describe("[postgres] database round trips per request", () => {
     // The row is read without a lock first: disconnecting twice answers it unchanged, writing nothing.
     assert.match(del[0]!, /^select \* from "connectors"/);
     assert.match(del[1]!, /^begin ; update "connectors"/);
-    assert.match(del[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; commit ; select patchbay_announce_changes\(\)$/);
+    assert.match(del[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
     const restore = await writeRoundTrips(warm, () => v1("POST", "/v1/integrations/stripe"), 200);
     assert.equal(restore.length, 3, restore.join("\n"));
     assert.match(restore[0]!, /^begin ; select .* for update$/);
     assert.match(restore[1]!, /^update "connectors"/);
-    assert.match(restore[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; commit ; select patchbay_announce_changes\(\)$/);
+    assert.match(restore[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
   });
 
   it("the /connections and /api/v3 writes take the same path: their event, audit row and stored answer go with the COMMIT", async () => {
@@ -204,7 +204,7 @@ describe("[postgres] database round trips per request", () => {
     const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "connections:read", "connections:write"] });
     const c = asConnectionsKey(t, tenant);
     const warmC = () => c("GET", "/connections?customer_id=c0");
-    const batchedCommit = (q: string) => /^ ?(insert into jobs .* from emit_event\(|insert into "audit_events").* ; commit( ; select patchbay_announce_changes\(\))?$/.test(q);
+    const batchedCommit = (q: string) => /^ ?(insert into jobs .* from emit_event\(|insert into "?audit_events"?).* ; commit( ; select patchbay_announce_changes\(\))?$/.test(q);
     // begin + insert; audit + commit (was 5 with admission).
     const created = await writeRoundTrips(warmC, () => c("POST", "/connections", { customer_id: "c1", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" }), 201);
     assert.equal(created.length, 2, created.join("\n"));
@@ -216,7 +216,7 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(patched.length, 3, patched.join("\n"));
     const patchedKeyed = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
     assert.equal(patchedKeyed.length, 4, patchedKeyed.join("\n"));
-    assert.match(patchedKeyed[3]!, /insert into "idempotency_keys" .* ; commit( ; select patchbay_announce_changes\(\))?$/);
+    assert.match(patchedKeyed[3]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8 with admission).
     const deleted = await writeRoundTrips(warmC, () => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
     assert.equal(deleted.length, 4, deleted.join("\n"));
@@ -230,7 +230,7 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(shopPatched.length, 3, shopPatched.join("\n"));
     const shopPatchedKeyed = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
     assert.equal(shopPatchedKeyed.length, 4, shopPatchedKeyed.join("\n"));
-    assert.match(shopPatchedKeyed[3]!, /insert into "idempotency_keys" .* ; commit( ; select patchbay_announce_changes\(\))?$/);
+    assert.match(shopPatchedKeyed[3]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8 with admission).
     const shopDeleted = await writeRoundTrips(warmB, () => b("DELETE", `/api/v3/integrations/${shop}`), 204);
     assert.equal(shopDeleted.length, 3, shopDeleted.join("\n"));
