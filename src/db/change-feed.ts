@@ -74,15 +74,27 @@ const WRITE = /\b(?:update|insert\s+into|delete\s+from|merge\s+into|truncate(?:\
 
 const LAST_USED_ONLY = /\bupdate\s+"?api_keys"?(?:\s+as\s+\w+)?\s+set\s+last_used_at\s*=[^;]*/gi;
 
-/** The watched tables a statement writes (none for a read). */
-export function tablesWritten(sqlText: string): WatchedTable[] {
-  if (!/update|insert|delete|merge|truncate/i.test(sqlText)) return [];
+/** The answers of tablesWritten by statement text: the texts are the code's (parameters apart), a few hundred at most. */
+const writtenByText = new Map<string, readonly WatchedTable[]>();
+const NOTHING: readonly WatchedTable[] = Object.freeze([]);
+
+/** The watched tables a statement writes (none for a read). Asked for every statement twice (here and in pg-driver.ts): remembered. */
+export function tablesWritten(sqlText: string): readonly WatchedTable[] {
+  if (!/update|insert|delete|merge|truncate/i.test(sqlText)) return NOTHING;
+  const known = writtenByText.get(sqlText);
+  if (known) return known;
   const found = new Set<WatchedTable>();
   // The request log's "last used" update (api-keys.ts markUsed) changes nothing a cache holds — as migration
   // 0031's trigger ignores it — so it must not make every process forget its admission grants each flush.
   const text = sqlText.replace(LAST_USED_ONLY, "");
   for (const m of text.matchAll(WRITE)) found.add(m[1]!.toLowerCase() as WatchedTable);
-  return [...found];
+  const answer = found.size === 0 ? NOTHING : Object.freeze([...found]);
+  // Long texts (values written into them) are not kept: they would only fill the map.
+  if (sqlText.length <= 4096) {
+    if (writtenByText.size >= 1000) writtenByText.clear();
+    writtenByText.set(sqlText, answer);
+  }
+  return answer;
 }
 
 class WatchedConnection implements DatabaseConnection {
