@@ -42,7 +42,8 @@ const original = pg.Client.prototype.query;
   if (this !== (backends as unknown as { client: pg.Client }).client) {
     if (this !== raw) capture?.push({ text, values: args[1] as unknown[] | undefined });
     statements++;
-    if (/\bcommit\s*$/i.test(text)) commits++;
+    // The COMMIT may have the change announcements behind it in the same message (pg-driver.ts).
+    if (/(^|;)\s*commit\s*(;|$)/i.test(text)) commits++;
   }
   return (original as (...a: unknown[]) => unknown).apply(this, args);
 };
