@@ -42,7 +42,8 @@ const original = pg.Client.prototype.query;
   if (this !== (backends as unknown as { client: pg.Client }).client) {
     if (this !== raw) capture?.push({ text, values: args[1] as unknown[] | undefined });
     statements++;
-    if (/\bcommit\s*$/i.test(text)) commits++;
+    // The COMMIT may have the change announcements behind it in the same message (pg-driver.ts).
+    if (/(^|;)\s*commit\s*(;|$)/i.test(text)) commits++;
   }
   return (original as (...a: unknown[]) => unknown).apply(this, args);
 };
@@ -133,7 +134,7 @@ if (process.argv.includes("--statements")) {
     const runs = 300;
     const before = cpuMs(pid)!;
     // The event and the audit row were committed by the request: each run inserts them under a new id.
-    const fresh = () => text.replace(/(insert into "audit_events" \([^)]*\)\s*values\s*\('|select emit_event\(')([0-9a-f-]{36})/, (_m, head: string) => head + randomUUID());
+    const fresh = () => text.replace(/(insert into "?audit_events"? \([^)]*\)\s*values\s*\('|emit_event\(')([0-9a-f-]{36})/, (_m, head: string) => head + randomUUID());
     for (let i = 0; i < runs; i++) {
       await raw.query("begin");
       await raw.query(fresh(), values);

@@ -6,6 +6,7 @@ import { addKey, asKey, createTenant } from "./helpers/fixtures.ts";
 import { asBasic, connectShop } from "./helpers/shop-integrations.ts";
 import { asConnectionsKey, mintToken } from "./helpers/connections.ts";
 import { startFakeProvider, type FakeProvider } from "./helpers/fake-provider.ts";
+import { ANNOUNCE_AFTER_COMMIT } from "../src/db/pg-driver.ts";
 
 // Round trips to PostgreSQL per request on the hot paths (BENCHMARKS.md): a
 // regression here costs every caller. Counted at the driver, so a new query
@@ -24,7 +25,8 @@ describe("[postgres] database round trips per request", () => {
     (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
       // The change feed's own connection (src/db/change-feed.ts) LISTENs once, and again after it was lost: not a request's.
       const text = String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text).replace(/\s+/g, " ");
-      if (counting && text !== "listen patchbay_changes") seen.push(text);
+      // Nor is a new pool connection's first statement (src/db/index.ts, migration 0044).
+      if (counting && text !== "listen patchbay_changes" && text !== ANNOUNCE_AFTER_COMMIT) seen.push(text);
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     };
   });
@@ -124,7 +126,9 @@ describe("[postgres] database round trips per request", () => {
   //  2. (with a key) BEGIN + idempotency_claim(): the hook must know "execute" or "replay" before the handler runs;
   //  3. the connector row, locked: the new values are merged and validated against it in the service (RFC 7396 config);
   //  4. the UPDATE … RETURNING: its row is the answer (and the event's data and the audit diff);
-  //  5. event + fan-out (emit_event(), migration 0033), audit row, (with a key) the stored answer, and the one COMMIT.
+  //  5. event + fan-out (emit_event(), migration 0033), audit row, (with a key) the stored answer, and the one COMMIT,
+  //     with the change feed's announcements behind it in the same message (migration 0044: not inside the transaction,
+  //     where the NOTIFY would hold PostgreSQL's one notify lock through the commit's WAL flush).
   it("a PATCH is three round trips (begin + lock; update; event + audit + commit), four with an Idempotency-Key, while the key's grant lasts; one commit either way", async () => {
     // The refused keys above made 127.0.0.1 an address that failed within the minute: its keys are then admitted by the
     // database on every request (src/ratelimit/auth-throttle.ts, suspect). A minute later it is not.
@@ -137,19 +141,43 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(plain.length, 3, plain.join("\n"));
     assert.match(plain[0]!, /^begin ; select .* from "connectors" .* for update$/);
     assert.match(plain[1]!, /^update "connectors"/);
-    assert.match(plain[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; commit$/);
+    assert.match(plain[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
 
     const keyed = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.equal(keyed.length, 4, keyed.join("\n"));
     assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(/);
     assert.match(keyed[1]!, /for update$/);
     assert.match(keyed[2]!, /^update "connectors"/);
-    assert.match(keyed[3]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; insert into "idempotency_keys" .* ; commit$/);
-    assert.equal(keyed.filter((q) => /\bcommit$/.test(q)).length, 1);
+    assert.match(keyed[3]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; insert into "?idempotency_keys"? .* ; commit ; select patchbay_announce_changes\(\)$/);
+    assert.equal(keyed.filter((q) => /\bcommit\b/.test(q)).length, 1);
 
     // The replay: the claim (which finds the answer; its transaction is rolled back).
     const replay = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["begin ; select * from idempotency_claim", "rollback"]);
+  });
+
+  it("writers of other tables leave a key's grant usable: concurrent PATCHes of several entities ask for grants, not a lease statement each", async () => {
+    // A grant is dropped when api_keys changes while its lease statement runs (a revoke committing meanwhile);
+    // every PATCH writes connectors, which must not count, or under load each request would lease again.
+    t.clock.advance(61_000);
+    const writers = await Promise.all([0, 1, 2, 3].map(async () => asKey(t, await createTenant(t))));
+    for (const v1 of writers) assert.equal((await v1("POST", "/v1/integrations/stripe")).statusCode, 201);
+    t.clock.advance(1000);
+    const perWriter = 12;
+    seen.length = 0;
+    counting = true;
+    await Promise.all(
+      writers.map(async (v1, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          const res = await v1("PATCH", "/v1/integrations/stripe", { display_name: `W${w} ${i}` }, { "idempotency-key": `hot-path-w${w}-${i}` });
+          assert.equal(res.statusCode, 200, res.body);
+        }
+      }),
+    );
+    counting = false;
+    const leases = seen.filter((q) => /admit_api_key_lease/.test(q)).length;
+    // Each key's grant doubles while it runs out within its second (1, 3, 7, …): a handful of leases per key, not one per request.
+    assert.ok(leases <= writers.length * 5, `${leases} lease statements for ${writers.length * perWriter} requests`);
   });
 
   it("a DELETE is three (the row; begin + update; event + audit + commit), and the POST that restores it three (begin + lock; update; event + audit + commit), while the key's grant lasts", async () => {
@@ -163,12 +191,12 @@ describe("[postgres] database round trips per request", () => {
     // The row is read without a lock first: disconnecting twice answers it unchanged, writing nothing.
     assert.match(del[0]!, /^select \* from "connectors"/);
     assert.match(del[1]!, /^begin ; update "connectors"/);
-    assert.match(del[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; commit$/);
+    assert.match(del[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
     const restore = await writeRoundTrips(warm, () => v1("POST", "/v1/integrations/stripe"), 200);
     assert.equal(restore.length, 3, restore.join("\n"));
     assert.match(restore[0]!, /^begin ; select .* for update$/);
     assert.match(restore[1]!, /^update "connectors"/);
-    assert.match(restore[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "audit_events" .* ; commit$/);
+    assert.match(restore[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
   });
 
   it("the /connections and /api/v3 writes take the same path: their event, audit row and stored answer go with the COMMIT", async () => {
@@ -176,7 +204,7 @@ describe("[postgres] database round trips per request", () => {
     const tenant = await createTenant(t, { scopes: ["integrations:read", "integrations:write", "connections:read", "connections:write"] });
     const c = asConnectionsKey(t, tenant);
     const warmC = () => c("GET", "/connections?customer_id=c0");
-    const batchedCommit = (q: string) => /^ ?(insert into jobs .* from emit_event\(|insert into "audit_events").* ; commit$/.test(q);
+    const batchedCommit = (q: string) => /^ ?(insert into jobs .* from emit_event\(|insert into "?audit_events"?).* ; commit( ; select patchbay_announce_changes\(\))?$/.test(q);
     // begin + insert; audit + commit (was 5 with admission).
     const created = await writeRoundTrips(warmC, () => c("POST", "/connections", { customer_id: "c1", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" }), 201);
     assert.equal(created.length, 2, created.join("\n"));
@@ -188,7 +216,7 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(patched.length, 3, patched.join("\n"));
     const patchedKeyed = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
     assert.equal(patchedKeyed.length, 4, patchedKeyed.join("\n"));
-    assert.match(patchedKeyed[3]!, /insert into "idempotency_keys" .* ; commit$/);
+    assert.match(patchedKeyed[3]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8 with admission).
     const deleted = await writeRoundTrips(warmC, () => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
     assert.equal(deleted.length, 4, deleted.join("\n"));
@@ -202,7 +230,7 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(shopPatched.length, 3, shopPatched.join("\n"));
     const shopPatchedKeyed = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
     assert.equal(shopPatchedKeyed.length, 4, shopPatchedKeyed.join("\n"));
-    assert.match(shopPatchedKeyed[3]!, /insert into "idempotency_keys" .* ; commit$/);
+    assert.match(shopPatchedKeyed[3]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8 with admission).
     const shopDeleted = await writeRoundTrips(warmB, () => b("DELETE", `/api/v3/integrations/${shop}`), 204);
     assert.equal(shopDeleted.length, 3, shopDeleted.join("\n"));

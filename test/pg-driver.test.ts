@@ -194,3 +194,86 @@ describe("[postgres] pg-driver: prepared statements and the COMMIT's answer", ()
     }
   });
 });
+
+describe("[postgres] pg-driver: change announcements go out behind the COMMIT (migration 0044)", () => {
+  let database: OpenDatabase & { url?: string };
+  let listener: pg.Client;
+  const heard: string[] = [];
+  before(async () => {
+    database = await createTestDatabase("postgres");
+    listener = new pg.Client({ connectionString: (database as { url: string }).url });
+    await listener.connect();
+    listener.on("notification", (n) => heard.push(n.payload ?? ""));
+    await listener.query("listen patchbay_changes");
+  });
+  after(async () => {
+    await listener.end();
+    await database.close();
+  });
+
+  const entityId = "01a23200-0000-7000-8000-000000000001";
+  const heardSoon = async (payload: string) => {
+    for (let i = 0; i < 100 && !heard.includes(payload); i++) await new Promise((r) => setTimeout(r, 20));
+    return heard.includes(payload);
+  };
+  const pendingIn = async (client: pg.Client) => (await client.query("select current_setting('patchbay.announcements', true) as p")).rows[0].p as string | null;
+
+  it("a transaction that wrote a connector is announced once it committed, by a transaction of its own; a rolled-back one is not", async () => {
+    await sql`insert into entities (id, name, created_at) values (${entityId}, 'Announcer', now())`.execute(database.db);
+    const connectorId = "01a23200-0000-7000-8000-000000000002";
+    await database.db.transaction().execute(async (trx) => {
+      await sql`insert into connectors (id, entity_id, connector_type, display_name, mode, is_active, config, created_at, updated_at)
+                values (${connectorId}, ${entityId}, 'stripe', 'A', 'live', true, '{}', now(), now())`.execute(trx);
+      // Kept in the session, not queued for this transaction's commit.
+      const pending = (await sql<{ p: string }>`select current_setting('patchbay.announcements', true) as p`.execute(trx)).rows[0]!.p;
+      assert.equal(pending, `connectors:${entityId}`);
+    });
+    assert.ok(await heardSoon(`connectors:${entityId}`), heard.join(", "));
+
+    heard.length = 0;
+    await assert.rejects(
+      database.db.transaction().execute(async (trx) => {
+        await sql`update connectors set display_name = 'B' where id = ${connectorId}`.execute(trx);
+        throw new Error("changed my mind");
+      }),
+      /changed my mind/,
+    );
+    await database.db.transaction().execute(async (trx) => {
+      await sql`update entities set name = 'Announcer 2' where id = ${entityId}`.execute(trx);
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(heard, []);
+
+    // Outside a transaction: announced right after the statement.
+    await sql`update connectors set display_name = 'C' where id = ${connectorId}`.execute(database.db);
+    assert.ok(await heardSoon(`connectors:${entityId}`), heard.join(", "));
+  });
+
+  it("another session (psql, an older process) still announces at commit", async () => {
+    heard.length = 0;
+    const other = new pg.Client({ connectionString: (database as { url: string }).url });
+    await other.connect();
+    try {
+      await other.query("begin");
+      await other.query("update connectors set display_name = 'D' where entity_id = $1", [entityId]);
+      assert.equal(await pendingIn(other), null);
+      await other.query("commit");
+      assert.ok(await heardSoon(`connectors:${entityId}`), heard.join(", "));
+    } finally {
+      await other.end();
+    }
+  });
+
+  it("a bulk write announces its table by name past about 80 rows", async () => {
+    heard.length = 0;
+    await database.db.transaction().execute(async (trx) => {
+      await sql`insert into entities (id, name, created_at)
+                select ('01a23200-0000-7000-9000-' || lpad(g::text, 12, '0'))::uuid, 'Bulk', now() from generate_series(1, 200) g`.execute(trx);
+      await sql`insert into connectors (id, entity_id, connector_type, display_name, mode, is_active, config, created_at, updated_at)
+                select ('01a23200-0000-7000-a000-' || lpad(g::text, 12, '0'))::uuid, ('01a23200-0000-7000-9000-' || lpad(g::text, 12, '0'))::uuid,
+                       'stripe', 'Bulk', 'live', true, '{}', now(), now() from generate_series(1, 200) g`.execute(trx);
+    });
+    assert.ok(await heardSoon("connectors"), heard.slice(-3).join(", "));
+    assert.ok(heard.length < 100, `${heard.length} notifications`);
+  });
+});

@@ -12,7 +12,11 @@ import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, T
  *   the commit, is forgotten too);
  * - other processes' writes (PostgreSQL): the triggers of migration 0031
  *   `pg_notify('patchbay_changes', '<table>:<id>')` at commit, and one
- *   connection per process LISTENs (`listenForChanges`).
+ *   connection per process LISTENs (`listenForChanges`). On Patchbay's own
+ *   connections the notifications are sent right behind the COMMIT instead,
+ *   in a transaction of their own (migration 0044, pg-driver.ts): a NOTIFY
+ *   inside the writing transaction would hold PostgreSQL's one notify lock
+ *   through the commit's WAL flush, one committing writer at a time.
  *
  * A missed notification (the listening connection lost, a write made with
  * the triggers disabled) costs at most the TTL: the bound the README states.
@@ -31,18 +35,22 @@ export interface ChangeFeed {
   /** Every subscriber hears every change; returns the unsubscribe. */
   subscribe(fn: (change: Change) => void): () => void;
   publish(change: Change): void;
-  /** Bumped by every change: a copy read while it moved may be stale (see `fresh`). */
-  readonly epoch: number;
+  /**
+   * Bumped by every change of `table`: a copy of that table's rows read while
+   * it moved may be stale. Writes of the other tables leave it alone, so a
+   * burst of connector writes does not make every admitted key look stale.
+   */
+  epochOf(table: WatchedTable): number;
   close(): Promise<void>;
 }
 
 export function createChangeFeed(opts: { listen?: () => Promise<() => Promise<void>> } = {}): ChangeFeed {
   const subscribers = new Set<(change: Change) => void>();
-  let epoch = 0;
+  const epochs = new Map<WatchedTable, number>();
   let stopListening: Promise<(() => Promise<void>) | null> | null = null;
   const feed: ChangeFeed = {
-    get epoch() {
-      return epoch;
+    epochOf(table) {
+      return epochs.get(table) ?? 0;
     },
     subscribe(fn) {
       subscribers.add(fn);
@@ -50,7 +58,7 @@ export function createChangeFeed(opts: { listen?: () => Promise<() => Promise<vo
       return () => subscribers.delete(fn);
     },
     publish(change) {
-      epoch++;
+      epochs.set(change.table, (epochs.get(change.table) ?? 0) + 1);
       for (const fn of subscribers) fn(change);
     },
     async close() {
@@ -66,33 +74,29 @@ const WRITE = /\b(?:update|insert\s+into|delete\s+from|merge\s+into|truncate(?:\
 
 const LAST_USED_ONLY = /\bupdate\s+"?api_keys"?(?:\s+as\s+\w+)?\s+set\s+last_used_at\s*=[^;]*/gi;
 
-/**
- * The answers of tablesWritten by statement text: the same few hundred texts
- * run again and again, and scanning each with the patterns below costs
- * microseconds per statement. Bounded: past MAX_KNOWN texts, new ones are
- * scanned every time.
- */
-const known = new Map<string, readonly WatchedTable[]>();
-const MAX_KNOWN = 2_000;
-const NONE: readonly WatchedTable[] = Object.freeze([]);
+/** The answers of tablesWritten by statement text: the texts are the code's (parameters apart), a few hundred at most. */
+const writtenByText = new Map<string, readonly WatchedTable[]>();
+const NOTHING: readonly WatchedTable[] = Object.freeze([]);
 
-/** The watched tables a statement writes (none for a read). */
+/** The watched tables a statement writes (none for a read). Asked for every statement twice (here and in pg-driver.ts): remembered, reads too. */
 export function tablesWritten(sqlText: string): readonly WatchedTable[] {
-  const cached = known.get(sqlText);
-  if (cached !== undefined) return cached;
-  const found = scanWrites(sqlText);
-  if (known.size < MAX_KNOWN) known.set(sqlText, found);
-  return found;
-}
-
-function scanWrites(sqlText: string): readonly WatchedTable[] {
-  if (!/update|insert|delete|merge|truncate/i.test(sqlText)) return NONE;
-  const found = new Set<WatchedTable>();
-  // The request log's "last used" update (api-keys.ts markUsed) changes nothing a cache holds — as migration
-  // 0031's trigger ignores it — so it must not make every process forget its admission grants each flush.
-  const text = sqlText.replace(LAST_USED_ONLY, "");
-  for (const m of text.matchAll(WRITE)) found.add(m[1]!.toLowerCase() as WatchedTable);
-  return Object.freeze([...found]);
+  const known = writtenByText.get(sqlText);
+  if (known) return known;
+  let answer = NOTHING;
+  if (/update|insert|delete|merge|truncate/i.test(sqlText)) {
+    const found = new Set<WatchedTable>();
+    // The request log's "last used" update (api-keys.ts markUsed) changes nothing a cache holds — as migration
+    // 0031's trigger ignores it — so it must not make every process forget its admission grants each flush.
+    const text = sqlText.replace(LAST_USED_ONLY, "");
+    for (const m of text.matchAll(WRITE)) found.add(m[1]!.toLowerCase() as WatchedTable);
+    if (found.size > 0) answer = Object.freeze([...found]);
+  }
+  // Long texts (values written into them) are not kept: they would only fill the map.
+  if (sqlText.length <= 4096) {
+    if (writtenByText.size >= 1000) writtenByText.clear();
+    writtenByText.set(sqlText, answer);
+  }
+  return answer;
 }
 
 class WatchedConnection implements DatabaseConnection {
@@ -170,12 +174,13 @@ export function watchWrites(dialect: Dialect, feed: ChangeFeed): Dialect {
   };
 }
 
-/** "api_keys:<uuid>" → a change; anything else → null. */
+/** "api_keys:<uuid>" → a change of that row; "api_keys" → of any; anything else → null. */
 export function parseAnnouncement(payload: string): Change | null {
   const i = payload.indexOf(":");
-  const table = payload.slice(0, i);
-  if (i < 0 || !(WATCHED_TABLES as readonly string[]).includes(table)) return null;
-  return { table: table as WatchedTable, id: payload.slice(i + 1) };
+  const table = i < 0 ? payload : payload.slice(0, i);
+  if (!(WATCHED_TABLES as readonly string[]).includes(table)) return null;
+  // A table's name alone (a bulk write, migration 0044): anything of it may have changed.
+  return i < 0 ? { table: table as WatchedTable } : { table: table as WatchedTable, id: payload.slice(i + 1) };
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, type Dialect } from "kysely";
-import { PgDialect } from "./pg-driver.ts";
+import { ANNOUNCE_AFTER_COMMIT, PgDialect } from "./pg-driver.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import { seedFromImage } from "./pglite-image.ts";
 import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
@@ -55,7 +55,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     // (the client's own event, unheard otherwise), must not take the process down: the
     // query in flight fails with the error, and the pool drops the client.
     pool.on("error", () => {});
-    pool.on("connect", (client) => client.on("error", () => {}));
+    // Each connection's first statement (queued ahead of any other): its triggers' change announcements are sent
+    // behind each COMMIT, not inside it (pg-driver.ts, migration 0044). Should it fail, they announce at commit.
+    pool.on("connect", (client) => {
+      client.on("error", () => {});
+      client.query(ANNOUNCE_AFTER_COMMIT).catch(() => {});
+    });
     // Other processes' writes of cached rows are heard on one LISTEN connection, opened once a cache subscribes.
     const url = target.url;
     const feed = createChangeFeed({ listen: () => listenForChanges(url, feed) });

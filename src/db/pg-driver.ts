@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type pg from "pg";
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult, type TransactionSettings } from "kysely";
+import { tablesWritten } from "./change-feed.ts";
 import { isDeferrable } from "./deferred.ts";
 import { isDatabaseUnavailable } from "./unavailable.ts";
 
@@ -19,6 +20,15 @@ import { isDatabaseUnavailable } from "./unavailable.ts";
  * as it types an untyped parameter). PostgreSQL runs the statements of one
  * message in order and stops at the first error; inside the transaction block
  * that error aborts the transaction, which the caller then rolls back.
+ *
+ * Change announcements (change-feed.ts): the pool's connections start by
+ * setting patchbay.announce_after_commit (ANNOUNCE_AFTER_COMMIT), so the triggers
+ * of the watched tables keep their notifications in the session (migration
+ * 0044); a transaction that wrote one of those tables sends them right behind
+ * its COMMIT, in the same message (`select patchbay_announce_changes()`, a
+ * transaction of its own), and a write outside a transaction right after it.
+ * Inside the writing transaction a NOTIFY would hold PostgreSQL's one notify
+ * lock through the commit's WAL flush: one committing writer at a time.
  */
 export class PgDialect implements Dialect {
   constructor(
@@ -107,6 +117,21 @@ function isStalePlan(err: unknown): boolean {
   return (err as { code?: string }).code === "0A000" && /cached plan must not change result type/.test(String((err as Error).message));
 }
 
+/** The first statement of each of the pool's connections: its triggers announce after the commit (migration 0044). */
+export const ANNOUNCE_AFTER_COMMIT = "set patchbay.announce_after_commit = on";
+
+const ANNOUNCE = "select patchbay_announce_changes()";
+
+/**
+ * An error of the statement behind a COMMIT that already succeeded: the
+ * database is older than migration 0044 (while the migrations run, say) and
+ * has no patchbay_announce_changes(); its triggers announced at commit.
+ */
+function isMissingAnnounce(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === "42883" && typeof e.message === "string" && e.message.includes("patchbay_announce_changes");
+}
+
 class PgConnection implements DatabaseConnection {
   private lost: Error | null = null;
   /** Inside a transaction (begun, not yet committed or rolled back). */
@@ -115,6 +140,8 @@ class PgConnection implements DatabaseConnection {
   private unsentBegin: string | null = null;
   /** Deferrable statements not sent yet, in order. */
   private held: CompiledQuery[] = [];
+  /** The open transaction wrote a watched table: its announcements go out behind its COMMIT. */
+  private announces = false;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -125,16 +152,24 @@ class PgConnection implements DatabaseConnection {
     this.inTransaction = true;
     this.unsentBegin = statement;
     this.held = [];
+    this.announces = false;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.inTransaction && isDeferrable(query)) {
-      this.held.push(query);
-      return { rows: [] };
+    const writesWatched = tablesWritten(query.sql).length > 0;
+    if (this.inTransaction) {
+      if (writesWatched) this.announces = true;
+      if (isDeferrable(query)) {
+        this.held.push(query);
+        return { rows: [] };
+      }
     }
     const prefix = this.takeUnsent();
-    if (prefix.length === 0) return this.send<R>(query.sql, query.parameters);
-    return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
+    if (prefix.length > 0) return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
+    const result = await this.send<R>(query.sql, query.parameters);
+    // A write outside a transaction committed on its own: its announcements follow it.
+    if (writesWatched && !this.inTransaction) await this.send(ANNOUNCE).catch(() => {});
+    return result;
   }
 
   async commit(): Promise<void> {
@@ -145,8 +180,19 @@ class PgConnection implements DatabaseConnection {
       this.inTransaction = false;
       return;
     }
-    const tag = await this.sendForTag([...prefix, "commit"].join("\n;\n"));
-    this.inTransaction = false;
+    const announce = this.announces;
+    this.announces = false;
+    let tag: string;
+    try {
+      const answers = await this.sendAll([...prefix, "commit", ...(announce ? [ANNOUNCE] : [])].join("\n;\n"), []);
+      tag = answers[answers.length - (announce ? 2 : 1)]!.command;
+    } catch (err) {
+      // The COMMIT went through; only the statement behind it failed (see isMissingAnnounce).
+      if (!(announce && isMissingAnnounce(err))) throw err;
+      tag = "COMMIT";
+    } finally {
+      this.inTransaction = false;
+    }
     // PostgreSQL answers COMMIT of a transaction an earlier error aborted with ROLLBACK, not an error: a caller
     // that caught that error and went on must not take its write for committed.
     if (tag === "ROLLBACK") throw new TransactionRolledBackError();
@@ -156,6 +202,7 @@ class PgConnection implements DatabaseConnection {
     const begun = this.unsentBegin === null;
     this.unsentBegin = null;
     this.held = [];
+    this.announces = false;
     if (begun) await this.send("rollback");
     this.inTransaction = false;
   }
@@ -171,24 +218,22 @@ class PgConnection implements DatabaseConnection {
   }
 
   private async send<R>(text: string, parameters: readonly unknown[] = []): Promise<QueryResult<R>> {
-    const result = await this.sendRaw(text, parameters);
+    // A message of several statements answers one result each: the last is the caller's statement.
+    const result = (await this.sendAll(text, parameters)).at(-1)!;
     return {
       rows: (result.rows ?? []) as R[],
       numAffectedRows: COUNTED_COMMANDS.has(result.command) && result.rowCount !== null ? BigInt(result.rowCount) : undefined,
     };
   }
 
-  private async sendForTag(text: string): Promise<string> {
-    return (await this.sendRaw(text, [])).command;
-  }
-
   /**
-   * One message. A statement with parameters goes as a named prepared
-   * statement (statementName): PostgreSQL parses and plans its text once per
-   * connection instead of on every execution — about a quarter of the
-   * database's CPU for a short read. The rest go unnamed.
+   * One message, answered by one result per statement. A statement with
+   * parameters goes as a named prepared statement (statementName):
+   * PostgreSQL parses and plans its text once per connection instead of on
+   * every execution — about a quarter of the database's CPU for a short read.
+   * The rest go unnamed.
    */
-  private async sendRaw(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult> {
+  private async sendAll(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult[]> {
     try {
       const name = parameters.length === 0 || !this.prepare ? undefined : statementName(text);
       let answer: pg.QueryResult | pg.QueryResult[];
@@ -202,8 +247,7 @@ class PgConnection implements DatabaseConnection {
         if (this.inTransaction) throw err;
         answer = await this.client.query(text, [...parameters]);
       }
-      // A message of several statements answers one result each: the last is the caller's statement.
-      return Array.isArray(answer) ? (answer.at(-1) as pg.QueryResult) : answer;
+      return Array.isArray(answer) ? answer : [answer];
     } catch (err) {
       if (isDatabaseUnavailable(err)) this.lost = err as Error;
       throw err;
@@ -219,6 +263,7 @@ class PgConnection implements DatabaseConnection {
     this.inTransaction = false;
     this.unsentBegin = null;
     this.held = [];
+    this.announces = false;
     this.client.release(this.lost ?? undefined);
   }
 }

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { changeFeedOf, type Change } from "./change-feed.ts";
+import { changeFeedOf, type Change, type WatchedTable } from "./change-feed.ts";
 import { inRequestTransaction } from "./request-transaction.ts";
 
 /**
@@ -9,10 +9,24 @@ import { inRequestTransaction } from "./request-transaction.ts";
  * processes' at their commit). A row read while any change was announced is
  * not kept (it may predate a write that committed meanwhile), nor one read
  * inside a request transaction (it may be a write not yet committed).
+ * "Any change" is any change of `tables`, the tables the rows come from.
  * `ttlMs` 0: nothing is kept.
  */
-export function createRowCache<V>({ db, ttlMs, capacity = 10_000, affects }: { db: object; ttlMs: number; capacity?: number; affects: (change: Change, value: V) => boolean }) {
+export function createRowCache<V>({
+  db,
+  ttlMs,
+  capacity = 10_000,
+  tables,
+  affects,
+}: {
+  db: object;
+  ttlMs: number;
+  capacity?: number;
+  tables: readonly WatchedTable[];
+  affects: (change: Change, value: V) => boolean;
+}) {
   const feed = changeFeedOf(db);
+  const epoch = () => tables.reduce((sum, table) => sum + feed.epochOf(table), 0);
   const entries = new Map<string, { value: V; readAt: number }>();
   const unsubscribe =
     ttlMs > 0
@@ -28,10 +42,10 @@ export function createRowCache<V>({ db, ttlMs, capacity = 10_000, affects }: { d
         if (performance.now() - hit.readAt < ttlMs) return hit.value;
         entries.delete(key);
       }
-      const epoch = feed.epoch;
+      const before = epoch();
       const readAt = performance.now();
       const value = await read();
-      if (value !== undefined && ttlMs > 0 && feed.epoch === epoch && !inRequestTransaction()) {
+      if (value !== undefined && ttlMs > 0 && epoch() === before && !inRequestTransaction()) {
         if (entries.size >= capacity) entries.delete(entries.keys().next().value!);
         entries.set(key, { value, readAt });
       }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { deferrable } from "../db/deferred.ts";
@@ -155,39 +155,20 @@ export function createIdempotencyStore({ db, clock, fault, fingerprintKey = null
     /** Stores the answer of an executed request and commits it with the request's work. Throws (having rolled back) when the commit fails. */
     async complete(claim: Claim, response: StoredResponse): Promise<void> {
       const now = clock.now();
-      const write = db
-        .insertInto("idempotency_keys")
-        .values({
-          scope: claim.scope,
-          key: claim.key,
-          fingerprint: claim.fingerprint,
-          state: "done",
-          lease_token: null,
-          locked_until: null,
-          response_status: response.status,
-          response_headers: JSON.stringify(response.headers),
-          response_body: response.body,
-          created_at: now,
-          expires_at: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
-        })
-        // Under the key's lock no live answer exists: what is there is expired, or an older version's lease.
-        .onConflict((oc) =>
-          oc.columns(["scope", "key"]).doUpdateSet((eb) => ({
-            fingerprint: eb.ref("excluded.fingerprint"),
-            state: "done",
-            lease_token: null,
-            locked_until: null,
-            response_status: eb.ref("excluded.response_status"),
-            response_headers: eb.ref("excluded.response_headers"),
-            response_body: eb.ref("excluded.response_body"),
-            created_at: eb.ref("excluded.created_at"),
-            expires_at: eb.ref("excluded.expires_at"),
-          })),
-        );
+      const write = CompiledQuery.raw(STORE_ANSWER, [
+        claim.scope,
+        claim.key,
+        claim.fingerprint,
+        response.status,
+        JSON.stringify(response.headers),
+        response.body,
+        now,
+        new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
+      ]);
       try {
         if (!claim.held) return await claim.tx.rollback();
         // Held and sent with the COMMIT (db/deferred.ts): the answer, any writes the request left pending and the commit are one round trip.
-        await claim.tx.execute(deferrable(write.compile()));
+        await claim.tx.execute(deferrable(write));
         await claim.tx.commit();
       } catch (err) {
         await claim.tx.rollback();
@@ -203,6 +184,19 @@ export function createIdempotencyStore({ db, clock, fault, fingerprintKey = null
 }
 
 export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
+
+/**
+ * The stored answer, one statement of fixed text (built once, not by the query
+ * builder for every write: issue 16). Under the key's lock no live answer
+ * exists: what is there is expired, or an older version's lease.
+ */
+const STORE_ANSWER = `insert into idempotency_keys
+    (scope, key, fingerprint, state, lease_token, locked_until, response_status, response_headers, response_body, created_at, expires_at)
+  values ($1, $2, $3, 'done', null, null, $4, $5, $6, $7, $8)
+  on conflict (scope, key) do update set
+    fingerprint = excluded.fingerprint, state = 'done', lease_token = null, locked_until = null,
+    response_status = excluded.response_status, response_headers = excluded.response_headers,
+    response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at`;
 
 interface ClaimRow {
   locked: boolean;

@@ -187,9 +187,10 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
     const giveBack = previous ? previous.granted - previous.used : 0;
     // Retired before the statement: what it gives back can no longer be admitted from here (lost, not given twice, if it fails).
     if (previous) previous.granted = previous.used;
-    // A change announced while the statement runs (a revoke committing meanwhile) makes what it read stale at once.
+    // A change of api_keys announced while the statement runs (a revoke committing meanwhile) makes what it read stale at once;
+    // writes of other tables (every PATCH writes connectors) do not.
     const feed = cacheTtlMs > 0 ? changeFeedOf(db) : null;
-    const epoch = feed?.epoch;
+    const epoch = feed?.epochOf("api_keys");
     const { rows } = await sql<LeaseRow>`
       select a.*, k.*
         from admit_api_key_lease(
@@ -225,7 +226,7 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
       used: 1,
       counts,
       usedEarlier,
-      stale: feed !== null && feed.epoch !== epoch,
+      stale: feed !== null && feed.epochOf("api_keys") !== epoch,
       pending: null,
       waiting: 0,
     };

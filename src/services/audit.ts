@@ -1,5 +1,5 @@
 import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
-import type { Selectable } from "kysely";
+import { CompiledQuery, type Selectable } from "kysely";
 import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
@@ -86,22 +86,24 @@ export interface AuditEntry {
 /** Records one write in the audit log, in the caller's transaction. Services call recordChange (record-change.ts). */
 export async function recordAudit(trx: Database, entry: AuditEntry): Promise<void> {
   // Deferrable (db/deferred.ts): nothing is read back, so it travels with the transaction's next statement or its COMMIT.
-  const insert = trx
-    .insertInto("audit_events")
-    .values({
-      id: uuidv7(entry.at),
-      entity_id: entry.entityId,
-      actor_type: entry.actor.type,
-      actor_id: entry.actor.id,
-      action: entry.action,
-      target_type: entry.target.type,
-      target_id: entry.target.id,
-      request_id: entry.actor.requestId ?? null,
-      changes: JSON.stringify(entry.changes ?? {}),
-      created_at: entry.at,
-    });
-  await executeDeferrable(trx, insert.compile());
+  const insert = CompiledQuery.raw(INSERT_AUDIT_EVENT, [
+    uuidv7(entry.at),
+    entry.entityId,
+    entry.actor.type,
+    entry.actor.id,
+    entry.action,
+    entry.target.type,
+    entry.target.id,
+    entry.actor.requestId ?? null,
+    JSON.stringify(entry.changes ?? {}),
+    entry.at,
+  ]);
+  await executeDeferrable(trx, insert);
 }
+
+/** One statement of fixed text, built once rather than by the query builder for every write (issue 16). */
+const INSERT_AUDIT_EVENT = `insert into audit_events (id, entity_id, actor_type, actor_id, action, target_type, target_id, request_id, changes, created_at)
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 
 /**
  * The before/after of the named fields that differ. Callers pass projections

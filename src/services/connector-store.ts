@@ -1,3 +1,4 @@
+import { CompiledQuery } from "kysely";
 import type { ConnectorRecord, ConnectorUpdate, NewConnector } from "../db/schema.ts";
 import type { Database } from "../db/index.ts";
 
@@ -25,10 +26,13 @@ export async function setConnectorFields(trx: Database, id: string, set: Connect
 }
 
 /** The entity's connector of one type, if any; locked for the caller's transaction with `forUpdate`. */
-export function selectConnector(executor: Database, entityId: string, type: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
-  const query = executor.selectFrom("connectors").selectAll().where("entity_id", "=", entityId).where("connector_type", "=", type);
-  return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
+export async function selectConnector(executor: Database, entityId: string, type: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
+  // Every GET and write of a connector by type: fixed text, not built by the query builder each time (issue 16).
+  const { rows } = await executor.executeQuery<ConnectorRecord>(CompiledQuery.raw(forUpdate ? SELECT_CONNECTOR_FOR_UPDATE : SELECT_CONNECTOR, [entityId, type]));
+  return rows[0];
 }
+const SELECT_CONNECTOR = `select * from "connectors" where "entity_id" = $1 and "connector_type" = $2`;
+const SELECT_CONNECTOR_FOR_UPDATE = `${SELECT_CONNECTOR} for update`;
 
 /** One connector by id, if any; locked for the caller's transaction with `forUpdate`. */
 export function selectConnectorById(executor: Database, id: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {

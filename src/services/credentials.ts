@@ -60,6 +60,7 @@ export function createCredentialService({ db, clock, vault, connectors, publicUr
   const proxied = createRowCache<{ connector: ConnectorRecord; credentials: Credentials | null }>({
     db,
     ttlMs: cacheTtlMs,
+    tables: ["connectors", "vault_secrets"],
     affects: (change, { connector }) =>
       (change.table === "connectors" && (change.id === undefined || change.id === connector.entity_id)) ||
       (change.table === "vault_secrets" && (change.id === undefined || change.id === connector.id)),
