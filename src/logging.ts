@@ -1,8 +1,7 @@
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { prettyFactory } from "pino-pretty";
+import { isSecretParam } from "./kernel/secret-params.ts";
 
-/** Query parameters whose values are credentials or one-time codes: never logged. */
-const SECRET_QUERY_PARAMS = /^(connection_token|link_token|token|code|hmac|state|signature|sig|key|api_key|apikey|access_key|private_key|access_token|refresh_token|id_token|client_secret|password|secret)$/i;
 
 /** The URL as logged: path kept, secret query values replaced. */
 export function redactUrl(url: string): string {
@@ -11,7 +10,8 @@ export function redactUrl(url: string): string {
   const q = url.indexOf("?");
   if (q < 0) return url;
   const params = new URLSearchParams(url.slice(q + 1));
-  for (const name of [...params.keys()]) if (SECRET_QUERY_PARAMS.test(name)) params.set(name, "[REDACTED]");
+  // Query values that are credentials or one-time codes (kernel/secret-params.ts: the one list of the logs).
+  for (const name of [...params.keys()]) if (isSecretParam(name)) params.set(name, "[REDACTED]");
   return `${url.slice(0, q)}?${params.toString()}`;
 }
 

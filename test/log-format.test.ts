@@ -3,7 +3,9 @@ import fs from "node:fs";
 import { after, describe, it } from "node:test";
 import { loadConfig } from "../src/config.ts";
 import pino from "pino";
-import { createLogDestination, loggerOptions, prettyLogDestination, redactLogFields, wantsPrettyLogs } from "../src/logging.ts";
+import { createLogDestination, loggerOptions, prettyLogDestination, redactLogFields, redactUrl, wantsPrettyLogs } from "../src/logging.ts";
+import { redactQuery } from "../src/providers/call-log.ts";
+import { requestLogPath } from "../src/services/request-logs.ts";
 import { startServerProcess, tempDir, type ServerProcess } from "./helpers/process.ts";
 
 const ANSI = /\u001b\[[0-9;]*m/g;
@@ -94,6 +96,19 @@ describe("the log's second net: secret-named fields", () => {
     assert.deepEqual(JSON.parse(lines[1]!).req, { method: "GET", url: "/v1/x?api_key=%5BREDACTED%5D", id: "r1" });
     const plain = { req: { method: "GET" }, responseTime: 1 };
     assert.equal(redactLogFields(plain), plain, "nothing secret: the same object, no copy");
+  });
+});
+
+describe("one list of secret query parameters for the three logs", () => {
+  it("the server log, the provider-call log and the request log hide the same values", () => {
+    const secrets = { api_key: "s1", connection_token: "s2", code: "s3", state: "s4", hmac: "s5", "X-Amz-Signature": "s6", client_secret: "s7", refresh_token: "s8", Authorization: "s9", password: "s10" };
+    const url = `/v1/x?${new URLSearchParams({ ...secrets, limit: "5", shop: "a.myshopify.com" }).toString()}`;
+    for (const [name, out] of [["server log", redactUrl(url)], ["provider-call log", redactQuery(url)], ["request log", requestLogPath(url)]] as const) {
+      const kept = new URLSearchParams(out.slice(out.indexOf("?") + 1));
+      for (const [k, v] of Object.entries(secrets)) assert.ok(kept.get(k) !== v && /redacted/i.test(kept.get(k) ?? ""), `${name}: ${k} kept in ${out}`);
+      assert.equal(kept.get("limit"), "5", name);
+      assert.equal(kept.get("shop"), "a.myshopify.com", name);
+    }
   });
 });
 

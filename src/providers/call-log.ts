@@ -1,4 +1,5 @@
 import type { ProviderCallPurpose } from "../db/schema.ts";
+import { isSecretParam } from "../kernel/secret-params.ts";
 
 /** Which connector an outbound call is made for, and why: what the provider client needs to log it. */
 export interface CallContext {
@@ -99,17 +100,16 @@ export function failedCallDetail(
 }
 
 /** Query parameter names whose values are secrets wherever they appear. */
-const SECRET_PARAM = /(key|token|secret|password|passwd|signature|sig|code|credential|auth)/i;
 
 /**
  * The path as the log keeps it: every value of a query parameter that is a
- * recipe's own (`owned`) or looks like a secret by its name is replaced.
+ * recipe's own (`owned`) or a secret by its name (kernel/secret-params.ts) is replaced.
  */
 export function redactQuery(pathWithQuery: string, owned: readonly string[] = []): string {
   const q = pathWithQuery.indexOf("?");
   if (q < 0) return pathWithQuery;
   const params = new URLSearchParams(pathWithQuery.slice(q + 1));
-  const kept = [...params].map(([k, v]) => [k, owned.includes(k) || SECRET_PARAM.test(k) ? "[redacted]" : v]);
+  const kept = [...params].map(([k, v]) => [k, owned.includes(k) || isSecretParam(k) ? "[redacted]" : v]);
   return `${pathWithQuery.slice(0, q)}?${new URLSearchParams(kept).toString().replaceAll("%5Bredacted%5D", "[redacted]")}`;
 }
 

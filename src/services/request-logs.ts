@@ -66,7 +66,7 @@ const MAX_PATH = 2_048;
  * [redacted], and cut at 2 048 characters. Headers and bodies are never seen.
  */
 export function requestLogPath(url: string): string {
-  const path = url.includes("?") ? redactQuery(url, ["hmac", "state"]) : url;
+  const path = url.includes("?") ? redactQuery(url) : url;
   return path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path;
 }
 
