@@ -230,7 +230,7 @@ class PgConnection implements DatabaseConnection {
    * One message, answered by one result per statement. A statement with
    * parameters goes as a named prepared statement (statementName):
    * PostgreSQL parses and plans its text once per connection instead of on
-   * every execution — about a quarter of the database's CPU for a short read.
+   * every execution (a short read then costs the database about a quarter of the CPU).
    * The rest go unnamed.
    */
   private async sendAll(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult[]> {
