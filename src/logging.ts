@@ -27,8 +27,8 @@ export interface LogSink {
  * by mistake.
  */
 const SECRET_FIELDS = new Set(["password", "secret", "key", "api_key", "access_token", "refresh_token", "token", "credentials", "client_secret", "authorization", "cookie", "x-api-key"]);
-/** Fields pino's serializers below reduce to values that carry no secret (method, redacted URL, id; status; error). */
-const SERIALIZED = new Set(["req", "res", "err"]);
+/** Fields pino's serializers below reduce to values that carry no secret (method, redacted URL, id; status). */
+const SERIALIZED = new Set(["req", "res"]);
 
 /**
  * A log call's object with secret-named fields' values replaced by
@@ -48,7 +48,9 @@ export function redactLogFields(obj: Record<string, unknown>): Record<string, un
     const v = obj[k];
     if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
     let inner: Record<string, unknown> | null = null;
-    for (const c in v) if (SECRET_FIELDS.has(c)) (inner ??= { ...(v as Record<string, unknown>) })[c] = "[REDACTED]";
+    // An error's message and stack are not own enumerable fields: a copy keeps them by name.
+    const copy = (): Record<string, unknown> => (v instanceof Error ? { ...v, type: v.name, message: v.message, stack: v.stack } : { ...(v as Record<string, unknown>) });
+    for (const c in v) if (SECRET_FIELDS.has(c)) (inner ??= copy())[c] = "[REDACTED]";
     if (inner) (out ??= { ...obj })[k] = inner;
   }
   return out ?? obj;

@@ -94,6 +94,10 @@ describe("the log's second net: secret-named fields", () => {
     const first = JSON.parse(lines[0]!);
     assert.deepEqual([first.token, first.connector, first.headers, first.n], ["[REDACTED]", { id: "c1", credentials: "[REDACTED]" }, { authorization: "[REDACTED]", accept: "*/*" }, 1]);
     assert.deepEqual(JSON.parse(lines[1]!).req, { method: "GET", url: "/v1/x?api_key=%5BREDACTED%5D", id: "r1" });
+    const failed = Object.assign(new Error("provider refused"), { code: "E_AUTH", password: "sk-6" });
+    log.error({ err: failed }, "call failed");
+    assert.ok(!lines[2]!.includes("sk-6"), "an error's secret-named field");
+    assert.deepEqual([JSON.parse(lines[2]!).err.message, JSON.parse(lines[2]!).err.code], ["provider refused", "E_AUTH"]);
     const plain = { req: { method: "GET" }, responseTime: 1 };
     assert.equal(redactLogFields(plain), plain, "nothing secret: the same object, no copy");
   });

@@ -109,6 +109,17 @@ export function requestId(): string {
   return out;
 }
 
+/**
+ * The lowest UUIDv7 that can carry a time at or after `at` (its millisecond,
+ * then the smallest version, counter and variant bits): `id >= lowestUuidv7At(t)`
+ * is the time bound `created_at >= t` as a range of the primary key or of an
+ * (owner, id) index, and `id < lowestUuidv7At(t)` everything older.
+ */
+export function lowestUuidv7At(at: Date): string {
+  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {
   return UUID_RE.test(value);

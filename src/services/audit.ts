@@ -4,7 +4,7 @@ import type { Database } from "../db/index.ts";
 import type { DB } from "../db/schema.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { executeDeferrable } from "../db/deferred.ts";
-import { uuidv7 } from "../kernel/ids.ts";
+import { lowestUuidv7At, uuidv7 } from "../kernel/ids.ts";
 
 /** Who did it: an entity's API key, the operator (admin token), or Patchbay itself (jobs). */
 export interface AuditActor {
@@ -152,17 +152,6 @@ export interface AuditListOptions extends PageOptions {
   createdLte?: Date;
 }
 
-/**
- * The lowest UUIDv7 id that can be minted at or after `at`. An id's time is
- * never before its created_at (uuidv7 only ever moves its clock forward), so
- * `created_gte` is also an id range on the (entity_id, id) index. There is no
- * such bound for `created_lte`: that one is a filter on the scan.
- */
-function lowestIdAt(at: Date): string {
-  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
-}
-
 export function createAuditLog({ db }: { db: Database }) {
   return {
     /**
@@ -178,7 +167,7 @@ export function createAuditLog({ db }: { db: Database }) {
         .where("entity_id", "=", entityId)
         .$if(opts.targetType !== undefined, (qb) => qb.where("target_type", "=", opts.targetType!))
         .$if(opts.targetId !== undefined, (qb) => qb.where("target_id", "=", opts.targetId!))
-        .$if(opts.createdGte !== undefined, (qb) => qb.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
+        .$if(opts.createdGte !== undefined, (qb) => qb.where("id", ">=", lowestUuidv7At(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
         .$if(opts.createdLte !== undefined, (qb) => qb.where("created_at", "<=", opts.createdLte!));
       return keysetPage(filtered, "id", opts, toAuditEvent);
     },

@@ -3,7 +3,8 @@ import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ProviderCallPurpose, ProviderCallsTable } from "../db/schema.ts";
 import { sql, type Insertable, type Selectable } from "kysely";
-import { uuidv7Sequence } from "../kernel/ids.ts";
+import { deleteIdsBelow } from "../db/purge.ts";
+import { lowestUuidv7At, uuidv7Sequence } from "../kernel/ids.ts";
 import { plainArray, textArray } from "../db/array-literals.ts";
 import type { CallContext, CallOutcome } from "../providers/call-log.ts";
 import { logEntryOfCall, type IntegrationLogStore } from "./integration-logs.ts";
@@ -26,12 +27,6 @@ export interface CallListOptions extends PageOptions {
 /** Rows the buffer holds before it writes them without waiting for the interval. */
 const FLUSH_ROWS = 500;
 const MAX_PATH = 2048;
-
-/** The lowest UUIDv7 id at or after `at`. */
-function lowestIdAt(at: Date): string {
-  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
-}
 
 /** One recorded call as the buffer keeps it until the flush: the caller's own objects, and the time (epoch ms). */
 interface PendingCall {
@@ -164,8 +159,8 @@ export function createProviderCallLog({
         .selectAll()
         .where("connector_id", "=", connectorId)
         // Also as id ranges: the (connector_id, id) index bounds the scan (a UUIDv7 id carries its call's millisecond).
-        .$if(opts.since !== undefined, (q) => q.where("id", ">=", lowestIdAt(opts.since!)).where("created_at", ">=", opts.since!))
-        .$if(opts.until !== undefined, (q) => q.where("id", "<", lowestIdAt(new Date(opts.until!.getTime() + 1))).where("created_at", "<", opts.until!))
+        .$if(opts.since !== undefined, (q) => q.where("id", ">=", lowestUuidv7At(opts.since!)).where("created_at", ">=", opts.since!))
+        .$if(opts.until !== undefined, (q) => q.where("id", "<", lowestUuidv7At(new Date(opts.until!.getTime() + 1))).where("created_at", "<", opts.until!))
         .$if(opts.statusClass === "error", (q) => q.where("status", "is", null))
         .$if(opts.statusClass !== undefined && opts.statusClass !== "error", (q) => {
           const low = Number(opts.statusClass!.charAt(0)) * 100;
@@ -181,15 +176,7 @@ export function createProviderCallLog({
      */
     async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
       await flush();
-      const below = lowestIdAt(new Date(clock.now().getTime() - retentionMs));
-      let total = 0;
-      for (;;) {
-        const ids = db.selectFrom("provider_calls").select("id").where("id", "<", below).orderBy("id").limit(batch);
-        const gone = await db.deleteFrom("provider_calls").where("id", "in", ids).executeTakeFirst();
-        const n = Number(gone.numDeletedRows);
-        total += n;
-        if (n < batch) return total;
-      }
+      return deleteIdsBelow(db, "provider_calls", lowestUuidv7At(new Date(clock.now().getTime() - retentionMs)), batch);
     },
   };
 }

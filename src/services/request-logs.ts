@@ -6,7 +6,8 @@ import type { KeyMode } from "../auth/api-key-format.ts";
 import { redactQuery } from "../providers/call-log.ts";
 import { keysetPage, type Page } from "./pagination.ts";
 import { plainArray, textArray } from "../db/array-literals.ts";
-import { uuidv7Sequence } from "../kernel/ids.ts";
+import { deleteIdsBelow } from "../db/purge.ts";
+import { lowestUuidv7At, uuidv7Sequence } from "../kernel/ids.ts";
 
 export interface RequestLogView {
   id: string;
@@ -68,12 +69,6 @@ const MAX_PATH = 2_048;
 export function requestLogPath(url: string): string {
   const path = url.includes("?") ? redactQuery(url) : url;
   return path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path;
-}
-
-/** The lowest UUIDv7 id at or after `at`: created_gte is also an id range on the (entity_id, id) index. */
-function lowestIdAt(at: Date): string {
-  const hex = at.getTime().toString(16).padStart(12, "0").slice(-12);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -187,8 +182,8 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
         .$if(opts.method !== undefined, (q) => q.where("method", "=", opts.method!.toUpperCase()))
         .$if(opts.pathPrefix !== undefined, (q) => q.where(sql<boolean>`path like ${`${escapeLike(opts.pathPrefix!)}%`} escape '\\'`))
         .$if(opts.apiKeyId !== undefined, (q) => q.where("api_key_id", "=", opts.apiKeyId!))
-        .$if(opts.createdGte !== undefined, (q) => q.where("id", ">=", lowestIdAt(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
-        .$if(opts.createdLte !== undefined, (q) => q.where("id", "<", lowestIdAt(new Date(opts.createdLte!.getTime() + 1))).where("created_at", "<=", opts.createdLte!));
+        .$if(opts.createdGte !== undefined, (q) => q.where("id", ">=", lowestUuidv7At(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
+        .$if(opts.createdLte !== undefined, (q) => q.where("id", "<", lowestUuidv7At(new Date(opts.createdLte!.getTime() + 1))).where("created_at", "<=", opts.createdLte!));
       return keysetPage(filtered.selectAll(), "id", opts, toRequestLog);
     },
 
@@ -200,15 +195,7 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
      */
     async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
       await flush();
-      const below = lowestIdAt(new Date(clock.now().getTime() - retentionMs));
-      let total = 0;
-      for (;;) {
-        const ids = db.selectFrom("request_logs").select("id").where("id", "<", below).orderBy("id").limit(batch);
-        const gone = await db.deleteFrom("request_logs").where("id", "in", ids).executeTakeFirst();
-        const n = Number(gone.numDeletedRows);
-        total += n;
-        if (n < batch) return total;
-      }
+      return deleteIdsBelow(db, "request_logs", lowestUuidv7At(new Date(clock.now().getTime() - retentionMs)), batch);
     },
   };
 }
