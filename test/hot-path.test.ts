@@ -124,12 +124,13 @@ describe("[postgres] database round trips per request", () => {
   //  1. admission: none while the key's grant lasts (src/services/admission.ts); one (the lease) when it is spent —
   //     writeRoundTrips warms the grant and tells that one apart, so a stalled machine cannot make the pin flaky;
   //  2. (with a key) BEGIN + idempotency_claim(): the hook must know "execute" or "replay" before the handler runs;
-  //  3. the connector row, locked: the new values are merged and validated against it in the service (RFC 7396 config);
+  //  3. the connector row, locked: the new values are merged and validated against it in the service (RFC 7396 config)
+  //     — with a key, sent in the claim's message (the route names it: src/db/lookahead.ts), not a round trip of its own;
   //  4. the UPDATE … RETURNING: its row is the answer (and the event's data and the audit diff);
   //  5. event + fan-out (emit_event(), migration 0033), audit row, (with a key) the stored answer, and the one COMMIT,
   //     with the change feed's announcements behind it in the same message (migration 0044: not inside the transaction,
   //     where the NOTIFY would hold PostgreSQL's one notify lock through the commit's WAL flush).
-  it("a PATCH is three round trips (begin + lock; update; event + audit + commit), four with an Idempotency-Key, while the key's grant lasts; one commit either way", async () => {
+  it("a PATCH is three round trips (begin + lock; update; event + audit + commit), with an Idempotency-Key too (begin + claim + lock), while the key's grant lasts; one commit either way", async () => {
     // The refused keys above made 127.0.0.1 an address that failed within the minute: its keys are then admitted by the
     // database on every request (src/ratelimit/auth-throttle.ts, suspect). A minute later it is not.
     t.clock.advance(61_000);
@@ -143,17 +144,18 @@ describe("[postgres] database round trips per request", () => {
     assert.match(plain[1]!, /^update "connectors"/);
     assert.match(plain[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; commit ; select patchbay_announce_changes\(\)$/);
 
+    // With a key: the claim and the row's lock in one message (db/lookahead.ts), so no round trip more than without.
     const keyed = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
-    assert.equal(keyed.length, 4, keyed.join("\n"));
-    assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(/);
-    assert.match(keyed[1]!, /for update$/);
-    assert.match(keyed[2]!, /^update "connectors"/);
-    assert.match(keyed[3]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; insert into "?idempotency_keys"? .* ; commit ; select patchbay_announce_changes\(\)$/);
+    assert.equal(keyed.length, 3, keyed.join("\n"));
+    assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connectors" where .* for update$/);
+    assert.match(keyed[1]!, /^update "connectors"/);
+    assert.match(keyed[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; insert into "?idempotency_keys"? .* ; commit ; select patchbay_announce_changes\(\)$/);
     assert.equal(keyed.filter((q) => /\bcommit\b/.test(q)).length, 1);
 
     // The replay: the claim (which finds the answer; its transaction is rolled back).
     const replay = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["begin ; select * from idempotency_claim", "rollback"]);
+    assert.match(replay[0]!, /for update$/, "the lock rode with the claim, and went with its rollback");
   });
 
   it("writers of other tables leave a key's grant usable: concurrent PATCHes of several entities ask for grants, not a lease statement each", async () => {
@@ -211,12 +213,13 @@ describe("[postgres] database round trips per request", () => {
     assert.ok(batchedCommit(created[1]!), created[1]);
     const id = JSON.parse((await c("POST", "/connections", { customer_id: "c2", retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3" })).body).connection_id;
     const token = await mintToken(t, tenant, id, "access");
-    // begin + lock; update; audit + commit (was 6 with admission) — with a key: begin + claim; lock; update; audit + answer + commit (was 8).
+    // begin + lock; update; audit + commit (was 6 with admission) — with a key: begin + claim + lock; update; audit + answer + commit (was 8).
     const patched = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "a@example.com" }, { token }), 200);
     assert.equal(patched.length, 3, patched.join("\n"));
     const patchedKeyed = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
-    assert.equal(patchedKeyed.length, 4, patchedKeyed.join("\n"));
-    assert.match(patchedKeyed[3]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
+    assert.equal(patchedKeyed.length, 3, patchedKeyed.join("\n"));
+    assert.match(patchedKeyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connections" where .* for update$/);
+    assert.match(patchedKeyed[2]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8 with admission).
     const deleted = await writeRoundTrips(warmC, () => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
     assert.equal(deleted.length, 4, deleted.join("\n"));
@@ -225,12 +228,13 @@ describe("[postgres] database round trips per request", () => {
     const shop = await connectShop(t, tenant, "amazon");
     const b = asBasic(t, tenant);
     const warmB = () => b("GET", `/api/v3/integrations/${shop}`);
-    // begin + lock; update; event + audit + commit (was 7 with admission), four with a key (was 9).
+    // begin + lock; update; event + audit + commit (was 7 with admission), with a key the same three (was 9): the claim takes the lock with it.
     const shopPatched = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "X" }), 204);
     assert.equal(shopPatched.length, 3, shopPatched.join("\n"));
     const shopPatchedKeyed = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
-    assert.equal(shopPatchedKeyed.length, 4, shopPatchedKeyed.join("\n"));
-    assert.match(shopPatchedKeyed[3]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
+    assert.equal(shopPatchedKeyed.length, 3, shopPatchedKeyed.join("\n"));
+    assert.match(shopPatchedKeyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connectors" where .* for update$/);
+    assert.match(shopPatchedKeyed[2]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8 with admission).
     const shopDeleted = await writeRoundTrips(warmB, () => b("DELETE", `/api/v3/integrations/${shop}`), 204);
     assert.equal(shopDeleted.length, 3, shopDeleted.join("\n"));

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult, type TransactionSettings } from "kysely";
 import { tablesWritten } from "./change-feed.ts";
 import { isDeferrable } from "./deferred.ts";
+import { lookaheadOf, sameStatement } from "./lookahead.ts";
 import { isDatabaseUnavailable } from "./unavailable.ts";
 
 /**
@@ -29,6 +30,11 @@ import { isDatabaseUnavailable } from "./unavailable.ts";
  * transaction of its own), and a write outside a transaction right after it.
  * Inside the writing transaction a NOTIFY would hold PostgreSQL's one notify
  * lock through the commit's WAL flush: one committing writer at a time.
+ *
+ * A statement with a lookahead companion (lookahead.ts) inside a transaction
+ * goes out with the companion behind it in the same message; the companion's
+ * answer is kept and answers the transaction's next statement if that is the
+ * same statement, without a round trip.
  */
 export class PgDialect implements Dialect {
   constructor(
@@ -142,6 +148,8 @@ class PgConnection implements DatabaseConnection {
   private held: CompiledQuery[] = [];
   /** The open transaction wrote a watched table: its announcements go out behind its COMMIT. */
   private announces = false;
+  /** A lookahead companion's answer, kept for the transaction's next statement (lookahead.ts). */
+  private kept: { query: CompiledQuery; result: QueryResult<unknown> } | null = null;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -153,9 +161,14 @@ class PgConnection implements DatabaseConnection {
     this.unsentBegin = statement;
     this.held = [];
     this.announces = false;
+    this.kept = null;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const kept = this.kept;
+    this.kept = null;
+    // The statement a companion anticipated, with nothing held in between: its answer is already here.
+    if (kept && this.held.length === 0 && sameStatement(kept.query, query)) return kept.result as QueryResult<R>;
     const writesWatched = tablesWritten(query.sql).length > 0;
     if (this.inTransaction) {
       if (writesWatched) this.announces = true;
@@ -163,6 +176,8 @@ class PgConnection implements DatabaseConnection {
         this.held.push(query);
         return { rows: [] };
       }
+      const companion = lookaheadOf(query);
+      if (companion) return this.sendWithCompanion<R>(query, companion);
     }
     const prefix = this.takeUnsent();
     if (prefix.length > 0) return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
@@ -172,7 +187,17 @@ class PgConnection implements DatabaseConnection {
     return result;
   }
 
+  /** `query` and its companion in one message (with whatever is unsent in front); the companion's answer is kept. */
+  private async sendWithCompanion<R>(query: CompiledQuery, companion: CompiledQuery): Promise<QueryResult<R>> {
+    if (tablesWritten(companion.sql).length > 0) this.announces = true;
+    const text = [...this.takeUnsent(), inlineParameters(query.sql, query.parameters), inlineParameters(companion.sql, companion.parameters)].join("\n;\n");
+    const answers = await this.sendAll(text, []);
+    this.kept = { query: companion, result: queryResult(answers.at(-1)!) };
+    return queryResult<R>(answers.at(-2)!);
+  }
+
   async commit(): Promise<void> {
+    this.kept = null;
     const begun = this.unsentBegin === null;
     const prefix = this.takeUnsent();
     // Nothing was ever sent or held: there is no transaction on the server to end.
@@ -199,6 +224,7 @@ class PgConnection implements DatabaseConnection {
   }
 
   async rollback(): Promise<void> {
+    this.kept = null;
     const begun = this.unsentBegin === null;
     this.unsentBegin = null;
     this.held = [];
@@ -219,11 +245,7 @@ class PgConnection implements DatabaseConnection {
 
   private async send<R>(text: string, parameters: readonly unknown[] = []): Promise<QueryResult<R>> {
     // A message of several statements answers one result each: the last is the caller's statement.
-    const result = (await this.sendAll(text, parameters)).at(-1)!;
-    return {
-      rows: (result.rows ?? []) as R[],
-      numAffectedRows: COUNTED_COMMANDS.has(result.command) && result.rowCount !== null ? BigInt(result.rowCount) : undefined,
-    };
+    return queryResult<R>((await this.sendAll(text, parameters)).at(-1)!);
   }
 
   /**
@@ -260,12 +282,20 @@ class PgConnection implements DatabaseConnection {
   }
   /** Back to the pool, or (after an outage error) out of it: pg-pool destroys a client released with an error. */
   release(): void {
+    this.kept = null;
     this.inTransaction = false;
     this.unsentBegin = null;
     this.held = [];
     this.announces = false;
     this.client.release(this.lost ?? undefined);
   }
+}
+
+function queryResult<R>(result: pg.QueryResult): QueryResult<R> {
+  return {
+    rows: (result.rows ?? []) as R[],
+    numAffectedRows: COUNTED_COMMANDS.has(result.command) && result.rowCount !== null ? BigInt(result.rowCount) : undefined,
+  };
 }
 
 /** node-postgres's own conversion of a parameter to its text form (Date, array, Buffer, object → JSON), loaded with pg. */

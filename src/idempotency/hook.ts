@@ -1,3 +1,4 @@
+import type { CompiledQuery } from "kysely";
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, RouteOptions } from "fastify";
 import { ValidationError } from "../kernel/errors.ts";
 import { MAX_KEY_LENGTH, type Claim, type IdempotencyStore } from "./store.ts";
@@ -14,6 +15,12 @@ declare module "fastify" {
      * (a secret shown once): a replay answers the rest, without them.
      */
     idempotencyOmitFields?: readonly string[];
+    /**
+     * The statement the route's handler makes first, sent with the key's claim
+     * in one round trip (db/lookahead.ts): a read safe to have made even when
+     * the claim answers a replay. Null when it cannot tell.
+     */
+    idempotencyLookahead?: (request: FastifyRequest) => CompiledQuery | null;
   }
 }
 
@@ -52,7 +59,8 @@ export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): 
     // A route that takes schema failures into its handler (attachValidation) refuses them before execution: nothing to keep.
     if (key === null || !IDEMPOTENT_METHODS.has(request.method) || request.validationError) return done();
     opts.store.fault("before_claim");
-    opts.store.begin({ scope: opts.scopeOf(request), key, method: request.method, path: request.url, body: request.body }).then(
+    const lookahead = request.routeOptions.config.idempotencyLookahead?.(request) ?? null;
+    opts.store.begin({ scope: opts.scopeOf(request), key, method: request.method, path: request.url, body: request.body }, { lookahead }).then(
       (outcome) => {
         if (outcome.kind === "execute") {
           claims.set(request, outcome.claim);

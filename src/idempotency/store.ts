@@ -3,6 +3,7 @@ import { CompiledQuery, sql } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import { deferrable } from "../db/deferred.ts";
+import { withLookahead } from "../db/lookahead.ts";
 import { requestTransaction, sessionsOf, type RequestTransaction } from "../db/request-transaction.ts";
 import { ConflictError, ValidationError } from "../kernel/errors.ts";
 import { requestFingerprint, type FingerprintInput } from "./fingerprint.ts";
@@ -84,11 +85,12 @@ export function createIdempotencyStore({ db, clock, fault, fingerprintKey = null
   executingHere.set(db, local);
   const noFault = () => {};
 
-  async function claimOnPostgres(request: FingerprintInput, fingerprint: Buffer): Promise<BeginOutcome> {
+  async function claimOnPostgres(request: FingerprintInput, fingerprint: Buffer, lookahead: CompiledQuery | null): Promise<BeginOutcome> {
     const tx = requestTransaction(db);
     try {
       const statement = sql<ClaimRow>`select * from idempotency_claim(${lockId(request.scope, request.key)}::bigint, ${request.scope}, ${request.key}, ${clock.now()})`.compile(db);
-      const row = (await tx.execute<ClaimRow>(statement)).rows[0];
+      // The handler's first statement, when the route knows it, rides with the claim (db/lookahead.ts).
+      const row = (await tx.execute<ClaimRow>(withLookahead(statement, lookahead))).rows[0];
       if (!row?.locked) throw keyInUse();
       if (row.fingerprint !== null) {
         await tx.rollback();
@@ -142,12 +144,13 @@ export function createIdempotencyStore({ db, clock, fault, fingerprintKey = null
      * now holds the key: run it inside `claim.tx`) or "replay" (the stored
      * response of the same request); throws idempotency_key_mismatch (the key
      * belongs to another request) or idempotency_key_in_use (the same key is
-     * being executed right now).
+     * being executed right now). `lookahead`: the statement the handler will
+     * make first, sent with the claim (PostgreSQL; db/lookahead.ts).
      */
-    async begin(request: FingerprintInput): Promise<BeginOutcome> {
+    async begin(request: FingerprintInput, { lookahead = null }: { lookahead?: CompiledQuery | null } = {}): Promise<BeginOutcome> {
       assertValidKey(request.key);
       const fingerprint = requestFingerprint(request, fingerprintKey);
-      const outcome = shared ? await claimOnPostgres(request, fingerprint) : await claimEmbedded(request, fingerprint);
+      const outcome = shared ? await claimOnPostgres(request, fingerprint, lookahead) : await claimEmbedded(request, fingerprint);
       if (outcome.kind === "execute") outcome.claim.tx.onNestedCommit = () => (fault ?? noFault)("after_write");
       return outcome;
     },

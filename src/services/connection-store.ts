@@ -1,4 +1,4 @@
-import type { Insertable } from "kysely";
+import type { CompiledQuery, Insertable } from "kysely";
 import type { ConnectionRecord, ConnectionsTable, ConnectionUpdate } from "../db/schema.ts";
 import type { Database } from "../db/index.ts";
 
@@ -11,14 +11,19 @@ import type { Database } from "../db/index.ts";
  */
 
 /** The entity's connection by id, if any; locked for the caller's transaction with `lock`. */
-export function selectOwnedConnection(executor: Database, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord | undefined> {
+export async function selectOwnedConnection(executor: Database, entityId: string, connectionId: string, lock = false): Promise<ConnectionRecord | undefined> {
+  return (await executor.executeQuery(ownedConnectionStatement(executor, entityId, connectionId, lock))).rows[0];
+}
+
+/** The statement selectOwnedConnection makes: a write's first, which may ride ahead with an earlier one (db/lookahead.ts). */
+export function ownedConnectionStatement(executor: Database, entityId: string, connectionId: string, lock: boolean): CompiledQuery<ConnectionRecord> {
   return executor
     .selectFrom("connections")
     .selectAll()
     .where("id", "=", connectionId)
     .where("entity_id", "=", entityId)
     .$if(lock, (qb) => qb.forUpdate())
-    .executeTakeFirst();
+    .compile();
 }
 
 /** The customer's connection by id (of the entity), if any. */

@@ -3,7 +3,8 @@ import { findRetailer, RETAILERS, type Retailer } from "../catalog/retailers.ts"
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectionRecord, ConnectionUpdate } from "../db/schema.ts";
-import { deleteConnectionRow, insertConnection, listCustomerConnections, selectOwnedConnection, setConnectionFields, updateConnection } from "./connection-store.ts";
+import { deleteConnectionRow, insertConnection, listCustomerConnections, ownedConnectionStatement, selectOwnedConnection, setConnectionFields, updateConnection } from "./connection-store.ts";
+import type { CompiledQuery } from "kysely";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { auditActorOf } from "./audit.ts";
 import { recordChange } from "./record-change.ts";
@@ -161,6 +162,15 @@ export function createConnectionService({ db, clock, tokens, vault }: Connection
      * stay editable after a disconnect (the record remains for bookkeeping);
      * repeating the disconnect is a no-op.
      */
+    /**
+     * The first statement updateConnection and deleteConnection make: the
+     * connection row, locked. The idempotency claim sends it ahead with
+     * itself (db/lookahead.ts), one round trip for both.
+     */
+    firstWriteStatement(grant: ConnectionGrant): CompiledQuery {
+      return ownedConnectionStatement(db, grant.entityId, grant.connectionId, true);
+    },
+
     async updateConnection(actor: ApiKeyActor, grant: ConnectionGrant, input: UpdateConnectionInput): Promise<Connection> {
       return db.transaction().execute(async (trx) => {
         const existing = await findOwned(trx, grant.entityId, grant.connectionId, true);

@@ -34,6 +34,11 @@ export async function selectConnector(executor: Database, entityId: string, type
 const SELECT_CONNECTOR = `select * from "connectors" where "entity_id" = $1 and "connector_type" = $2`;
 const SELECT_CONNECTOR_FOR_UPDATE = `${SELECT_CONNECTOR} for update`;
 
+/** The statement selectConnector(…, { forUpdate: true }) makes: a write's first, which may ride ahead with an earlier one (db/lookahead.ts). */
+export function lockConnectorStatement(entityId: string, type: string): CompiledQuery<ConnectorRecord> {
+  return CompiledQuery.raw(SELECT_CONNECTOR_FOR_UPDATE, [entityId, type]);
+}
+
 /** One connector by id, if any; locked for the caller's transaction with `forUpdate`. */
 export function selectConnectorById(executor: Database, id: string, { forUpdate = false } = {}): Promise<ConnectorRecord | undefined> {
   const query = executor.selectFrom("connectors").selectAll().where("id", "=", id);
@@ -139,10 +144,18 @@ export function selectConnectorByInboundToken(
 }
 
 /** The entity's connected connector of one of `types` with this shop integration id; locked with `forUpdate`. */
-export function selectShopConnector(
+export async function selectShopConnector(
+  executor: Database,
+  where: { entityId: string; id: number; types: readonly string[]; forUpdate: boolean },
+): Promise<ConnectorRecord | undefined> {
+  return (await executor.executeQuery(shopConnectorStatement(executor, where))).rows[0];
+}
+
+/** The statement selectShopConnector makes: a write's first, which may ride ahead with an earlier one (db/lookahead.ts). */
+export function shopConnectorStatement(
   executor: Database,
   { entityId, id, types, forUpdate }: { entityId: string; id: number; types: readonly string[]; forUpdate: boolean },
-): Promise<ConnectorRecord | undefined> {
+): CompiledQuery<ConnectorRecord> {
   return executor
     .selectFrom("connectors")
     .selectAll()
@@ -151,7 +164,7 @@ export function selectShopConnector(
     .where("connector_type", "in", types)
     .where("disconnected_at", "is", null)
     .$if(forUpdate, (qb) => qb.forUpdate())
-    .executeTakeFirst();
+    .compile();
 }
 
 export type ConnectorSortColumn = keyof ConnectorRecord & string;

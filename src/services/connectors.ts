@@ -1,6 +1,7 @@
 import { keysetPage, type Page, type PageOptions } from "./pagination.ts";
 import type { Clock } from "../kernel/clock.ts";
-import { deleteConnector, deleteConnectors, insertConnectorRow, connectorsOf, lockConnectorsDisconnectedBefore, markConnectorDisconnected, selectConnector, updateConnector } from "./connector-store.ts";
+import type { CompiledQuery } from "kysely";
+import { deleteConnector, deleteConnectors, insertConnectorRow, connectorsOf, lockConnectorStatement, lockConnectorsDisconnectedBefore, markConnectorDisconnected, selectConnector, updateConnector } from "./connector-store.ts";
 import { selectGrantStatus } from "./shopify-grant-store.ts";
 import { connectorDefinition, type ConnectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import { validateConnectorConfig } from "../catalog/validate-config.ts";
@@ -181,6 +182,15 @@ export function createConnectorService({ db, clock, recoveryWindowDays, vault, p
     async listConnectors(actor: ApiKeyActor, opts: ListOptions): Promise<Page<ConnectorRow>> {
       // A test key lives in the sandbox: it does not see live connectors.
       return keysetPage(connectorsOf(db, actor.entityId, actor.mode === "test"), "id", opts, (c) => toConnectorRow(c, publicUrl));
+    },
+
+    /**
+     * The first statement updateConnector and createConnector make: the
+     * caller's connector row, locked. The idempotency claim sends it ahead
+     * with itself (db/lookahead.ts), one round trip for both.
+     */
+    firstWriteStatement(actor: ApiKeyActor, type: ConnectorType): CompiledQuery {
+      return lockConnectorStatement(actor.entityId, type);
     },
 
     async getConnector(actor: ApiKeyActor, type: ConnectorType): Promise<ConnectorRow> {

@@ -58,7 +58,7 @@ export interface LastUsedSink {
 }
 
 /** Rows the buffer holds before it writes them without waiting for the interval. */
-const FLUSH_ROWS = 1_000;
+export const FLUSH_ROWS = 1_000;
 const MAX_PATH = 2_048;
 
 /**

@@ -1,5 +1,6 @@
 import type { Clock } from "../kernel/clock.ts";
-import { listShopConnectors, selectShopConnector, updateConnector, visibleShopConnectorIds } from "./connector-store.ts";
+import { listShopConnectors, selectShopConnector, shopConnectorStatement, updateConnector, visibleShopConnectorIds } from "./connector-store.ts";
+import type { CompiledQuery } from "kysely";
 import { CONNECTOR_TYPES, connectorDefinition, type ConnectorType } from "../catalog/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ConnectorRecord, ConnectorUpdate } from "../db/schema.ts";
@@ -158,6 +159,16 @@ export function createShopIntegrationService({ db, clock, connectors, logs }: Sh
      * `rejected` carries what the surface already found wrong in the input's
      * shape: every violation is answered at once, not only the first.
      */
+    /**
+     * The first statement updateShopIntegration makes (the integration's
+     * connector row, locked), or null for an id that cannot exist. The
+     * idempotency claim sends it ahead with itself (db/lookahead.ts).
+     */
+    firstWriteStatement(actor: ApiKeyActor, id: number): CompiledQuery | null {
+      if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ID) return null;
+      return shopConnectorStatement(db, { entityId: actor.entityId, id, types: SHOP_TYPES, forUpdate: true });
+    },
+
     async updateShopIntegration(actor: ApiKeyActor, id: number, patch: ShopIntegrationPatch, rejected: Violation[] = []): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const existing = await findVisible(trx, actor, id, true);

@@ -105,7 +105,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   });
 
   app.patch("/connections/:connection_id", {
-    config: { scope: "connections:write", connectionToken: true },
+    config: { scope: "connections:write", connectionToken: true, idempotencyLookahead: (request) => services.connections.firstWriteStatement(request.connectionGrant) },
     schema: {
       tags,
       security: keyAndToken,
@@ -121,7 +121,7 @@ export async function connectionsRoutes(root: FastifyInstance, { services }: { s
   });
 
   app.delete("/connections/:connection_id", {
-    config: { scope: "connections:write", connectionToken: true },
+    config: { scope: "connections:write", connectionToken: true, idempotencyLookahead: (request) => services.connections.firstWriteStatement(request.connectionGrant) },
     schema: {
       tags,
       security: keyAndToken,

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ConnectorType } from "../../catalog/index.ts";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { assertScope, bearerToken } from "../../auth/guard.ts";
 import { Type } from "@sinclair/typebox";
@@ -60,6 +61,8 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
     assertScope(request.actor, scope);
   });
   useIdempotency(app, { store: services.idempotency, scopeOf: (request) => entityScope(request.actor), renderError: sendFlatError });
+  // A keyed POST or PATCH of a connector claims its key and locks the row in one round trip.
+  const firstWrite = (request: FastifyRequest) => services.connectors.firstWriteStatement(request.actor, (request.params as { connector_type: ConnectorType }).connector_type);
 
   app.get("/v1/integrations/catalog", {
     config: { scope: "integrations:read" },
@@ -81,7 +84,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   });
 
   app.post("/v1/integrations/:connector_type", {
-    config: { scope: "integrations:write" },
+    config: { scope: "integrations:write", idempotencyLookahead: firstWrite },
     schema: {
       tags,
       security,
@@ -111,7 +114,7 @@ export async function integrationsRoutes(root: FastifyInstance, { services }: { 
   });
 
   app.patch("/v1/integrations/:connector_type", {
-    config: { scope: "integrations:write" },
+    config: { scope: "integrations:write", idempotencyLookahead: firstWrite },
     schema: {
       tags,
       security,

@@ -151,7 +151,7 @@ export async function shopIntegrationsRoutes(root: FastifyInstance, { services, 
   });
 
   app.patch("/integrations/:id", {
-    config: { scope: "integrations:write" },
+    config: { scope: "integrations:write", idempotencyLookahead: (request) => services.shopIntegrations.firstWriteStatement(request.actor, (request.params as { id: number }).id) },
     // Shape errors are collected, not thrown, so that the rules checked against the merged record are reported with them.
     attachValidation: true,
     schema: {
