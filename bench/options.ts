@@ -32,7 +32,7 @@ export const USAGE = `npm run bench -- [options]
   --duration <s>       measured seconds per scenario (default 10)
   --warmup <s>         warm-up seconds before each scenario (default 2)
   --connections <n>    concurrent connections (default 50)
-  --only <ids>         comma-separated scenario ids: constant,select,insert,get,list,patch-fresh,patch-replay,delete-post,
+  --only <ids>         comma-separated scenario ids: constant,select,insert,same-writes,get,list,patch-fresh,patch-replay,delete-post,
                        proxy-direct,proxy-forwarder,proxy
   --no-embedded        skip the embedded-database pass
   --no-scaling         skip the list-scaling probe

@@ -162,6 +162,29 @@ export function checkTargets(rows: readonly Measurement[], startups: readonly St
   return checks;
 }
 
+/**
+ * Issue 16, point 2's context: the fresh-key PATCH set against the contract's
+ * floor (the bare route making the same four writes in one statement,
+ * bench/baseline-server.ts SAME_WRITES) as well as against the bare INSERT.
+ * Empty when the run had no floor row.
+ */
+export function floorTable(rows: readonly Measurement[]): string {
+  const floor = find(rows, "bare", "same-writes");
+  const insert = find(rows, "bare", "insert");
+  if (!floor || floor.reqPerSec <= 0) return "";
+  const lines = [
+    "| scenario | req/s | of the floor's req/s | p99 ms | p99 ÷ the floor's | CPU µs/req server + db |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  if (insert) lines.push(`| bare pg INSERT (one row, one table) | ${num(insert.reqPerSec)} | ${pct(insert.reqPerSec / floor.reqPerSec)} | ${num(insert.p99Ms, 1)} | ${num(insert.p99Ms / floor.p99Ms, 2)}× | ${cpuCell(insert)} |`);
+  lines.push(`| **the floor**: ${floor.label} | ${num(floor.reqPerSec)} | 100% | ${num(floor.p99Ms, 1)} | 1× | ${cpuCell(floor)} |`);
+  for (const target of ["postgres", "embedded"] as const) {
+    const r = find(rows, target, "patch-fresh");
+    if (r) lines.push(`| ${TARGET_NAMES[target]}: ${r.label} | ${num(r.reqPerSec)} | ${pct(r.reqPerSec / floor.reqPerSec)} | ${num(r.p99Ms, 1)} | ${num(r.p99Ms / floor.p99Ms, 1)}× | ${cpuCell(r)} |`);
+  }
+  return lines.join("\n");
+}
+
 export function targetTable(checks: readonly TargetCheck[]): string {
   const lines = ["| target | measured | met |", "| --- | --- | --- |"];
   for (const c of checks) lines.push(`| ${c.goal} | ${c.figure} | ${c.met ? "yes" : "**no**"} |`);
@@ -216,6 +239,12 @@ export interface SummaryInput {
   scaling: readonly ScalingPoint[];
 }
 
+export const FLOOR_HEADING = "### The fresh-key PATCH against the contract's floor";
+export const FLOOR_NOTE =
+  "The floor is a bare Fastify + `pg` route that makes the writes Patchbay's contract requires of that PATCH — the connector row, its event, " +
+  "its audit entry and the stored answer, committed together — on the same tables, as one statement in one round trip, with nothing validated, " +
+  "claimed first, fanned out or announced (bench/baseline-server.ts). Whatever Patchbay does, its PATCH cannot pass the floor.";
+
 /** The generated section of BENCHMARKS.md: where and how the last full run ran, its targets, tables and a link to its results. */
 export function summarySection(s: SummaryInput): string {
   const met = s.checks.filter((c) => c.met).length;
@@ -236,6 +265,8 @@ export function summarySection(s: SummaryInput): string {
     "",
     measurementTable(s.rows),
   ];
+  const floor = floorTable(s.rows);
+  if (floor) parts.push("", FLOOR_HEADING, "", FLOOR_NOTE, "", floor);
   if (s.scaling.length > 0) {
     parts.push("", "### List scaling (PostgreSQL, one entity's list while the table grows)", "", scalingTable(s.scaling));
   }

@@ -21,7 +21,8 @@ import { ADMIN_TOKEN } from "../test/helpers/app.ts";
 import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from "../test/helpers/databases.ts";
 import { startTestServerProcess, type ServerProcess } from "../test/helpers/process.ts";
 import { BackendCpu, backendCpuDelta, cpuMs } from "./cpu.ts";
-import { createRequestLog } from "../src/services/request-logs.ts";
+import { loggedRowCost } from "./request-log-cost.ts";
+import { FLUSH_ROWS } from "../src/services/request-logs.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const rounds = Number(process.argv[3] ?? 5);
@@ -142,48 +143,12 @@ for (const kind of kinds) {
   // The log's own work, where machine noise cannot blur it: the same service records and writes batches of the
   // size the GETs above made (one flush a second), and the CPU it takes — this process and the database's — is
   // set against the CPU one GET took in the runs without the log.
-  const perFlush = Math.max(1, Math.round(median(all.on.map((r) => r.rps))));
+  // A batch is a second's requests, or FLUSH_ROWS if those come sooner (src/services/request-logs.ts).
+  const perFlush = Math.min(FLUSH_ROWS, Math.max(1, Math.round(median(all.on.map((r) => r.rps)))));
   const row = await loggedRowCost(kind, perFlush);
   const getUs = base.cpu;
   console.log(
     `the log's own cost, ${perFlush} requests per batch: ${row.nodeUs.toFixed(1)} µs this process${row.dbUs === null ? "" : ` + ${row.dbUs.toFixed(1)} µs database`} per logged request ` +
       `= ${pct((row.nodeUs + (row.dbUs ?? 0)) / getUs)} of a GET's ${getUs.toFixed(0)} µs (server${kind === "postgres" ? " + database" : ""}, log off, median above)`,
   );
-}
-
-/** CPU per request of recording and writing the request log (median of 7 rounds of 5 batches). */
-async function loggedRowCost(kind: "postgres" | "pglite", perFlush: number): Promise<{ nodeUs: number; dbUs: number | null }> {
-  const database = await createTestDatabase(kind, { poolSize: 1 });
-  const backends = kind === "postgres" ? new BackendCpu(PG_ADMIN_URL, new URL(database.url!).pathname.slice(1)) : null;
-  const log = createRequestLog({ db: database.db, clock: { now: () => new Date() }, lastUsed: { markUsed: async () => {} }, flushMs: 3_600_000 });
-  const keys = Array.from({ length: KEYS }, () => crypto.randomUUID());
-  const entity = crypto.randomUUID();
-  const batches = 5;
-  let n = 0;
-  const round = async () => {
-    for (let b = 0; b < batches; b++) {
-      for (let i = 0; i < perFlush; i++) {
-        log.record({ entityId: entity, keyId: keys[n % KEYS]!, mode: "live", method: "GET", url: "/v1/integrations/stripe", status: 200, latencyMs: 4.2, clientIp: "127.0.0.1", requestId: `req_${(n++).toString(36).padStart(20, "0")}` });
-      }
-      await log.flush();
-    }
-  };
-  const nodeUs: number[] = [];
-  const dbUs: number[] = [];
-  try {
-    await round();
-    for (let r = 0; r < 7; r++) {
-      const c0 = process.cpuUsage();
-      const d0 = await backends?.snapshot();
-      await round();
-      const c = process.cpuUsage(c0);
-      const d1 = await backends?.snapshot();
-      nodeUs.push((c.user + c.system) / (batches * perFlush));
-      if (d0 && d1) dbUs.push((backendCpuDelta(d0, d1) * 1000) / (batches * perFlush));
-    }
-  } finally {
-    await backends?.close();
-    await database.close();
-  }
-  return { nodeUs: median(nodeUs), dbUs: dbUs.length > 0 ? median(dbUs) : null };
 }

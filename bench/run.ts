@@ -27,6 +27,9 @@ import { createBenchDatabase, postgresVersion } from "./postgres.ts";
 import { killAllStarted, ROOT, startServer, type ServerUnderTest, type StartOptions } from "./processes.ts";
 import {
   checkTargets,
+  FLOOR_HEADING,
+  FLOOR_NOTE,
+  floorTable,
   measurementTable,
   scalingTable,
   startupTable,
@@ -218,6 +221,8 @@ async function postgresPass(): Promise<void> {
     [server, ours.list!, "postgres"],
     [baseline, bare.insert!, "bare"],
     [server, ours["patch-fresh"]!, "postgres"],
+    // The contract's floor for that PATCH, right after it (the report sets the writes against it too).
+    [baseline, bare["same-writes"]!, "bare"],
     [server, ours["patch-replay"]!, "postgres"],
     [server, ours["delete-post"]!, "postgres"],
     // Issue 15: straight to the fake, through the bare forwarder, through Patchbay's proxy.
@@ -386,6 +391,11 @@ function report(startedAt: Date, loadAvg: number[]): string {
     "req/s counts 2xx responses only; \"failed\" counts everything else (non-2xx, errors, timeouts). " +
       "Baselines: a bare Fastify process (no logger, no plugins) with a `pg` pool of 10, Patchbay's pool size, on the same database and rows.",
     "",
+  ];
+  const floor = floorTable(sorted);
+  if (floor) parts.push("", FLOOR_HEADING.replace(/^### /, "## "), "", FLOOR_NOTE, "", floor);
+  parts.push(
+    "",
     "## Start-up",
     "",
     startupTable(startups),
@@ -393,7 +403,7 @@ function report(startedAt: Date, loadAvg: number[]): string {
     "## Targets (issue 9, point 4)",
     "",
     targetTable(checkTargets(rows, startups)),
-  ];
+  );
   if (scaling.length > 0) {
     parts.push("", "## List scaling (PostgreSQL)", "", "One entity with 10 connectors; the rest of the table belongs to other entities (16 connectors each).", "", scalingTable(scaling));
   }

@@ -119,6 +119,19 @@ export function baselineScenarios(d: Dataset): Scenario[] {
         },
       ],
     },
+    {
+      // The contract's floor for the fresh-key PATCH (baseline-server.ts, SAME_WRITES): same requests, same rows.
+      id: "same-writes",
+      label: "pg UPDATE + event + audit + stored answer, one statement",
+      requestsFor: (i) => [
+        {
+          method: "PATCH",
+          path: `/connectors/${d.patchers[i]!.connectorId}`,
+          headers: { ...auth(d.patchers[i]!), ...json },
+          setupRequest: (req) => ({ ...req, headers: { ...req.headers, "idempotency-key": randomUUID() }, body: changingPatchBody() }),
+        },
+      ],
+    },
   ];
 }
 

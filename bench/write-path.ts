@@ -40,7 +40,7 @@ const original = pg.Client.prototype.query;
 (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
   const text = String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text);
   if (this !== (backends as unknown as { client: pg.Client }).client) {
-    if (this !== raw) capture?.push({ text, values: args[1] as unknown[] | undefined });
+    if (this !== raw) capture?.push({ text, values: (args[1] ?? (args[0] as { values?: unknown[] })?.values) as unknown[] | undefined });
     statements++;
     // The COMMIT may have the change announcements behind it in the same message (pg-driver.ts).
     if (/(^|;)\s*commit\s*(;|$)/i.test(text)) commits++;

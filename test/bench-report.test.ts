@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   checkTargets,
+  floorTable,
   measurementTable,
   median,
   ratioToBaseline,
@@ -67,6 +68,16 @@ describe("the bench report states each figure as a ratio to its baseline from th
       ["start-up to /healthz 200 ≤ 2.0 s", true],
       ["start-up to /healthz 200 ≤ 1.5 s", false],
     ]);
+  });
+
+  it("sets the fresh-key PATCH against the contract's floor, and prints nothing without one", () => {
+    assert.equal(floorTable(rows), "");
+    const withFloor = [...rows, row({ scenario: "same-writes", target: "bare", reqPerSec: 400, label: "pg same writes", p99Ms: 8 })];
+    const lines = floorTable(withFloor).split("\n");
+    assert.equal(lines.length, 5);
+    assert.match(lines[2]!, /^\| bare pg INSERT .* \| 1000 \| 250% \| 10\.0 \| 1\.25× \|/);
+    assert.match(lines[3]!, /the floor.* \| 400 \| 100% \| 8\.0 \| 1× \|/);
+    assert.match(lines[4]!, /^\| PostgreSQL: patch-fresh \| 300 \| 75% \| 20\.0 \| 2\.5× \| 300 \+ 100 \|$/);
   });
 
   it("takes the median of odd and even counts", () => {
