@@ -6,7 +6,7 @@ import { addKey, asKey, createTenant } from "./helpers/fixtures.ts";
 import { asBasic, connectShop } from "./helpers/shop-integrations.ts";
 import { asConnectionsKey, mintToken } from "./helpers/connections.ts";
 import { startFakeProvider, type FakeProvider } from "./helpers/fake-provider.ts";
-import { ANNOUNCE_AFTER_COMMIT } from "../src/db/pg-driver.ts";
+import { ANNOUNCE_AFTER_COMMIT, expandExecutes } from "../src/db/pg-driver.ts";
 
 // Round trips to PostgreSQL per request on the hot paths (BENCHMARKS.md): a
 // regression here costs every caller. Counted at the driver, so a new query
@@ -24,9 +24,11 @@ describe("[postgres] database round trips per request", () => {
     t = await startTestApp("postgres", { env: { PATCHBAY_PROVIDER_URL_STRIPE: stripe.url, PATCHBAY_PROVIDER_LOG_FLUSH_MS: "60000", PATCHBAY_REQUEST_LOG_FLUSH_MS: "60000" } });
     (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
       // The change feed's own connection (src/db/change-feed.ts) LISTENs once, and again after it was lost: not a request's.
-      const text = String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text).replace(/\s+/g, " ");
-      // Nor is a new pool connection's first statement (src/db/index.ts, migration 0044).
-      if (counting && text !== "listen patchbay_changes" && text !== ANNOUNCE_AFTER_COMMIT) seen.push(text);
+      // A statement executed by its prepared name reads as its own text (src/db/pg-driver.ts, inlinedNames).
+      const text = expandExecutes(String(typeof args[0] === "string" ? args[0] : (args[0] as { text?: string })?.text)).replace(/\s+/g, " ");
+      // Nor is a new pool connection's first statement (src/db/index.ts, migration 0044), nor what a connection
+      // prepares once, going back to the pool, for the statements it will send by name from then on.
+      if (counting && text !== "listen patchbay_changes" && text !== ANNOUNCE_AFTER_COMMIT && !text.startsWith("prepare pbx_")) seen.push(text);
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     };
   });

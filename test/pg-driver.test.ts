@@ -5,7 +5,7 @@ import pg from "pg";
 import { executeDeferrable } from "../src/db/deferred.ts";
 import type { OpenDatabase } from "../src/db/index.ts";
 import type { TestDatabase } from "./helpers/databases.ts";
-import { inlineParameters } from "../src/db/pg-driver.ts";
+import { expandExecutes, inlineParameters } from "../src/db/pg-driver.ts";
 import { createTestDatabase, PG_ADMIN_URL } from "./helpers/databases.ts";
 
 // The PostgreSQL driver's batching (src/db/pg-driver.ts): a transaction's BEGIN
@@ -92,14 +92,37 @@ describe("[postgres] pg-driver: BEGIN and deferrable statements batched", () => 
       return rows[0]!.n;
     });
     assert.equal(Number(seen), 2);
-    assert.equal(sent.length, 2, sent.join("\n---\n"));
+    // Two messages, then the connection, going back to the pool, prepares the statement it sent inlined.
+    assert.equal(sent.length, 3, sent.join("\n---\n"));
     assert.match(sent[0]!, /^begin\n;\ninsert into pw_t .*\n;\ninsert into pw_t .*\n;\nselect count/s);
     assert.match(sent[1]!, /^insert into pw_t .*'three'.*\n;\ncommit$/s);
+    assert.match(sent[2]!, /^prepare pbx_\d+ as insert into pw_t \(id, note\) values \(\$1, \$2\)$/);
     assert.deepEqual(await notes(), [
       { id: 1, note: "one" },
       { id: 2, note: "two's" },
       { id: 3, note: "three" },
     ]);
+  });
+
+  it("a statement prepared so is executed by its name from then on: not parsed and planned again", async () => {
+    await sql`delete from pw_t`.execute(database.db);
+    const messages: string[] = [];
+    // The pool hands out the connection released last; a few rounds reach the one that prepared it in any case.
+    for (let id = 10; id < 20; id++) {
+      sent.length = 0;
+      await database.db.transaction().execute(async (trx) => {
+        await executeDeferrable(trx, insert(id, `it's ${id}`).compile(trx));
+      });
+      messages.push(...sent);
+      if (sent.some((m) => m.includes("execute pbx_"))) break;
+    }
+    const byName = messages.find((m) => m.includes("execute pbx_"));
+    assert.ok(byName, messages.join("\n---\n"));
+    assert.match(byName, /^begin\n;\nexecute pbx_\d+\('\d+', 'it''s \d+'\)\n;\ncommit$/);
+    assert.match(expandExecutes(byName), /^begin\n;\ninsert into pw_t \(id, note\) values \(\$1, \$2\)\n;\ncommit$/);
+    const rows = await notes();
+    assert.equal(rows.length, messages.filter((m) => /commit$/.test(m)).length);
+    for (const r of rows) assert.equal(r.note, `it's ${r.id}`);
   });
 
   it("a transaction that sends nothing costs nothing; a rolled-back one sends nothing it held", async () => {

@@ -76,7 +76,7 @@ class PgDriver implements Driver {
     await (connection as PgConnection).rollback();
   }
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    (connection as PgConnection).release();
+    await (connection as PgConnection).release();
   }
   async destroy(): Promise<void> {
     await this.pool.end();
@@ -118,6 +118,30 @@ function forgetStatement(text: string): void {
   statementNames.set(text, null);
 }
 
+/**
+ * Statements that go out inlined in a several-statement message (the held
+ * writes, a BEGIN's first statement, a lookahead pair) are prepared too: the
+ * message then runs `execute <name>(<literals>)` instead of the statement's
+ * text, so PostgreSQL neither parses nor plans it again. A statement
+ * node-postgres has prepared on the connection is executed by its name; one
+ * it has not is prepared with SQL PREPARE under a name of this map's own
+ * (pbx_*), once per connection, when the connection goes back to the pool
+ * (outside any transaction, one round trip for all its new texts). Bounded
+ * like the protocol-level names; a text PREPARE refuses is never tried again.
+ */
+const inlinedNames = new Map<string, string | null>();
+let inlinedStatements = 0;
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+function inlinedName(text: string): string | undefined {
+  const known = inlinedNames.get(text);
+  if (known !== undefined) return known ?? undefined;
+  if (inlinedStatements >= MAX_NAMED) return undefined;
+  const name = `pbx_${++inlinedStatements}`;
+  inlinedNames.set(text, name);
+  return name;
+}
+
 /** PostgreSQL's refusal to run a prepared statement whose result columns changed under it. */
 function isStalePlan(err: unknown): boolean {
   return (err as { code?: string }).code === "0A000" && /cached plan must not change result type/.test(String((err as Error).message));
@@ -150,6 +174,8 @@ class PgConnection implements DatabaseConnection {
   private announces = false;
   /** A lookahead companion's answer, kept for the transaction's next statement (lookahead.ts). */
   private kept: { query: CompiledQuery; result: QueryResult<unknown> } | null = null;
+  /** Texts sent inlined that this connection prepares when it is released (inlinedNames). */
+  private toPrepare = new Set<string>();
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -180,7 +206,7 @@ class PgConnection implements DatabaseConnection {
       if (companion) return this.sendWithCompanion<R>(query, companion);
     }
     const prefix = this.takeUnsent();
-    if (prefix.length > 0) return this.send<R>([...prefix, inlineParameters(query.sql, query.parameters)].join("\n;\n"));
+    if (prefix.length > 0) return this.send<R>([...prefix, this.inlined(query)].join("\n;\n"));
     const result = await this.send<R>(query.sql, query.parameters);
     // A write outside a transaction committed on its own: its announcements follow it.
     if (writesWatched && !this.inTransaction) await this.send(ANNOUNCE).catch(() => {});
@@ -190,7 +216,7 @@ class PgConnection implements DatabaseConnection {
   /** `query` and its companion in one message (with whatever is unsent in front); the companion's answer is kept. */
   private async sendWithCompanion<R>(query: CompiledQuery, companion: CompiledQuery): Promise<QueryResult<R>> {
     if (tablesWritten(companion.sql).length > 0) this.announces = true;
-    const text = [...this.takeUnsent(), inlineParameters(query.sql, query.parameters), inlineParameters(companion.sql, companion.parameters)].join("\n;\n");
+    const text = [...this.takeUnsent(), this.inlined(query), this.inlined(companion)].join("\n;\n");
     const answers = await this.sendAll(text, []);
     this.kept = { query: companion, result: queryResult(answers.at(-1)!) };
     return queryResult<R>(answers.at(-2)!);
@@ -233,11 +259,27 @@ class PgConnection implements DatabaseConnection {
     this.inTransaction = false;
   }
 
+  /**
+   * A statement as it goes in a several-statement message: `execute name(…)`
+   * when it is prepared on this connection (inlinedNames), else its text with
+   * the parameters inlined (and it is prepared when the connection is released).
+   */
+  private inlined(q: CompiledQuery): string {
+    if (q.parameters.length === 0 || !this.prepare) return inlineParameters(q.sql, q.parameters);
+    const protocolName = statementNames.get(q.sql);
+    const parsed = (this.client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection?.parsedStatements;
+    if (protocolName && parsed?.[protocolName] === q.sql) return executeText(protocolName, q.parameters);
+    const name = inlinedName(q.sql);
+    if (name && preparedOn.get(this.client)?.has(name)) return executeText(name, q.parameters);
+    if (name) this.toPrepare.add(q.sql);
+    return inlineParameters(q.sql, q.parameters);
+  }
+
   /** The unsent BEGIN and the held statements, as statements to send now in front of another. */
   private takeUnsent(): string[] {
     if (this.unsentBegin === null && this.held.length === 0) return [];
     const out = this.unsentBegin === null ? [] : [this.unsentBegin];
-    for (const q of this.held) out.push(inlineParameters(q.sql, q.parameters));
+    for (const q of this.held) out.push(this.inlined(q));
     this.unsentBegin = null;
     this.held = [];
     return out;
@@ -272,6 +314,9 @@ class PgConnection implements DatabaseConnection {
       return Array.isArray(answer) ? answer : [answer];
     } catch (err) {
       if (isDatabaseUnavailable(err)) this.lost = err as Error;
+      // A statement this connection prepared no longer fits its table (a newer process migrated): the connection,
+      // with all it prepared, is dropped when released, and the next one prepares afresh.
+      else if (isStalePlan(err)) this.lost = err as Error;
       throw err;
     }
   }
@@ -281,14 +326,97 @@ class PgConnection implements DatabaseConnection {
     throw new Error("streaming queries are not used");
   }
   /** Back to the pool, or (after an outage error) out of it: pg-pool destroys a client released with an error. */
-  release(): void {
+  async release(): Promise<void> {
+    const wasInTransaction = this.inTransaction;
     this.kept = null;
     this.inTransaction = false;
     this.unsentBegin = null;
     this.held = [];
     this.announces = false;
+    if (this.toPrepare.size > 0 && !this.lost && !wasInTransaction) await this.prepareInlined();
     this.client.release(this.lost ?? undefined);
   }
+
+  /** PREPAREs the texts this connection sent inlined (inlinedNames), outside any transaction, one message for all. */
+  private async prepareInlined(): Promise<void> {
+    const texts = [...this.toPrepare];
+    this.toPrepare.clear();
+    const done = preparedOn.get(this.client) ?? new Set<string>();
+    preparedOn.set(this.client, done);
+    const fresh = texts.map((text) => [text, inlinedName(text)] as const).filter((e): e is readonly [string, string] => e[1] !== undefined && !done.has(e[1]));
+    if (fresh.length === 0) return;
+    try {
+      await this.client.query(fresh.map(([text, name]) => `prepare ${name} as ${text}`).join("\n;\n"));
+      for (const [, name] of fresh) done.add(name);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        this.lost = err as Error;
+        return;
+      }
+      // One of them cannot be prepared (the message stops at it; those before it are): each alone, once, to tell which.
+      for (const [text, name] of fresh) {
+        try {
+          await this.client.query(`prepare ${name} as ${text}`);
+          done.add(name);
+        } catch (e) {
+          if (isDatabaseUnavailable(e)) {
+            this.lost = e as Error;
+            return;
+          }
+          // Already prepared by the first message (it ran up to the failing one): usable; otherwise never tried again.
+          if ((e as { code?: string }).code === "42P05") done.add(name);
+          else inlinedNames.set(text, null);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A message as the statements' own texts: each `execute pb…(…)` replaced by
+ * the text it executes (its parameters left as $n). For tests and debugging,
+ * which read what was sent.
+ */
+export function expandExecutes(message: string): string {
+  const texts = new Map<string, string>();
+  for (const [text, name] of statementNames) if (name) texts.set(name, text);
+  for (const [text, name] of inlinedNames) if (name) texts.set(name, text);
+  let out = "";
+  let i = 0;
+  const re = /execute (pbx?_\d+)\(/g;
+  for (let m = re.exec(message); m; m = re.exec(message)) {
+    const text = texts.get(m[1]!);
+    if (!text) continue;
+    // The closing parenthesis of the argument list, outside quoted literals.
+    let j = m.index + m[0].length;
+    let depth = 1;
+    while (j < message.length && depth > 0) {
+      const c = message[j]!;
+      if (c === "'") {
+        const escapes = message[j - 1] === "E";
+        j++;
+        while (j < message.length) {
+          if (escapes && message[j] === "\\") j += 2;
+          else if (message[j] === "'") {
+            if (message[j + 1] !== "'") break;
+            j += 2;
+          } else j++;
+        }
+      } else if (c === "(") depth++;
+      else if (c === ")") depth--;
+      j++;
+    }
+    out += message.slice(i, m.index) + text;
+    i = re.lastIndex = j;
+  }
+  return out + message.slice(i);
+}
+
+/** `execute name(…)` of a prepared statement, its parameters as literals in order. */
+function executeText(name: string, parameters: readonly unknown[]): string {
+  let out = `execute ${name}(`;
+  for (let i = 0; i < parameters.length; i++) out += `${i === 0 ? "" : ", "}${literalOf(parameters[i])}`;
+  return `${out})`;
 }
 
 function queryResult<R>(result: pg.QueryResult): QueryResult<R> {
