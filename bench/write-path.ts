@@ -9,7 +9,8 @@
  *
  *   node --import tsx bench/write-path.ts [requests-per-round=200] [rounds=3] [--statements]
  *
- * With --statements, the database side of one fresh-key PATCH: each of its
+ * With --statements (and PATCHBAY_PG_PREPARE=false throughout, so that every
+ * statement goes as its own text), the database side of one fresh-key PATCH: each of its
  * statements run again alone (in a transaction rolled back), 100 times on one
  * backend, with that backend's CPU per run and EXPLAIN ANALYZE's planning and
  * execution times.
@@ -26,7 +27,11 @@ import { asKey, createTenant } from "../test/helpers/fixtures.ts";
 const perRound = Number(process.argv[2] ?? 200);
 const rounds = Number(process.argv[3] ?? 3);
 
-const t = await startTestApp("postgres", { env: { LOG_LEVEL: "info", PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE: "1000000", PATCHBAY_RATE_LIMIT_LIVE_BURST: "1000000" } });
+// --statements re-runs each statement's text alone, so nothing is sent by a prepared name in that mode (PATCHBAY_PG_PREPARE=false).
+const statementsMode = process.argv.includes("--statements");
+const t = await startTestApp("postgres", {
+  env: { LOG_LEVEL: "info", PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE: "1000000", PATCHBAY_RATE_LIMIT_LIVE_BURST: "1000000", ...(statementsMode ? { PATCHBAY_PG_PREPARE: "false" } : {}) },
+});
 const database = new URL(t.database.url!).pathname.slice(1);
 const backends = new BackendCpu(PG_ADMIN_URL, database);
 const raw = new pg.Client({ connectionString: t.database.url });
@@ -121,7 +126,7 @@ for (const [name, list] of figures) {
   console.log(`| ${name} | ${m("serverUs").toFixed(0)} | ${m("dbUs").toFixed(0)} | ${m("msPerRequest").toFixed(2)} | ${m("roundTrips").toFixed(1)} | ${m("commits").toFixed(1)} |`);
 }
 
-if (process.argv.includes("--statements")) {
+if (statementsMode) {
   capture = [];
   await variants["patch-fresh"]!.run();
   const sent = capture;

@@ -63,7 +63,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     PATCHBAY_DEMO_RETAILER_GATEWAY: "false",
     ...opts.env,
   });
-  const database = kind === "pglite" && (opts.embeddedOnDisk || opts.dataDir) ? await onDisk(dataDir) : await createTestDatabase(kind);
+  const database = kind === "pglite" && (opts.embeddedOnDisk || opts.dataDir) ? await onDisk(dataDir) : await createTestDatabase(kind, { prepare: config.pgPrepare });
   const clock = opts.clock ?? new ManualClock();
   const logs: string[] = [];
   const logStream = new Writable({
