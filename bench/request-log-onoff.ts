@@ -2,12 +2,13 @@
  * What the API request log costs a GET under load (issue 20, item 6; the bar:
  * ≤ 5% of GET throughput), measured in one server process so that nothing
  * but the log differs: this process is the server (built as src/main.ts
- * builds it, on its own PostgreSQL database, LOG_LEVEL=warn), a child process
+ * builds it, on its own database — PostgreSQL, or the embedded one in this
+ * process — LOG_LEVEL=warn), a child process
  * runs the load (autocannon) without a break, and the log is switched on and
  * off every `window` seconds — the log recording (the default), then its
  * record() made a no-op — same JIT state, same pool, same rows.
  *
- *   node --import tsx bench/request-log-onoff.ts [window-seconds=1] [pairs=60] [connections=20]
+ *   node --import tsx bench/request-log-onoff.ts [window-seconds=1] [pairs=60] [connections=20] [postgres|pglite]
  *
  * This machine's speed swings by tens of percent from one few-second stretch
  * to the next (whatever runs: two server processes started alike differ as
@@ -15,7 +16,8 @@
  * two variants are compared within the same second or two. Each pair of
  * adjacent windows (on, off; their order alternating) gives one on/off ratio
  * of requests answered and one of CPU per request (this process + its
- * PostgreSQL backends); the figures are the medians over the pairs. An on
+ * PostgreSQL backends; the embedded database's CPU is this process's); the
+ * figures are the medians over the pairs. An on
  * window ends by writing what it recorded (its flush is counted in it). The
  * no-op still runs the onResponse hook itself (a function call): that much of
  * the log's cost is not in the difference.
@@ -28,6 +30,7 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { buildApp } from "../src/app.ts";
+import { EmbeddedAdmission } from "../src/db/embedded-admission.ts";
 import { createServices } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
 import { systemClock } from "../src/kernel/clock.ts";
@@ -42,13 +45,14 @@ import { FLUSH_ROWS } from "../src/services/request-logs.ts";
 const windowSec = Number(process.argv[2] ?? 1);
 const pairs = Number(process.argv[3] ?? 60);
 const connections = Number(process.argv[4] ?? 20);
+const kind = (process.argv[5] ?? "postgres") as "postgres" | "pglite";
 const KEYS = 4;
 
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-bench-"));
-const database = await createTestDatabase("postgres");
+const database = await createTestDatabase(kind);
 const config = loadConfig({
-  DATABASE_URL: database.url!,
+  ...(kind === "postgres" ? { DATABASE_URL: database.url! } : {}),
   PATCHBAY_DATA_DIR: dataDir,
   PATCHBAY_ADMIN_TOKEN: ADMIN_TOKEN,
   PATCHBAY_JOBS: "false",
@@ -59,7 +63,9 @@ const config = loadConfig({
 });
 const logger = pino(loggerOptions("warn") as pino.LoggerOptions, pino.destination({ fd: 2, sync: false }));
 const services = createServices({ db: database.db, clock: systemClock, config, logger });
-const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, poolStats: database.poolStats });
+// The embedded database answers past its bounded line at once, as src/main.ts sets it up.
+const admission = kind === "pglite" ? new EmbeddedAdmission({ queueLimit: config.embeddedQueueLimit }) : undefined;
+const app = await buildApp({ config, db: database.db, services, adminToken: ADMIN_TOKEN, poolStats: database.poolStats, admission });
 await app.listen({ host: "127.0.0.1", port: 0 });
 const address = app.server.address();
 const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
@@ -92,7 +98,7 @@ function load(durationSec: number): Promise<{ ok: number; other: number }> {
 const log = services.requestLog;
 const record = log.record;
 const noop: typeof record = () => {};
-const backends = new BackendCpu(PG_ADMIN_URL, new URL(database.url!).pathname.slice(1));
+const backends = kind === "postgres" ? new BackendCpu(PG_ADMIN_URL, new URL(database.url!).pathname.slice(1)) : null;
 let answered = 0;
 app.server.on("request", () => answered++);
 
@@ -104,7 +110,7 @@ interface Window {
 }
 async function window(on: boolean): Promise<Window> {
   log.record = on ? record : noop;
-  const db0 = await backends.snapshot();
+  const db0 = await backends?.snapshot();
   const c0 = process.cpuUsage();
   const n0 = answered;
   const t0 = performance.now();
@@ -114,9 +120,9 @@ async function window(on: boolean): Promise<Window> {
   const requests = answered - n0;
   const elapsed = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const db1 = await backends.snapshot();
+  const db1 = await backends?.snapshot();
   const serverUs = (c.user + c.system) / requests;
-  const dbUs = (backendCpuDelta(db0!, db1!) * 1000) / requests;
+  const dbUs = db0 && db1 ? (backendCpuDelta(db0, db1) * 1000) / requests : 0;
   return { rps: requests / elapsed, serverUs, dbUs, cpuUs: serverUs + dbUs };
 }
 
@@ -149,7 +155,7 @@ try {
   const rq = quartiles(rpsRatios);
   const cq = quartiles(cpuRatios);
   console.log(
-    `GET /v1/integrations/stripe, one server process (PostgreSQL), ${connections} connections, ${KEYS} keys, ${pairs} pairs of ${windowSec} s windows under one unbroken load, LOG_LEVEL=warn; medians over the pairs`,
+    `GET /v1/integrations/stripe, one server process (${kind === "postgres" ? "PostgreSQL" : "embedded database"}), ${connections} connections, ${KEYS} keys, ${pairs} pairs of ${windowSec} s windows under one unbroken load, LOG_LEVEL=warn; medians over the pairs`,
   );
   console.log(`log off (record() a no-op)  ${median(offs.map((r) => r.rps)).toFixed(0)} req/s  CPU/req ${median(offs.map((r) => r.serverUs)).toFixed(0)} + ${median(offs.map((r) => r.dbUs)).toFixed(0)} µs`);
   console.log(`log on (default)            ${median(ons.map((r) => r.rps)).toFixed(0)} req/s  CPU/req ${median(ons.map((r) => r.serverUs)).toFixed(0)} + ${median(ons.map((r) => r.dbUs)).toFixed(0)} µs`);
@@ -164,18 +170,19 @@ try {
   // since throughput here is what the two CPUs can do.
   const dbDelta = median(ons.map((on, i) => on.dbUs - offs[i]!.dbUs));
   const perBatch = Math.min(FLUSH_ROWS, Math.round(median(ons.map((r) => r.rps))));
-  const alone = await loggedRowCost("postgres", perBatch, KEYS);
+  const alone = await loggedRowCost(kind, perBatch, KEYS);
   const machineUs = (os.availableParallelism() * 1e6) / median(offs.map((r) => r.rps));
   const share = (alone.nodeUs + dbDelta) / machineUs;
   console.log(
-    `the log's cost per request: ${alone.nodeUs.toFixed(1)} µs in the server (its own work alone, batches of ${perBatch}) + ${dbDelta.toFixed(1)} µs database ` +
-      `(median of the pairs' differences; ${alone.dbUs?.toFixed(1)} µs alone) = ${pct(share)} of the ${machineUs.toFixed(0)} µs of machine CPU per GET ` +
+    `the log's cost per request: ${alone.nodeUs.toFixed(1)} µs in the server (its own work alone, batches of ${perBatch}` +
+      `${kind === "pglite" ? ", the embedded database's included" : ""}) + ${dbDelta.toFixed(1)} µs database ` +
+      `(median of the pairs' differences; ${alone.dbUs === null ? "–" : alone.dbUs.toFixed(1)} µs alone) = ${pct(share)} of the ${machineUs.toFixed(0)} µs of machine CPU per GET ` +
       `(${os.availableParallelism()} CPUs at the log-off windows' median req/s)`,
   );
   console.log(`the bar (≤ 5% of GET throughput): ${median(rpsRatios) >= -0.05 && share <= 0.05 ? "met" : "not met"} by both figures`);
 } finally {
   log.record = record;
-  await backends.close();
+  await backends?.close();
   await app.close();
   await database.close();
   fs.rmSync(dataDir, { recursive: true, force: true });

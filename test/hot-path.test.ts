@@ -149,7 +149,7 @@ describe("[postgres] database round trips per request", () => {
     // With a key: the claim and the row's lock in one message (db/lookahead.ts), so no round trip more than without.
     const keyed = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.equal(keyed.length, 3, keyed.join("\n"));
-    assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connectors" where .* for update$/);
+    assert.match(keyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connectors" where .* for update skip locked$/);
     assert.match(keyed[1]!, /^update "connectors"/);
     assert.match(keyed[2]!, /^ ?insert into jobs .* from emit_event\(.* ; insert into "?audit_events"? .* ; insert into "?idempotency_keys"? .* ; commit ; select patchbay_announce_changes\(\)$/);
     assert.equal(keyed.filter((q) => /\bcommit\b/.test(q)).length, 1);
@@ -157,7 +157,7 @@ describe("[postgres] database round trips per request", () => {
     // The replay: the claim (which finds the answer; its transaction is rolled back).
     const replay = await writeRoundTrips(warm, () => v1("PATCH", "/v1/integrations/stripe", { display_name: "B" }, { "idempotency-key": "hot-path-1" }), 200);
     assert.deepEqual(replay.map((q) => q.replace(/\(.*/, "").trim()), ["begin ; select * from idempotency_claim", "rollback"]);
-    assert.match(replay[0]!, /for update$/, "the lock rode with the claim, and went with its rollback");
+    assert.match(replay[0]!, /for update skip locked$/, "the lock rode with the claim (never waiting), and went with its rollback");
   });
 
   it("writers of other tables leave a key's grant usable: concurrent PATCHes of several entities ask for grants, not a lease statement each", async () => {
@@ -220,7 +220,7 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(patched.length, 3, patched.join("\n"));
     const patchedKeyed = await writeRoundTrips(warmC, () => c("PATCH", `/connections/${id}`, { email: "b@example.com" }, { token, headers: { "idempotency-key": "hot-path-c" } }), 200);
     assert.equal(patchedKeyed.length, 3, patchedKeyed.join("\n"));
-    assert.match(patchedKeyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connections" where .* for update$/);
+    assert.match(patchedKeyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connections" where .* for update skip locked$/);
     assert.match(patchedKeyed[2]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // begin + lock; its sealed login destroyed; the row deleted; event + audit + commit (was 8 with admission).
     const deleted = await writeRoundTrips(warmC, () => c("DELETE", `/connections/${id}`, undefined, { token }), 204);
@@ -235,7 +235,7 @@ describe("[postgres] database round trips per request", () => {
     assert.equal(shopPatched.length, 3, shopPatched.join("\n"));
     const shopPatchedKeyed = await writeRoundTrips(warmB, () => b("PATCH", `/api/v3/integrations/${shop}`, { shop_name: "Y" }, { "idempotency-key": "hot-path-s" }), 204);
     assert.equal(shopPatchedKeyed.length, 3, shopPatchedKeyed.join("\n"));
-    assert.match(shopPatchedKeyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connectors" where .* for update$/);
+    assert.match(shopPatchedKeyed[0]!, /^begin ; select \* from idempotency_claim\(.* ; select \* from "connectors" where .* for update skip locked$/);
     assert.match(shopPatchedKeyed[2]!, /insert into "?idempotency_keys"? .* ; commit( ; select patchbay_announce_changes\(\))?$/);
     // the integration (read once: the /v1 disconnect takes the row); begin + update; event + audit + commit (was 8 with admission).
     const shopDeleted = await writeRoundTrips(warmB, () => b("DELETE", `/api/v3/integrations/${shop}`), 204);

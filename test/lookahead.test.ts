@@ -54,7 +54,8 @@ for (const kind of ["postgres", "pglite"] as const) {
       assert.deepEqual(next.rows, [{ id: ENTITY, name: "Acme" }]);
       if (kind === "postgres") {
         assert.equal(sent.length, 1, sent.join("\n"));
-        assert.match(sent[0]!, /^begin ; select 1 as one ; select id, name from entities where id = '.*' for update$/);
+        // A lock rides as SKIP LOCKED: it never makes the statement it rides with wait.
+        assert.match(sent[0]!, /^begin ; select 1 as one ; select id, name from entities where id = '.*' for update skip locked$/);
       }
     });
 
@@ -70,6 +71,31 @@ for (const kind of ["postgres", "pglite"] as const) {
       assert.deepEqual(other.rows, [{ name: "Acme" }]);
       assert.equal(later.rows.length, 1);
       if (kind === "postgres") assert.equal(sent.length, 1, "the companion's answer served a statement that was not next");
+    });
+
+    it("never waits for a row another transaction holds: the statement it rides with answers at once, and the next is sent and waits", async () => {
+      if (kind !== "postgres") return;
+      const other = new pg.Client({ connectionString: database.url! });
+      await other.connect();
+      await other.query("begin");
+      await other.query(`select id from entities where id = $1 for update`, [ENTITY]);
+      const tx = requestTransaction(database.db);
+      try {
+        const first = await count(() => tx.execute<{ one: number }>(withLookahead(CompiledQuery.raw("select 1 as one", []), lockEntity())));
+        assert.deepEqual(first.rows, [{ one: 1 }]);
+        assert.equal(sent.length, 1);
+        // The lock it skipped is taken by the next statement, sent after all: it waits for the other transaction.
+        let settled = false;
+        const next = count(() => tx.execute<{ id: string }>(lockEntity())).then((r) => ((settled = true), r));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(settled, false, "the skipped lock was answered as if taken");
+        await other.query("commit");
+        assert.equal((await next).rows.length, 1);
+        assert.match(sent[0]!, /^select id, name from entities where id = \$1 for update$/, sent.join("\n"));
+      } finally {
+        await tx.rollback();
+        await other.end();
+      }
     });
 
     it("holds what the companion locked until the transaction ends, and not after", async () => {

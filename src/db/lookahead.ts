@@ -1,6 +1,14 @@
-import type { CompiledQuery } from "kysely";
+import { CompiledQuery } from "kysely";
 
-const companions = new WeakMap<CompiledQuery, CompiledQuery>();
+/** What rides with a statement: the text sent, the statement whose answer it is, and whether an empty answer counts. */
+export interface Companion {
+  send: CompiledQuery;
+  answers: CompiledQuery;
+  /** The answer serves only when it has rows (a lock taken with SKIP LOCKED: no row may mean "held by another"). */
+  onlyIfRows: boolean;
+}
+
+const companions = new WeakMap<CompiledQuery, Companion>();
 
 /**
  * `query` with the statement its transaction will very likely run next sent
@@ -11,22 +19,27 @@ const companions = new WeakMap<CompiledQuery, CompiledQuery>();
  * and is dropped otherwise. The companion must be a read that is safe to have
  * run even when it is not used — a row lock the transaction would take next
  * anyway, say: it runs, and what it locks stays locked until the transaction
- * ends. Elsewhere (the embedded database, outside a transaction) the
- * companion is not sent.
+ * ends. A lock (`… for update`) rides as `… for update skip locked`, so that
+ * it never makes `query` wait: a row another transaction holds comes back
+ * absent, and then the next statement is sent after all and waits for it as
+ * it would have (an idempotency claim that answers "in use" or a replay must
+ * answer at once, not behind a writer's lock). Elsewhere (the embedded
+ * database, outside a transaction) the companion is not sent.
  *
  * Used by the idempotency claim (the key is claimed as the request
  * transaction's first statement, and the handler's first statement — the
  * connector row's lock — rides with it).
  */
-export function withLookahead(query: CompiledQuery, companion: CompiledQuery | null | undefined): CompiledQuery {
-  if (!companion) return query;
+export function withLookahead(query: CompiledQuery, next: CompiledQuery | null | undefined): CompiledQuery {
+  if (!next) return query;
   const own = { ...query };
-  companions.set(own, companion);
+  const locks = /\sfor update$/i.test(next.sql);
+  companions.set(own, { send: locks ? CompiledQuery.raw(`${next.sql} skip locked`, [...next.parameters]) : next, answers: next, onlyIfRows: locks });
   return own;
 }
 
-/** The companion statement sent with `query`, if it has one. */
-export function lookaheadOf(query: CompiledQuery): CompiledQuery | undefined {
+/** The companion sent with `query`, if it has one. */
+export function lookaheadOf(query: CompiledQuery): Companion | undefined {
   return companions.get(query);
 }
 

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult, type TransactionSettings } from "kysely";
 import { tablesWritten } from "./change-feed.ts";
 import { isDeferrable } from "./deferred.ts";
-import { lookaheadOf, sameStatement } from "./lookahead.ts";
+import { lookaheadOf, sameStatement, type Companion } from "./lookahead.ts";
 import { isDatabaseUnavailable } from "./unavailable.ts";
 
 /**
@@ -173,7 +173,7 @@ class PgConnection implements DatabaseConnection {
   /** The open transaction wrote a watched table: its announcements go out behind its COMMIT. */
   private announces = false;
   /** A lookahead companion's answer, kept for the transaction's next statement (lookahead.ts). */
-  private kept: { query: CompiledQuery; result: QueryResult<unknown> } | null = null;
+  private kept: { query: CompiledQuery; result: QueryResult<unknown>; onlyIfRows: boolean } | null = null;
   /** Texts sent inlined that this connection prepares when it is released (inlinedNames). */
   private toPrepare = new Set<string>();
 
@@ -194,7 +194,7 @@ class PgConnection implements DatabaseConnection {
     const kept = this.kept;
     this.kept = null;
     // The statement a companion anticipated, with nothing held in between: its answer is already here.
-    if (kept && this.held.length === 0 && sameStatement(kept.query, query)) return kept.result as QueryResult<R>;
+    if (kept && this.held.length === 0 && sameStatement(kept.query, query) && (!kept.onlyIfRows || kept.result.rows.length > 0)) return kept.result as QueryResult<R>;
     const writesWatched = tablesWritten(query.sql).length > 0;
     if (this.inTransaction) {
       if (writesWatched) this.announces = true;
@@ -214,11 +214,11 @@ class PgConnection implements DatabaseConnection {
   }
 
   /** `query` and its companion in one message (with whatever is unsent in front); the companion's answer is kept. */
-  private async sendWithCompanion<R>(query: CompiledQuery, companion: CompiledQuery): Promise<QueryResult<R>> {
-    if (tablesWritten(companion.sql).length > 0) this.announces = true;
-    const text = [...this.takeUnsent(), this.inlined(query), this.inlined(companion)].join("\n;\n");
+  private async sendWithCompanion<R>(query: CompiledQuery, companion: Companion): Promise<QueryResult<R>> {
+    if (tablesWritten(companion.send.sql).length > 0) this.announces = true;
+    const text = [...this.takeUnsent(), this.inlined(query), this.inlined(companion.send)].join("\n;\n");
     const answers = await this.sendAll(text, []);
-    this.kept = { query: companion, result: queryResult(answers.at(-1)!) };
+    this.kept = { query: companion.answers, result: queryResult(answers.at(-1)!), onlyIfRows: companion.onlyIfRows };
     return queryResult<R>(answers.at(-2)!);
   }
 
