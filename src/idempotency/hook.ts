@@ -59,7 +59,7 @@ export function useIdempotency(app: FastifyInstance, opts: IdempotencyOptions): 
     // A route that takes schema failures into its handler (attachValidation) refuses them before execution: nothing to keep.
     if (key === null || !IDEMPOTENT_METHODS.has(request.method) || request.validationError) return done();
     opts.store.fault("before_claim");
-    const lookahead = request.routeOptions.config.idempotencyLookahead?.(request) ?? null;
+    const lookahead = lookaheadOf(request);
     opts.store.begin({ scope: opts.scopeOf(request), key, method: request.method, path: request.url, body: request.body }, { lookahead }).then(
       (outcome) => {
         if (outcome.kind === "execute") {
@@ -135,6 +135,15 @@ function withIdempotencyKeyHeader(headers: unknown): object {
       "a retry while the first still runs is 409 idempotency_key_in_use.",
   };
   return { ...base, properties: { ...base.properties, "idempotency-key": header } };
+}
+
+/** The route's first statement to send with the claim; none when the route cannot tell (an optimisation only: never an error). */
+function lookaheadOf(request: FastifyRequest): CompiledQuery | null {
+  try {
+    return request.routeOptions.config.idempotencyLookahead?.(request) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function idempotencyKeyOf(request: FastifyRequest): string | null {
