@@ -23,6 +23,7 @@ import { ADMIN_TOKEN } from "../test/helpers/app.ts";
 import { createTestDatabase, type TestDatabase } from "../test/helpers/databases.ts";
 import { startTestServerProcess, type ServerProcess } from "../test/helpers/process.ts";
 import { BackendCpu, backendCpuDelta, cpuMs } from "./cpu.ts";
+import { median } from "./report.ts";
 
 interface AutocannonResult {
   requests: { average: number };
@@ -106,7 +107,6 @@ async function round(v: Variant): Promise<void> {
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const variants = [await variant("PATCHBAY_CACHE_TTL_MS=0 (admission statement on every request)", { PATCHBAY_CACHE_TTL_MS: "0" }), await variant("default (admitted from memory, 1 s)", {})];
 try {

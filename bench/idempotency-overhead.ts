@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { ADMIN_TOKEN } from "../test/helpers/app.ts";
 import { createTestDatabase } from "../test/helpers/databases.ts";
 import { startTestServerProcess as startServerProcess } from "../test/helpers/process.ts";
+import { median } from "./report.ts";
 
 interface AutocannonResult {
   requests: { average: number };
@@ -74,7 +75,6 @@ try {
   ];
   for (let round = 0; round < rounds; round++) for (const v of variants) v.results.push(await v.run());
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rps = (v: (typeof variants)[number]) => median(v.results.map((r) => r.requests.average));
   const base = rps(variants[0]!);
   console.log(`PATCH /v1/integrations/stripe, ${connections} connections, ${rounds} rounds of ${seconds} s, one process, PostgreSQL; medians`);

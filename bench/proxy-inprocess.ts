@@ -15,6 +15,7 @@ import { killAllStarted, startServer } from "./processes.ts";
 import { startTestApp } from "../test/helpers/app.ts";
 import { asKey, createTenant } from "../test/helpers/fixtures.ts";
 import { PG_ADMIN_URL } from "../test/helpers/databases.ts";
+import { median } from "./report.ts";
 
 const n = Number(process.argv[2] ?? 2000);
 const rounds = Number(process.argv[3] ?? 7);
@@ -52,7 +53,6 @@ try {
     own.push((used.user + used.system) / n);
     db.push((backendCpuDelta(dbBefore, dbAfter) * 1000) / n);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(
     `proxied GET, ${rounds} rounds of ${n} (${concurrency} at a time): CPU µs/request ${median(own).toFixed(0)} this process + ${median(db).toFixed(0)} PostgreSQL (medians; rounds ${own.map((x) => x.toFixed(0)).join("/")} + ${db.map((x) => x.toFixed(0)).join("/")})`,
   );

@@ -8,8 +8,8 @@
 import { createTestDatabase, PG_ADMIN_URL } from "../test/helpers/databases.ts";
 import { BackendCpu, backendCpuDelta } from "./cpu.ts";
 import { createRequestLog } from "../src/services/request-logs.ts";
+import { median } from "./report.ts";
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function loggedRowCost(kind: "postgres" | "pglite", perFlush: number, keyCount = 4): Promise<{ nodeUs: number; dbUs: number | null }> {
   const database = await createTestDatabase(kind, { poolSize: 1 });

@@ -11,6 +11,7 @@
  */
 import { startTestApp } from "../test/helpers/app.ts";
 import { asKey, createTenant } from "../test/helpers/fixtures.ts";
+import { median } from "./report.ts";
 
 const kind = (process.argv[2] ?? "postgres") as "postgres" | "pglite";
 const n = Number(process.argv[3] ?? 500);
@@ -41,7 +42,6 @@ async function round(i: number, record: boolean) {
 await round(0, false);
 await round(1, false);
 for (let r = 0; r < rounds; r++) for (const i of r % 2 ? [1, 0] : [0, 1]) await round(i, true);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const [on, off] = variants.map((v) => median(v.us));
 console.log(`${kind}: ${rounds} rounds of ${n} injected GET /v1/integrations/stripe per variant; this process's CPU µs per request, median (rounds)`);
 for (const v of variants) console.log(`  ${v.name.padEnd(16)} ${median(v.us).toFixed(0).padStart(5)} µs  (${v.us.map((x) => x.toFixed(0)).join("/")})`);

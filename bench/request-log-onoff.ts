@@ -41,6 +41,7 @@ import { createTestDatabase, PG_ADMIN_URL } from "../test/helpers/databases.ts";
 import { BackendCpu, backendCpuDelta } from "./cpu.ts";
 import { loggedRowCost } from "./request-log-cost.ts";
 import { FLUSH_ROWS } from "../src/services/request-logs.ts";
+import { median } from "./report.ts";
 
 const windowSec = Number(process.argv[2] ?? 1);
 const pairs = Number(process.argv[3] ?? 60);
@@ -126,7 +127,6 @@ async function window(on: boolean): Promise<Window> {
   return { rps: requests / elapsed, serverUs, dbUs, cpuUs: serverUs + dbUs };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quartiles = (xs: number[]): [number, number] => {
   const s = [...xs].sort((a, b) => a - b);
   return [s[Math.floor(0.25 * s.length)]!, s[Math.min(s.length - 1, Math.floor(0.75 * s.length))]!];

@@ -23,6 +23,7 @@ import { startTestServerProcess, type ServerProcess } from "../test/helpers/proc
 import { BackendCpu, backendCpuDelta, cpuMs } from "./cpu.ts";
 import { loggedRowCost } from "./request-log-cost.ts";
 import { FLUSH_ROWS } from "../src/services/request-logs.ts";
+import { median } from "./report.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const rounds = Number(process.argv[3] ?? 5);
@@ -88,7 +89,6 @@ async function measure(v: Variant): Promise<void> {
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
 

@@ -23,6 +23,7 @@ import { backendCpuDelta, BackendCpu } from "./cpu.ts";
 import { startTestApp } from "../test/helpers/app.ts";
 import { PG_ADMIN_URL } from "../test/helpers/databases.ts";
 import { asKey, createTenant } from "../test/helpers/fixtures.ts";
+import { median } from "./report.ts";
 
 const perRound = Number(process.argv[2] ?? 200);
 const rounds = Number(process.argv[3] ?? 3);
@@ -118,7 +119,6 @@ for (let round = 0; round <= rounds; round++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`| variant (${rounds} rounds × ${perRound}, median) | server CPU µs/req | db CPU µs/req | ms/req (one caller) | round trips/req | commits/req |`);
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 for (const [name, list] of figures) {

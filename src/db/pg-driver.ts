@@ -102,21 +102,39 @@ export class TransactionRolledBackError extends Error {
  * (a pooler that cannot carry prepared statements) names none (PgDialect's `prepare`).
  */
 const MAX_NAMED = 500;
-const statementNames = new Map<string, string | null>();
-let namedStatements = 0;
 
-function statementName(text: string): string | undefined {
-  const known = statementNames.get(text);
-  if (known !== undefined) return known ?? undefined;
-  if (namedStatements >= MAX_NAMED) return undefined;
-  const name = `pb_${++namedStatements}`;
-  statementNames.set(text, name);
-  return name;
+/** Names by statement text under one prefix, the first MAX_NAMED texts only; a forgotten text is never named again. */
+class StatementNames {
+  private readonly names = new Map<string, string | null>();
+  private count = 0;
+  constructor(private readonly prefix: string) {}
+
+  /** The text's name, given now if it has none yet; undefined past the bound or once forgotten. */
+  nameOf(text: string): string | undefined {
+    const known = this.names.get(text);
+    if (known !== undefined) return known ?? undefined;
+    if (this.count >= MAX_NAMED) return undefined;
+    const name = `${this.prefix}_${++this.count}`;
+    this.names.set(text, name);
+    return name;
+  }
+
+  /** The text's name if it has one, without giving one. */
+  known(text: string): string | undefined {
+    return this.names.get(text) ?? undefined;
+  }
+
+  forget(text: string): void {
+    this.names.set(text, null);
+  }
+
+  /** [text, name] of every named text. */
+  *entries(): IterableIterator<[string, string]> {
+    for (const [text, name] of this.names) if (name) yield [text, name];
+  }
 }
 
-function forgetStatement(text: string): void {
-  statementNames.set(text, null);
-}
+const statementNames = new StatementNames("pb");
 
 /**
  * Statements that go out inlined in a several-statement message (the held
@@ -126,21 +144,11 @@ function forgetStatement(text: string): void {
  * node-postgres has prepared on the connection is executed by its name; one
  * it has not is prepared with SQL PREPARE under a name of this map's own
  * (pbx_*), once per connection, when the connection goes back to the pool
- * (outside any transaction, one round trip for all its new texts). Bounded
- * like the protocol-level names; a text PREPARE refuses is never tried again.
+ * (outside any transaction, one round trip per new text). Bounded like the
+ * protocol-level names; a text PREPARE refuses is never tried again.
  */
-const inlinedNames = new Map<string, string | null>();
-let inlinedStatements = 0;
+const inlinedNames = new StatementNames("pbx");
 const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
-
-function inlinedName(text: string): string | undefined {
-  const known = inlinedNames.get(text);
-  if (known !== undefined) return known ?? undefined;
-  if (inlinedStatements >= MAX_NAMED) return undefined;
-  const name = `pbx_${++inlinedStatements}`;
-  inlinedNames.set(text, name);
-  return name;
-}
 
 /** PostgreSQL's refusal to run a prepared statement whose result columns changed under it. */
 function isStalePlan(err: unknown): boolean {
@@ -266,10 +274,11 @@ class PgConnection implements DatabaseConnection {
    */
   private inlined(q: CompiledQuery): string {
     if (q.parameters.length === 0 || !this.prepare) return inlineParameters(q.sql, q.parameters);
-    const protocolName = statementNames.get(q.sql);
+    // node-postgres's own record of what it has prepared on this connection (its Connection's parsedStatements).
+    const protocolName = statementNames.known(q.sql);
     const parsed = (this.client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection?.parsedStatements;
     if (protocolName && parsed?.[protocolName] === q.sql) return executeText(protocolName, q.parameters);
-    const name = inlinedName(q.sql);
+    const name = inlinedNames.nameOf(q.sql);
     if (name && preparedOn.get(this.client)?.has(name)) return executeText(name, q.parameters);
     if (name) this.toPrepare.add(q.sql);
     return inlineParameters(q.sql, q.parameters);
@@ -299,7 +308,7 @@ class PgConnection implements DatabaseConnection {
    */
   private async sendAll(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult[]> {
     try {
-      const name = parameters.length === 0 || !this.prepare ? undefined : statementName(text);
+      const name = parameters.length === 0 || !this.prepare ? undefined : statementNames.nameOf(text);
       let answer: pg.QueryResult | pg.QueryResult[];
       try {
         answer = await this.client.query(name ? { name, text, values: [...parameters] } : { text, values: parameters.length === 0 ? undefined : [...parameters] });
@@ -307,7 +316,7 @@ class PgConnection implements DatabaseConnection {
         // The statement's table changed shape since this connection prepared it (a migration by a newer
         // process): that name is not used again anywhere, and outside a transaction the statement is retried once.
         if (!name || !isStalePlan(err)) throw err;
-        forgetStatement(text);
+        statementNames.forget(text);
         if (this.inTransaction) throw err;
         answer = await this.client.query(text, [...parameters]);
       }
@@ -337,38 +346,30 @@ class PgConnection implements DatabaseConnection {
     this.client.release(this.lost ?? undefined);
   }
 
-  /** PREPAREs the texts this connection sent inlined (inlinedNames), outside any transaction, one message for all. */
+  /**
+   * PREPAREs the texts this connection sent inlined (inlinedNames), outside any
+   * transaction, each in a message of its own so that one PREPARE refused (it
+   * is then never tried again) cannot leave the others' state unknown. Once
+   * per text and connection.
+   */
   private async prepareInlined(): Promise<void> {
-    const texts = [...this.toPrepare];
-    this.toPrepare.clear();
     const done = preparedOn.get(this.client) ?? new Set<string>();
     preparedOn.set(this.client, done);
-    const fresh = texts.map((text) => [text, inlinedName(text)] as const).filter((e): e is readonly [string, string] => e[1] !== undefined && !done.has(e[1]));
-    if (fresh.length === 0) return;
-    try {
-      await this.client.query(fresh.map(([text, name]) => `prepare ${name} as ${text}`).join("\n;\n"));
-      for (const [, name] of fresh) done.add(name);
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) {
-        this.lost = err as Error;
-        return;
-      }
-      // One of them cannot be prepared (the message stops at it; those before it are): each alone, once, to tell which.
-      for (const [text, name] of fresh) {
-        try {
-          await this.client.query(`prepare ${name} as ${text}`);
-          done.add(name);
-        } catch (e) {
-          if (isDatabaseUnavailable(e)) {
-            this.lost = e as Error;
-            return;
-          }
-          // Already prepared by the first message (it ran up to the failing one): usable; otherwise never tried again.
-          if ((e as { code?: string }).code === "42P05") done.add(name);
-          else inlinedNames.set(text, null);
+    for (const text of this.toPrepare) {
+      const name = inlinedNames.nameOf(text);
+      if (!name || done.has(name)) continue;
+      try {
+        await this.client.query(`prepare ${name} as ${text}`);
+        done.add(name);
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          this.lost = err as Error;
+          break;
         }
+        inlinedNames.forget(text);
       }
     }
+    this.toPrepare.clear();
   }
 }
 
@@ -379,8 +380,7 @@ class PgConnection implements DatabaseConnection {
  */
 export function expandExecutes(message: string): string {
   const texts = new Map<string, string>();
-  for (const [text, name] of statementNames) if (name) texts.set(name, text);
-  for (const [text, name] of inlinedNames) if (name) texts.set(name, text);
+  for (const names of [statementNames, inlinedNames]) for (const [text, name] of names.entries()) texts.set(name, text);
   let out = "";
   let i = 0;
   const re = /execute (pbx?_\d+)\(/g;

@@ -126,13 +126,15 @@ export interface ShopIntegrationServiceDeps {
 }
 
 export function createShopIntegrationService({ db, clock, connectors, logs }: ShopIntegrationServiceDeps) {
+  const canExist = (id: number) => Number.isSafeInteger(id) && id >= 1 && id <= MAX_ID;
+
   /**
    * The caller's live (not disconnected) shop connector with this integer id.
    * Another entity's, a non-shop connector, a disconnected one and an id that
    * cannot exist all answer the same 404.
    */
   async function findVisible(executor: Database, actor: ApiKeyActor, id: number, forUpdate = false): Promise<ConnectorRecord> {
-    if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ID) throw integrationNotFound();
+    if (!canExist(id)) throw integrationNotFound();
     const c = await selectShopConnector(executor, { entityId: actor.entityId, id, types: SHOP_TYPES, forUpdate });
     if (!c) throw integrationNotFound();
     assertKeyMayAct(actor, c.mode);
@@ -165,8 +167,7 @@ export function createShopIntegrationService({ db, clock, connectors, logs }: Sh
      * idempotency claim sends it ahead with itself (db/lookahead.ts).
      */
     firstWriteStatement(actor: ApiKeyActor, id: number): CompiledQuery | null {
-      if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ID) return null;
-      return shopConnectorStatement(db, { entityId: actor.entityId, id, types: SHOP_TYPES, forUpdate: true });
+      return canExist(id) ? shopConnectorStatement(db, { entityId: actor.entityId, id, types: SHOP_TYPES, forUpdate: true }) : null;
     },
 
     async updateShopIntegration(actor: ApiKeyActor, id: number, patch: ShopIntegrationPatch, rejected: Violation[] = []): Promise<void> {
