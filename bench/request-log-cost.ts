@@ -1,9 +1,10 @@
 /**
  * The request log's own work per logged request, where machine noise cannot
  * blur it: the service records `perBatch` requests and writes them as one
- * batch, five batches a round, seven rounds; the CPU it takes (this process,
- * and the PostgreSQL backend writing them) per logged request, median of the
- * rounds. Used by bench/request-log-overhead.ts and bench/request-log-onoff.ts.
+ * batch, twenty batches a round (the backends' CPU is read in 10 ms ticks:
+ * 20,000 requests make a tick 0.5 µs each), seven rounds; the CPU it takes
+ * (this process, and the PostgreSQL backend writing them) per logged request,
+ * median of the rounds. Used by bench/request-log-overhead.ts and bench/request-log-onoff.ts.
  */
 import { createTestDatabase, PG_ADMIN_URL } from "../test/helpers/databases.ts";
 import { BackendCpu, backendCpuDelta } from "./cpu.ts";
@@ -17,7 +18,7 @@ export async function loggedRowCost(kind: "postgres" | "pglite", perFlush: numbe
   const log = createRequestLog({ db: database.db, clock: { now: () => new Date() }, lastUsed: { markUsed: async () => {} }, flushMs: 3_600_000 });
   const keys = Array.from({ length: keyCount }, () => crypto.randomUUID());
   const entity = crypto.randomUUID();
-  const batches = 5;
+  const batches = 20;
   let n = 0;
   const round = async () => {
     for (let b = 0; b < batches; b++) {

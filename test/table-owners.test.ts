@@ -19,7 +19,7 @@ const OWNERS: Record<string, readonly string[]> = {
   link_tokens: ["src/services/link-tokens.ts"],
   provider_tokens: ["src/services/minted-tokens.ts"],
   provider_calls: ["src/services/provider-calls.ts"],
-  request_logs: ["src/services/request-logs.ts"],
+  request_log_batches: ["src/services/request-logs.ts"],
   integration_logs: ["src/services/integration-logs.ts"],
   provider_webhook_events: ["src/services/inbound-webhooks.ts"],
   connectors: [

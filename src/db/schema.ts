@@ -25,22 +25,21 @@ export interface DB {
   integration_logs: IntegrationLogsTable;
   provider_webhook_events: ProviderWebhookEventsTable;
   oauth2_access_tokens: OAuth2AccessTokensTable;
-  request_logs: RequestLogsTable;
+  request_log_batches: RequestLogBatchesTable;
 }
 
-/** One request of an entity's API key (0038); written in batches by services/request-logs.ts. */
-export interface RequestLogsTable {
+/**
+ * One flush's requests of one entity's API keys (0045; written by
+ * services/request-logs.ts): `entries` is JSON text, oldest first, each entry
+ * [id, api_key_id, mode, method, path, status, latency_ms, client_ip, request_id].
+ */
+export interface RequestLogBatchesTable {
+  /** The newest entry's id. */
   id: string;
   entity_id: string;
-  api_key_id: string;
-  mode: "live" | "test";
-  method: string;
-  path: string;
-  status: number;
-  latency_ms: number;
-  client_ip: string;
-  request_id: string;
-  created_at: Date;
+  /** The oldest entry's id. */
+  first_id: string;
+  entries: string;
 }
 
 /** A bearer token of the OAuth2 client-credentials exchange on /api/v3 (0035): only its hash. */

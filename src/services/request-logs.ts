@@ -1,13 +1,11 @@
-import { sql, type Selectable } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
-import type { RequestLogsTable } from "../db/schema.ts";
 import type { KeyMode } from "../auth/api-key-format.ts";
 import { redactQuery } from "../providers/call-log.ts";
-import { keysetPage, type Page } from "./pagination.ts";
-import { plainArray, textArray } from "../db/array-literals.ts";
+import { assertOneCursor, type Page } from "./pagination.ts";
 import { deleteIdsBelow } from "../db/purge.ts";
-import { lowestUuidv7At, uuidv7Sequence } from "../kernel/ids.ts";
+import { lowestUuidv7At, uuidv7Ms, uuidv7Sequence } from "../kernel/ids.ts";
 
 export interface RequestLogView {
   id: string;
@@ -67,63 +65,82 @@ const MAX_PATH = 2_048;
  * [redacted], and cut at 2 048 characters. Headers and bodies are never seen.
  */
 export function requestLogPath(url: string): string {
-  const path = url.includes("?") ? redactQuery(url) : url;
+  let path = url.includes("?") ? redactQuery(url) : url;
+  // PostgreSQL's JSON cannot hand out a NUL or a lone surrogate as text: such a character would make its batch unreadable.
+  if (UNREADABLE.test(path)) path = path.replace(UNREADABLE_ALL, "\uFFFD");
   return path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path;
 }
+// With the u flag a surrogate pair is one character and matches neither; a lone half does.
+const UNREADABLE = /[\u0000\uD800-\uDFFF]/u;
+const UNREADABLE_ALL = /[\u0000\uD800-\uDFFF]/gu;
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+/** An entry as the listing reads it out of its batch. */
+interface EntryRow {
+  id: string;
+  api_key_id: string;
+  mode: KeyMode;
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  client_ip: string;
+  request_id: string;
+}
+
+/** The entries of the batches `b` as rows (the JSON layout of migration 0045). */
+const ENTRY_COLUMNS = sql`(e->>0)::uuid as id, (e->>1)::uuid as api_key_id, e->>2 as mode, e->>3 as method, e->>4 as path,
+  (e->>5)::int as status, (e->>6)::int as latency_ms, e->>7 as client_ip, e->>8 as request_id`;
+
+/** Batches read per listing attempt at first; each further attempt reads four times as many. */
+const FIRST_BATCHES = 4;
+
+const and = (conditions: RawBuilder<unknown>[]) => sql.join(conditions, sql` and `);
+
 /**
- * The request_logs table's one owner. Recording is one append to an
- * in-memory array (the surfaces' onResponse hook, surfaces/shared/
- * request-log-hook.ts); the rows are written by one multi-row INSERT every
- * `flushMs` (PATCHBAY_REQUEST_LOG_FLUSH_MS, 1 s) or as soon as 1 000 are
- * waiting, followed by one UPDATE of the keys' last_used_at: two statements per
- * flush whatever its size. A crash loses
- * at most the last interval's rows (README, Request logs); a clean shutdown
- * flushes (close()). This process's own listings flush first.
+ * The request log's one owner (table request_log_batches, migration 0045).
+ * Recording is one append to an in-memory array (the surfaces' onResponse
+ * hook, surfaces/shared/request-log-hook.ts); every `flushMs`
+ * (PATCHBAY_REQUEST_LOG_FLUSH_MS, 1 s), or as soon as 1 000 are waiting, the
+ * buffer is written as one INSERT of one row per entity (its entries as one
+ * JSON text, which PostgreSQL stores without parsing it), followed by one
+ * UPDATE of the keys' last_used_at: two statements per flush whatever its
+ * size, and no per-request row, index entry or parse in the database. A crash
+ * loses at most the last interval's entries (README, Request logs); a clean
+ * shutdown flushes (close()). This process's own listings flush first.
  */
 export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000 }: { db: Database; clock: Clock; lastUsed: LastUsedSink; onError?: (err: unknown) => void; flushMs?: number }) {
   let pending: RequestLogEntry[] = [];
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
-  // Each row's id carries its own request's millisecond, in order from one batch to the next.
+  // Each entry's id carries its own request's millisecond, in order from one batch to the next.
   const batchIds = uuidv7Sequence();
 
-  /**
-   * One INSERT of the whole batch as 11 arrays (unnest): the statement's
-   * text and its parameter count are the same whatever the batch size, so
-   * neither Kysely nor PostgreSQL does per-row work to build or parse it.
-   * The arrays are sent as literals built here (uuids, numbers and modes need
-   * no quoting) and the times as epoch milliseconds: the cheapest forms for
-   * both ends to write and read.
-   */
   async function write(entries: RequestLogEntry[]): Promise<void> {
     const n = entries.length;
     const at = new Array<number>(n);
-    const entity = new Array<string>(n), key = new Array<string>(n), mode = new Array<string>(n), method = new Array<string>(n), path = new Array<string>(n);
-    const status = new Array<number>(n), latency = new Array<number>(n), ip = new Array<string>(n), req = new Array<string>(n);
+    for (let i = 0; i < n; i++) at[i] = entries[i]!.at;
+    const ids = batchIds(at);
+    const byEntity = new Map<string, { first: string; last: string; entries: unknown[][] }>();
     const lastUse = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const e = entries[i]!;
-      at[i] = e.at;
-      entity[i] = e.entityId;
-      key[i] = e.keyId;
-      mode[i] = e.mode;
-      method[i] = e.method;
-      path[i] = requestLogPath(e.url);
-      status[i] = e.status;
-      latency[i] = Math.max(0, Math.round(e.latencyMs));
-      ip[i] = e.clientIp;
-      req[i] = e.requestId;
+      const id = ids[i]!;
+      const entry = [id, e.keyId, e.mode, e.method, requestLogPath(e.url), e.status, Math.max(0, Math.round(e.latencyMs)), e.clientIp, e.requestId];
+      const batch = byEntity.get(e.entityId);
+      if (batch === undefined) byEntity.set(e.entityId, { first: id, last: id, entries: [entry] });
+      else {
+        batch.entries.push(entry);
+        // A clock set back makes ids go down: the bounds are the lowest and the highest, wherever they are.
+        if (id < batch.first) batch.first = id;
+        if (id > batch.last) batch.last = id;
+      }
       const seen = lastUse.get(e.keyId);
       if (seen === undefined || seen < e.at) lastUse.set(e.keyId, e.at);
     }
-    await sql`insert into request_logs (id, entity_id, api_key_id, mode, method, path, status, latency_ms, client_ip, request_id, created_at)
-      select id, entity_id, api_key_id, mode, method, path, status, latency_ms, client_ip, request_id, to_timestamp(at_ms / 1000.0)
-        from unnest(${plainArray(batchIds(at))}::uuid[], ${plainArray(entity)}::uuid[], ${plainArray(key)}::uuid[], ${plainArray(mode)}::text[], ${textArray(method)}::text[],
-                    ${textArray(path)}::text[], ${plainArray(status)}::int[], ${plainArray(latency)}::int[], ${textArray(ip)}::text[], ${textArray(req)}::text[], ${plainArray(at)}::float8[])
-          as u (id, entity_id, api_key_id, mode, method, path, status, latency_ms, client_ip, request_id, at_ms)`.execute(db);
+    const rows = [...byEntity].map(([entityId, b]) => ({ id: b.last, entity_id: entityId, first_id: b.first, entries: JSON.stringify(b.entries) }));
+    await db.insertInto("request_log_batches").values(rows).execute();
     await lastUsed.markUsed(new Map([...lastUse].map(([k, ms]) => [k, new Date(ms)])));
   }
 
@@ -144,6 +161,72 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
       }
     });
     return writing;
+  }
+
+  /**
+   * The conditions of a listing: on the batches (those that can hold a
+   * matching entry: a batch spans first_id..id) and on their entries.
+   */
+  function conditions(entityId: string, opts: RequestLogListOptions, withCursor: boolean) {
+    const batch: RawBuilder<unknown>[] = [sql`b.entity_id = ${entityId}`];
+    const entry: RawBuilder<unknown>[] = [];
+    // A UUIDv7 id carries its request's millisecond: a time bound is an id bound, exactly.
+    if (opts.createdGte !== undefined) {
+      const low = lowestUuidv7At(opts.createdGte);
+      batch.push(sql`b.id >= ${low}`);
+      entry.push(sql`id >= ${low}`);
+    }
+    if (opts.createdLte !== undefined) {
+      const high = lowestUuidv7At(new Date(opts.createdLte.getTime() + 1));
+      batch.push(sql`b.first_id < ${high}`);
+      entry.push(sql`id < ${high}`);
+    }
+    if (withCursor && opts.startingAfter !== undefined) {
+      batch.push(sql`b.first_id < ${opts.startingAfter}`);
+      entry.push(sql`id < ${opts.startingAfter}`);
+    }
+    if (withCursor && opts.endingBefore !== undefined) {
+      batch.push(sql`b.id > ${opts.endingBefore}`);
+      entry.push(sql`id > ${opts.endingBefore}`);
+    }
+    if (typeof opts.status === "number") entry.push(sql`status = ${opts.status}`);
+    if (typeof opts.status === "string") {
+      const low = Number(opts.status.charAt(0)) * 100;
+      entry.push(sql`status >= ${low} and status < ${low + 100}`);
+    }
+    if (opts.method !== undefined) entry.push(sql`method = ${opts.method.toUpperCase()}`);
+    if (opts.pathPrefix !== undefined) entry.push(sql`path like ${`${escapeLike(opts.pathPrefix)}%`} escape '\\'`);
+    if (opts.apiKeyId !== undefined) entry.push(sql`api_key_id = ${opts.apiKeyId}`);
+    return { batch, entry };
+  }
+
+  function entriesOf(batch: RawBuilder<unknown>[], entry: RawBuilder<unknown>[]) {
+    return sql`(select ${ENTRY_COLUMNS} from request_log_batches b cross join lateral json_array_elements(b.entries::json) as e where ${and(batch)}) as x
+      ${entry.length > 0 ? sql`where ${and(entry)}` : sql``}`;
+  }
+
+  /**
+   * One page, newest first. Batches of one entity overlap when two processes
+   * write them, so a page is merged: the entries of the first k batches in the
+   * page's direction (by newest entry going back, by oldest entry going
+   * forward) are exact once the page's last entry lies beyond every unread
+   * batch's bound; until then k grows fourfold.
+   */
+  async function page(entityId: string, opts: RequestLogListOptions): Promise<EntryRow[]> {
+    const forward = opts.endingBefore !== undefined;
+    const { batch, entry } = conditions(entityId, opts, true);
+    const bound = forward ? sql.ref("b.first_id") : sql.ref("b.id");
+    for (let k = FIRST_BATCHES; ; k *= 4) {
+      // The first batch not read (null: none left), in the page's direction.
+      const { rows: edges } = await sql<{ edge: string }>`select ${bound} as edge from request_log_batches b where ${and(batch)}
+        order by ${bound} ${forward ? sql`asc` : sql`desc`} offset ${k} limit 1`.execute(db);
+      const edge = edges[0]?.edge ?? null;
+      const read = edge === null ? batch : [...batch, forward ? sql`b.first_id < ${edge}` : sql`b.id > ${edge}`];
+      const { rows } = await sql<EntryRow>`select * from ${entriesOf(read, entry)} order by id ${forward ? sql`asc` : sql`desc`} limit ${opts.limit + 1}`.execute(db);
+      if (edge === null) return rows;
+      const last = rows[opts.limit];
+      if (last !== undefined && (forward ? last.id < edge : last.id > edge)) return rows;
+    }
   }
 
   return {
@@ -170,32 +253,30 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
 
     /** An entity's requests, newest first, one page (starting_after: older; ending_before: newer). */
     async list(entityId: string, opts: RequestLogListOptions): Promise<Page<RequestLogView>> {
+      assertOneCursor(opts);
       await flush();
-      const filtered = db
-        .selectFrom("request_logs")
-        .where("entity_id", "=", entityId)
-        .$if(typeof opts.status === "number", (q) => q.where("status", "=", opts.status as number))
-        .$if(typeof opts.status === "string", (q) => {
-          const low = Number(String(opts.status).charAt(0)) * 100;
-          return q.where("status", ">=", low).where("status", "<", low + 100);
-        })
-        .$if(opts.method !== undefined, (q) => q.where("method", "=", opts.method!.toUpperCase()))
-        .$if(opts.pathPrefix !== undefined, (q) => q.where(sql<boolean>`path like ${`${escapeLike(opts.pathPrefix!)}%`} escape '\\'`))
-        .$if(opts.apiKeyId !== undefined, (q) => q.where("api_key_id", "=", opts.apiKeyId!))
-        .$if(opts.createdGte !== undefined, (q) => q.where("id", ">=", lowestUuidv7At(opts.createdGte!)).where("created_at", ">=", opts.createdGte!))
-        .$if(opts.createdLte !== undefined, (q) => q.where("id", "<", lowestUuidv7At(new Date(opts.createdLte!.getTime() + 1))).where("created_at", "<=", opts.createdLte!));
-      return keysetPage(filtered.selectAll(), "id", opts, toRequestLog);
+      const rows = await page(entityId, opts);
+      const data = rows.slice(0, opts.limit);
+      if (opts.endingBefore !== undefined) data.reverse();
+      const result: Page<RequestLogView> = { data: data.map(toRequestLog), hasMore: rows.length > opts.limit };
+      if (opts.includeCount) {
+        const { batch, entry } = conditions(entityId, opts, false);
+        const { rows: counted } = await sql<{ n: string | number }>`select count(*) as n from ${entriesOf(batch, entry)}`.execute(db);
+        result.totalCount = Number(counted[0]?.n ?? 0);
+      }
+      return result;
     },
 
     /**
-     * Deletes entries older than `retentionMs`, in batches; the number
-     * deleted. By id: a UUIDv7 id carries its request's millisecond, so the
-     * primary key is also the time index and the table needs no other index
-     * to be purged (one index fewer to write per logged request).
+     * Deletes the batches whose newest entry is older than `retentionMs`, in
+     * runs of `batch`; the number of batches deleted. By id: a batch's id is
+     * its newest entry's, a UUIDv7, so the primary key is the time index. An
+     * entry can outlive the retention by as long as its batch spans (one
+     * flush interval).
      */
     async purgeOlderThan(retentionMs: number, batch = 5_000): Promise<number> {
       await flush();
-      return deleteIdsBelow(db, "request_logs", lowestUuidv7At(new Date(clock.now().getTime() - retentionMs)), batch);
+      return deleteIdsBelow(db, "request_log_batches", lowestUuidv7At(new Date(clock.now().getTime() - retentionMs)), batch);
     },
   };
 }
@@ -203,7 +284,7 @@ export function createRequestLog({ db, clock, lastUsed, onError, flushMs = 1_000
 export type RequestLog = ReturnType<typeof createRequestLog>;
 
 /** The one shape in which a logged request leaves the service. */
-export function toRequestLog(r: Selectable<RequestLogsTable>): RequestLogView {
+function toRequestLog(r: EntryRow): RequestLogView {
   return {
     id: r.id,
     object: "request_log",
@@ -215,6 +296,6 @@ export function toRequestLog(r: Selectable<RequestLogsTable>): RequestLogView {
     request_id: r.request_id,
     api_key_id: r.api_key_id,
     mode: r.mode,
-    created_at: r.created_at.toISOString(),
+    created_at: new Date(uuidv7Ms(r.id)).toISOString(),
   };
 }
