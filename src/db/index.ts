@@ -5,6 +5,7 @@ import { Kysely, type Dialect } from "kysely";
 import { ANNOUNCE_AFTER_COMMIT, PgDialect } from "./pg-driver.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import { seedFromImage } from "./pglite-image.ts";
+import { timestamptzParser } from "./pg-timestamps.ts";
 import { registerRequestTransactions, withRequestTransactions } from "./request-transaction.ts";
 import { createChangeFeed, listenForChanges, registerChangeFeed, watchWrites, type ChangeFeed } from "./change-feed.ts";
 import type { DB } from "./schema.ts";
@@ -50,7 +51,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   if (target.kind === "postgres") {
     const { default: pg } = await import("pg");
     // A query waits at most connectTimeoutMs for a connection: while the server is down, an answer (503) comes within that bound.
-    const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10, connectionTimeoutMillis: target.connectTimeoutMs ?? 3000 });
+    // timestamptz read by position, not by node-postgres's three regular expressions (pg-timestamps.ts).
+    const parseTimestamptz = timestamptzParser(pg.types.getTypeParser(1184, "text"));
+    const types = { getTypeParser: ((oid: number, format?: "text" | "binary") => (oid === 1184 && format !== "binary" ? parseTimestamptz : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser };
+    const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10, connectionTimeoutMillis: target.connectTimeoutMs ?? 3000, types });
     // A client that loses its server, idle (the pool's event) or checked out by a query
     // (the client's own event, unheard otherwise), must not take the process down: the
     // query in flight fails with the error, and the pool drops the client.

@@ -1,6 +1,7 @@
 import { CompiledQuery } from "kysely";
 import type { ConnectorRecord, ConnectorUpdate, NewConnector } from "../db/schema.ts";
 import type { Database } from "../db/index.ts";
+import { CONNECTOR_ROW_COLUMNS } from "./connector-row.ts";
 
 /**
  * The connector store: the only code with SQL on `connectors` (issue 14, one
@@ -65,12 +66,11 @@ export async function deleteConnectors(trx: Database, ids: readonly string[]): P
   await trx.deleteFrom("connectors").where("id", "in", ids).execute();
 }
 
-/** One page of the entity's connectors by id, newest first (or oldest first going backwards); `limit + 1` rows tell whether more follow. */
 /** An entity's connectors (only its sandbox ones for a test key), for a page of keysetPage to order and cut. */
 export function connectorsOf(db: Database, entityId: string, sandboxOnly: boolean) {
   return db
     .selectFrom("connectors")
-    .selectAll()
+    .select(CONNECTOR_ROW_COLUMNS)
     .where("entity_id", "=", entityId)
     .$if(sandboxOnly, (qb) => qb.where("mode", "=", "sandbox"));
 }
