@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
-import type { Counter, Histogram } from "prom-client";
 import type { Metrics } from "./registry.ts";
+import type { CounterCell, HistogramCell } from "./cells.ts";
 
-type Series = { count: Counter.Internal; duration: Histogram.Internal<"method" | "route" | "status"> };
+type Series = { count: CounterCell; duration: HistogramCell };
 
 /**
  * One slot per route pattern, made when the route is declared: the labelled
  * children are looked up by method and status in two Map reads, so a
  * request allocates nothing here after its route's first answer with that
- * status (prom-client's own label lookup builds a string key per call).
+ * status, and its count and duration are a few additions (cells.ts).
  */
 class RouteSeries {
   private readonly byMethod = new Map<string, Map<number, Series>>();
@@ -23,7 +23,7 @@ class RouteSeries {
     let series = byStatus.get(status);
     if (!series) {
       const labels = { method, route: this.route, status: String(status) };
-      series = { count: this.metrics.httpRequests.labels(labels), duration: this.metrics.httpDuration.labels(labels) };
+      series = { count: this.metrics.httpRequests.cell(labels), duration: this.metrics.httpDuration.cell(labels) };
       byStatus.set(status, series);
     }
     return series;

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CounterFamily, HistogramFamily } from "./cells.ts";
 
 /** Seconds: from a cached GET (~1 ms) to a provider call that hit its timeout. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -34,8 +35,9 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
   // Read once per scrape, before the gauges are collected: two gauges, one query.
   let snapshot: JobQueueRow[] = [];
 
-  const httpRequests = new Counter({ name: "patchbay_http_requests_total", help: "HTTP requests answered, by method, route pattern and status.", labelNames: ["method", "route", "status"], registers });
-  const httpDuration = new Histogram({
+  // Bumped on every request: cells, not prom-client's labelled children (cells.ts).
+  const httpRequests = new CounterFamily({ name: "patchbay_http_requests_total", help: "HTTP requests answered, by method, route pattern and status.", labelNames: ["method", "route", "status"], registers });
+  const httpDuration = new HistogramFamily({
     name: "patchbay_http_request_duration_seconds",
     help: "Time to answer an HTTP request, by method, route pattern and status.",
     labelNames: ["method", "route", "status"],
@@ -56,13 +58,13 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
   });
   const webhookAttempts = new Counter({ name: "patchbay_webhook_delivery_attempts_total", help: "Webhook delivery attempts, by result (succeeded or failed).", labelNames: ["result"], registers });
   const webhookDuration = new Histogram({ name: "patchbay_webhook_delivery_duration_seconds", help: "Time a webhook receiver took to answer one attempt.", buckets: LATENCY_BUCKETS, registers });
-  const providerCalls = new Counter({
+  const providerCalls = new CounterFamily({
     name: "patchbay_provider_calls_total",
     help: "Outbound provider calls (retries included), by connector type and final status (the HTTP status, or timeout / network).",
     labelNames: ["provider", "status"],
     registers,
   });
-  const providerDuration = new Histogram({ name: "patchbay_provider_call_duration_seconds", help: "Time of one provider call (retries included), by connector type.", labelNames: ["provider"], buckets: LATENCY_BUCKETS, registers });
+  const providerDuration = new HistogramFamily({ name: "patchbay_provider_call_duration_seconds", help: "Time of one provider call (retries included), by connector type.", labelNames: ["provider"], buckets: LATENCY_BUCKETS, registers });
   const vaultOps = new Counter({ name: "patchbay_vault_operations_total", help: "Vault operations: seal, open, destroy.", labelNames: ["operation"], registers });
 
   new Gauge({
