@@ -10,6 +10,7 @@ import { migrate, MIGRATIONS_DIR, migrationFiles } from "../src/db/migrate.ts";
 import { createRequestLog, type RequestLog, type RequestLogListOptions } from "../src/services/request-logs.ts";
 import { createTestDatabase, DB_KINDS, PG_ADMIN_URL, withDatabase, type TestDatabase } from "./helpers/databases.ts";
 import type { DatabaseKind } from "../src/db/index.ts";
+import { uuidv7Ms } from "../src/kernel/ids.ts";
 
 const BASE = Date.parse("2026-06-01T12:00:00.000Z");
 const ENTITY = "0196f000-0000-7000-8000-0000000000e1";
@@ -206,7 +207,7 @@ for (const kind of DB_KINDS) {
         const ids = ["0196f000-0001-7000-8000-000000000001", "0196f000-0002-7000-8000-000000000002", "0196f100-0000-7000-8000-000000000003"];
         for (const [i, id] of ids.entries()) {
           await sql`insert into request_logs (id, entity_id, api_key_id, mode, method, path, status, latency_ms, client_ip, request_id, created_at)
-            values (${id}, ${ENTITY}, ${KEYS[0]!}, 'test', 'GET', ${`/v1/"old"/${i}`}, ${200 + i}, ${i}, '10.0.0.1', ${`req_${i}`}, to_timestamp(${parseInt(id.slice(0, 8) + id.slice(9, 13), 16)} / 1000.0))`.execute(target.db);
+            values (${id}, ${ENTITY}, ${KEYS[0]!}, 'test', 'GET', ${`/v1/"old"/${i}`}, ${200 + i}, ${i}, '10.0.0.1', ${`req_${i}`}, to_timestamp(${uuidv7Ms(id)} / 1000.0))`.execute(target.db);
         }
         assert.deepEqual(await migrate(target.db), migrationFiles().map((f) => f.replace(/\.sql$/, "")).filter((v) => v >= "0045"));
         const log = createRequestLog({ db: target.db, clock: { now: () => new Date() }, lastUsed: { markUsed: async () => {} } });

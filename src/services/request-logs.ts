@@ -76,18 +76,8 @@ const UNREADABLE_ALL = /[\u0000\uD800-\uDFFF]/gu;
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** An entry as the listing reads it out of its batch. */
-interface EntryRow {
-  id: string;
-  api_key_id: string;
-  mode: KeyMode;
-  method: string;
-  path: string;
-  status: number;
-  latency_ms: number;
-  client_ip: string;
-  request_id: string;
-}
+/** An entry as the listing reads it out of its batch: the view less what toRequestLog adds. */
+type EntryRow = Omit<RequestLogView, "object" | "created_at">;
 
 /** The entries of the batches `b` as rows (the JSON layout of migration 0045). */
 const ENTRY_COLUMNS = sql`(e->>0)::uuid as id, (e->>1)::uuid as api_key_id, e->>2 as mode, e->>3 as method, e->>4 as path,
