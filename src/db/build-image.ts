@@ -33,6 +33,7 @@ async function buildImage(dir: string): Promise<void> {
   await migrate(database.db);
   await pglite.exec("checkpoint");
   await database.close();
+  dropMapForks(staging);
   fs.writeFileSync(path.join(staging, IMAGE_KEY_FILE), imageKey());
   // The old image out of the way first (a server copying it meanwhile fails its key check and runs initdb instead).
   const old = `${dir}.old-${process.pid}`;
@@ -45,6 +46,20 @@ async function buildImage(dir: string): Promise<void> {
     if (!usableImage(dir)) throw err;
   }
   fs.rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Each relation's free space map (`_fsm`) and visibility map (`_vm`) files: a fifth of the image's files,
+ * and every file costs the first start a create and an fsync. PostgreSQL makes either map when it first
+ * needs it, and reads a missing one as empty (no free space recorded, no page known all-visible), which is
+ * what a freshly migrated database's maps say anyway.
+ */
+function dropMapForks(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) dropMapForks(full);
+    else if (/^\d+_(fsm|vm)$/.test(entry.name)) fs.rmSync(full);
+  }
 }
 
 function isAlive(pid: number): boolean {

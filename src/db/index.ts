@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import v8 from "node:v8";
 import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, type Dialect } from "kysely";
 import { ANNOUNCE_AFTER_COMMIT, PgDialect } from "./pg-driver.ts";
@@ -87,7 +88,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   } else {
     fs.mkdirSync(target.dataDir, { recursive: true });
     const dir = path.join(target.dataDir, "pglite");
-    if (target.image) seedFromImage(dir, target.image);
+    if (target.image) await seedFromImage(dir, target.image);
+    // PGlite's WASM is compiled by V8's baseline compiler only: its optimising tier recompiled the hot part of the
+    // module in the background at every start, for 0.3–0.5 s of CPU and 30–40 MB of resident code, and made the
+    // queries of a long run about 5% faster (BENCHMARKS.md, "Embedded start-up, fifth pass"). Set before the module
+    // compiles; it applies to WebAssembly only (this process's, PGlite's and undici's HTTP parser).
+    v8.setFlagsFromString("--liftoff-only");
     const { PGlite } = await import("@electric-sql/pglite");
     pglite = await PGlite.create(dir, { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
