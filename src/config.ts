@@ -18,6 +18,8 @@ export interface Config {
   pgPrepare: boolean;
   /** Embedded database: requests that may wait for one of its admission slots; beyond, 503 (src/db/embedded-admission.ts). */
   embeddedQueueLimit: number;
+  /** Embedded database: the longest a request waits for a slot before its 503 (PATCHBAY_EMBEDDED_MAX_WAIT_MS). */
+  embeddedMaxWaitMs: number;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
@@ -262,6 +264,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dbConnectTimeoutMs: int(env, "PATCHBAY_DB_CONNECT_TIMEOUT_MS", 3000, 100, 60_000),
     pgPrepare: bool(env, "PATCHBAY_PG_PREPARE", true),
     embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
+    embeddedMaxWaitMs: int(env, "PATCHBAY_EMBEDDED_MAX_WAIT_MS", 500, 10, 60_000),
     adminToken,
     publicUrl,
     serverUrl,

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
 
   const services = createServices({ db: database.db, clock: systemClock, config, keyRing: keys.ring, logger: logger.child({ component: "providers" }) });
   // The embedded database is one session: requests beyond its bounded line are answered 503 at once (embedded-admission.ts).
-  const admission = config.databaseUrl ? undefined : new EmbeddedAdmission({ queueLimit: config.embeddedQueueLimit });
+  const admission = config.databaseUrl ? undefined : new EmbeddedAdmission({ queueLimit: config.embeddedQueueLimit, maxWaitMs: config.embeddedMaxWaitMs });
   const app = await buildApp({ config, db: database.db, services, adminToken: admin.token, logStream: logs, poolStats: database.poolStats, admission });
 
   if (keys.generatedFile) {

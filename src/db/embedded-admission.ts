@@ -21,7 +21,7 @@ export interface EmbeddedAdmissionOptions {
   concurrency?: number;
   /** Requests waiting for a slot at most (PATCHBAY_EMBEDDED_QUEUE_LIMIT). */
   queueLimit: number;
-  /** The longest a request waits for a slot before its 503 (default 5 s). */
+  /** The longest a request waits for a slot before its 503 (PATCHBAY_EMBEDDED_MAX_WAIT_MS, default 500 ms). */
   maxWaitMs?: number;
 }
 
@@ -55,7 +55,7 @@ export class EmbeddedAdmission {
   constructor(opts: EmbeddedAdmissionOptions) {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.queueLimit = Math.max(0, opts.queueLimit);
-    this.maxWaitMs = opts.maxWaitMs ?? 5_000;
+    this.maxWaitMs = opts.maxWaitMs ?? 500;
   }
 
   /** Requests running and waiting now. */
