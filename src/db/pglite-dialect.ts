@@ -68,11 +68,34 @@ class PGliteDriver implements Driver {
   async destroy(): Promise<void> {}
 }
 
+/**
+ * PGlite runs each statement synchronously, and the next statement of a request (or of the next request in
+ * line) follows in a microtask: under load the event loop could go seconds without turning, so no timer
+ * fired (the admission's wait bound among them) and no socket was read. Once a stretch of statements has held
+ * it for STRETCH_MS, the next waits one turn of the loop (setImmediate) first.
+ */
+const STRETCH_MS = 5;
+let stretchStart = performance.now();
+let turning: Promise<void> | null = null;
+
+function letTheEventLoopTurn(): Promise<void> | void {
+  if (performance.now() - stretchStart < STRETCH_MS) return;
+  turning ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      turning = null;
+      stretchStart = performance.now();
+      resolve();
+    }),
+  );
+  return turning;
+}
+
 class PGliteConnection implements DatabaseConnection {
   release: (() => void) | undefined;
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    await letTheEventLoopTurn();
     let result: { rows: unknown[]; affectedRows?: number };
     try {
       // Parameterless statements go through exec, which accepts a multi-statement script (migrations).
