@@ -47,7 +47,8 @@ export async function ensureBuilt({ force = false } = {}) {
     external: BUNDLE_EXTERNAL,
     // The CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __patchbayCreateRequire } from 'node:module'; const require = __patchbayCreateRequire(import.meta.url);" },
-    // File names and lines, without the sources' text: the map stays small (it is read at every start, and kept).
+    // File names and lines, without the sources' text (the files are in src/ and node_modules). Applied only on
+    // request (NODE_OPTIONS=--enable-source-maps, scripts/start.mjs).
     sourcemap: "linked",
     sourcesContent: false,
     logLevel: "warning",

@@ -6,5 +6,8 @@
 import { ensureBuilt } from "./build.mjs";
 
 const bundle = await ensureBuilt({ force: process.env.PATCHBAY_REBUILD === "true" });
-process.setSourceMapsEnabled(true);
+// Stack traces name the bundle's functions and lines. The bundle's source map (dist/patchbay.mjs.map) is not
+// applied by default: Node parses the whole map into the heap the first time a stack is formatted (some 50 MB
+// for the dependencies' 440,000 mappings) and looks every frame up after that. `NODE_OPTIONS=--enable-source-maps
+// npm start` maps them back to src/ and node_modules.
 await import(bundle);
