@@ -20,6 +20,8 @@ export interface Config {
   embeddedQueueLimit: number;
   /** Embedded database: the longest a request waits for a slot before its 503 (PATCHBAY_EMBEDDED_MAX_WAIT_MS). */
   embeddedMaxWaitMs: number;
+  /** Embedded database: PGlite's WASM tiers up to V8's optimising compiler (PATCHBAY_EMBEDDED_WASM_OPTIMIZE). */
+  embeddedWasmOptimize: boolean;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
@@ -265,6 +267,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pgPrepare: bool(env, "PATCHBAY_PG_PREPARE", true),
     embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
     embeddedMaxWaitMs: int(env, "PATCHBAY_EMBEDDED_MAX_WAIT_MS", 500, 10, 60_000),
+    embeddedWasmOptimize: bool(env, "PATCHBAY_EMBEDDED_WASM_OPTIMIZE", false),
     adminToken,
     publicUrl,
     serverUrl,

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   // Before the database opens: PostgreSQL without PATCHBAY_MASTER_KEYS stops here.
   const keys = resolveKeyRing(config);
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
-  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, prepare: config.pgPrepare } : { kind: "pglite", dataDir: config.dataDir, image: PGLITE_IMAGE });
+  const database = await openDatabase(config.databaseUrl ? { kind: "postgres", url: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, prepare: config.pgPrepare } : { kind: "pglite", dataDir: config.dataDir, image: PGLITE_IMAGE, optimizeWasm: config.embeddedWasmOptimize });
   // One destination for every logger: never flushed synchronously, so a stalled log pipe cannot hold the exit.
   const pretty = wantsPrettyLogs(config.logFormat);
   const stdout = createLogDestination();

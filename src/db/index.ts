@@ -26,7 +26,8 @@ export type DatabaseTarget =
   /** prepare: named prepared statements (PATCHBAY_PG_PREPARE; default on). */
   | { kind: "postgres"; url: string; poolSize?: number; connectTimeoutMs?: number; prepare?: boolean }
   /** image: a migrated data dir copied in when dataDir holds no database yet (pglite-image.ts). */
-  | { kind: "pglite"; dataDir: string; image?: string }
+  /** optimizeWasm: PGlite's WASM tiers up to V8's optimising compiler (PATCHBAY_EMBEDDED_WASM_OPTIMIZE; default off). */
+  | { kind: "pglite"; dataDir: string; image?: string; optimizeWasm?: boolean }
   | { kind: "pglite"; instance: PGlite };
 
 /**
@@ -89,11 +90,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     fs.mkdirSync(target.dataDir, { recursive: true });
     const dir = path.join(target.dataDir, "pglite");
     if (target.image) await seedFromImage(dir, target.image);
-    // PGlite's WASM is compiled by V8's baseline compiler only: its optimising tier recompiled the hot part of the
-    // module in the background at every start, for 0.3–0.5 s of CPU and 30–40 MB of resident code, and made the
-    // queries of a long run about 5% faster (BENCHMARKS.md, "Embedded start-up, fifth pass"). Set before the module
-    // compiles; it applies to WebAssembly only (this process's, PGlite's and undici's HTTP parser).
-    v8.setFlagsFromString("--liftoff-only");
+    // PGlite's WASM is compiled by V8's baseline compiler only, unless asked: the optimising tier recompiles the hot
+    // part of the module in the background from the start, for 0.5–1 s of CPU and 40–60 MB of resident code, and
+    // makes a long run's queries 5–20% cheaper (BENCHMARKS.md, "Issue 16, fifth pass"). Set before the module
+    // compiles; it applies to this process's WebAssembly (PGlite's, and undici's HTTP parser).
+    if (!target.optimizeWasm) v8.setFlagsFromString("--liftoff-only");
     const { PGlite } = await import("@electric-sql/pglite");
     pglite = await PGlite.create(dir, { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
     owned = true;
