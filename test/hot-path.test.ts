@@ -55,7 +55,9 @@ describe("[postgres] database round trips per request", () => {
    */
   async function warmRoundTrips(warm: () => Promise<unknown>, call: () => Promise<{ statusCode: number; body: string }>, status: number): Promise<string[]> {
     let queries: string[] = [];
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // Up to 8 tries: a loaded CI machine (two test files and PostgreSQL on two CPUs) has stalled past the grant's
+    // 1 s lifetime three times running. A lease that is never reused still fails every try.
+    for (let attempt = 0; attempt < 8; attempt++) {
       t.clock.advance(1000);
       for (let i = 0; i < 3; i++) await warm();
       queries = await roundTrips(call, status);
