@@ -18,7 +18,7 @@ export const BUNDLE = path.join(dist, "patchbay.mjs");
 export const PGLITE_IMAGE = path.join(dist, "pglite-image");
 const IMAGE_BUILDER = path.join(dist, "build-image.mjs");
 /** Packages the bundle loads from node_modules rather than holding them (see the build below). */
-export const BUNDLE_EXTERNAL = ["@electric-sql/pglite", "pg", "pg-native", "@fastify/swagger-ui", "esbuild"];
+const BUNDLE_EXTERNAL = ["@electric-sql/pglite", "pg", "pg-native", "@fastify/swagger-ui", "esbuild"];
 
 /** Builds the bundle if it is missing or stale (or `force`); returns its path. */
 export async function ensureBuilt({ force = false } = {}) {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { openDatabase } from "./index.ts";
 import { migrate } from "./migrate.ts";
-import { IMAGE_KEY_FILE, imageKey, usableImage } from "./pglite-image.ts";
+import { IMAGE_KEY_FILE, imageKey, treeOf, usableImage } from "./pglite-image.ts";
 
 const dir = process.argv[2];
 if (!dir) throw new Error("usage: build-image <dir>");
@@ -55,11 +55,7 @@ async function buildImage(dir: string): Promise<void> {
  * what a freshly migrated database's maps say anyway.
  */
 function dropMapForks(dir: string): void {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) dropMapForks(full);
-    else if (/^\d+_(fsm|vm)$/.test(entry.name)) fs.rmSync(full);
-  }
+  for (const file of treeOf(dir).files) if (/^\d+_(fsm|vm)$/.test(path.basename(file))) fs.rmSync(path.join(dir, file));
 }
 
 function isAlive(pid: number): boolean {

@@ -92,7 +92,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     if (target.image) await seedFromImage(dir, target.image);
     // PGlite's WASM is compiled by V8's baseline compiler only, unless asked: the optimising tier recompiles the hot
     // part of the module in the background from the start, for 0.5–1 s of CPU and 40–60 MB of resident code, and
-    // makes a long run's queries 5–20% cheaper (BENCHMARKS.md, "Issue 16, fifth pass"). Set before the module
+    // makes a long run's queries 5–45% cheaper (BENCHMARKS.md, "Issue 16, fifth pass"). Set before the module
     // compiles; it applies to this process's WebAssembly (PGlite's, and undici's HTTP parser).
     if (!target.optimizeWasm) v8.setFlagsFromString("--liftoff-only");
     const { PGlite } = await import("@electric-sql/pglite");

@@ -90,7 +90,7 @@ export async function seedFromImage(pgliteDir: string, image: string | undefined
 const COPIES_AT_ONCE = 16;
 
 /** The directories (parents first, "" the root) and files under `root`, as paths relative to it. Links are followed. */
-function treeOf(root: string): { dirs: string[]; files: string[] } {
+export function treeOf(root: string): { dirs: string[]; files: string[] } {
   const dirs: string[] = [""];
   const files: string[] = [];
   for (let i = 0; i < dirs.length; i++) {
