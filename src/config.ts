@@ -22,6 +22,8 @@ export interface Config {
   embeddedMaxWaitMs: number;
   /** Embedded database: PGlite's WASM tiers up to V8's optimising compiler (PATCHBAY_EMBEDDED_WASM_OPTIMIZE). */
   embeddedWasmOptimize: boolean;
+  /** How far V8 lets the old generation grow past its last live size before a full collection (PATCHBAY_HEAP_GROWTH_PERCENT; 0 = V8's own factor). */
+  heapGrowthPercent: number;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
@@ -268,6 +270,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
     embeddedMaxWaitMs: int(env, "PATCHBAY_EMBEDDED_MAX_WAIT_MS", 500, 10, 60_000),
     embeddedWasmOptimize: bool(env, "PATCHBAY_EMBEDDED_WASM_OPTIMIZE", false),
+    heapGrowthPercent: int(env, "PATCHBAY_HEAP_GROWTH_PERCENT", 50, 0, 400),
     adminToken,
     publicUrl,
     serverUrl,
