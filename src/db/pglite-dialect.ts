@@ -1,4 +1,4 @@
-import type { PGlite } from "@electric-sql/pglite";
+import { parse, protocol, type PGlite } from "@electric-sql/pglite";
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -90,8 +90,41 @@ function letTheEventLoopTurn(): Promise<void> | void {
   return turning;
 }
 
+/** A statement PGlite holds parsed and planned under a name, with what its first Describe told. */
+interface Prepared {
+  readonly name: string;
+  /** The parameters' types, by which each value is serialized as PGlite's query() would. */
+  readonly paramOids: readonly number[];
+  /** Its RowDescription (null when it answers no rows): sent back once, kept for every execution. */
+  readonly rowDescription: InstanceType<typeof protocol.messages.RowDescriptionMessage> | null;
+}
+
+/** Statements kept prepared at once; past it the least recently used is closed. Kysely's texts repeat (a multi-row insert's vary by row count). */
+const MAX_PREPARED = 200;
+/** A parameterless statement that may change the schema (a migration's script), and with it a prepared statement's result type. */
+const SCHEMA_CHANGE = /\b(create|alter|drop|truncate|discard|deallocate)\b/i;
+/** A prepared statement that can no longer run as prepared (its result type changed; it is gone). */
+const STALE_PREPARED = new Set(["0A000", "26000"]);
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 class PGliteConnection implements DatabaseConnection {
   release: (() => void) | undefined;
+  /** By SQL text, least recently used first (a Map keeps insertion order; a hit is moved to the end). */
+  private readonly prepared = new Map<string, Prepared>();
+  /** Names dropped from the cache, closed in PGlite with the next Parse. */
+  private readonly toClose: string[] = [];
+  private nextName = 0;
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -99,14 +132,17 @@ class PGliteConnection implements DatabaseConnection {
     let result: { rows: unknown[]; affectedRows?: number };
     try {
       // Parameterless statements go through exec, which accepts a multi-statement script (migrations).
-      result =
-        query.parameters.length === 0
-          ? ((await this.pglite.exec(query.sql)).at(-1) ?? { rows: [], affectedRows: 0 })
-          : await this.pglite.query<R>(query.sql, query.parameters as unknown[], { rowMode: "object" });
+      if (query.parameters.length === 0) {
+        if (this.prepared.size > 0 && SCHEMA_CHANGE.test(query.sql)) await this.forgetPrepared();
+        result = (await this.pglite.exec(query.sql)).at(-1) ?? { rows: [], affectedRows: 0 };
+      } else {
+        result = await this.runPrepared(query.sql, query.parameters);
+      }
     } catch (err) {
       // A statement PostgreSQL refused carries its SQLSTATE; a closed or crashed engine does not.
-      const sqlState = typeof (err as { code?: unknown }).code === "string";
-      if (!sqlState && (this.pglite.closed || err instanceof WebAssembly.RuntimeError)) throw new EmbeddedDatabaseFailure(err);
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === "string" && STALE_PREPARED.has(code)) this.dropPrepared(query.sql);
+      if (typeof code !== "string" && (this.pglite.closed || err instanceof WebAssembly.RuntimeError)) throw new EmbeddedDatabaseFailure(err);
       throw err;
     }
     return {
@@ -114,6 +150,73 @@ class PGliteConnection implements DatabaseConnection {
       numAffectedRows: result.affectedRows === undefined ? undefined : BigInt(result.affectedRows),
     };
   }
+
+  /**
+   * A statement with parameters, as a named prepared statement: parsed, described and planned the first time its
+   * text is seen, then each execution is one message into PGlite (Bind, Execute, Sync) instead of the six that
+   * PGlite's query() sends (Parse, Describe, Bind, Describe, Execute, Sync, each a pass through the engine and its
+   * answer's parser). The values are serialized and the rows parsed by PGlite's own functions, as query() does;
+   * the same as PATCHBAY_PG_PREPARE does on PostgreSQL.
+   */
+  private async runPrepared(sql: string, parameters: readonly unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }> {
+    // PGlite's own lock, as query() takes it: no other statement's answer can be read as this one's.
+    return this.pglite._runExclusiveQuery(() => this.runPreparedNow(sql, parameters));
+  }
+
+  private async runPreparedNow(sql: string, parameters: readonly unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }> {
+    let statement = this.prepared.get(sql);
+    if (statement) {
+      // The most recently used last: the one closed when the cache is full is the least recently used.
+      this.prepared.delete(sql);
+      this.prepared.set(sql, statement);
+    } else {
+      statement = await this.prepare(sql);
+    }
+    const serializers = this.pglite.serializers;
+    const values = parameters.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const serialize = serializers[statement.paramOids[i]!];
+      return serialize ? serialize(value) : String(value);
+    });
+    const { messages } = await this.pglite.execProtocol(concat([protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute({}), protocol.serialize.sync()]), {
+      // PGlite's filesystems here (a node data dir, memory) write through: their sync is a no-op.
+      syncToFs: false,
+    });
+    const answered = statement.rowDescription ? [statement.rowDescription, ...messages] : messages;
+    return parse.parseResults(answered, this.pglite.parsers, { rowMode: "object" })[0]!;
+  }
+
+  private async prepare(sql: string): Promise<Prepared> {
+    const name = `patchbay_${this.nextName++}`;
+    if (this.prepared.size >= MAX_PREPARED) this.dropPrepared(this.prepared.keys().next().value as string);
+    const closing = this.toClose.splice(0).map((stale) => protocol.serialize.close({ type: "S", name: stale }));
+    const { messages } = await this.pglite.execProtocol(concat([...closing, protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: "S", name }), protocol.serialize.sync()]), { syncToFs: false });
+    let paramOids: readonly number[] = [];
+    let rowDescription: InstanceType<typeof protocol.messages.RowDescriptionMessage> | null = null;
+    for (const m of messages) {
+      if (m instanceof protocol.messages.ParameterDescriptionMessage) paramOids = m.dataTypeIDs;
+      else if (m instanceof protocol.messages.RowDescriptionMessage) rowDescription = m;
+    }
+    const statement = { name, paramOids, rowDescription };
+    this.prepared.set(sql, statement);
+    return statement;
+  }
+
+  /** Out of the cache; closed in PGlite with the next statement prepared. */
+  private dropPrepared(sql: string): void {
+    const entry = this.prepared.get(sql);
+    if (!entry) return;
+    this.prepared.delete(sql);
+    this.toClose.push(entry.name);
+  }
+
+  /** Before a statement that may change the schema: every prepared one is closed, and prepared again when next used. */
+  private async forgetPrepared(): Promise<void> {
+    this.prepared.clear();
+    this.toClose.length = 0;
+    await this.pglite.exec("deallocate all");
+  }
+
   // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("streaming is not supported on the embedded database");
