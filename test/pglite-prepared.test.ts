@@ -79,6 +79,18 @@ describe("[pglite] statements with parameters, prepared by name", () => {
     assert.equal(await prepared("select $1::int as n0"), 0, "the oldest of the others was closed");
   });
 
+  it("is prepared again after 1,000 executions, so that its plan is made again on the tables as they have grown", async () => {
+    const text = "select $1::int as replanned";
+    const name = async (): Promise<string[]> => (await pglite.query<{ name: string }>("select name from pg_prepared_statements where statement = $1", [text])).rows.map((r) => r.name);
+    for (let i = 0; i < 1000; i++) await db.executeQuery(CompiledQuery.raw(text, [i]));
+    const first = await name();
+    assert.equal(first.length, 1);
+    await db.executeQuery(CompiledQuery.raw(text, [1000]));
+    const second = await name();
+    assert.equal(second.length, 1, "the first one was closed");
+    assert.notEqual(second[0], first[0], "the 1,001st execution prepared it anew");
+  });
+
   it("answers statements of one transaction sent at once each with its own rows", async () => {
     await db.transaction().execute(async (trx) => {
       const answers = await Promise.all([1, 2, 1, 2].map((id) => trx.selectFrom("things").select(["id", "name"]).where("id", "=", id).executeTakeFirstOrThrow()));

@@ -97,10 +97,22 @@ interface Prepared {
   readonly paramOids: readonly number[];
   /** Its RowDescription (null when it answers no rows): sent back once, kept for every execution. */
   readonly rowDescription: InstanceType<typeof protocol.messages.RowDescriptionMessage> | null;
+  /** Executions since it was prepared, and when (see REPLAN_AFTER). */
+  uses: number;
+  readonly preparedAt: number;
 }
 
 /** Statements kept prepared at once; past it the least recently used is closed. Kysely's texts repeat (a multi-row insert's vary by row count). */
 const MAX_PREPARED = 200;
+/**
+ * Executions (or milliseconds) after which a statement is prepared again. After five executions PostgreSQL may keep one generic plan
+ * for a statement, costed on the tables as they were then, and never looks again: a plan made while a table was
+ * nearly empty stays as the table grows (in one bench run, after the fresh-key PATCHes had grown the tables, the
+ * replayed PATCH ran at a third of its speed, and at full speed once its statements were prepared again). Prepared again, it is planned on the tables as they are; the price is one
+ * Parse and five planned executions per 1,000, or per minute.
+ */
+const REPLAN_AFTER = 1000;
+const REPLAN_AFTER_MS = 60_000;
 /** A parameterless statement that may change the schema (a migration's script), and with it a prepared statement's result type. */
 const SCHEMA_CHANGE = /\b(create|alter|drop|truncate|discard|deallocate)\b/i;
 /** A prepared statement that can no longer run as prepared (its result type changed; it is gone). */
@@ -165,6 +177,10 @@ class PGliteConnection implements DatabaseConnection {
 
   private async runPreparedNow(sql: string, parameters: readonly unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }> {
     let statement = this.prepared.get(sql);
+    if (statement && (++statement.uses > REPLAN_AFTER || performance.now() - statement.preparedAt > REPLAN_AFTER_MS)) {
+      this.dropPrepared(sql);
+      statement = undefined;
+    }
     if (statement) {
       // The most recently used last: the one closed when the cache is full is the least recently used.
       this.prepared.delete(sql);
@@ -197,7 +213,7 @@ class PGliteConnection implements DatabaseConnection {
       if (m instanceof protocol.messages.ParameterDescriptionMessage) paramOids = m.dataTypeIDs;
       else if (m instanceof protocol.messages.RowDescriptionMessage) rowDescription = m;
     }
-    const statement = { name, paramOids, rowDescription };
+    const statement = { name, paramOids, rowDescription, uses: 1, preparedAt: performance.now() };
     this.prepared.set(sql, statement);
     return statement;
   }
