@@ -105,11 +105,11 @@ interface Prepared {
 /** Statements kept prepared at once; past it the least recently used is closed. Kysely's texts repeat (a multi-row insert's vary by row count). */
 const MAX_PREPARED = 200;
 /**
- * Executions (or milliseconds) after which a statement is prepared again. After five executions PostgreSQL may keep one generic plan
- * for a statement, costed on the tables as they were then, and never looks again: a plan made while a table was
- * nearly empty stays as the table grows (in one bench run, after the fresh-key PATCHes had grown the tables, the
- * replayed PATCH ran at a third of its speed, and at full speed once its statements were prepared again). Prepared again, it is planned on the tables as they are; the price is one
- * Parse and five planned executions per 1,000, or per minute.
+ * A statement is prepared again after this many executions, or this long. After five executions PostgreSQL may
+ * keep one generic plan for a statement, costed on the tables as they were then, and it never looks again: a plan
+ * made while a table was nearly empty stays as the table grows. In one bench run, after the fresh-key PATCHes had
+ * grown the tables, the replayed PATCH ran at a third of its speed, and at full speed once its statements were
+ * prepared again. The price is one Parse and five planned executions per 1,000, or per minute.
  */
 const REPLAN_AFTER = 1000;
 const REPLAN_AFTER_MS = 60_000;
@@ -145,7 +145,7 @@ class PGliteConnection implements DatabaseConnection {
     try {
       // Parameterless statements go through exec, which accepts a multi-statement script (migrations).
       if (query.parameters.length === 0) {
-        if (this.prepared.size > 0 && SCHEMA_CHANGE.test(query.sql)) await this.forgetPrepared();
+        if (this.prepared.size > 0 && SCHEMA_CHANGE.test(query.sql)) this.forgetPrepared();
         result = (await this.pglite.exec(query.sql)).at(-1) ?? { rows: [], affectedRows: 0 };
       } else {
         result = await this.runPrepared(query.sql, query.parameters);
@@ -226,11 +226,14 @@ class PGliteConnection implements DatabaseConnection {
     this.toClose.push(entry.name);
   }
 
-  /** Before a statement that may change the schema: every prepared one is closed, and prepared again when next used. */
-  private async forgetPrepared(): Promise<void> {
+  /**
+   * Before a statement that may change the schema: none of the prepared ones is used again (each is prepared anew
+   * when next needed), and they are closed in PGlite with the next Parse, in PGlite's lock, after anything already
+   * sent.
+   */
+  private forgetPrepared(): void {
+    for (const statement of this.prepared.values()) this.toClose.push(statement.name);
     this.prepared.clear();
-    this.toClose.length = 0;
-    await this.pglite.exec("deallocate all");
   }
 
   // eslint-disable-next-line require-yield
