@@ -161,7 +161,8 @@ describe("[postgres] (b) crash mid-write: two processes killed at each step of a
         continue;
       }
       // Still executing elsewhere (its process may be dying), or the database was briefly unreachable: ask again.
-      if (res.status === 409 && body.includes("idempotency_key_in_use")) {
+      // The /connections surface answers it in its own shape, {detail}, which carries the message and no code.
+      if (res.status === 409 && (body.includes("idempotency_key_in_use") || body.includes("is still being processed"))) {
         tally.retries++;
         await new Promise((r) => setTimeout(r, 100));
         continue;
