@@ -90,13 +90,15 @@ function letTheEventLoopTurn(): Promise<void> | void {
   return turning;
 }
 
+type RowDescription = InstanceType<typeof protocol.messages.RowDescriptionMessage>;
+
 /** A statement PGlite holds parsed and planned under a name, with what its first Describe told. */
 interface Prepared {
   readonly name: string;
   /** The parameters' types, by which each value is serialized as PGlite's query() would. */
   readonly paramOids: readonly number[];
   /** Its RowDescription (null when it answers no rows): sent back once, kept for every execution. */
-  readonly rowDescription: InstanceType<typeof protocol.messages.RowDescriptionMessage> | null;
+  readonly rowDescription: RowDescription | null;
   /** Executions since it was prepared, and when (see REPLAN_AFTER). */
   uses: number;
   readonly preparedAt: number;
@@ -117,18 +119,6 @@ const REPLAN_AFTER_MS = 60_000;
 const SCHEMA_CHANGE = /\b(create|alter|drop|truncate|discard|deallocate)\b/i;
 /** A prepared statement that can no longer run as prepared (its result type changed; it is gone). */
 const STALE_PREPARED = new Set(["0A000", "26000"]);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 class PGliteConnection implements DatabaseConnection {
   release: (() => void) | undefined;
@@ -194,7 +184,7 @@ class PGliteConnection implements DatabaseConnection {
       const serialize = serializers[statement.paramOids[i]!];
       return serialize ? serialize(value) : String(value);
     });
-    const { messages } = await this.pglite.execProtocol(concat([protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute({}), protocol.serialize.sync()]), {
+    const { messages } = await this.pglite.execProtocol(Buffer.concat([protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.execute({}), protocol.serialize.sync()]), {
       // PGlite's filesystems here (a node data dir, memory) write through: their sync is a no-op.
       syncToFs: false,
     });
@@ -206,9 +196,9 @@ class PGliteConnection implements DatabaseConnection {
     const name = `patchbay_${this.nextName++}`;
     if (this.prepared.size >= MAX_PREPARED) this.dropPrepared(this.prepared.keys().next().value as string);
     const closing = this.toClose.splice(0).map((stale) => protocol.serialize.close({ type: "S", name: stale }));
-    const { messages } = await this.pglite.execProtocol(concat([...closing, protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: "S", name }), protocol.serialize.sync()]), { syncToFs: false });
+    const { messages } = await this.pglite.execProtocol(Buffer.concat([...closing, protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: "S", name }), protocol.serialize.sync()]), { syncToFs: false });
     let paramOids: readonly number[] = [];
-    let rowDescription: InstanceType<typeof protocol.messages.RowDescriptionMessage> | null = null;
+    let rowDescription: RowDescription | null = null;
     for (const m of messages) {
       if (m instanceof protocol.messages.ParameterDescriptionMessage) paramOids = m.dataTypeIDs;
       else if (m instanceof protocol.messages.RowDescriptionMessage) rowDescription = m;
