@@ -24,6 +24,8 @@ export interface Config {
   embeddedWasmOptimize: boolean;
   /** How far V8 lets the old generation grow past its last live size before a full collection (PATCHBAY_HEAP_GROWTH_PERCENT; 0 = V8's own factor). */
   heapGrowthPercent: number;
+  /** The most each of the young generation's two semi-spaces grows to, in MB (PATCHBAY_HEAP_SEMI_SPACE_MB; 0 = V8's own, 16). */
+  heapSemiSpaceMb: number;
   adminToken: string | null;
   publicUrl: string;
   /** Where the CLI finds a running server (PATCHBAY_URL). */
@@ -270,7 +272,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     embeddedQueueLimit: int(env, "PATCHBAY_EMBEDDED_QUEUE_LIMIT", 64, 0, 10_000),
     embeddedMaxWaitMs: int(env, "PATCHBAY_EMBEDDED_MAX_WAIT_MS", 500, 10, 60_000),
     embeddedWasmOptimize: bool(env, "PATCHBAY_EMBEDDED_WASM_OPTIMIZE", false),
-    heapGrowthPercent: int(env, "PATCHBAY_HEAP_GROWTH_PERCENT", 50, 0, 400),
+    heapGrowthPercent: int(env, "PATCHBAY_HEAP_GROWTH_PERCENT", 25, 0, 400),
+    heapSemiSpaceMb: int(env, "PATCHBAY_HEAP_SEMI_SPACE_MB", 8, 0, 256),
     adminToken,
     publicUrl,
     serverUrl,

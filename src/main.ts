@@ -4,7 +4,7 @@ import pino from "pino";
 import { resolveAdminToken } from "./auth/admin-token.ts";
 import { buildApp } from "./app.ts";
 import { systemClock } from "./kernel/clock.ts";
-import { boundHeapGrowth } from "./kernel/heap.ts";
+import { boundHeapGrowth, boundYoungGeneration } from "./kernel/heap.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { lockDataDir } from "./db/data-dir-lock.ts";
 import { EmbeddedAdmission } from "./db/embedded-admission.ts";
@@ -24,6 +24,7 @@ const PGLITE_IMAGE = path.join(path.dirname(fileURLToPath(import.meta.url)), "pg
 async function main(): Promise<void> {
   const config = loadConfig();
   boundHeapGrowth(config.heapGrowthPercent);
+  boundYoungGeneration(config.heapSemiSpaceMb);
   const unlock = config.databaseUrl ? () => {} : lockDataDir(config.dataDir);
   // Before the database opens: PostgreSQL without PATCHBAY_MASTER_KEYS stops here.
   const keys = resolveKeyRing(config);

@@ -10,8 +10,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
 
 describe("the heap's growth bound (PATCHBAY_HEAP_GROWTH_PERCENT)", () => {
-  it("is 50% unless set; 0 leaves V8's own factor; anything else is refused by name", () => {
-    assert.equal(loadConfig({}).heapGrowthPercent, 50);
+  it("is 25% unless set; 0 leaves V8's own factor; anything else is refused by name", () => {
+    assert.equal(loadConfig({}).heapGrowthPercent, 25);
     assert.equal(loadConfig({ PATCHBAY_HEAP_GROWTH_PERCENT: "0" }).heapGrowthPercent, 0);
     assert.equal(loadConfig({ PATCHBAY_HEAP_GROWTH_PERCENT: "120" }).heapGrowthPercent, 120);
     for (const bad of ["-5", "1.5", "lots", "401"]) {
@@ -33,5 +33,29 @@ describe("the heap's growth bound (PATCHBAY_HEAP_GROWTH_PERCENT)", () => {
     const unbounded = await churn(0);
     const ratio = (r: { base: number; peak: number }) => r.peak / r.base;
     assert.ok(ratio(unbounded) > ratio(bounded) * 1.6, `V8's own factor: the old generation peaked at ${mb(unbounded.peak)} over a live ${mb(unbounded.base)}, bounded at ${mb(bounded.peak)}`);
+  });
+});
+
+describe("the young generation's bound (PATCHBAY_HEAP_SEMI_SPACE_MB)", () => {
+  it("is 8 MB unless set; 0 leaves V8's own size; anything else is refused by name", () => {
+    assert.equal(loadConfig({}).heapSemiSpaceMb, 8);
+    assert.equal(loadConfig({ PATCHBAY_HEAP_SEMI_SPACE_MB: "0" }).heapSemiSpaceMb, 0);
+    assert.equal(loadConfig({ PATCHBAY_HEAP_SEMI_SPACE_MB: "4" }).heapSemiSpaceMb, 4);
+    for (const bad of ["-1", "2.5", "big", "257"]) {
+      assert.throws(() => loadConfig({ PATCHBAY_HEAP_SEMI_SPACE_MB: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes("PATCHBAY_HEAP_SEMI_SPACE_MB"), bad);
+    }
+  });
+
+  it("set while the process runs, it stops the semi-spaces at the bound under a server-like churn, where V8 grows them past it", async () => {
+    const churn = async (mb: number) => {
+      const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(here, "helpers/young-churn.ts"), String(mb)], { timeout: 60_000 });
+      return (JSON.parse(stdout) as { peak: number }).peak;
+    };
+    const MB = 1048576;
+    const bounded = await churn(4);
+    assert.ok(bounded <= 4 * MB, `bounded at 4 MB: a semi-space reached ${(bounded / MB).toFixed(1)} MB`);
+    // The same churn with V8's own sizing (16 MB semi-spaces on a 64-bit machine with this much memory).
+    const own = await churn(0);
+    assert.ok(own > 4 * MB, `V8's own sizing: a semi-space reached only ${(own / MB).toFixed(1)} MB, so the churn does not show the bound`);
   });
 });

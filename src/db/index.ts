@@ -31,12 +31,16 @@ export type DatabaseTarget =
   | { kind: "pglite"; instance: PGlite };
 
 /**
- * PGlite's default shared_buffers (128 MB) is resident from the moment it
- * starts: it alone put the embedded server past 200 MB RSS (bench/results).
- * 32 MB holds a small deployment's whole working set; reads beyond it come
- * from the OS page cache.
+ * PGlite's shared_buffers is resident from the moment it starts (PostgreSQL
+ * initialises the whole pool): its default of 128 MB alone put the embedded
+ * server past 200 MB RSS. The data dir is ordinary files, so a page that is not
+ * in the pool is read from the OS page cache, which costs a system call, not a
+ * disk read, and is not this process's memory. Measured under the bench's load
+ * (BENCHMARKS.md, "Issue 16, eighth pass"): 8 MB answered as fast as 32 MB
+ * (GET 2,983 against 2,809 req/s, fresh PATCH 410 against 381) and peaked
+ * 24–29 MB lower.
  */
-const EMBEDDED_POSTGRESQL_CONF = ["shared_buffers=32MB"];
+const EMBEDDED_POSTGRESQL_CONF = ["shared_buffers=8MB"];
 
 /** A Kysely instance whose statements join the ambient request transaction, if any (request-transaction.ts). */
 function withAmbient(dialect: Dialect, sessions: "one" | "many", feed: ChangeFeed): Database {
