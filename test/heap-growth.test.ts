@@ -4,19 +4,23 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig, type Config } from "../src/config.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
 
+/** An integer setting: `fallback` unless set, each of `accepted` read as its number, each of `refused` refused by the variable's name. */
+function assertIntegerSetting(name: string, read: (c: Config) => number, fallback: number, accepted: string[], refused: string[]): void {
+  assert.equal(read(loadConfig({})), fallback);
+  for (const good of accepted) assert.equal(read(loadConfig({ [name]: good })), Number(good));
+  for (const bad of refused) {
+    assert.throws(() => loadConfig({ [name]: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes(name), bad);
+  }
+}
+
 describe("the heap's growth bound (PATCHBAY_HEAP_GROWTH_PERCENT)", () => {
   it("is 25% unless set; 0 leaves V8's own factor; anything else is refused by name", () => {
-    assert.equal(loadConfig({}).heapGrowthPercent, 25);
-    assert.equal(loadConfig({ PATCHBAY_HEAP_GROWTH_PERCENT: "0" }).heapGrowthPercent, 0);
-    assert.equal(loadConfig({ PATCHBAY_HEAP_GROWTH_PERCENT: "120" }).heapGrowthPercent, 120);
-    for (const bad of ["-5", "1.5", "lots", "401"]) {
-      assert.throws(() => loadConfig({ PATCHBAY_HEAP_GROWTH_PERCENT: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes("PATCHBAY_HEAP_GROWTH_PERCENT"), bad);
-    }
+    assertIntegerSetting("PATCHBAY_HEAP_GROWTH_PERCENT", (c) => c.heapGrowthPercent, 25, ["0", "120"], ["-5", "1.5", "lots", "401"]);
   });
 
   it("set while the process runs, it holds the old generation near its live size under churn, where V8's own factor lets it grow twice as far", async () => {
@@ -38,12 +42,7 @@ describe("the heap's growth bound (PATCHBAY_HEAP_GROWTH_PERCENT)", () => {
 
 describe("the young generation's bound (PATCHBAY_HEAP_SEMI_SPACE_MB)", () => {
   it("is 8 MB unless set; 0 leaves V8's own size; anything else is refused by name", () => {
-    assert.equal(loadConfig({}).heapSemiSpaceMb, 8);
-    assert.equal(loadConfig({ PATCHBAY_HEAP_SEMI_SPACE_MB: "0" }).heapSemiSpaceMb, 0);
-    assert.equal(loadConfig({ PATCHBAY_HEAP_SEMI_SPACE_MB: "4" }).heapSemiSpaceMb, 4);
-    for (const bad of ["-1", "2.5", "big", "257"]) {
-      assert.throws(() => loadConfig({ PATCHBAY_HEAP_SEMI_SPACE_MB: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes("PATCHBAY_HEAP_SEMI_SPACE_MB"), bad);
-    }
+    assertIntegerSetting("PATCHBAY_HEAP_SEMI_SPACE_MB", (c) => c.heapSemiSpaceMb, 8, ["0", "4"], ["-1", "2.5", "big", "257"]);
   });
 
   it("set while the process runs, it stops the semi-spaces at the bound under a server-like churn, where V8 grows them past it", async () => {

@@ -17,7 +17,7 @@ export function boundHeapGrowth(percent: number): void {
 const MB = 1024 * 1024;
 
 /** The young generation's semi-space capacity now, in bytes (new_space holds two of them). */
-function semiSpaceBytes(): number {
+export function semiSpaceBytes(): number {
   const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
   return space ? space.space_size / 2 : 0;
 }

@@ -1,11 +1,9 @@
 // A child process for test/heap-growth.test.ts: bound the young generation as the server does (argv[2] MB per
 // semi-space; 0 = V8's own), then allocate as a busy server does: short-lived objects, some of them kept a while,
 // in many short turns of the event loop. Prints the largest semi-space seen, in bytes, as one JSON line.
-import v8 from "node:v8";
-import { boundYoungGeneration } from "../../src/kernel/heap.ts";
+import { boundYoungGeneration, semiSpaceBytes } from "../../src/kernel/heap.ts";
 
 const stop = boundYoungGeneration(Number(process.argv[2]));
-const semiSpace = () => (v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0) / 2;
 let kept: unknown[] = [];
 let peak = 0;
 for (let turn = 0; turn < 3_000; turn++) {
@@ -13,7 +11,7 @@ for (let turn = 0; turn < 3_000; turn++) {
     kept.push({ n: i, s: `row-${i}` });
     if (kept.length > 20_000) kept = [];
   }
-  peak = Math.max(peak, semiSpace());
+  peak = Math.max(peak, semiSpaceBytes());
   await new Promise((resolve) => setImmediate(resolve));
 }
 stop();
