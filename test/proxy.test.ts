@@ -246,6 +246,29 @@ for (const kind of DB_KINDS) {
         assert.equal(stripeSandbox.requests.length - before, 1);
       });
 
+      it("a small answer cut short before its declared length: 502 proxy_unreachable in Patchbay's shape, logged aborted", async () => {
+        const tenant = await createTenant(t);
+        await connectType(t, tenant, played.shippo!, "shippo");
+        played.shippo!.fake.routes["GET /rates"] = () => ({ status: 200, body: { rates: ["a".repeat(500)] }, cutAfterBytes: 40 });
+        const res = await asKey(t, tenant)("GET", "/v1/integrations/shippo/proxy/rates");
+        assert.equal(res.statusCode, 502, res.body);
+        assert.equal(res.json().code, "proxy_unreachable");
+        assert.equal(res.headers["patchbay-proxy-error"], "true");
+        const logged = await eventually(async () => (await asKey(t, tenant)("GET", "/v1/integrations/shippo/logs")).json().data[0] ?? null);
+        assert.equal(logged.error_class, "aborted");
+        assert.equal(logged.status, 200);
+        // A whole small answer is relayed with its length; HEAD declares a length it does not carry.
+        const rates = JSON.stringify({ rates: ["a".repeat(500)] });
+        played.shippo!.fake.routes["GET /rates"] = () => ({ status: 200, headers: { "content-length": String(rates.length) }, body: rates });
+        const whole = await asKey(t, tenant)("GET", "/v1/integrations/shippo/proxy/rates");
+        assert.equal(whole.statusCode, 200);
+        assert.equal(whole.headers["content-length"], String(rates.length));
+        assert.deepEqual(whole.json(), { rates: ["a".repeat(500)] });
+        const head = await t.request({ method: "HEAD", url: "/v1/integrations/shippo/proxy/rates", headers: { authorization: `Bearer ${tenant.key}` } });
+        assert.equal(head.statusCode, 200);
+        assert.equal(head.rawPayload.length, 0);
+      });
+
       it("a provider that does not answer in time: 504 proxy_timeout", async () => {
         const tenant = await createTenant(t);
         await connectType(t, tenant, played.postmark!, "postmark");

@@ -29,7 +29,8 @@ export interface TransportRequest {
 export interface TransportResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Readable;
+  /** A stream that can also be read whole (undici's body: `arrayBuffer()` fails on a cut-short or stalled answer). */
+  body: Readable & { arrayBuffer(): Promise<ArrayBuffer> };
 }
 
 export function createProxyTransport({ timeoutMs }: { timeoutMs: number }) {

@@ -8,7 +8,7 @@ import type { Database } from "../db/index.ts";
 import type { ConnectorRecord } from "../db/schema.ts";
 import { providerBaseUrl } from "../providers/base-urls.ts";
 import { queryWithout, refusePath, targetUrl } from "../providers/proxy-target.ts";
-import { byteCounter, connectionListed, HOP_BY_HOP, TransportError, type ProxyTransport, type TransportResponse } from "../providers/proxy-transport.ts";
+import { byteCounter, connectionListed, HOP_BY_HOP, isTimeout, TransportError, type ProxyTransport, type TransportResponse } from "../providers/proxy-transport.ts";
 import { basicAuth } from "../providers/verify/check.ts";
 import type { ApiKeyActor } from "../auth/actor.ts";
 import { assertKeyMayAct, selectConnector } from "./connectors.ts";
@@ -32,7 +32,8 @@ export interface ProxyCall {
 export interface ProxyAnswer {
   status: number;
   headers: Record<string, string | string[]>;
-  body: Readable;
+  /** The provider's body: streamed, or read whole when it declared a small length (SMALL_ANSWER_BYTES). */
+  body: Readable | Buffer;
 }
 
 /** Headers of Patchbay's own request that never go to a provider (besides hop-by-hop and the recipe's). */
@@ -43,6 +44,14 @@ const NOT_RELAYED = new Set(["set-cookie", "x-request-id", "patchbay-proxy-error
 
 /** Bodies up to this size are read first when the call may have to be sent again (a retry, a re-minted token). */
 const REPLAY_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * An answer that declares at most this many bytes is read whole before it is
+ * relayed: one buffer written to the caller instead of a stream piped through
+ * (about a tenth of a small proxied GET's CPU, BENCHMARKS.md), and memory stays
+ * bounded by this. Larger or undeclared answers are streamed as they come.
+ */
+const SMALL_ANSWER_BYTES = 64 * 1024;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 
@@ -220,6 +229,20 @@ export function createProxyService(deps: ProxyDeps) {
           logAnswer(0, "too_large");
           throw proxyError("upstream", "proxy_response_too_large", `The ${type} API's answer (${declaredAnswer} bytes) is larger than the proxy relays.`, "PATCHBAY_PROXY_MAX_RESPONSE_BYTES sets the limit.");
         }
+        if (headerValue(res.headers["content-length"]) !== null && declaredAnswer <= SMALL_ANSWER_BYTES && hasAnswerBody(call.method, res.status)) {
+          let bytes: Buffer;
+          try {
+            bytes = Buffer.from(await res.body.arrayBuffer());
+          } catch (err) {
+            // Cut short or stalled before the caller saw anything: Patchbay answers, in its own shape.
+            logAnswer(0, isTimeout(err) ? "timeout" : "aborted");
+            throw isTimeout(err)
+              ? proxyError("upstream", "proxy_timeout", `The ${type} API did not finish its answer within ${config.proxy.timeoutMs} ms.`, "Try again; PATCHBAY_PROXY_TIMEOUT_MS sets the limit.")
+              : proxyError("upstream", "proxy_unreachable", `The ${type} API's answer was cut short.`, "Try again shortly.");
+          }
+          logAnswer(bytes.length, null);
+          return { status: res.status, headers: relayedHeaders(res.headers), body: bytes };
+        }
         if (headerValue(res.headers["content-length"]) !== null) {
           // A declared length within the limit bounds the body already (undici reads no more than it): relayed as it is, no
           // counting stream per call. An answer cut short is logged "aborted" with the bytes unknown (0).
@@ -300,6 +323,11 @@ function relayedHeaders(incoming: TransportResponse["headers"]): Record<string, 
     out[name] = value;
   }
   return out;
+}
+
+/** HEAD answers and 204/304 declare a length they do not carry. */
+function hasAnswerBody(method: string, status: number): boolean {
+  return method !== "HEAD" && status !== 204 && status !== 304 && status >= 200;
 }
 
 function headerValue(v: string | string[] | undefined): string | null {

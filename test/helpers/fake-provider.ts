@@ -17,6 +17,8 @@ export interface FakeReply {
   delayMs?: number;
   /** Stream this many bytes of body instead (in 64 KiB chunks, honouring back-pressure). */
   streamBytes?: number;
+  /** Declare the whole JSON body's length, send this many bytes of it, then drop the connection. */
+  cutAfterBytes?: number;
 }
 
 export type FakeHandler = (req: RecordedRequest) => FakeReply | Promise<FakeReply>;
@@ -51,6 +53,12 @@ export async function startFakeProvider(routes: Record<string, FakeHandler> = {}
           res.end();
         };
         pump();
+        return;
+      }
+      if (reply.cutAfterBytes !== undefined) {
+        const whole = Buffer.from(JSON.stringify(reply.body ?? {}));
+        res.writeHead(reply.status ?? 200, { "content-type": "application/json", "content-length": String(whole.length), ...reply.headers });
+        res.write(whole.subarray(0, reply.cutAfterBytes), () => res.destroy());
         return;
       }
       res.writeHead(reply.status ?? 200, { "content-type": "application/json", ...reply.headers });
