@@ -125,12 +125,12 @@ export async function buildApp({ config, db, services, adminToken, logStream, po
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback style: no promise per request for a hook that does not wait.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
-    if (closing) {
-      reply.header("connection", "close");
-      return sendErrorByPath(request, reply, new ShuttingDownError());
-    }
+    if (!closing) return done();
+    reply.header("connection", "close");
+    sendErrorByPath(request, reply, new ShuttingDownError());
   });
   if (admission) useEmbeddedAdmission(app, admission);
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { CONNECTOR_TYPES, connectorDefinition } from "../src/catalog/index.ts";
-import { refusePath } from "../src/providers/proxy-target.ts";
+import { refusePath, targetUrl } from "../src/providers/proxy-target.ts";
 import { startTestApp, type TestApp } from "./helpers/app.ts";
 import { DB_KINDS } from "./helpers/databases.ts";
 import { playProvider, startFakeProvider, type FakeProvider, type PlayedProvider, type RecordedRequest } from "./helpers/fake-provider.ts";
@@ -364,6 +364,22 @@ for (const kind of DB_KINDS) {
             assert.equal(res.headers["patchbay-proxy-error"], "true");
           }
         });
+      });
+
+      it("targetUrl joins a plain path and query as text, byte for byte what the URL parser gives", () => {
+        const cases: [string, string, string][] = [
+          ["https://api.stripe.com", "/v1/charges", ""],
+          ["https://api.stripe.com/", "", "limit=3"],
+          ["https://wwwcie.ups.com/api", "/rating/v2409/Shop", "additionalinfo=timeintransit&x=%20a+b"],
+          ["http://127.0.0.1:4010/base/", "/a.b/c_d-e/", "a=1&b=2&c=x:y@z/w?v,(1)*;!$~"],
+          ["https://api.shippo.com", "/shipments/", "q=%E2%82%AC"],
+        ];
+        for (const [base, path, query] of cases) {
+          const parsed = new URL(`${new URL(base).origin}${new URL(base).pathname.replace(/\/+$/, "")}${path || "/"}${query ? `?${query}` : ""}`);
+          assert.deepEqual(targetUrl(base, path, query), { origin: parsed.origin, path: parsed.pathname + parsed.search }, `${base} ${path} ${query}`);
+        }
+        // What the parser would change goes through it: a quote in the query is percent-encoded, as before.
+        assert.deepEqual(targetUrl("https://api.stripe.com", "/v1/x", "a='b'"), { origin: "https://api.stripe.com", path: "/v1/x?a=%27b%27" });
       });
 
       it("refusePath refuses a raw backslash too (HTTP injection normalises it to / before the route sees it)", () => {

@@ -20,6 +20,10 @@ export function generatePublicKey(mode: KeyMode): string {
 export const hashApiKey: (key: string) => Buffer =
   typeof crypto.hash === "function" ? (key) => crypto.hash("sha256", key, "buffer") : (key) => createHash("sha256").update(key).digest();
 
+/** The same hash in hex: the in-process lease's key, one string and no buffer per request (src/services/admission.ts). */
+export const hashApiKeyHex: (key: string) => string =
+  typeof crypto.hash === "function" ? (key) => crypto.hash("sha256", key, "hex") : (key) => createHash("sha256").update(key).digest("hex");
+
 /** Cheap shape check before any database work: a malformed key is simply invalid. */
 export function looksLikeApiKey(value: string): boolean {
   return KEY_RE.test(value);

@@ -44,16 +44,29 @@ export function queryWithout(rawQuery: string, owned: readonly string[]): string
   return kept.join("&");
 }
 
+/** Where a proxied call goes: the base URL's origin, and the path with its query as sent. */
+export interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Query bytes that the URL parser keeps as they are (no percent-encoding, no fragment): joined as they came. */
+const PLAIN_QUERY = /^[A-Za-z0-9._~%&=+,:@!$()*;/?-]*$/;
+
 /**
  * The provider URL for a checked path: the base URL's origin and path
  * prefix, then the caller's path and query. Null when the result would
  * leave the base (it cannot, for a path refusePath accepted; checked anyway).
+ * The usual call (a plain path, a plain query) is joined as text: the URL
+ * parser would give back the very same bytes.
  */
-export function targetUrl(base: string, rawPath: string, query: string): URL | null {
+export function targetUrl(base: string, rawPath: string, query: string): Target | null {
   const { origin, prefix } = parsedBase(base);
-  const url = new URL(`${origin}${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`);
+  const joined = `${prefix}${rawPath || "/"}${query ? `?${query}` : ""}`;
+  if ((rawPath === "" || PLAIN_PATH.test(rawPath)) && PLAIN_QUERY.test(query)) return { origin, path: joined };
+  const url = new URL(`${origin}${joined}`);
   if (url.origin !== origin || !url.pathname.startsWith(prefix || "/") || url.username || url.password) return null;
-  return url;
+  return { origin, path: url.pathname + url.search };
 }
 
 /** A base URL's origin and path prefix (no trailing slash), parsed once per base (a few per type; one per shop for Shopify). */

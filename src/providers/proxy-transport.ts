@@ -20,7 +20,9 @@ export class TransportError extends Error {
 }
 
 export interface TransportRequest {
-  url: URL;
+  /** The provider's origin (scheme, host, port), and the path with its query. */
+  origin: string;
+  path: string;
   method: string;
   headers: Record<string, string | string[]>;
   body: Readable | Buffer | null;
@@ -39,8 +41,8 @@ export function createProxyTransport({ timeoutMs }: { timeoutMs: number }) {
     async send(req: TransportRequest): Promise<TransportResponse> {
       try {
         const res = await agent.request({
-          origin: req.url.origin,
-          path: req.url.pathname + req.url.search,
+          origin: req.origin,
+          path: req.path,
           method: req.method as "GET",
           headers: req.headers,
           body: req.body ?? undefined,

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { sql } from "kysely";
-import { hashApiKey, looksLikeApiKey } from "../auth/api-key-format.ts";
+import { hashApiKeyHex, looksLikeApiKey } from "../auth/api-key-format.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiKeyRecord } from "../db/schema.ts";
@@ -240,8 +240,7 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
   }
 
   async function admitLeased(address: string, presented: string, publicKey: string | undefined): Promise<Admission> {
-    const hash = hashApiKey(presented);
-    const hashKey = hash.toString("hex");
+    const hashKey = hashApiKeyHex(presented);
     for (;;) {
       const nowMs = clock.now().getTime();
       const current = leases.get(hashKey);
@@ -259,13 +258,13 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
       }
       // A wrong Basic user name is a failure of its own, counted by the statement; the key's lease is not its business.
       if (current && publicKey !== undefined && publicKey !== current.record.public_key) {
-        return (await lease(hash, hashKey, address, publicKey, nowMs, undefined)).admission;
+        return (await lease(Buffer.from(hashKey, "hex"), hashKey, address, publicKey, nowMs, undefined)).admission;
       }
       let settle!: (o: LeaseOutcome) => void;
       const pending = new Promise<LeaseOutcome>((resolve) => (settle = resolve));
       if (current) current.pending = pending;
       try {
-        const { admission, lease: next } = await lease(hash, hashKey, address, publicKey, nowMs, current);
+        const { admission, lease: next } = await lease(Buffer.from(hashKey, "hex"), hashKey, address, publicKey, nowMs, current);
         if (next && cacheTtlMs > 0) {
           if (current) next.waiting = current.waiting;
           remember(hashKey, next);

@@ -162,13 +162,13 @@ export function createProxyService(deps: ProxyDeps) {
       for (let attempt = 1; ; attempt++) {
         const url = targetUrl(injection.base, call.rawPath, query && injection.query ? `${query}&${injection.query}` : query || injection.query);
         if (!url) throw proxyError("validation", "proxy_path_refused", "The path would leave the provider's base URL.", "Send the provider's path only.");
-        const loggedPath = redactQuery(url.pathname + url.search, owned.query);
+        const loggedPath = redactQuery(url.path, owned.query);
         const started = performance.now();
         const sent = Buffer.isBuffer(body) ? body.length : 0;
         const sentHeaders = { ...headers, ...injection.headers };
         let res: TransportResponse;
         try {
-          res = await transport.send({ url, method: call.method, headers: sentHeaders, body });
+          res = await transport.send({ origin: url.origin, path: url.path, method: call.method, headers: sentHeaders, body });
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;
           const tooLarge = body !== null && !Buffer.isBuffer(body) && (body as Readable & { tooLarge?: boolean }).tooLarge === true;
