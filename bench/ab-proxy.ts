@@ -7,7 +7,8 @@
  * tens of percent within minutes, the medians of many short interleaved bursts
  * compare two trees where two separate `npm run bench` runs cannot.
  *   node --import tsx bench/ab-proxy.ts <base-tree> [rounds=16] [seconds=2]
- * AB_ENV=NAME=value,… sets variables for `main` only (e.g. the cost of one feature).
+ * AB_ENV=NAME=value,… sets variables for `main` only (e.g. the cost of one feature);
+ * AB_ENTITIES=N spreads the load over N entities' keys and connectors.
  */
 import { execSync } from "node:child_process";
 import { drive } from "./load.ts";
@@ -17,12 +18,14 @@ import { generateMasterKey } from "../src/vault/key-ring.ts";
 const [baseTree, roundsArg, secsArg] = process.argv.slice(2);
 if (!baseTree) throw new Error("usage: node --import tsx bench/ab-proxy.ts <base-tree> [rounds] [seconds]");
 const rounds = Number(roundsArg ?? 16), secs = Number(secsArg ?? 2);
+/** AB_ENTITIES=50: that many entities, each with its key and Stripe connector (npm run bench uses 50); 1 by default. */
+const entities = Number(process.env.AB_ENTITIES ?? 1);
 const trees = { base: baseTree, main: ROOT };
 const ADMIN = "pb_admin_bench_token_0123456789abcdef";
 try {
   const fake = await startServer({ name: "fake", entry: "bench/proxy-servers.ts", env: { BENCH_ROLE: "fake" } });
   const fwd = await startServer({ name: "fwd", entry: "bench/proxy-servers.ts", env: { BENCH_ROLE: "forwarder", BENCH_TARGET: fake.url } });
-  const sides: Record<string, { url: string; pid: number; key: string }> = {};
+  const sides: Record<string, { url: string; pid: number; keys: string[] }> = {};
   for (const [name, tree] of Object.entries(trees)) {
     execSync(`cd ${tree} && node -e "import('./scripts/build.mjs').then(m=>m.ensureBuilt())"`);
     const db = `pb_ab_${name}_${process.pid}`;
@@ -30,21 +33,26 @@ try {
     const s = await startServer({ name, entry: `${tree}/dist/patchbay.mjs`, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${db}`, PATCHBAY_MASTER_KEYS: generateMasterKey(), PATCHBAY_ADMIN_TOKEN: ADMIN,
       PATCHBAY_PROVIDER_URL_STRIPE: fake.url, PATCHBAY_RATE_LIMIT_LIVE_PER_MINUTE: "1000000", PATCHBAY_RATE_LIMIT_LIVE_BURST: "1000000", PATCHBAY_JOBS: "false", ...(process.env.AB_ENV && name === "main" ? Object.fromEntries(process.env.AB_ENV.split(",").map((kv) => kv.split("="))) : {}) } });
     const admin = (path: string, b: unknown) => fetch(`${s.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify(b) }).then((r) => r.json() as Promise<Record<string, string>>);
-    const entity = await admin("/admin/v1/entities", { name: "bench" });
-    const key = (await admin(`/admin/v1/entities/${entity.id}/api-keys`, { name: "bench", mode: "live", scopes: ["integrations:read", "integrations:write", "integrations:proxy"] })).key!;
-    const as = (m: string, p: string, b: unknown) => fetch(`${s.url}${p}`, { method: m, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(b) });
-    await as("POST", "/v1/integrations/stripe", { mode: "live" });
-    await as("PUT", "/v1/integrations/stripe/credentials", { secret_key: "sk_test_bench" });
-    sides[name] = { url: s.url, pid: s.pid, key };
+    const keys: string[] = [];
+    for (let k = 0; k < entities; k++) {
+      const entity = await admin("/admin/v1/entities", { name: `bench ${k}` });
+      const key = (await admin(`/admin/v1/entities/${entity.id}/api-keys`, { name: "bench", mode: "live", scopes: ["integrations:read", "integrations:write", "integrations:proxy"] })).key!;
+      const as = (m: string, p: string, b: unknown) => fetch(`${s.url}${p}`, { method: m, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(b) });
+      await as("POST", "/v1/integrations/stripe", { mode: "live" });
+      await as("PUT", "/v1/integrations/stripe/credentials", { secret_key: "sk_test_bench" });
+      keys.push(key);
+    }
+    sides[name] = { url: s.url, pid: s.pid, keys };
   }
-  const all = { fwd: { url: fwd.url, pid: fwd.pid, key: "" }, ...sides };
+  const all = { fwd: { url: fwd.url, pid: fwd.pid, keys: [] as string[] }, ...sides };
   const res: Record<string, { rps: number[]; cpu: number[]; p50: number[] }> = {};
   const burst = async (name: string, dur: number) => {
     const s = all[name as keyof typeof all]!;
     const path = name === "fwd" ? "/v1/balance" : "/v1/integrations/stripe/proxy/v1/balance";
-    const headers: Record<string, string> = name === "fwd" ? {} : { authorization: `Bearer ${s.key}` };
+    // Connection i uses key i mod the number of entities (as npm run bench's proxy scenario does with 50).
+    const headersOf = (i: number): Record<string, string> => (name === "fwd" ? {} : { authorization: `Bearer ${s.keys[i % s.keys.length]}` });
     const c0 = cpuMs(s.pid)!;
-    const r = await drive({ url: s.url, connections: 50, durationSec: dur, requestsFor: () => [{ method: "GET", path, headers }] });
+    const r = await drive({ url: s.url, connections: 50, durationSec: dur, requestsFor: (i) => [{ method: "GET", path, headers: headersOf(i) }] });
     const c1 = cpuMs(s.pid)!;
     return { rps: r.reqPerSec, cpuUs: ((c1 - c0) * 1000) / r.responses, p50: r.p50Ms, bad: r.responses - (r.statusCodes["200"] ?? 0) };
   };
