@@ -187,9 +187,7 @@ export function createProxyService(deps: ProxyDeps) {
             await sleep(backoffMs(attempt, null));
             continue;
           }
-          throw err.failure === "timeout"
-            ? proxyError("upstream", "proxy_timeout", `The ${type} API did not answer within ${config.proxy.timeoutMs} ms.`, "Try again; PATCHBAY_PROXY_TIMEOUT_MS sets the limit.")
-            : proxyError("upstream", "proxy_unreachable", `The ${type} API could not be reached.`, "Try again shortly.");
+          throw upstreamFailure(type, err.failure === "timeout" ? "timeout" : "unreachable", config.proxy.timeoutMs);
         }
 
         // A failed answer's exchange (headers only: the body is streamed to the caller) goes to a shop integration's exception log.
@@ -223,27 +221,27 @@ export function createProxyService(deps: ProxyDeps) {
           }
           continue;
         }
-        const declaredAnswer = Number(headerValue(res.headers["content-length"]) ?? 0);
+        const declaredLength = headerValue(res.headers["content-length"]);
+        const declaredAnswer = Number(declaredLength ?? 0);
         if (declaredAnswer > config.proxy.maxResponseBytes) {
           res.body.destroy();
           logAnswer(0, "too_large");
           throw proxyError("upstream", "proxy_response_too_large", `The ${type} API's answer (${declaredAnswer} bytes) is larger than the proxy relays.`, "PATCHBAY_PROXY_MAX_RESPONSE_BYTES sets the limit.");
         }
-        if (headerValue(res.headers["content-length"]) !== null && declaredAnswer <= SMALL_ANSWER_BYTES && hasAnswerBody(call.method, res.status)) {
+        if (declaredLength !== null && declaredAnswer <= SMALL_ANSWER_BYTES && hasAnswerBody(call.method, res.status)) {
           let bytes: Buffer;
           try {
             bytes = Buffer.from(await res.body.arrayBuffer());
           } catch (err) {
             // Cut short or stalled before the caller saw anything: Patchbay answers, in its own shape.
-            logAnswer(0, isTimeout(err) ? "timeout" : "aborted");
-            throw isTimeout(err)
-              ? proxyError("upstream", "proxy_timeout", `The ${type} API did not finish its answer within ${config.proxy.timeoutMs} ms.`, "Try again; PATCHBAY_PROXY_TIMEOUT_MS sets the limit.")
-              : proxyError("upstream", "proxy_unreachable", `The ${type} API's answer was cut short.`, "Try again shortly.");
+            const timedOut = isTimeout(err);
+            logAnswer(0, timedOut ? "timeout" : "aborted");
+            throw upstreamFailure(type, timedOut ? "timeout" : "cut_short", config.proxy.timeoutMs);
           }
           logAnswer(bytes.length, null);
           return { status: res.status, headers: relayedHeaders(res.headers), body: bytes };
         }
-        if (headerValue(res.headers["content-length"]) !== null) {
+        if (declaredLength !== null) {
           // A declared length within the limit bounds the body already (undici reads no more than it): relayed as it is, no
           // counting stream per call. An answer cut short is logged "aborted" with the bytes unknown (0).
           finished(res.body, (err) => logAnswer(err ? 0 : declaredAnswer, err ? "aborted" : null));
@@ -323,6 +321,12 @@ function relayedHeaders(incoming: TransportResponse["headers"]): Record<string, 
     out[name] = value;
   }
   return out;
+}
+
+/** The provider gave no (whole) answer: a timeout, no connection, or an answer cut short before its declared length. */
+function upstreamFailure(type: ConnectorType, failure: "timeout" | "unreachable" | "cut_short", timeoutMs: number): DomainError {
+  if (failure === "timeout") return proxyError("upstream", "proxy_timeout", `The ${type} API did not answer within ${timeoutMs} ms.`, "Try again; PATCHBAY_PROXY_TIMEOUT_MS sets the limit.");
+  return proxyError("upstream", "proxy_unreachable", failure === "cut_short" ? `The ${type} API's answer was cut short.` : `The ${type} API could not be reached.`, "Try again shortly.");
 }
 
 /** HEAD answers and 204/304 declare a length they do not carry. */
