@@ -4,6 +4,8 @@ import { after, before, describe, it } from "node:test";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { useIdempotency } from "../src/idempotency/hook.ts";
 import { createIdempotencyStore } from "../src/idempotency/store.ts";
+import { contextTrackingOn } from "../src/db/request-transaction.ts";
+import { sql } from "kysely";
 import { NotFoundError } from "../src/kernel/errors.ts";
 import { normalizeError } from "../src/surfaces/shared/http-errors.ts";
 import { ManualClock } from "./helpers/clock.ts";
@@ -27,6 +29,9 @@ function renderDetail(_request: FastifyRequest, reply: FastifyReply, err: unknow
  * shop-integrations surfaces will reuse the hook: it must answer in each one's
  * shape and know nothing of /v1.
  */
+/** Holds the probe route between its two inserts until the test lets it go. */
+const probeGates = new Map<string, () => void>();
+
 async function buildSurfaces(database: TestDatabase, executions: Map<string, number>): Promise<FastifyInstance> {
   const store = createIdempotencyStore({ db: database.db, clock: new ManualClock() });
   const count = (name: string) => executions.set(name, (executions.get(name) ?? 0) + 1);
@@ -38,6 +43,15 @@ async function buildSurfaces(database: TestDatabase, executions: Map<string, num
       count(`patch ${(request.params as { id: string }).id}`);
       if ((request.params as { id: string }).id === "404") throw new NotFoundError("integration_not_found", "No integration 404.");
       return reply.code(204).send();
+    });
+    // Two statements with a wait between them, then a 5xx: both must roll back with the key's transaction.
+    surface.post("/api/v3/probe/:name", async (request, reply) => {
+      const { name } = request.params as { name: string };
+      await sql`insert into ctx_probe (name) values (${`${name} first`})`.execute(database.db);
+      if (name.startsWith("held")) await new Promise<void>((resolve) => probeGates.set(name, () => (probeGates.delete(name), resolve())));
+      await sql`insert into ctx_probe (name) values (${`${name} second`})`.execute(database.db);
+      if (name.endsWith("fails")) throw new Error("the probe fails after its writes");
+      return reply.code(201).send({ name });
     });
     surface.post("/api/v3/explode", async () => {
       count("explode");
@@ -68,6 +82,7 @@ for (const kind of DB_KINDS) {
     const executions = new Map<string, number>();
     before(async () => {
       database = await createTestDatabase(kind);
+      await sql`create table ctx_probe (name text not null)`.execute(database.db);
       app = await buildSurfaces(database, executions);
     });
     after(async () => {
@@ -129,6 +144,43 @@ for (const kind of DB_KINDS) {
       assert.equal(executions.get("explode"), 2);
       const left = await database.db.selectFrom("idempotency_keys").select("key").where("key", "=", headers["idempotency-key"]).execute();
       assert.equal(left.length, 0);
+    });
+
+    it("async context tracking is off once no keyed write runs, and stays on while one still does", async () => {
+      const probe = (name: string) => app.inject({ method: "POST", url: `/api/v3/probe/${name}`, payload: {}, headers: { "idempotency-key": randomUUID() } });
+      const rows = async (prefix: string) =>
+        (await sql<{ name: string }>`select name from ctx_probe where name like ${`${prefix}%`} order by name`.execute(database.db)).rows.map((r) => r.name);
+      // On PostgreSQL another keyed write starts and ends while the first waits between its two statements.
+      // (The embedded database has one session: there the second would wait for the first's transaction.)
+      if (kind === "postgres") {
+        const held = probe("held fails");
+        while (!probeGates.has("held fails")) await new Promise((r) => setTimeout(r, 5));
+        let trackingWhileHeld: boolean;
+        try {
+          assert.equal((await probe("quick")).statusCode, 201);
+          await new Promise((r) => setImmediate(r));
+          await new Promise((r) => setTimeout(r, 20));
+          trackingWhileHeld = contextTrackingOn();
+        } finally {
+          probeGates.get("held fails")!();
+        }
+        assert.equal((await held).statusCode, 500);
+        // Both of its statements rolled back with it: the second one, made after the other write ended, joined its transaction too.
+        assert.deepEqual(await rows("held"), []);
+        assert.equal(trackingWhileHeld, true, "the held write still ran: the hooks stayed on");
+      } else {
+        assert.equal((await probe("quick")).statusCode, 201);
+      }
+      assert.deepEqual(await rows("quick"), ["quick first", "quick second"]);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(contextTrackingOn(), false, "no keyed write runs: the promise hooks are off");
+      // The next keyed write switches it on again and its statements still join its transaction.
+      const again = probe("held again fails");
+      while (!probeGates.has("held again fails")) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(contextTrackingOn(), true);
+      probeGates.get("held again fails")!();
+      assert.equal((await again).statusCode, 500);
+      assert.deepEqual(await rows("held again"), []);
     });
 
     it("GET ignores the header", async () => {
