@@ -147,6 +147,9 @@ for (const kind of DB_KINDS) {
     });
 
     it("async context tracking is off once no keyed write runs, and stays on while one still does", async () => {
+      // Node 20's AsyncLocalStorage hooks every promise while it is on; where it is built on context frames (null), nothing is.
+      const tracking = (expected: boolean): boolean => contextTrackingOn() ?? expected;
+      if (process.versions.node.startsWith("20.")) assert.notEqual(contextTrackingOn(), null, "Node 20's AsyncLocalStorage is the hooked one");
       const probe = (name: string) => app.inject({ method: "POST", url: `/api/v3/probe/${name}`, payload: {}, headers: { "idempotency-key": randomUUID() } });
       const rows = async (prefix: string) =>
         (await sql<{ name: string }>`select name from ctx_probe where name like ${`${prefix}%`} order by name`.execute(database.db)).rows.map((r) => r.name);
@@ -160,7 +163,7 @@ for (const kind of DB_KINDS) {
           assert.equal((await probe("quick")).statusCode, 201);
           await new Promise((r) => setImmediate(r));
           await new Promise((r) => setTimeout(r, 20));
-          trackingWhileHeld = contextTrackingOn();
+          trackingWhileHeld = tracking(true);
         } finally {
           probeGates.get("held fails")!();
         }
@@ -173,11 +176,11 @@ for (const kind of DB_KINDS) {
       }
       assert.deepEqual(await rows("quick"), ["quick first", "quick second"]);
       await new Promise((r) => setImmediate(r));
-      assert.equal(contextTrackingOn(), false, "no keyed write runs: the promise hooks are off");
+      assert.equal(tracking(false), false, "no keyed write runs: the promise hooks are off");
       // The next keyed write switches it on again and its statements still join its transaction.
       const again = probe("held again fails");
       while (!probeGates.has("held again fails")) await new Promise((r) => setTimeout(r, 5));
-      assert.equal(contextTrackingOn(), true);
+      assert.equal(tracking(true), true);
       probeGates.get("held again fails")!();
       assert.equal((await again).statusCode, 500);
       assert.deepEqual(await rows("held again"), []);

@@ -83,7 +83,7 @@ export class RequestTransaction {
     } finally {
       if (this.counted) {
         this.counted = false;
-        if (--running === 0) setImmediate(trackingOffWhenIdle);
+        if (--running === 0 && HOOKED) setImmediate(trackingOffWhenIdle);
       }
       this.onEnd?.();
     }
@@ -145,6 +145,13 @@ const ambient = new AsyncLocalStorage<RequestTransaction>();
 let running = 0;
 
 /**
+ * Whether this Node's AsyncLocalStorage is the hook-based one (Node 20), whose
+ * `enabled` switch turns the hooks off. Where it is built on async context
+ * frames instead, nothing is hooked, and nothing is switched off.
+ */
+const HOOKED = typeof (ambient as unknown as { enabled?: unknown }).enabled === "boolean";
+
+/**
  * From a macrotask, never from inside a promise continuation: switching the
  * hooks off between a continuation's before and after hooks is what Node
  * cannot balance. While it is off every getStore is undefined, which is right:
@@ -154,9 +161,9 @@ function trackingOffWhenIdle(): void {
   if (running === 0) ambient.disable();
 }
 
-/** Whether the async context tracking is on (tests: it is off again once no keyed write runs). */
-export function contextTrackingOn(): boolean {
-  return (ambient as unknown as { enabled: boolean }).enabled;
+/** Whether the async context tracking is on (tests: it is off again once no keyed write runs); null where nothing is hooked. */
+export function contextTrackingOn(): boolean | null {
+  return HOOKED ? (ambient as unknown as { enabled: boolean }).enabled : null;
 }
 
 /** The connection a statement gets while a request transaction is ambient: that transaction's. */
