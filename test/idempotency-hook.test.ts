@@ -11,6 +11,9 @@ import { normalizeError } from "../src/surfaces/shared/http-errors.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/databases.ts";
 
+/** Holds the probe route between its two inserts until the test lets it go. */
+const probeGates = new Map<string, () => void>();
+
 /** The shop-integrations surface's JSON:API error shape (SPEC §5). */
 function renderJsonApi(_request: FastifyRequest, reply: FastifyReply, err: unknown) {
   const e = normalizeError(err);
@@ -29,9 +32,6 @@ function renderDetail(_request: FastifyRequest, reply: FastifyReply, err: unknow
  * shop-integrations surfaces will reuse the hook: it must answer in each one's
  * shape and know nothing of /v1.
  */
-/** Holds the probe route between its two inserts until the test lets it go. */
-const probeGates = new Map<string, () => void>();
-
 async function buildSurfaces(database: TestDatabase, executions: Map<string, number>): Promise<FastifyInstance> {
   const store = createIdempotencyStore({ db: database.db, clock: new ManualClock() });
   const count = (name: string) => executions.set(name, (executions.get(name) ?? 0) + 1);

@@ -149,7 +149,8 @@ let running = 0;
  * `enabled` switch turns the hooks off. Where it is built on async context
  * frames instead, nothing is hooked, and nothing is switched off.
  */
-const HOOKED = typeof (ambient as unknown as { enabled?: unknown }).enabled === "boolean";
+const switchable = ambient as unknown as { enabled?: boolean };
+const HOOKED = typeof switchable.enabled === "boolean";
 
 /**
  * From a macrotask, never from inside a promise continuation: switching the
@@ -163,7 +164,7 @@ function trackingOffWhenIdle(): void {
 
 /** Whether the async context tracking is on (tests: it is off again once no keyed write runs); null where nothing is hooked. */
 export function contextTrackingOn(): boolean | null {
-  return HOOKED ? (ambient as unknown as { enabled: boolean }).enabled : null;
+  return HOOKED ? switchable.enabled! : null;
 }
 
 /** The connection a statement gets while a request transaction is ambient: that transaction's. */

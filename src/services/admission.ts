@@ -182,7 +182,8 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
   }
 
   /** One statement: the address's throttle, the key, the unused rest of `previous` given back, a grant asked for. */
-  async function lease(hash: Buffer, hashKey: string, address: string, publicKey: string | undefined, nowMs: number, previous: Lease | undefined): Promise<{ admission: Admission; lease: Lease | null }> {
+  /** `hashKey`: hex(sha256(key)); the statement takes the bytes (made here, only when a lease is asked for). */
+  async function lease(hashKey: string, address: string, publicKey: string | undefined, nowMs: number, previous: Lease | undefined): Promise<{ admission: Admission; lease: Lease | null }> {
     const want = wanted(previous, nowMs);
     const giveBack = previous ? previous.granted - previous.used : 0;
     // Retired before the statement: what it gives back can no longer be admitted from here (lost, not given twice, if it fails).
@@ -194,7 +195,7 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
     const { rows } = await sql<LeaseRow>`
       select a.*, k.*
         from admit_api_key_lease(
-          ${hash}, ${publicKey ?? null}::text, ${address}, ${String(nowMs)}::bigint, ${failuresPerMinute}::int,
+          ${Buffer.from(hashKey, "hex")}, ${publicKey ?? null}::text, ${address}, ${String(nowMs)}::bigint, ${failuresPerMinute}::int,
           ${live.perMinute}::int, ${live.burst}::int, ${test.perMinute}::int, ${test.burst}::int,
           ${want}::int, ${giveBack}::int, ${String(previous?.second ?? 0)}::bigint
         ) a
@@ -258,13 +259,13 @@ export function createAdmission({ db, clock, apiKeys, rateLimiter, rateLimits, a
       }
       // A wrong Basic user name is a failure of its own, counted by the statement; the key's lease is not its business.
       if (current && publicKey !== undefined && publicKey !== current.record.public_key) {
-        return (await lease(Buffer.from(hashKey, "hex"), hashKey, address, publicKey, nowMs, undefined)).admission;
+        return (await lease(hashKey, address, publicKey, nowMs, undefined)).admission;
       }
       let settle!: (o: LeaseOutcome) => void;
       const pending = new Promise<LeaseOutcome>((resolve) => (settle = resolve));
       if (current) current.pending = pending;
       try {
-        const { admission, lease: next } = await lease(Buffer.from(hashKey, "hex"), hashKey, address, publicKey, nowMs, current);
+        const { admission, lease: next } = await lease(hashKey, address, publicKey, nowMs, current);
         if (next && cacheTtlMs > 0) {
           if (current) next.waiting = current.waiting;
           remember(hashKey, next);
